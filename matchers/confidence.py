@@ -1,0 +1,127 @@
+"""How far to trust a perceptual match: image structure classes, tiers and a confidence score.
+
+The numbers behind every constant here are in bench/RESULTS.md ("Match decision: precision
+and recall"), measured by bench/bench_decision.py on generated photo-like images and flat
+graphics (line art, charts, text cards, icons, UI screenshots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+Tier = Literal["high", "low"]
+ImageClass = Literal["photo", "graphic", "icon", "tiny", "unknown", "unknown_small"]
+
+# Flatness: the share of a 64x64 grey thumbnail's pixels that fall in its 4 most common of
+# 32 grey levels. Flat graphics are drawn with a few tones (0.76-1.0 for every generated
+# chart, text card, line drawing and screenshot, original or edited; icons shrunk below
+# ~100 px blur down to 0.66); photographs spread over many (95% below 0.57, Meta's PDQ test
+# photos 0.33-0.52). PDQ quality cannot draw this line: sharp-edged graphics score 100.
+FLATNESS_SIDE = 64
+FLATNESS_LEVELS = 32
+FLATNESS_TONES = 4
+FLAT_AT = 0.72  # flatness at or above this: a flat graphic, where pHash/dHash collide
+# Below PDQ's own 64x64 working resolution an image carries too little to identify it.
+TINY_AREA = 64 * 64
+# Flat images no bigger than 256x256 (icons, logos, avatars, buttons) collide under every
+# perceptual hash, PDQ included: unrelated icons sharing a shape differ only in colour.
+ICON_MAX_AREA = 256 * 256
+
+# How often a single-type match within the default threshold was right, per image class:
+# the bench's precision, rounded down (photo pHash measured 100% but is capped below PDQ:
+# 64 bits collide sooner than 256 as lists grow). `unknown` (flatness not measured) takes
+# the worse of photo and graphic. A known item matched by a type whose reliability reaches
+# HIGH_TIER_RELIABILITY goes to the high tier; everything else to the low tier.
+RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
+    "photo": {"pdq": 0.99, "phash": 0.97, "dhash": 0.85},
+    "graphic": {"pdq": 0.98, "phash": 0.6, "dhash": 0.4},
+    "icon": {"pdq": 0.15, "phash": 0.1, "dhash": 0.05},
+    "tiny": {"pdq": 0.1, "phash": 0.05, "dhash": 0.05},
+    "unknown": {"pdq": 0.98, "phash": 0.6, "dhash": 0.4},
+    "unknown_small": {"pdq": 0.15, "phash": 0.1, "dhash": 0.05},
+}
+HIGH_TIER_RELIABILITY = 0.95
+# A type the known item also has, but whose query hash is more than this many times its
+# threshold away, speaks against the match (unrelated PDQs sit ~128 bits apart, edits that
+# break PDQ, such as crops, at 35-65): the evidence is scaled by CONTRADICTION_PENALTY.
+CONTRADICTION_FACTOR = 2
+CONTRADICTION_PENALTY = 0.5
+# High-tier perceptual confidences lie in [0.5, 0.99], low-tier in [0, 0.49]; exact is 1.0.
+HIGH_TIER_FLOOR = 0.5
+PERCEPTUAL_CEILING = 0.99
+LOW_TIER_CEILING = 0.49
+EXACT_CONFIDENCE = 1.0
+
+
+def flatness(image: Image.Image) -> float:
+    """Share (0..1) of a 64x64 grey thumbnail in its 4 most common of 32 grey levels.
+
+    The structure measure the match decision needs next to `pdq_quality`: PDQ quality
+    is 100 for a sharp-edged logo, so it cannot tell a flat graphic from a photograph,
+    while this can (95% of photos below 0.57; charts, text, line art and screenshots 0.76
+    and up, original or edited).
+    It is cheap (one BOX downscale) and must be computed from the decoded image, so it
+    belongs in `Digests`. Transparent pixels are composited onto white, as pages show them.
+    """
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    thumb = image.convert("L").resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    levels = np.asarray(thumb, dtype=np.uint8).ravel() // (256 // FLATNESS_LEVELS)
+    counts = np.sort(np.bincount(levels, minlength=FLATNESS_LEVELS))[::-1]
+    return float(counts[:FLATNESS_TONES].sum() / levels.size)
+
+
+def classify(width: int | None, height: int | None, flat: float | None) -> ImageClass:
+    """The image class whose reliabilities apply, from size and flatness (None: unmeasured)."""
+    area = width * height if width is not None and height is not None else None
+    if area is not None and area < TINY_AREA:
+        return "tiny"
+    small = area is not None and area <= ICON_MAX_AREA
+    if flat is None:
+        return "unknown_small" if small else "unknown"
+    if flat < FLAT_AT:
+        return "photo"
+    return "icon" if small else "graphic"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One hash type's agreement with a known item: the nearest of its hashes."""
+
+    hash_type: str
+    distance: int
+    threshold: int
+
+
+def closeness(distance: int, threshold: int) -> float:
+    """1.0 at distance 0 falling linearly to ~0.5 at the threshold: nearer is surer."""
+    return 1.0 - distance / (2.0 * (threshold + 1))
+
+
+def decide(
+    image_class: ImageClass, agreeing: list[Evidence], contradicting: int = 0
+) -> tuple[float, Tier]:
+    """Confidence and tier for one known item matched by the `agreeing` perceptual types.
+
+    Corroboration is the noisy-OR of the types' reliabilities scaled by closeness, so two
+    types agreeing score above either alone; each contradicting type halves the evidence.
+    The tier depends only on whether some agreeing type is reliable on this class of
+    image: contradiction and distance order the queue, they do not hide a hit.
+    """
+    if not agreeing:
+        raise ValueError("decide() needs at least one agreeing hash type")
+    table = RELIABILITY[image_class]
+    doubt = 1.0
+    for ev in agreeing:
+        doubt *= 1.0 - table.get(ev.hash_type, 0.0) * closeness(ev.distance, ev.threshold)
+    strength = (1.0 - doubt) * CONTRADICTION_PENALTY**contradicting
+    if max(table.get(ev.hash_type, 0.0) for ev in agreeing) >= HIGH_TIER_RELIABILITY:
+        span = PERCEPTUAL_CEILING - HIGH_TIER_FLOOR
+        return HIGH_TIER_FLOOR + span * strength, "high"
+    return LOW_TIER_CEILING * strength, "low"

@@ -1,0 +1,187 @@
+"""Decode untrusted image bytes: only the sniffed plugin, pixel count checked before decoding."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFile
+
+from matchers.confidence import flatness
+from matchers.digests import DigestStatus
+from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
+
+# The fast path decodes JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, which averages
+# 2x2, 4x4 or 8x8 blocks) and shrinks other formats with Image.reduce. It never goes below
+# FAST_MIN_SIDE pixels on the short side, and reductions of 3x or more keep FAST_MIN_SIDE_DEEP:
+# measured on line art, PDQ drifts up to 8 bits from the reference at 2x down to ~300 px, but
+# up to 10 bits at 4x down to ~270 px and 18-24 bits at 8x down to ~135 px (bench/RESULTS.md).
+# Images too small to reduce get the reference hashes exactly.
+FAST_MIN_SIDE = 256
+FAST_MIN_SIDE_DEEP = 384
+
+
+class TruncatedImagesEnabledError(RuntimeError):
+    """Pillow's global LOAD_TRUNCATED_IMAGES was switched on: a programming error, not content."""
+
+
+class DecodeRefused(Exception):
+    """Why bytes were not hashed perceptually: a Digests status and a sentence for the user.
+
+    The sentence names the format, the sizes and what happened - never any of the bytes.
+    """
+
+    def __init__(
+        self,
+        status: DigestStatus,
+        message: str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.width = width
+        self.height = height
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The first frame of an image, as the hashes need it."""
+
+    width: int  # of the full image, as its header claims
+    height: int
+    frames: int
+    luma: Image.Image  # mode L, 1/scale of the full size (scale 1: exactly img.convert("L"))
+    scale: int
+    rgb: npt.NDArray[np.uint8] | None  # full-size H x W x 3, present when scale == 1
+    flatness: float | None = None  # matchers.confidence.flatness of the first frame
+
+
+def _min_side(scale: int) -> int:
+    return FAST_MIN_SIDE if scale <= 2 else FAST_MIN_SIDE_DEEP
+
+
+def draft_scale(width: int, height: int) -> int:
+    """The JPEG DCT scale (8, 4, 2 or 1) the fast path decodes an image of this size at."""
+    short = min(width, height)
+    return next((s for s in (8, 4, 2) if short // s >= _min_side(s)), 1)
+
+
+def reduce_scale(width: int, height: int) -> int:
+    """The Image.reduce factor the fast path applies to a non-JPEG image of this size."""
+    short = min(width, height)
+    deep = short // FAST_MIN_SIDE_DEEP
+    if deep >= 3:
+        return deep
+    return 2 if short // 2 >= FAST_MIN_SIDE else 1
+
+
+def count_frames(img: Image.Image) -> int:
+    """Frames in an animation (1 for a still); 1 when later frames are too broken to count."""
+    try:
+        frames = int(getattr(img, "n_frames", 1))
+        img.seek(0)
+    except Exception:
+        return 1
+    return max(1, frames)
+
+
+def _convert(img: Image.Image, mode: str) -> Image.Image:
+    try:
+        return img.convert(mode)
+    except ValueError:
+        # A few modes (LAB, La) have no direct conversion; go through RGB.
+        return img.convert("RGB").convert(mode)
+
+
+def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise DecodeRefused(
+            "too_large",
+            f"The body is {name} of {width} x {height} = {width * height:,} pixels, over the "
+            f"limit of {max_pixels:,} (max_pixels, TRAWL_MAX_PIXELS in a crawl); it was refused "
+            "before decoding.",
+            width=width,
+            height=height,
+        )
+
+
+def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> Decoded:
+    """Decode the first frame of `data` (already sniffed as `fmt`) for hashing.
+
+    Raises DecodeRefused (too_large before any pixel is decoded; undecodable for broken data).
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A truncated file must fail, never hash as a half-grey picture: someone switched
+        # Pillow's global on, and every hash after that would be suspect.
+        raise TruncatedImagesEnabledError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; Trawl will not hash images with it, "
+            "because truncated files would hash as partly grey pictures. Find the module that "
+            "sets it and remove that line."
+        )
+    name = describe_kind(fmt)
+    claimed = header_size(data, fmt)
+    if claimed is not None:
+        _check_pixels(name, *claimed, max_pixels)
+    try:
+        img = Image.open(io.BytesIO(data), formats=[RASTER_FORMATS[fmt]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeRefused(
+            "too_large",
+            f"The body is {name} whose header claims more pixels than Pillow's own "
+            f"decompression-bomb limit ({type(exc).__name__}); it was not decoded.",
+        ) from None
+    except Exception as exc:
+        raise DecodeRefused(
+            "undecodable",
+            f"The body starts like {name}, but its header could not be read "
+            f"({type(exc).__name__}): the file is truncated or corrupt.",
+        ) from None
+    with img:
+        width, height = img.size
+        if width <= 0 or height <= 0:
+            raise DecodeRefused(
+                "undecodable", f"The body is {name} whose header claims {width} x {height} pixels."
+            )
+        _check_pixels(name, width, height, max_pixels)
+        frames = count_frames(img)
+        scale = 1
+        if fast and fmt == "jpeg":
+            scale = draft_scale(width, height)
+            if scale > 1:
+                # Pillow picks the largest scale leaving at least the requested size.
+                drafted = img.draft("L", (width // scale, height // scale))
+                scale = round(width / drafted[1][2]) if drafted else 1
+        elif fast:
+            scale = reduce_scale(width, height)
+        try:
+            img.load()
+            luma = _convert(img, "L")
+            if scale > 1 and fmt != "jpeg":
+                luma = luma.reduce(scale)
+            rgb = np.asarray(_convert(img, "RGB")) if scale == 1 else None
+            # Transparent pixels count as the white a page shows them on; otherwise the
+            # luma already decoded is enough (the measure is a 64x64 box-filtered thumbnail).
+            transparent = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            flat = flatness(img if transparent else luma)
+        except MemoryError:
+            raise DecodeRefused(
+                "too_large",
+                f"Decoding {name} of {width} x {height} pixels ran out of memory.",
+                width=width,
+                height=height,
+            ) from None
+        except Exception as exc:
+            problem = "is truncated" if "truncat" in str(exc).lower() else "is corrupt"
+            raise DecodeRefused(
+                "undecodable",
+                f"The body is {name} of {width} x {height} pixels that {problem}: decoding "
+                f"stopped with {type(exc).__name__}, so only the byte digests were computed.",
+                width=width,
+                height=height,
+            ) from None
+    return Decoded(width, height, frames, luma, scale, rgb, flat)

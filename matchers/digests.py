@@ -1,0 +1,61 @@
+"""Digests: every hash Trawl keeps of one image (never the image itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+# ok: decoded and hashed; unsupported: not a raster format we hash (SVG, HTML, ...);
+# undecodable: claimed a format but is truncated/broken; too_large: over the pixel limit.
+DigestStatus = Literal["ok", "unsupported", "undecodable", "too_large"]
+
+
+@dataclass(frozen=True, slots=True)
+class Digests:
+    """Cryptographic digests always; perceptual ones only when the image decoded (status ok)."""
+
+    md5: str
+    sha1: str
+    sha256: str
+    size: int
+    status: DigestStatus = "ok"
+    error: str | None = None  # a sentence for status != ok; never contains image bytes
+    format: str | None = None  # sniffed from magic bytes: jpeg png gif webp bmp tiff ...
+    width: int | None = None
+    height: int | None = None
+    frames: int = 1
+    phash: str | None = None  # 16 hex chars, same bits as str(imagehash.phash(img))
+    dhash: str | None = None  # 16 hex chars, same bits as str(imagehash.dhash(img))
+    pdq: str | None = None  # 64 hex chars, Meta's reference hex format
+    pdq_quality: int | None = None  # 0..100
+    # Share of a 64x64 grey thumbnail in its 4 most common tones (matchers.confidence): high
+    # for flat graphics, where pHash/dHash collide; the match decision's structure gate.
+    flatness: float | None = None
+    # PDQ of the seven other orientations (pdqhash.compute_dihedral order), for matching
+    # rotated and mirrored re-uploads. Matched against, never stored.
+    pdq_dihedral: tuple[str, ...] = ()
+
+    def as_dict(self, *, dihedral: bool = False) -> dict[str, object]:
+        """The fields as JSON-ready values; the seven orientation hashes only if asked for."""
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        if dihedral:
+            out["pdq_dihedral"] = list(self.pdq_dihedral)
+        else:
+            del out["pdq_dihedral"]
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Digests:
+        """Inverse of as_dict (unknown keys are an error, so a version skew is loud)."""
+        given = dict(values)
+        given["pdq_dihedral"] = tuple(given.get("pdq_dihedral", ()))
+        return cls(**given)
+
+    def perceptual(self) -> dict[str, str]:
+        """The perceptual hashes present, by hash-type name."""
+        found = {"phash": self.phash, "dhash": self.dhash, "pdq": self.pdq}
+        return {name: value for name, value in found.items() if value is not None}
+
+    def exact(self) -> dict[str, str]:
+        return {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}

@@ -1,0 +1,62 @@
+"""Hash-type registry: every hash Trawl can parse, store and match, by name.
+
+Adding a type (PhotoDNA under licence, vPDQ) is one module defining a `HashType` plus one
+entry in `_BUILTIN`; names are checked for uniqueness when this package is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from matchers.hashtypes.base import HashKind, HashType
+from matchers.hashtypes.dhash import DHASH, DHASH_MATCH_THRESHOLD
+from matchers.hashtypes.md5 import MD5
+from matchers.hashtypes.pdq import PDQ, PDQ_MATCH_THRESHOLD, PDQ_QUALITY_THRESHOLD
+from matchers.hashtypes.phash import PHASH, PHASH_MATCH_THRESHOLD
+from matchers.hashtypes.sha1 import SHA1
+from matchers.hashtypes.sha256 import SHA256
+
+_BUILTIN = (MD5, SHA1, SHA256, PHASH, DHASH, PDQ)
+
+
+def build_registry(types: Iterable[HashType]) -> dict[str, HashType]:
+    """Index hash types by name, refusing two types that claim the same name."""
+    registry: dict[str, HashType] = {}
+    for hash_type in types:
+        if hash_type.name in registry:
+            raise ValueError(f"two hash types are registered under the name {hash_type.name!r}")
+        if hash_type.name != hash_type.name.lower() or not hash_type.name.isidentifier():
+            raise ValueError(f"hash type name {hash_type.name!r} must be a lowercase identifier")
+        registry[hash_type.name] = hash_type
+    return registry
+
+
+HASH_TYPES: dict[str, HashType] = build_registry(_BUILTIN)
+EXACT_TYPES: tuple[str, ...] = tuple(n for n, t in HASH_TYPES.items() if t.kind == "exact")
+PERCEPTUAL_TYPES: tuple[str, ...] = tuple(
+    n for n, t in HASH_TYPES.items() if t.kind == "perceptual"
+)
+
+
+def get_hash_type(name: str) -> HashType:
+    """The registered type called `name` (case-insensitive), or ValueError listing the known."""
+    found = HASH_TYPES.get(name.strip().lower())
+    if found is None:
+        known = ", ".join(HASH_TYPES)
+        raise ValueError(f"unknown hash type {name!r}; known types are: {known}")
+    return found
+
+
+__all__ = [
+    "DHASH_MATCH_THRESHOLD",
+    "EXACT_TYPES",
+    "HASH_TYPES",
+    "PDQ_MATCH_THRESHOLD",
+    "PDQ_QUALITY_THRESHOLD",
+    "PERCEPTUAL_TYPES",
+    "PHASH_MATCH_THRESHOLD",
+    "HashKind",
+    "HashType",
+    "build_registry",
+    "get_hash_type",
+]

@@ -1,0 +1,1 @@
+"""One module per known-hash list format; `matchers.lists` detects and dispatches."""

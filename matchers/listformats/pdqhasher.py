@@ -1,0 +1,60 @@
+"""Output of Meta's pdq-photo-hasher: `hash,quality,filename` per line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from matchers.hashtypes import HASH_TYPES
+from matchers.hashtypes.base import shorten
+from matchers.listformats.entries import EntryCollector
+from matchers.listformats.errors import ListFormatError
+
+NAME = "pdq-hasher"
+HEADER = "hash,quality,filename"
+_FIRST_FIELDS = re.compile(r"\s*[0-9a-fA-F]{64}\s*,\s*\d+\s*(,|$)")
+
+
+def looks_like(first_line: str) -> bool:
+    return first_line.strip().lower() == HEADER or bool(_FIRST_FIELDS.match(first_line))
+
+
+def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector) -> None:
+    """The hash is PDQ; quality (0-100) goes to extra["quality"] and the filename to label."""
+    pdq = HASH_TYPES["pdq"]
+    first = True
+    for number, text in lines:
+        if first and text.strip().lower() == HEADER:
+            first = False
+            continue
+        first = False
+        fields = text.split(",", 2)
+        if len(fields) != 3:
+            raise ListFormatError(
+                path,
+                number,
+                f"expected 'hash,quality,filename' (pdq-photo-hasher output), "
+                f"got {shorten(text.strip())}",
+                text,
+            )
+        raw_hash, raw_quality, filename = fields
+        value = raw_hash.strip().lower()
+        if not pdq.is_valid(value):
+            raise ListFormatError(path, number, pdq.explain(raw_hash), raw_hash)
+        quality_text = raw_quality.strip()
+        if not (quality_text.isdigit() and 0 <= int(quality_text) <= 100):
+            raise ListFormatError(
+                path,
+                number,
+                f"quality {shorten(raw_quality)} is not a whole number from 0 to 100",
+                raw_quality,
+            )
+        quality = int(quality_text)
+        collector.add(
+            pdq,
+            value,
+            number,
+            label=filename.strip() or None,
+            extra={"quality": str(quality)},
+            quality=quality,
+        )

@@ -1,0 +1,437 @@
+"""Multi-index hashing: Hamming-radius search over millions of codes, exact like brute force."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import numpy.typing as npt
+
+from matchers.hamming import (
+    I64,
+    U64,
+    Distances,
+    IntArray,
+    Neighbours,
+    as_code_rows,
+    as_ids,
+    scan,
+    sorted_neighbours,
+    to_words,
+)
+
+MAX_CHUNK_BITS = 24  # a chunk table has 2**width buckets; wider tables cost too much memory
+# Below this many bytes of codes a linear scan is about as fast as the tables' fixed
+# per-query cost (~15-20 us): measured break-even ~20,000 pHash or ~1,000 PDQ codes;
+# 64 KiB is 8,192 pHash or 2,048 PDQ codes, where either way costs < 40 us a query.
+SMALL_INDEX_BYTES = 1 << 16
+# Probing that would verify more than this fraction of the index is slower than one
+# sequential scan of it (random gathers vs a streaming pass), e.g. on a very skewed list.
+BRUTE_FORCE_FRACTION = 0.25
+# Per-query cost of one bucket probe relative to verifying one candidate: both are about
+# one cache miss on large indexes (bench/bench_matching.py); used to pick the chunk count.
+PROBE_COST = 1.0
+CANDIDATE_COST = 1.5
+_BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits in cache)
+
+
+@lru_cache(maxsize=64)
+def _flip_masks(width: int, radius: int) -> I64:
+    """Every `width`-bit XOR mask with at most `radius` bits set (one probe each)."""
+    masks = [0]
+    for flips in range(1, radius + 1):
+        masks.extend(sum(1 << b for b in chosen) for chosen in combinations(range(width), flips))
+    return np.array(masks, dtype=np.int64)
+
+
+def _ball(width: int, radius: int) -> int:
+    return sum(comb(width, k) for k in range(radius + 1))
+
+
+def chunk_widths(bits: int, chunks: int) -> list[int]:
+    """Split `bits` into `chunks` contiguous widths differing by at most one, widest first."""
+    base, extra = divmod(bits, chunks)
+    return [base + 1] * extra + [base] * (chunks - extra)
+
+
+def probe_radii(chunks: int, radius: int) -> list[int]:
+    """Per-chunk probe radii s_j that guarantee every code within `radius` is found.
+
+    Pigeonhole: if every chunk distance d_j exceeded s_j, the total would be at least
+    sum(s_j + 1) = radius + 1. s_j = -1 means the chunk need not be probed at all. The
+    first (widest, emptiest) chunks get the larger radii.
+    """
+    base, extra = divmod(radius + 1, chunks)
+    return [base if j < extra else base - 1 for j in range(chunks)]
+
+
+def estimate_cost(bits: int, chunks: int, radius: int, n: int) -> tuple[float, float]:
+    """(bucket probes, expected candidates) per query if codes were uniformly random."""
+    probes = candidates = 0.0
+    for width, reach in zip(chunk_widths(bits, chunks), probe_radii(chunks, radius), strict=True):
+        if reach >= 0:
+            ball = _ball(width, reach)
+            probes += ball
+            candidates += ball * n / 2.0**width
+    return probes, candidates
+
+
+def choose_chunks(bits: int, radius: int, n: int) -> int:
+    """The chunk count with the cheapest expected query among those that fit in memory.
+
+    A table over a w-bit chunk has 2**w + 1 offsets; all offsets together may use at most
+    8 entries per code (plus 1 Mi), so memory stays proportional to the list.
+    """
+    fewest = -(-bits // MAX_CHUNK_BITS)
+    best, best_cost = bits // 4, float("inf")
+    for chunks in range(fewest, bits // 4 + 1):
+        if sum(2**w for w in chunk_widths(bits, chunks)) > 8 * n + 2**20:
+            continue
+        probes, candidates = estimate_cost(bits, chunks, radius, n)
+        cost = PROBE_COST * probes + CANDIDATE_COST * candidates
+        if cost < best_cost:
+            best, best_cost = chunks, cost
+    return best
+
+
+def _expand(starts: I64, lengths: I64) -> I64:
+    """Concatenate the integer ranges [start, start + length) without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The buckets one search radius probes, as flat offset positions relative to the key."""
+
+    chunks: npt.NDArray[np.intp]  # chunk of each probe
+    masks: I64  # XOR applied to that chunk's key
+    bases: I64  # where that chunk's offsets start in the flat offsets array
+    direct: int  # the first probes are chunk 0's, whose buckets are row ranges
+    multi_chunk: bool  # a code can be found via two chunks: deduplicate hits
+
+
+@dataclass
+class _Tables:
+    """Built index state. Rows are sorted by chunk 0, so chunk 0 needs no posting list."""
+
+    ids: IntArray
+    words: U64  # (n, words) codes, chunk-0 order
+    widths: list[int]
+    starts: list[int]
+    offsets: IntArray  # all chunks' CSR offsets
+    postings: IntArray  # rows of chunks 1.., flat
+    inline: U64 | None  # single-word codes copied in posting order: no gather to verify
+    plans: dict[int, _Plan | None] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.ids, self.words, self.offsets, self.postings]
+        extra = 0 if self.inline is None else self.inline.nbytes
+        return int(sum(a.nbytes for a in arrays)) + extra
+
+
+class HammingIndex:
+    """All known codes of one perceptual hash type, searchable by Hamming radius.
+
+    Multi-index hashing (Norouzi, Punjani & Fleet): codes are cut into m chunks and each
+    chunk gets a table of CSR buckets over its 2**width values. By pigeonhole a code
+    within radius r of the query has some chunk within a small radius, so a search probes
+    few buckets per chunk and verifies those candidates with popcount. Every code within
+    r is returned with its distance, exactly what `brute_force_search` returns. Tables are
+    numpy arrays (about bits/8 + 4(m-1) + 4..8 bytes per code, more for 64-bit codes,
+    which are copied into each table so verifying needs no random access). Adding codes
+    invalidates the tables; the next search (or `build()`) rebuilds them.
+    """
+
+    def __init__(
+        self, bits: int, *, radius_hint: int | None = None, chunks: int | None = None
+    ) -> None:
+        if bits <= 0 or bits % 8:
+            raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
+        fewest = -(-bits // MAX_CHUNK_BITS)
+        if chunks is not None and not fewest <= chunks <= bits:
+            raise ValueError(f"chunks must be between {fewest} and {bits}, got {chunks}")
+        self.bits = bits
+        # The radius the chunking is tuned for (bits/8: 8 for pHash, 32 for PDQ);
+        # searches at any radius stay exact, only slower far from it.
+        self.radius_hint = bits // 8 if radius_hint is None else radius_hint
+        self._fixed_chunks = chunks
+        self._pending: list[tuple[I64, U64]] = []
+        no_codes = to_words(np.empty((0, bits // 8), dtype=np.uint8))
+        self._tables = self._make_tables(np.empty(0, np.int64), no_codes)
+
+    def __len__(self) -> int:
+        return len(self._tables.ids) + sum(len(ids) for ids, _ in self._pending)
+
+    @property
+    def chunk_widths(self) -> list[int]:
+        """Widths of the chunk tables (empty for a small index searched by scanning)."""
+        return list(self._built().widths)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays (codes, ids, offsets, postings)."""
+        return self._built().nbytes
+
+    def add(self, ids: npt.ArrayLike, codes: npt.ArrayLike) -> None:
+        """Add codes ((n, bits/8) uint8 rows) with caller-chosen int64 ids (copied)."""
+        rows = as_code_rows(codes, self.bits)
+        id_array = as_ids(ids, len(rows))
+        if len(rows):
+            self._pending.append((id_array.copy(), to_words(rows.copy())))
+
+    def build(self) -> None:
+        """Build the tables now rather than on the first search after `add`."""
+        if self._pending:
+            old = self._tables
+            ids = np.concatenate([old.ids.astype(np.int64), *(i for i, _ in self._pending)])
+            words = np.concatenate([old.words, *(w for _, w in self._pending)])
+            self._pending.clear()
+            self._tables = self._make_tables(ids, words)
+
+    def _built(self) -> _Tables:
+        self.build()
+        return self._tables
+
+    def _make_tables(self, ids: I64, words: U64) -> _Tables:
+        n = len(ids)
+        id_type = np.int32 if n and ids.min() >= -(2**31) and ids.max() < 2**31 else np.int64
+        if words.nbytes < SMALL_INDEX_BYTES and self._fixed_chunks is None:
+            empty = np.empty(0, np.int32)
+            return _Tables(ids.astype(id_type), words, [], [], empty, empty, None)
+        chunks = self._fixed_chunks or choose_chunks(self.bits, self.radius_hint, n)
+        widths = chunk_widths(self.bits, chunks)
+        starts = [sum(widths[:j]) for j in range(chunks)]
+        index_type = np.int32 if n * chunks < 2**31 else np.int64
+        # Filled in place, chunk by chunk, to keep the build's peak memory near the result's.
+        offsets: IntArray = np.empty(sum(2**w + 1 for w in widths), dtype=index_type)
+        postings: IntArray = np.empty((chunks - 1) * n, dtype=index_type)
+        keys = _chunk_keys(words, starts[0], widths[0])
+        order = np.argsort(keys)  # any order within a bucket will do: no need for stable
+        ids, words = ids[order].astype(id_type), words.take(order, axis=0)
+        offsets[: 2 ** widths[0] + 1] = _offsets(keys, widths[0], 0)
+        at = 2 ** widths[0] + 1
+        for j in range(1, chunks):
+            keys = _chunk_keys(words, starts[j], widths[j])
+            postings[(j - 1) * n : j * n] = np.argsort(keys)
+            offsets[at : at + 2 ** widths[j] + 1] = _offsets(keys, widths[j], (j - 1) * n)
+            at += 2 ** widths[j] + 1
+        inline = words[:, 0].take(postings) if words.shape[1] == 1 else None
+        return _Tables(ids, words, widths, starts, offsets, postings, inline)
+
+    def _plan(self, tables: _Tables, radius: int) -> _Plan | None:
+        """Probe plan for a radius, or None when scanning everything is cheaper."""
+        if radius in tables.plans:
+            return tables.plans[radius]
+        plan = None
+        widths = tables.widths
+        reach = probe_radii(len(widths), radius) if widths else []
+        probes = sum(_ball(w, s) for w, s in zip(widths, reach, strict=True) if s >= 0)
+        if widths and probes < BRUTE_FORCE_FRACTION * len(tables.ids):
+            parts = [(j, _flip_masks(widths[j], s)) for j, s in enumerate(reach) if s >= 0]
+            bases = np.cumsum([0] + [2**w + 1 for w in widths])
+            plan = _Plan(
+                chunks=np.concatenate([np.full(len(m), j, np.intp) for j, m in parts]),
+                masks=np.concatenate([m for _, m in parts]),
+                bases=np.concatenate([np.full(len(m), bases[j], np.int64) for j, m in parts]),
+                direct=len(parts[0][1]),  # chunk 0 always has the largest radius
+                multi_chunk=len(parts) > 1,
+            )
+        tables.plans[radius] = plan
+        return plan
+
+    def _query_keys(self, tables: _Tables, query: U64) -> I64:
+        """Chunk values of one query, computed with Python ints (cheaper for one row)."""
+        value = int.from_bytes(query.tobytes()[: self.bits // 8], "big")
+        return np.array(
+            [
+                (value >> (self.bits - start - width)) & ((1 << width) - 1)
+                for start, width in zip(tables.starts, tables.widths, strict=True)
+            ],
+            dtype=np.int64,
+        )
+
+    def search(self, code: bytes | npt.ArrayLike, radius: int) -> Neighbours:
+        """Every (id, distance) within `radius` bits of `code`, nearest first, then by id."""
+        if radius < 0:
+            raise ValueError(f"radius must be >= 0, got {radius}")
+        query = to_words(as_code_rows(code, self.bits))
+        tables = self._built()
+        plan = self._plan(tables, radius)
+        if plan is None:
+            return scan(tables.words, tables.ids, query[0], radius)
+        at = plan.bases + (self._query_keys(tables, query)[plan.chunks] ^ plan.masks)
+        lo = tables.offsets[at].astype(np.int64)
+        lengths = tables.offsets[at + 1] - lo
+        ends = np.cumsum(lengths)
+        total = int(ends[-1])
+        if total == 0:
+            return []
+        if total > BRUTE_FORCE_FRACTION * len(tables.ids):
+            return scan(tables.words, tables.ids, query[0], radius)
+        positions = np.repeat(lo - (ends - lengths), lengths) + np.arange(total)
+        split = int(ends[plan.direct - 1])
+        rows, dist = _verify(tables, positions[:split], positions[split:], query, radius)
+        if len(rows) == 0:
+            return []
+        if plan.multi_chunk and len(rows) > 1:
+            rows, first = np.unique(rows, return_index=True)
+            dist = dist[first]
+        return sorted_neighbours(tables.ids[rows].astype(np.int64), dist)
+
+    def search_many(self, codes: npt.ArrayLike, radius: int) -> list[Neighbours]:
+        """`search` for each row of `codes`, vectorised across queries for throughput."""
+        if radius < 0:
+            raise ValueError(f"radius must be >= 0, got {radius}")
+        queries = to_words(as_code_rows(codes, self.bits))
+        tables = self._built()
+        plan = self._plan(tables, radius)
+        if plan is None:
+            return [scan(tables.words, tables.ids, q, radius) for q in queries]
+        keys = np.stack(
+            [_chunk_keys(queries, s, w) for s, w in zip(tables.starts, tables.widths, strict=True)],
+            axis=1,
+        )
+        results: list[Neighbours] = []
+        block = max(1, (1 << 20) // len(plan.masks))  # bounds the (queries, probes) arrays
+        for start in range(0, len(queries), block):
+            part = slice(start, start + block)
+            results.extend(self._search_block(tables, plan, keys[part], queries[part], radius))
+        return results
+
+    def _search_block(
+        self,
+        tables: _Tables,
+        plan: _Plan,
+        keys: npt.NDArray[np.uint32],
+        queries: U64,
+        radius: int,
+    ) -> list[Neighbours]:
+        at = plan.bases[None, :] + (keys[:, plan.chunks] ^ plan.masks[None, :])
+        lo = tables.offsets[at].astype(np.int64)
+        lengths = tables.offsets[at + 1] - lo
+        per_query = lengths.sum(axis=1)
+        results: list[Neighbours] = []
+        start = 0
+        while start < len(queries):
+            # As many queries as fit the candidate budget (at least one).
+            fits = int(np.count_nonzero(np.cumsum(per_query[start:]) <= _BATCH_CANDIDATES))
+            stop = start + max(1, fits)
+            for q in range(start, stop):
+                if per_query[q] > BRUTE_FORCE_FRACTION * len(tables.ids):
+                    lengths[q] = 0  # scanned below instead
+            part = slice(start, stop)
+            results.extend(
+                self._verify_block(tables, plan, lo[part], lengths[part], queries[part], radius)
+            )
+            for q in range(start, stop):
+                if per_query[q] > BRUTE_FORCE_FRACTION * len(tables.ids):
+                    results[q] = scan(tables.words, tables.ids, queries[q], radius)
+            start = stop
+        return results
+
+    def _verify_block(
+        self, tables: _Tables, plan: _Plan, lo: I64, lengths: I64, queries: U64, radius: int
+    ) -> list[Neighbours]:
+        count = len(queries)
+        split = plan.direct
+        owners = np.arange(count)
+        direct_owner = np.repeat(owners, lengths[:, :split].sum(axis=1))
+        via_owner = np.repeat(owners, lengths[:, split:].sum(axis=1))
+        direct = _expand(lo[:, :split].ravel(), lengths[:, :split].ravel())
+        via = _expand(lo[:, split:].ravel(), lengths[:, split:].ravel())
+        dist_direct = _row_distances(_rows(tables.words, direct), _rows(queries, direct_owner))
+        if tables.inline is not None:
+            dist_via = np.bitwise_count(tables.inline[via] ^ queries[:, 0][via_owner])
+            keep = dist_via <= radius
+            rows_via = tables.postings[via[keep]].astype(np.int64)
+        else:
+            rows_via = tables.postings[via].astype(np.int64)
+            dist_via = _row_distances(_rows(tables.words, rows_via), _rows(queries, via_owner))
+            keep = dist_via <= radius
+            rows_via = rows_via[keep]
+        near = dist_direct <= radius
+        rows = np.concatenate([direct[near], rows_via])
+        owner = np.concatenate([direct_owner[near], via_owner[keep]])
+        dist = np.concatenate([dist_direct[near], dist_via[keep]])
+        if plan.multi_chunk and len(rows) > 1:
+            _, first = np.unique(owner * len(tables.ids) + rows, return_index=True)
+            rows, owner, dist = rows[first], owner[first], dist[first]
+        ids = tables.ids[rows].astype(np.int64)
+        order = np.lexsort((ids, dist, owner))
+        ids, owner, dist = ids[order], owner[order], dist[order]
+        bounds = np.searchsorted(owner, np.arange(count + 1)).tolist()
+        id_list, dist_list = ids.tolist(), dist.tolist()
+        return [
+            list(zip(id_list[a:b], dist_list[a:b], strict=True))
+            for a, b in itertools.pairwise(bounds)
+        ]
+
+
+def _verify(
+    tables: _Tables, direct: I64, via: I64, query: U64, radius: int
+) -> tuple[I64, Distances]:
+    """Rows within radius among chunk-0 rows `direct` and posting positions `via`."""
+    if tables.inline is not None:  # single-word codes: no gathers through the postings
+        word = query[0, 0]
+        counts_direct = np.bitwise_count(tables.words.reshape(-1)[direct] ^ word)
+        counts_via = np.bitwise_count(tables.inline[via] ^ word)
+        hit_direct = (counts_direct <= radius).nonzero()[0]
+        hit_via = (counts_via <= radius).nonzero()[0]
+        found = tables.postings[via[hit_via]].astype(np.int64)
+        rows = np.concatenate([direct[hit_direct], found])
+        dist = np.concatenate([counts_direct[hit_direct], counts_via[hit_via]]).astype(np.intp)
+        return rows, dist
+    dist_direct = _row_distances(_rows(tables.words, direct), query)
+    near = dist_direct <= radius
+    rows_via = tables.postings[via].astype(np.int64)
+    dist_via = _row_distances(_rows(tables.words, rows_via), query)
+    keep = dist_via <= radius
+    rows_via = rows_via[keep]
+    rows = np.concatenate([direct[near], rows_via])
+    return rows, np.concatenate([dist_direct[near], dist_via[keep]])
+
+
+def _rows(words: U64, rows: I64) -> U64:
+    """words[rows], via take(): numpy's 2-D fancy indexing is ~7x slower (bench/RESULTS.md)."""
+    return words.take(rows, axis=0)
+
+
+def _row_distances(words: U64, queries: U64) -> Distances:
+    """Distance of each row to its own query row (or to one broadcast query)."""
+    counts = np.bitwise_count(np.bitwise_xor(words, queries))
+    total: Distances
+    if counts.shape[1] == 1:
+        total = counts[:, 0].astype(np.intp)
+    else:
+        total = counts.sum(axis=1, dtype=np.intp)
+    return total
+
+
+def _chunk_keys(words: U64, start: int, width: int) -> npt.NDArray[np.uint32]:
+    """The value of bits [start, start + width) of every code (hex order, MSB first)."""
+    rows = words.view(np.uint8)
+    first, last = start // 8, (start + width - 1) // 8
+    value = np.zeros(len(words), dtype=np.uint32)
+    for byte in range(first, last + 1):
+        value <<= 8
+        value |= rows[:, byte]
+    value >>= 8 * (last + 1) - (start + width)
+    value &= (1 << width) - 1
+    return value
+
+
+def _offsets(keys: npt.NDArray[np.uint32], width: int, base: int) -> I64:
+    """CSR offsets: the bucket of key k is positions offsets[k]:offsets[k + 1] (+ base)."""
+    offsets = np.empty(2**width + 1, dtype=np.int64)
+    offsets[0] = 0
+    np.cumsum(np.bincount(keys, minlength=2**width), out=offsets[1:])
+    return offsets + base

@@ -1,0 +1,393 @@
+"""hash_image: digests, formats, agreement with imagehash/pdqhash, golden values, edits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from functools import cache, partial
+
+import imagehash
+import numpy as np
+import pdqhash
+import pytest
+from PIL import Image
+
+from matchers.confidence import FLAT_AT, flatness
+from matchers.decode import (
+    FAST_MIN_SIDE,
+    FAST_MIN_SIDE_DEEP,
+    draft_scale,
+    open_and_decode,
+    reduce_scale,
+)
+from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
+from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
+from matchers.sniff import sniff_format, sniff_kind
+from tests import imagegen as gen
+
+# How far the fast path may drift from the reference (imagehash/pdqhash on the full decode).
+# Measured distributions are in bench/RESULTS.md; these bounds hold with room to spare for
+# photo-like images. Flat graphics sit closer to pHash's ties, hence the wider bound there.
+PHOTO_PHASH_TOLERANCE = 2
+GRAPHIC_PHASH_TOLERANCE = 4
+DHASH_TOLERANCE = 6
+PHOTO, GRAPHIC = PHOTO_PHASH_TOLERANCE, GRAPHIC_PHASH_TOLERANCE
+Make = Callable[[], bytes]  # parameters build their images lazily: collection stays fast
+# One large photo shared by the tests that need one (generating it takes seconds).
+photo_3000 = cache(partial(gen.photo_jpeg, 11, (3000, 2000)))
+PDQ_TOLERANCE = 10  # Meta's bar for a correct PDQ implementation
+
+
+def distance(a: str | None, b: str | None) -> int:
+    assert a is not None
+    assert b is not None
+    assert len(a) == len(b)
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def library_hashes(data: bytes) -> tuple[str, str, str, int]:
+    """The reference, computed here with the libraries directly (not through matchers)."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        vector, quality = pdqhash.compute(np.asarray(img.convert("RGB")))
+        pdq = "".join(str(int(b)) for b in vector)
+        return (
+            str(imagehash.phash(img)),
+            str(imagehash.dhash(img)),
+            f"{int(pdq, 2):064x}",
+            int(quality),
+        )
+
+
+def test_cryptographic_digests_are_of_the_exact_bytes() -> None:
+    data = gen.photo_jpeg(1, (320, 240))
+    d = hash_image(data)
+    assert d.md5 == hashlib.md5(data).hexdigest()
+    assert d.sha1 == hashlib.sha1(data).hexdigest()
+    assert d.sha256 == hashlib.sha256(data).hexdigest()
+    assert d.size == len(data)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "gif", "webp", "bmp", "tiff", "avif"])
+def test_every_supported_format_is_sniffed_and_hashed(fmt: str) -> None:
+    data = gen.encode(gen.photo(3, (400, 300)), fmt)
+    assert sniff_format(data) == fmt
+    d = hash_image(data)
+    assert d.status == "ok", d.error
+    assert d.error is None
+    assert (d.format, d.width, d.height, d.frames) == (fmt, 400, 300, 1)
+    assert d.phash is not None
+    assert d.dhash is not None
+    assert d.pdq is not None
+    assert len(d.phash) == 16
+    assert len(d.dhash) == 16
+    assert len(d.pdq) == 64
+    assert all(c in "0123456789abcdef" for c in d.phash + d.dhash + d.pdq)
+    assert d.pdq_quality is not None
+    assert 0 <= d.pdq_quality <= 100
+    assert set(d.perceptual()) == {"phash", "dhash", "pdq"}
+
+
+def test_format_comes_from_magic_bytes_only() -> None:
+    png = gen.encode(gen.icon(1), "png")
+    assert sniff_format(png) == "png"
+    assert sniff_format(b"GIF89a" + png[6:]) == "gif"  # whatever follows, the magic decides
+    assert sniff_format(b"BM" + b"\x00" * 30) is None  # "BM" without a BMP header size
+    assert sniff_kind(gen.SVG_DOCUMENT) == "svg"
+    assert sniff_kind(b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>") == "svg"
+    assert sniff_kind(gen.HTML_DOCUMENT) == "html"
+    assert sniff_kind(b"\n\n<HTML><BODY>moved</BODY></HTML>") == "html"
+    assert sniff_kind(b'{"error": "not found"}') == "json"
+    assert sniff_kind(b"%PDF-1.7\n") == "pdf"
+    assert sniff_kind(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") == "heic"
+    assert sniff_kind(b"Not Found\n") == "text"
+    assert sniff_kind(bytes(range(256))) is None
+    assert sniff_kind(b"") is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: gen.photo_jpeg(2), id="photo-jpeg-1024"),
+        pytest.param(photo_3000, id="photo-jpeg-3000"),
+        pytest.param(lambda: gen.encode(gen.chart(2), "png"), id="chart-png"),
+        pytest.param(lambda: gen.encode(gen.icon(2), "png"), id="icon-rgba-png"),
+        pytest.param(lambda: gen.encode(gen.line_art(2), "gif"), id="line-art-gif"),
+        pytest.param(lambda: gen.encode(gen.text_card(2), "webp"), id="text-webp"),
+        pytest.param(
+            lambda: gen.encode(gen.grayscale(gen.photo(2, (500, 400))), "jpeg"), id="grey"
+        ),
+        pytest.param(lambda: gen.cmyk_jpeg(2), id="cmyk-jpeg"),
+    ],
+)
+def test_fast_false_is_exactly_the_reference_libraries(make: Make) -> None:
+    data = make()
+    d = hash_image(data, fast=False)
+    assert (d.phash, d.dhash, d.pdq, d.pdq_quality) == library_hashes(data)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: gen.photo_jpeg(5, (640, 480)), id="photo-jpeg-640"),
+        pytest.param(lambda: gen.photo_jpeg(5, (300, 200), 70), id="photo-jpeg-300"),
+        pytest.param(lambda: gen.encode(gen.chart(5, (640, 480)), "png"), id="chart-png-640"),
+        pytest.param(lambda: gen.encode(gen.text_card(5), "jpeg"), id="text-jpeg-800"),
+        pytest.param(lambda: gen.encode(gen.icon(5), "png"), id="icon-png"),
+        pytest.param(lambda: gen.encode(gen.photo(5, (2000, 500)), "png"), id="wide-png"),
+    ],
+)
+def test_fast_path_is_exact_below_the_draft_size(make: Make) -> None:
+    """Short side < 2 * FAST_MIN_SIDE: nothing is reduced, and the hashes are the reference."""
+    data = make()
+    fast = hash_image(data)
+    assert min(fast.width or 0, fast.height or 0) < 2 * FAST_MIN_SIDE
+    assert (fast.phash, fast.dhash, fast.pdq, fast.pdq_quality) == library_hashes(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "phash_tolerance"),
+    [
+        *(pytest.param(partial(gen.photo_jpeg, s), PHOTO, id=f"photo-{s}") for s in range(6)),
+        pytest.param(photo_3000, PHOTO, id="photo-3000"),
+        pytest.param(lambda: gen.photo_jpeg(9, (1920, 1080), 90), PHOTO, id="photo-1080p"),
+        pytest.param(lambda: gen.encode(gen.photo(9, (1600, 1200)), "png"), PHOTO, id="png"),
+        pytest.param(lambda: gen.encode(gen.photo(9), "webp"), PHOTO, id="photo-webp"),
+        pytest.param(lambda: gen.encode(gen.chart(9, (1024, 768)), "jpeg"), GRAPHIC, id="chart"),
+        pytest.param(lambda: gen.encode(gen.line_art(9, (1920, 1080)), "jpeg"), GRAPHIC, id="line"),
+    ],
+)
+def test_fast_path_stays_close_to_the_reference(make: Make, phash_tolerance: int) -> None:
+    data = make()
+    fast = hash_image(data)
+    ref_phash, ref_dhash, ref_pdq, ref_quality = library_hashes(data)
+    assert distance(fast.phash, ref_phash) <= phash_tolerance
+    assert distance(fast.dhash, ref_dhash) <= DHASH_TOLERANCE
+    assert distance(fast.pdq, ref_pdq) <= PDQ_TOLERANCE
+    assert fast.pdq_quality is not None
+    assert abs(fast.pdq_quality - ref_quality) <= 5
+
+
+@pytest.mark.parametrize(
+    ("size", "scale"),
+    [
+        ((1024, 768), 2),
+        ((800, 600), 2),
+        ((1920, 1080), 2),  # 4x would leave 270 px, under FAST_MIN_SIDE_DEEP
+        ((3000, 2000), 4),
+        ((6000, 4000), 8),
+        ((511, 900), 1),
+        ((300, 200), 1),
+    ],
+)
+def test_jpeg_draft_keeps_enough_pixels(size: tuple[int, int], scale: int) -> None:
+    data = gen.encode(Image.new("RGB", size, (90, 120, 150)), "jpeg")
+    decoded = open_and_decode(data, "jpeg", max_pixels=DEFAULT_MAX_PIXELS, fast=True)
+    assert draft_scale(*size) == decoded.scale == scale
+    assert (decoded.width, decoded.height) == size
+    if scale > 1:
+        assert min(decoded.luma.size) >= (FAST_MIN_SIDE if scale == 2 else FAST_MIN_SIDE_DEEP)
+    assert (decoded.rgb is None) == (scale > 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "scale"), [((1024, 768), 2), ((1600, 1200), 3), ((4000, 3000), 7), ((500, 500), 1)]
+)
+def test_other_formats_reduce_by_the_same_rule(size: tuple[int, int], scale: int) -> None:
+    assert reduce_scale(*size) == scale
+    short = min(size) // scale
+    assert short >= (FAST_MIN_SIDE if scale <= 2 else FAST_MIN_SIDE_DEEP)
+
+
+# Pinned values: (pHash, dHash, PDQ) from hash_image, and from the reference (imagehash /
+# pdqhash on the full decode; fast=False). The reference equals the fast values except for
+# the few PDQ bits noted. A change means the generator, Pillow/libjpeg or the hashing drifted.
+GOLDEN: dict[str, tuple[Make, tuple[str, str, str], tuple[str, str, str]]] = {
+    "photo7-png": (
+        lambda: gen.encode(gen.photo(7), "png"),  # reduced 2x by Image.reduce
+        (
+            "9199047ef2cc4fb1",
+            "f0d8d2d89c64f4e4",
+            "dad2c666c53839ad3ac0c576328fadb904ec5d465a39a389d627c4bde71039cc",
+        ),
+        (
+            "9199047ef2cc4fb1",
+            "f0d8d2d89c64f4e4",
+            "dad2c666c53839ad3ac0c556328fadb904ec7d465a39a389d627c4bde71039cc",  # 2 bits off
+        ),
+    ),
+    "photo7-jpeg": (
+        lambda: gen.photo_jpeg(7),  # JPEG draft at 1/2
+        (
+            "9199047ef2cc4fb1",
+            "f0d8d2d89c64f4e4",
+            "dad2c666c53839ad3ac0c576328fadb904ec5d465a39a389d627c4bde71039cc",
+        ),
+        (
+            "9199047ef2cc4fb1",
+            "f0d8d2d89c64f4e4",
+            "dad2c666c53839ad3ac0c576328fadb904ec5d465a39a389d627c4bde71039cc",
+        ),
+    ),
+    "chart3-png": (
+        lambda: gen.encode(gen.chart(3), "png"),  # reduced 2x
+        (
+            "af97d868c4729163",
+            "746b484f4b4b3541",  # dHash 3 bits from the reference: flat graphics sit near ties
+            "3a63bc42c2a7b4f0c9fb330dc0f8b5924a8f4c63b644c6a73d134b9b338db474",
+        ),
+        (
+            "af97d868c4729163",
+            "746d484f4b4b3543",
+            "3a63bc42c2a7b4f0c9fb330dc0f8b5924a8f4c63b644c6a73d134b9b338db474",
+        ),
+    ),
+    "icon5-png": (
+        lambda: gen.encode(gen.icon(5), "png"),
+        (
+            "946541de14e5557e",
+            "92aad4d4e8aa96aa",
+            "0eeac32c2babd32afbba2cc2aefcc32cab83d32efb902cc22c14d32cf3432cc2",
+        ),
+        (
+            "946541de14e5557e",
+            "92aad4d4e8aa96aa",
+            "0eeac32c2babd32afbba2cc2aefcc32cab83d32efb902cc22c14d32cf3432cc2",
+        ),
+    ),
+    "photo11-3000-jpeg": (
+        photo_3000,  # JPEG draft at 1/4
+        (
+            "92cd1b1b6c8bc91b",
+            "72a8e0e62cb9f978",
+            "b8971e474639e89b3bc62c7c1e834322b2369dfc6d494968c29bb46cb46c5a5b",
+        ),
+        (
+            "92cd1b1b6c8bc91b",
+            "72a8e0e62cb9f978",
+            "b8971e474639e89b2bc62c7c1e834322b2369dfd6d494968c29bb46cb46c5a5b",  # 2 bits off
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_values(name: str) -> None:
+    make, fast_values, reference_values = GOLDEN[name]
+    data = make()
+    fast, full = hash_image(data), hash_image(data, fast=False)
+    assert (fast.phash, fast.dhash, fast.pdq) == fast_values
+    assert (full.phash, full.dhash, full.pdq) == reference_values
+    assert full.pdq == library_hashes(data)[2]
+    assert fast.pdq_quality == full.pdq_quality == 100
+
+
+@pytest.mark.parametrize("edit", sorted(set(gen.EDITS) - {"crop3"}))
+def test_edits_of_photos_stay_within_the_default_thresholds(edit: str) -> None:
+    for seed in range(6):
+        original = gen.photo(seed)
+        base = hash_image(gen.encode(original, "jpeg"))
+        edited = hash_image(gen.encode(gen.EDITS[edit](original), "jpeg"))
+        assert edited.status == "ok"
+        assert distance(base.phash, edited.phash) <= PHASH_MATCH_THRESHOLD, (edit, seed)
+        assert distance(base.pdq, edited.pdq) <= PDQ_MATCH_THRESHOLD, (edit, seed)
+
+
+def test_a_three_percent_crop_still_matches_on_one_hash_type() -> None:
+    """A 3% crop sits at both hashes' limits (bench/RESULTS.md: PDQ p50 26, p90 32; pHash
+    p90 4, max 8), and the decision layer matches on any type: at least one must hold."""
+    for seed in range(8):  # seeds 4 and 6 put PDQ at 32, just over its threshold
+        original = gen.photo(seed)
+        base = hash_image(gen.encode(original, "jpeg"))
+        cropped = hash_image(gen.encode(gen.crop3(original), "jpeg"))
+        phash, pdq = distance(base.phash, cropped.phash), distance(base.pdq, cropped.pdq)
+        assert phash <= PHASH_MATCH_THRESHOLD or pdq <= PDQ_MATCH_THRESHOLD, (seed, phash, pdq)
+        assert pdq <= 2 * PDQ_MATCH_THRESHOLD  # unrelated photos are ~128 bits apart
+
+
+def test_unrelated_photos_do_not_match() -> None:
+    digests = [hash_image(gen.photo_jpeg(seed)) for seed in range(6)]
+    for i, a in enumerate(digests):
+        for b in digests[i + 1 :]:
+            assert distance(a.pdq, b.pdq) > PDQ_MATCH_THRESHOLD
+            assert distance(a.phash, b.phash) > PHASH_MATCH_THRESHOLD
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp", "png"])
+def test_animation_is_hashed_on_its_first_frame_and_frames_are_counted(fmt: str) -> None:
+    data = gen.animated(4, fmt, frames=3)
+    d = hash_image(data)
+    assert d.status == "ok", d.error
+    assert d.frames == 3
+    with Image.open(io.BytesIO(data)) as img:
+        first = gen.encode(img.convert("RGB"), "png")  # frame 0, as Pillow opens it
+    alone = hash_image(first)
+    assert (d.phash, d.dhash, d.pdq) == (alone.phash, alone.dhash, alone.pdq)
+    assert alone.frames == 1
+
+
+def test_hashing_is_deterministic() -> None:
+    data = gen.photo_jpeg(12)
+    assert hash_image(data) == hash_image(data)
+    assert hash_image(data, fast=False) == hash_image(data, fast=False)
+
+
+def test_as_dict_carries_every_field_and_no_bytes() -> None:
+    data = gen.photo_jpeg(13, (320, 240))
+    record = hash_image(data).as_dict()
+    assert record["status"] == "ok"
+    assert record["format"] == "jpeg"
+    assert not any(isinstance(v, bytes | bytearray) for v in record.values())
+
+
+# --- what the match decision reads beside the hashes ------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("png", (320, 240)), ("jpeg", (1600, 1200))])
+def test_pdq_dihedral_agrees_with_pdqhash_compute_dihedral(fmt: str, size: tuple[int, int]) -> None:
+    data = gen.encode(gen.photo(3, size), fmt, **({"quality": 90} if fmt == "jpeg" else {}))
+    with Image.open(io.BytesIO(data)) as img:
+        vectors, _ = pdqhash.compute_dihedral(np.asarray(img.convert("RGB")))
+    reference = [np.packbits(np.asarray(v, dtype=np.uint8)).tobytes().hex() for v in vectors]
+    exact, fast = hash_image(data, fast=False), hash_image(data)
+    assert exact.pdq_dihedral == tuple(reference[1:])
+    assert len(fast.pdq_dihedral) == 7
+    tolerance = 0 if fmt == "png" else PDQ_TOLERANCE  # png: the exact path
+    for turned, ref in zip(fast.pdq_dihedral, reference[1:], strict=True):
+        assert distance(turned, ref) <= tolerance
+    # Each orientation is the PDQ of the image actually turned that way.
+    with Image.open(io.BytesIO(data)) as img:
+        turned_img = img.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    assert distance(hash_image(gen.encode(turned_img, "png")).pdq, exact.pdq_dihedral[0]) <= 4
+
+
+def test_flatness_tells_flat_graphics_from_photos() -> None:
+    photo = hash_image(gen.encode(gen.photo(1), "jpeg"))
+    chart = hash_image(gen.encode(gen.chart(1), "png"))
+    text = hash_image(gen.encode(gen.text_card(2), "png"))
+    assert photo.flatness is not None
+    assert photo.flatness < FLAT_AT
+    assert chart.flatness is not None
+    assert chart.flatness >= FLAT_AT
+    assert text.flatness is not None
+    assert text.flatness >= FLAT_AT
+    assert "flatness" in photo.as_dict()
+    assert "pdq_dihedral" not in photo.as_dict()  # matched against, not stored
+
+
+def test_flatness_of_a_transparent_image_is_measured_on_white() -> None:
+    img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))  # fully transparent black
+    for x in range(0, 200, 20):  # a few thin opaque lines: a flat graphic either way
+        img.paste((200, 30, 30, 255), (x, 0, x + 2, 200))
+    d = hash_image(gen.encode(img, "png"))
+    assert d.flatness == pytest.approx(flatness(img))
+    assert d.flatness is not None
+    assert d.flatness >= FLAT_AT
+
+
+def test_undecodable_images_have_no_flatness() -> None:
+    d = hash_image(gen.truncated(gen.photo_jpeg(4)))
+    assert d.status == "undecodable"
+    assert d.flatness is None
+    assert d.pdq_dihedral == ()
