@@ -1,0 +1,92 @@
+"""The append-only audit trail: who did what to which hit, notice or list, and when."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from storage.db import utcnow
+from storage.models import AuditEvent
+from storage.records import AuditEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.db import Store
+
+
+def append_audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: str | Mapping[str, Any] | None = None,
+) -> None:
+    """Record an event inside the caller's transaction, so the event and the change it
+    describes are committed (or rolled back) together. A mapping `detail` is stored as JSON.
+    The table refuses UPDATE and DELETE (database triggers): events are never rewritten.
+    """
+    if not actor or not actor.strip():
+        raise ValueError(
+            f"The {action!r} event on {entity} needs an actor (who did it): "
+            "pass --as NAME or set TRAWL_USER."
+        )
+    if detail is not None and not isinstance(detail, str):
+        detail = json.dumps(dict(detail), sort_keys=True, default=str)
+    session.execute(
+        insert(AuditEvent).values(
+            at=utcnow(),
+            actor=actor.strip(),
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail,
+        )
+    )
+
+
+def list_audit(
+    store: Store,
+    *,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    actor: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEntry]:
+    """Events oldest first (or newest first), optionally for one entity kind, one entity
+    or one actor."""
+    order = AuditEvent.id.desc() if newest_first else AuditEvent.id
+    query = select(AuditEvent).order_by(order)
+    if entity is not None:
+        query = query.where(AuditEvent.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.read_session() as session:
+        return [
+            AuditEntry(
+                id=e.id,
+                at=e.at,
+                actor=e.actor,
+                action=e.action,
+                entity=e.entity,
+                entity_id=e.entity_id,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                detail=e.detail,
+            )
+            for e in session.scalars(query)
+        ]

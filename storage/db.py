@@ -1,0 +1,341 @@
+"""Open a Trawl database from a URL (SQLite file or PostgreSQL) and keep its schema current."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+logger = logging.getLogger(__name__)
+_MIGRATION_LOCK = threading.Lock()
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# How long a SQLite connection waits for another process's write lock (a crawl's flush, an
+# import) before giving up: long enough for a 1M-line import, short enough to notice a hang.
+SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
+# How long a PostgreSQL connection attempt may take before the server counts as unreachable.
+PG_CONNECT_TIMEOUT_SECONDS = 10
+# Any constant works: migrations on PostgreSQL take this transaction-level advisory lock so
+# two processes starting on a fresh database do not both create the tables.
+PG_MIGRATION_LOCK_KEY = 0x7472_6177_6C00  # "trawl"
+
+SUPPORTED_SCHEMES = ("sqlite", "postgresql")
+PG_DEFAULT_DRIVER = "postgresql+psycopg2"
+
+
+class StorageError(Exception):
+    """A database problem a user can meet and fix (bad URL, unreachable server, old schema).
+
+    The message is a sentence naming the database (password hidden) and what to do.
+    """
+
+
+class NotFoundError(StorageError, LookupError):
+    """A row the caller named by id does not exist."""
+
+
+def utcnow() -> datetime:
+    """Now as naive UTC: every timestamp in the schema is stored this way."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def url_key(url: str) -> str:
+    """sha256 hex of a URL: the fixed-width unique key of seeds, media and pages."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def dialect_insert(store: Store, table: Any) -> Any:
+    """INSERT for `table` with the dialect's ON CONFLICT support (SQLite or PostgreSQL)."""
+    if store.dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class Store:
+    """An open database: the engine plus transaction helpers.
+
+    Why a class and not a bare engine: SQLite needs per-connection set-up (WAL, foreign
+    keys, busy timeout, real BEGIN) and callers should never have to know which database
+    they talk to. On SQLite, `session()` starts with BEGIN IMMEDIATE so a read-then-write
+    transaction waits for a concurrent writer instead of failing with "database is locked";
+    `read_session()` uses a plain (deferred) BEGIN that never blocks a running crawl.
+    """
+
+    def __init__(self, engine: Engine, url: str, *, display_url: str | None = None) -> None:
+        self.engine = engine
+        self.url = url
+        self._display_url = display_url or engine.url.render_as_string(hide_password=True)
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            bind=engine.execution_options(trawl_sqlite_begin="DEFERRED"),
+            expire_on_commit=False,
+        )
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password replaced by ***, safe for messages and logs."""
+        return self._display_url
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commits when the block ends, rolls back if it raises."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A transaction for reading only (rolled back at the end; never takes a write lock)."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def connect_for_reading(self) -> Connection:
+        """A connection whose transactions start deferred; close it when done."""
+        return self.engine.execution_options(trawl_sqlite_begin="DEFERRED").connect()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r})"
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the database at `url` and, with `migrate`, bring its schema up to date.
+
+    `url` is a SQLAlchemy URL (sqlite:///path/trawl.db, postgresql://user@host/db) or a
+    plain file path, taken as a SQLite file. Raises StorageError with a readable sentence
+    when the URL is malformed, the driver is missing or the server cannot be reached.
+    Migrating is cheap when the database is already at the newest revision: one query.
+    """
+    parsed, shown = _parse_url(url)
+    try:
+        engine = _create_engine(parsed)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StorageError(
+            f"Cannot use the database URL {shown}: {_reason(exc, parsed)}. "
+            "Use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME."
+        ) from None
+    store = Store(engine, url, display_url=shown)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (DBAPIError, SQLAlchemyError) as exc:
+        engine.dispose()
+        if parsed.get_backend_name() == "sqlite":
+            raise StorageError(
+                f"Cannot open the SQLite database {parsed.database}: {_reason(exc, parsed)}. "
+                "Check that its folder exists and is writable, and that it is a SQLite file."
+            ) from None
+        raise StorageError(
+            f"Cannot connect to the database {shown}: {_reason(exc, parsed)}. "
+            "Check that the server is running and that the URL (--db or TRAWL_DATABASE_URL) "
+            "is right."
+        ) from None
+    if migrate:
+        try:
+            migrate_store(store)
+        except BaseException:
+            engine.dispose()
+            raise
+    return store
+
+
+def schema_revision(store: Store) -> str | None:
+    """The Alembic revision the database is at, or None for an empty database."""
+    with store.connect_for_reading() as conn:
+        return _current_revision(conn)
+
+
+def head_revision() -> str:
+    """The newest revision this version of Trawl knows."""
+    return _script_directory_head()
+
+
+def migrate_store(store: Store) -> bool:
+    """Upgrade the schema to the newest revision; True if anything ran.
+
+    The first check is a single query so that every CLI call can afford it.
+    """
+    head = _script_directory_head()
+    current = schema_revision(store)
+    if current == head:
+        return False
+    if current is not None and current not in _known_revisions():
+        raise StorageError(
+            f"The database {store.display_url} has schema revision {current}, which this "
+            "version of Trawl does not know: it was upgraded by a newer Trawl. Upgrade Trawl."
+        )
+    from alembic import command
+
+    try:
+        # Alembic's `context` is process-global: one migration at a time per process.
+        # Across processes, BEGIN IMMEDIATE (SQLite) or an advisory lock (PostgreSQL, in
+        # env.py) makes the second wait and then find the database at head.
+        with _MIGRATION_LOCK, store.engine.begin() as conn:
+            config = alembic_config(connection=conn)
+            command.upgrade(config, "head")
+    except (DBAPIError, SQLAlchemyError) as exc:
+        raise StorageError(
+            f"Could not bring the schema of {store.display_url} up to date: "
+            f"{_reason(exc, store.engine.url)}. If the tables were created without Trawl's "
+            "migrations, start from an empty database."
+        ) from None
+    logger.info("Database %s migrated from %s to %s", store.display_url, current, head)
+    return True
+
+
+def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Any:
+    """An Alembic Config without alembic.ini, pointing into the installed package.
+
+    Pass an open `connection` (migrations run inside its transaction) or a `url`.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+# --- internals ----------------------------------------------------------------------
+
+
+def _parse_url(url: str) -> tuple[URL, str]:
+    """The URL to connect with, and the user's spelling of it with the password hidden."""
+    if "://" not in url:
+        if not url.strip():
+            raise StorageError(
+                "No database URL was given: pass --db URL or set TRAWL_DATABASE_URL."
+            )
+        parsed = make_url(f"sqlite:///{Path(url).expanduser()}")
+        return parsed, parsed.render_as_string(hide_password=True)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        scheme = url.split("://", 1)[0]
+        raise StorageError(
+            f"The database URL starting with {scheme}:// is not valid. "
+            "Use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME."
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername in ("postgres", "postgresql"):
+        # SQLAlchemy 2.1 defaults to psycopg 3; Trawl depends on psycopg2.
+        parsed = parsed.set(drivername=PG_DEFAULT_DRIVER)
+    if parsed.get_backend_name() not in SUPPORTED_SCHEMES:
+        raise StorageError(
+            f"Trawl does not support {parsed.get_backend_name()!r} databases "
+            f"({shown}). Use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME."
+        )
+    return parsed, shown
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_pre_ping=True,  # a crawl outlives server restarts
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    if memory:
+        engine = create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below): the sqlite3 module's implicit transactions
+        # would leave DDL and reads outside any transaction.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+            if not memory:
+                # WAL: readers (the CLI, the web app) never block the crawl's writer.
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode loses nothing when a process is killed, only on power loss.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("trawl_sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(value) if value is not None else None
+
+
+@functools.cache
+def _script_directory() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _script_directory_head() -> str:
+    head = _script_directory().get_current_head()
+    assert head is not None, f"no migrations found in {MIGRATIONS_DIR}"
+    return str(head)
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in _script_directory().walk_revisions()}
+
+
+def _reason(exc: BaseException, url: URL) -> str:
+    """The driver's first line of explanation, without SQL, parameters or password."""
+    orig = getattr(exc, "orig", None)
+    message = str(orig if orig is not None else exc).strip()
+    line = next((part.strip() for part in message.splitlines() if part.strip()), "")
+    line = re.sub(r"\bFATAL:\s+", "", line).strip().rstrip(".")
+    if url.password:
+        line = line.replace(str(url.password), "***")
+    return line or type(exc).__name__

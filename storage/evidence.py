@@ -1,0 +1,186 @@
+"""A hit's evidence: where it was seen, its digests, what it matched, who hosts it, history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from storage.models import (
+    AuditEvent,
+    Hit,
+    HitVote,
+    KnownHash,
+    KnownList,
+    Media,
+    Notice,
+    NoticeItem,
+    Observation,
+)
+from storage.providers import Attributor, host_of
+from storage.review import UnknownIdError, match_type
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.db import Store
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class VoteInfo:
+    actor: str
+    decision: str
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PageSeen:
+    page_url: str
+    first_seen: datetime
+    last_seen: datetime
+    times: int
+
+
+@dataclass(frozen=True)
+class HitDetail:
+    """All evidence for one hit: where it was seen, its digests, what it matched, who host
+    it, and everything that happened to it. Never the image."""
+
+    id: int
+    status: str
+    media_id: int
+    media_url: str
+    host: str
+    pages: tuple[PageSeen, ...]
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    phash: str | None
+    dhash: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    content_type: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    size: int | None
+    fetch_status: str
+    hash_type: str
+    match_type: str
+    known_hash_id: int
+    known_value: str
+    distance: int
+    confidence: float
+    tier: str
+    list: str
+    label: str | None
+    category: str | None
+    server_ip: str | None
+    first_seen: datetime
+    last_seen: datetime
+    crawl_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_by: str | None
+    claimed_until: datetime | None
+    notified_at: datetime | None
+    last_checked_at: datetime | None
+    renotice_due_at: datetime | None
+    removed_at: datetime | None
+    time_to_removal_seconds: float | None
+    provider: str
+    provider_abuse_email: str | None
+    attributed_via: str
+    votes: tuple[VoteInfo, ...]
+    notices: tuple[str, ...]
+    history: tuple[HistoryEntry, ...]
+
+
+
+def pages_of(session: Session, media_ids: Iterable[int]) -> dict[int, list[PageSeen]]:
+    """Pages that showed each media, first seen first."""
+    ids = list(set(media_ids))
+    out: dict[int, list[PageSeen]] = {}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(Observation.media_id, Observation.page_url, func.min(Observation.seen_at),
+               func.max(Observation.seen_at), func.count(Observation.id))
+        .where(Observation.media_id.in_(ids))
+        .group_by(Observation.media_id, Observation.page_url)
+        .order_by(Observation.media_id, func.min(Observation.seen_at), Observation.page_url)
+    )
+    for media_id, page_url, first, last, times in rows:
+        out.setdefault(media_id, []).append(PageSeen(page_url, first, last, int(times)))
+    return out
+
+
+def history_of(session: Session, hit_id: int) -> list[HistoryEntry]:
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "hit", AuditEvent.entity_id == hit_id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return [HistoryEntry(e.at, e.actor, e.action, e.from_state, e.to_state, e.detail)
+            for e in rows]
+
+
+def get_hit_detail(store: Store, hit_id: int) -> HitDetail:
+    """Everything recorded about one hit, or UnknownIdError."""
+    with store.read_session() as session:
+        row = session.execute(
+            select(Hit, Media, KnownHash, KnownList.name)
+            .join(Media, Media.id == Hit.media_id)
+            .join(KnownHash, KnownHash.id == Hit.known_hash_id)
+            .join(KnownList, KnownList.id == KnownHash.list_id)
+            .where(Hit.id == hit_id)
+        ).first()
+        if row is None:
+            raise UnknownIdError(f"no hit with id {hit_id} (see `trawl hits list`)")
+        hit, media, known, list_name = row
+        host = media.host or host_of(media.url)
+        who = Attributor(session)(media.server_ip, host)
+        votes = tuple(
+            VoteInfo(v.actor, v.decision, v.note, v.at)
+            for v in session.scalars(
+                select(HitVote).where(HitVote.hit_id == hit_id).order_by(HitVote.at, HitVote.id))
+        )
+        notices = tuple(session.scalars(
+            select(Notice.reference).join(NoticeItem, NoticeItem.notice_id == Notice.id)
+            .where(NoticeItem.hit_id == hit_id).order_by(Notice.created_at, Notice.id)
+        ))
+        ttr = ((hit.removed_at - hit.notified_at).total_seconds()
+               if hit.removed_at and hit.notified_at else None)
+        return HitDetail(
+            id=hit.id, status=hit.status, media_id=media.id, media_url=media.url, host=host,
+            pages=tuple(pages_of(session, [media.id]).get(media.id, [])),
+            md5=media.md5, sha1=media.sha1, sha256=media.sha256, phash=media.phash,
+            dhash=media.dhash, pdq=media.pdq, pdq_quality=media.pdq_quality,
+            content_type=media.content_type, format=media.format, width=media.width,
+            height=media.height, size=media.size, fetch_status=media.fetch_status,
+            hash_type=hit.hash_type, match_type=match_type(hit.hash_type),
+            known_hash_id=known.id, known_value=known.value, distance=hit.distance,
+            confidence=hit.confidence, tier=hit.tier, list=list_name, label=known.label,
+            category=known.category, server_ip=media.server_ip, first_seen=media.first_seen,
+            last_seen=media.last_seen, crawl_id=hit.crawl_id, created_at=hit.created_at,
+            updated_at=hit.updated_at, claimed_by=hit.claimed_by,
+            claimed_until=hit.claimed_until, notified_at=hit.notified_at,
+            last_checked_at=hit.last_checked_at, renotice_due_at=hit.renotice_due_at,
+            removed_at=hit.removed_at, time_to_removal_seconds=ttr, provider=who.name,
+            provider_abuse_email=who.abuse_email, attributed_via=who.via, votes=votes,
+            notices=notices, history=tuple(history_of(session, hit_id)),
+        )

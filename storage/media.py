@@ -1,0 +1,368 @@
+"""What the crawler saw: every image's digests, the pages showing it, and its hits."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, select
+
+from storage.db import dialect_insert, url_key, utcnow
+from storage.models import Hit, KnownHash, Media, Observation, Suppression
+from storage.records import HitIn, MediaDigestRow, MediaInfo, MediaRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.db import Store
+
+__all__ = [
+    "CrawlWriter",
+    "HitIn",
+    "MediaDigestRow",
+    "MediaInfo",
+    "MediaRecord",
+    "get_media_by_url",
+    "iter_media_digests",
+    "record_rematch_hits",
+]
+
+logger = logging.getLogger(__name__)
+
+# Keys per IN (...) list and rows per statement: under SQLite's and PostgreSQL's limits.
+STATEMENT_ROWS = 1000
+STREAM_ROWS = 10_000
+MAX_ERROR_LENGTH = 2000
+
+# Describe the bytes that were hashed: a later failed fetch (404, timeout) of the same URL
+# keeps them, so hits keep their evidence and conditional requests their validators.
+DIGEST_COLUMNS = (
+    "content_type", "format", "size", "width", "height", "frames", "md5", "sha1", "sha256",
+    "phash", "dhash", "pdq", "pdq_quality", "flatness", "etag", "last_modified",
+)
+# Describe the latest fetch: always overwritten.
+FETCH_COLUMNS = ("url", "host", "server_ip", "fetch_status", "error", "last_seen",
+                 "last_crawl_id")
+_LIMITS = {
+    name: getattr(Media.__table__.c[name].type, "length", None)
+    for name in ("host", "content_type", "format", "server_ip", "fetch_status", "md5", "sha1",
+                 "sha256", "phash", "dhash", "pdq")
+} | {"error": MAX_ERROR_LENGTH}
+
+
+class CrawlWriter:
+    """Buffers a crawl's media rows, observations and hits and writes them in batches.
+
+    Why batches: one transaction per image would make the database the crawl's bottleneck
+    (and SQLite's single writer would starve the CLI). Each flush is one short transaction
+    using bulk INSERT ... ON CONFLICT statements; no transaction stays open between
+    flushes. A flush happens when `batch_size` records are buffered, when `add` finds
+    `flush_interval` seconds have passed since the last one, on `flush()` (call it from a
+    timer so a quiet crawl still commits) and on `close()`. A process killed at any point
+    keeps everything flushed before.
+
+    Thread safety: use a writer from ONE thread only (the reactor thread, or one writer
+    thread); a call from a second thread raises RuntimeError rather than corrupt a batch.
+
+    If a flush fails (database unreachable), the batch is kept and retried by the next
+    flush: `flush()` raises, but `add()` only logs, so the crawl goes on.
+    """
+
+    def __init__(
+        self, store: Store, crawl_id: int, *, flush_interval: float = 2.0, batch_size: int = 500
+    ) -> None:
+        self.store = store
+        self.crawl_id = crawl_id
+        self.flush_interval = flush_interval
+        self.batch_size = max(1, batch_size)
+        self.new_hits = 0  # hits this writer created, over its life
+        self.dropped_observations = 0  # pages named for an image that has no media row
+        self._media: dict[str, dict[str, Any]] = {}  # url_key -> row; the latest record wins
+        self._pages: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._hits: dict[tuple[str, int], HitIn] = {}
+        self._last_attempt = time.monotonic()
+        self._owner: int | None = None
+        self._closed = False
+        self._healthy = True  # False after a failed flush: retry at the interval only
+
+    @property
+    def pending(self) -> int:
+        """Buffered records not yet committed."""
+        return len(self._media) + len(self._pages) + len(self._hits)
+
+    def add(self, record: MediaRecord, page_urls: Sequence[str], hits: Sequence[HitIn]) -> None:
+        """Buffer an image's media row, the pages that showed it, and its matches."""
+        self._check_usable()
+        key = url_key(record.url)
+        self._media[key] = _media_row(record, self.crawl_id, utcnow())
+        for page_url in page_urls:
+            self._observe(key, page_url)
+        for hit in hits:
+            self._hits[(key, hit.known_hash_id)] = hit
+        self._maybe_flush()
+
+    def add_observation(self, media_url: str, page_url: str) -> None:
+        """Buffer that `page_url` showed an image already given to `add` (this crawl or
+        earlier); for an image never recorded the observation is dropped and counted."""
+        self._check_usable()
+        self._observe(url_key(media_url), page_url)
+        self._maybe_flush()
+
+    def flush(self) -> int:
+        """Commit everything buffered; returns the number of new hits. Raises on failure,
+        keeping the batch for the next attempt."""
+        self._check_thread()
+        self._last_attempt = time.monotonic()
+        if not self.pending:
+            return 0
+        with self.store.session() as session:
+            new_hits, dropped = self._write(session)
+        self.dropped_observations += dropped
+        self._media.clear()
+        self._pages.clear()
+        self._hits.clear()
+        self.new_hits += new_hits
+        return new_hits
+
+    def close(self) -> None:
+        """Flush what is left; the writer accepts nothing afterwards."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+
+    def __enter__(self) -> CrawlWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------------
+
+    def _check_thread(self) -> None:
+        ident = threading.get_ident()
+        if self._owner is None:
+            self._owner = ident
+        elif self._owner != ident:
+            raise RuntimeError(
+                "A CrawlWriter was called from a second thread: use each writer from one "
+                "thread only (create one per thread)."
+            )
+
+    def _check_usable(self) -> None:
+        self._check_thread()
+        if self._closed:
+            raise RuntimeError("This CrawlWriter is closed: create a new one to write more.")
+
+    def _observe(self, media_key: str, page_url: str) -> None:
+        page_url = _text(page_url) or ""
+        if page_url:
+            self._pages.setdefault((media_key, url_key(page_url)), (page_url, utcnow()))
+
+    def _maybe_flush(self) -> None:
+        elapsed = time.monotonic() - self._last_attempt
+        full = self.pending >= self.batch_size
+        # After a failure, wait an interval before retrying instead of on every add.
+        if elapsed >= self.flush_interval or (full and self._healthy):
+            try:
+                self.flush()
+            except Exception:
+                self._healthy = False
+                logger.exception(
+                    "Could not write %d records of crawl %d to %s; keeping them for the "
+                    "next flush", self.pending, self.crawl_id, self.store.display_url,
+                )
+            else:
+                self._healthy = True
+
+    def _write(self, session: Session) -> tuple[int, int]:
+        """One flush's statements; returns (new hits, observations of unknown images)."""
+        now = utcnow()
+        found = _upsert_media(session, self.store, list(self._media.values()))
+        others = ({k for k, _ in self._pages} | {k for k, _ in self._hits}) - found.keys()
+        found.update(_media_ids(session, others))
+        observations = []
+        dropped = 0
+        for (media_key, page_key), (page_url, seen_at) in self._pages.items():
+            if media_key not in found:
+                dropped += 1
+                continue
+            observations.append({
+                "crawl_id": self.crawl_id, "media_id": found[media_key][0],
+                "page_url": page_url, "page_key": page_key, "seen_at": seen_at,
+            })
+        table = Observation.__table__
+        for chunk in _chunks(observations):
+            stmt = dialect_insert(self.store, table)
+            stmt = stmt.on_conflict_do_nothing(index_elements=["crawl_id", "media_id", "page_key"])
+            # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not
+            # for ON CONFLICT without it): one round trip per chunk, not per row.
+            session.execute(stmt.returning(table.c.id), chunk).all()
+        hits = [
+            (found[media_key][0], found[media_key][1], hit)
+            for (media_key, _), hit in self._hits.items()
+            if media_key in found
+        ]
+        new_hits = insert_hits(session, self.store, hits, crawl_id=self.crawl_id, now=now)
+        return new_hits, dropped
+
+
+def get_media_by_url(store: Store, url: str) -> MediaInfo | None:
+    """The stored row for an image URL (digests, ETag, Last-Modified), or None."""
+    with store.read_session() as session:
+        media = session.scalars(select(Media).where(Media.url_key == url_key(url))).first()
+        if media is None:
+            return None
+        return MediaInfo(**{name: getattr(media, name) for name in MediaInfo.__dataclass_fields__})
+
+
+def iter_media_digests(store: Store) -> Iterator[MediaDigestRow]:
+    """Stream the digests of every image hashed so far (rows with a sha256), by id, so a
+    newly imported list can be matched without crawling again. Exhaust or close() it."""
+    query = (
+        select(Media.id, Media.url, Media.md5, Media.sha1, Media.sha256, Media.size,
+               Media.phash, Media.dhash, Media.pdq, Media.pdq_quality, Media.width,
+               Media.height, Media.flatness)
+        .where(Media.sha256.is_not(None))
+        .order_by(Media.id)
+    )
+    with store.connect_for_reading() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+        for row in result:
+            yield MediaDigestRow(*tuple(row))
+
+
+def record_rematch_hits(store: Store, pairs: Sequence[tuple[int, HitIn]]) -> int:
+    """Queue hits found by matching stored digests against the lists (media id, match);
+    existing and suppressed pairs are skipped. Returns the number of new hits."""
+    if not pairs:
+        return 0
+    with store.session() as session:
+        sha: dict[int, str | None] = {}
+        for chunk in _chunks(sorted({media_id for media_id, _ in pairs})):
+            for media_id, sha256 in session.execute(
+                    select(Media.id, Media.sha256).where(Media.id.in_(chunk))):
+                sha[media_id] = sha256
+        rows = [(media_id, sha[media_id], hit) for media_id, hit in pairs if media_id in sha]
+        return insert_hits(session, store, rows, crawl_id=None, now=utcnow())
+
+
+def insert_hits(
+    session: Session,
+    store: Store,
+    rows: Sequence[tuple[int, str | None, HitIn]],
+    *,
+    crawl_id: int | None,
+    now: datetime,
+) -> int:
+    """Insert pending hits (media id, media sha256, match) in the caller's transaction.
+
+    Skipped: a pair that already has a hit (whatever its status: a re-crawl never
+    duplicates or re-opens one), a pair suppressed by an analyst's rejection, and a known
+    hash deleted since it was matched. Returns how many hits were created.
+    """
+    if not rows:
+        return 0
+    known_ids = sorted({hit.known_hash_id for _, _, hit in rows})
+    existing_known: set[int] = set()
+    for chunk in _chunks(known_ids):
+        existing_known.update(session.scalars(select(KnownHash.id).where(KnownHash.id.in_(chunk))))
+    digests = sorted({sha for _, sha, _ in rows if sha})
+    suppressed: set[tuple[str, int]] = set()
+    for chunk in _chunks(digests):
+        for sha256, known_hash_id in session.execute(
+                select(Suppression.sha256, Suppression.known_hash_id)
+                .where(Suppression.sha256.in_(chunk))):
+            suppressed.add((sha256, known_hash_id))
+    values: dict[tuple[int, int], dict[str, Any]] = {}
+    for media_id, sha, hit in rows:
+        if hit.known_hash_id not in existing_known:
+            continue
+        if sha and (sha, hit.known_hash_id) in suppressed:
+            continue
+        values.setdefault((media_id, hit.known_hash_id), {
+            "media_id": media_id, "known_hash_id": hit.known_hash_id, "crawl_id": crawl_id,
+            "hash_type": hit.hash_type, "distance": int(hit.distance),
+            "confidence": float(hit.confidence), "tier": hit.tier, "status": "pending",
+            "created_at": now, "updated_at": now,
+        })
+    created = 0
+    for chunk in _chunks(list(values.values())):
+        stmt = dialect_insert(store, Hit.__table__)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["media_id", "known_hash_id"])
+        created += len(session.execute(stmt.returning(Hit.__table__.c.id), chunk).all())
+    return created
+
+
+# --- internals ----------------------------------------------------------------------
+
+
+def _media_row(record: MediaRecord, crawl_id: int, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {"url": record.url, "url_key": url_key(record.url)}
+    for name in (*DIGEST_COLUMNS, "host", "server_ip", "fetch_status", "error"):
+        value = getattr(record, name)
+        if isinstance(value, str):
+            value = _text(value, _LIMITS.get(name))
+        elif value is not None and name in ("size", "width", "height", "frames", "pdq_quality"):
+            value = int(value)
+        elif value is not None and name == "flatness":
+            value = float(value)
+        row[name] = value
+    row["fetch_status"] = row["fetch_status"] or "ok"
+    row.update(first_seen=now, last_seen=now, last_crawl_id=crawl_id)
+    return row
+
+
+def _text(value: str | None, limit: int | None = None) -> str | None:
+    """Strings as PostgreSQL stores them: no NUL, within the column's length."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:limit] if limit else value
+
+
+def _upsert_media(
+    session: Session, store: Store, rows: list[dict[str, Any]]
+) -> dict[str, tuple[int, str | None]]:
+    """Insert or update media rows by url_key; returns url_key -> (id, sha256)."""
+    table = Media.__table__
+    found: dict[str, tuple[int, str | None]] = {}
+    for chunk in _chunks(rows):
+        stmt = dialect_insert(store, table)
+        new = stmt.excluded
+        set_: dict[str, Any] = {
+            name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
+            for name in DIGEST_COLUMNS
+        }
+        set_.update({name: new[name] for name in FETCH_COLUMNS})
+        stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
+            table.c.url_key, table.c.id, table.c.sha256)
+        for key, media_id, sha in session.execute(stmt, chunk):
+            found[key] = (media_id, sha)
+    return found
+
+
+def _media_ids(session: Session, keys: Iterable[str]) -> dict[str, tuple[int, str | None]]:
+    """url_key -> (media id, sha256) for the keys that have a media row."""
+    found: dict[str, tuple[int, str | None]] = {}
+    for chunk in _chunks(sorted(keys)):
+        rows = session.execute(
+            select(Media.url_key, Media.id, Media.sha256).where(Media.url_key.in_(chunk))
+        )
+        for key, media_id, sha in rows:
+            found[key] = (media_id, sha)
+    return found
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), STATEMENT_ROWS):
+        yield items[start:start + STATEMENT_ROWS]

@@ -1,0 +1,1 @@
+"""Alembic migrations of Trawl's schema, configured from storage.db (no alembic.ini)."""

@@ -1,0 +1,355 @@
+"""SQLAlchemy 2.0 models: the whole schema of Trawl in one place (no image bytes, ever)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every timestamp is stored as naive UTC."""
+
+
+# --- seeds and crawls ---------------------------------------------------------------
+
+
+class Seed(Base):
+    __tablename__ = "seeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    url_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)  # sha256(url)
+    domain: Mapped[str] = mapped_column(String(255), nullable=False)  # registered domain
+    depth: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    include_subdomains: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    obey_robots: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    tags: Mapped[str] = mapped_column(Text, nullable=False, default="")  # comma-separated
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class Crawl(Base):
+    """One run of the crawler, with its stats and outcome."""
+
+    __tablename__ = "crawls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # running | finished | failed | killed | timeout
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), nullable=True
+    )
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_urls: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    images: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hashed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    stats: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON object
+
+
+class CrawlSeed(Base):
+    """Which seeds a crawl covers (a seed must never be crawled twice at once)."""
+
+    __tablename__ = "crawl_seeds"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    seed_id: Mapped[int] = mapped_column(
+        ForeignKey("seeds.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+# --- known-hash lists ---------------------------------------------------------------
+
+
+class KnownList(Base):
+    __tablename__ = "known_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    format: Mapped[str] = mapped_column(String(32), nullable=False)
+    source_file: Mapped[str | None] = mapped_column(Text, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    imported_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    entry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    duplicate_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class KnownHash(Base):
+    __tablename__ = "known_hashes"
+    __table_args__ = (
+        UniqueConstraint("list_id", "hash_type", "value", name="uq_known_hash"),
+        Index("ix_known_type_value", "hash_type", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("known_lists.id", ondelete="CASCADE"), nullable=False
+    )
+    hash_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    value: Mapped[str] = mapped_column(String(128), nullable=False)  # lowercase hex
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    category: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+
+
+# --- what the crawler saw -----------------------------------------------------------
+
+
+class Media(Base):
+    """One image URL: its digests and fetch facts. Never the bytes."""
+
+    __tablename__ = "media"
+    __table_args__ = (
+        Index("ix_media_md5", "md5"),
+        Index("ix_media_sha1", "sha1"),
+        Index("ix_media_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    url_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)  # sha256(url)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    format: Mapped[str | None] = mapped_column(String(16), nullable=True)  # sniffed
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    md5: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phash: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    dhash: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Share of a 64x64 grey thumbnail in its 4 most common tones: how flat a graphic it is.
+    flatness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # ok | unsupported | undecodable | too_large | http_<code> | error
+    fetch_status: Mapped[str] = mapped_column(String(32), nullable=False, default="ok")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_crawl_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class Observation(Base):
+    """Which page showed which image in which crawl."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("crawl_id", "media_id", "page_key", name="uq_observation"),
+        Index("ix_observation_media", "media_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crawl_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True
+    )
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), nullable=False
+    )
+    page_url: Mapped[str] = mapped_column(Text, nullable=False)
+    page_key: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256(page_url)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- hits, review, audit ------------------------------------------------------------
+
+
+class Hit(Base):
+    """A crawled image that matches a known hash; the unit of review and takedown."""
+
+    __tablename__ = "hits"
+    __table_args__ = (
+        UniqueConstraint("media_id", "known_hash_id", name="uq_hit"),
+        Index("ix_hit_status", "status"),
+        # Removing a known list cascades to its hits: without this, one scan per hash.
+        Index("ix_hit_known_hash", "known_hash_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), nullable=False
+    )
+    known_hash_id: Mapped[int] = mapped_column(
+        ForeignKey("known_hashes.id", ondelete="CASCADE"), nullable=False
+    )
+    crawl_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True
+    )
+    hash_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    distance: Mapped[int] = mapped_column(Integer, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False, default="high")  # high|low
+    # pending | confirmed | rejected | notified | live | removed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    renotice_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class HitVote(Base):
+    """One analyst's decision on a hit (the two-person rule counts distinct actors)."""
+
+    __tablename__ = "hit_votes"
+    __table_args__ = (UniqueConstraint("hit_id", "actor", "decision", name="uq_hit_vote"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)  # confirm | reject
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class Suppression(Base):
+    """A rejected (digest, known hash) pair: never queued again (negative signal)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("sha256", "known_hash_id", name="uq_suppression"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    known_hash_id: Mapped[int] = mapped_column(
+        ForeignKey("known_hashes.id", ondelete="CASCADE"), nullable=False
+    )
+    hit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hits.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class AuditEvent(Base):
+    """Append-only trail: database triggers refuse UPDATE and DELETE on this table."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)  # hit | notice | list | ...
+    entity_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    from_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # note or JSON
+
+
+# --- hosting providers and notices --------------------------------------------------
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    abuse_email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class ProviderRange(Base):
+    """An IP range of a provider, as integers so longest-prefix match is a range query."""
+
+    __tablename__ = "provider_ranges"
+    __table_args__ = (Index("ix_provider_range", "version", "first", "last"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), nullable=False
+    )
+    cidr: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)  # 4 | 6
+    prefixlen: Mapped[int] = mapped_column(Integer, nullable=False)
+    # decimal strings: IPv6 does not fit a BIGINT; zero-padded to 39 digits so they sort
+    first: Mapped[str] = mapped_column(String(40), nullable=False)
+    last: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class ProviderDomain(Base):
+    __tablename__ = "provider_domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), nullable=False
+    )
+    suffix: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="SET NULL"), nullable=True
+    )
+    provider_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="initial")  # |renotice
+
+
+class NoticeItem(Base):
+    __tablename__ = "notice_items"
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True
+    )
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), primary_key=True)
+
+
+# --- schedules ----------------------------------------------------------------------
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    seed_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
+    seed_tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    cron: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_budget_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

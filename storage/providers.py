@@ -1,0 +1,477 @@
+"""Hosting providers: import the operator's table, and attribute a media URL to its host."""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
+
+from storage.audit import append_audit
+from storage.models import Provider, ProviderDomain, ProviderRange
+
+if TYPE_CHECKING:
+    import tldextract
+    from sqlalchemy.orm import Session
+
+    from storage.db import Store
+
+PROVIDER_COLUMNS = ("name", "abuse_email", "country", "ranges", "domains")
+REQUIRED_COLUMNS = frozenset({"name"})
+MAX_REPORTED_ERRORS = 20  # a broken file lists this many problems, then "and N more"
+UNATTRIBUTED_PREFIX = "unattributed:"
+SLUG_MAX_LENGTH = 40  # keeps TRAWL-YYYYMMDD-<slug>-<n> inside the 64-character reference column
+IP_KEY_DIGITS = 39  # 2**128 has 39 decimal digits; keys are zero-padded so they sort as text
+
+_LIST_SPLIT_RE = re.compile(r"[\s;,]+")
+_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+AttributionSource = Literal["ip", "domain", "unattributed"]
+
+
+class ProviderFileError(ValueError):
+    """A provider table that cannot be imported; `.errors` holds (line, sentence) pairs."""
+
+    def __init__(self, path: str, errors: Sequence[tuple[int, str]]) -> None:
+        self.path = path
+        self.errors = list(errors)
+        self.line = self.errors[0][0] if self.errors else 0
+        shown = [f"  line {line}: {msg}" for line, msg in self.errors[:MAX_REPORTED_ERRORS]]
+        more = len(self.errors) - MAX_REPORTED_ERRORS
+        if more > 0:
+            shown.append(f"  ... and {more} more")
+        super().__init__(
+            f"{path}: {len(self.errors)} problem(s); nothing was imported. Fix these and "
+            "import the file again:\n" + "\n".join(shown)
+        )
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One parsed row of a provider table (line is the file line it came from)."""
+
+    name: str
+    abuse_email: str | None
+    country: str | None
+    ranges: tuple[str, ...]
+    domains: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    id: int
+    name: str
+    slug: str
+    abuse_email: str | None
+    country: str | None
+    ranges: tuple[str, ...]
+    domains: tuple[str, ...]
+    imported_at: datetime
+
+
+@dataclass(frozen=True)
+class ProviderImportResult:
+    added: int
+    updated: int
+    ranges: int
+    domains: int
+    providers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who hosts a media URL: a provider (via IP range or domain suffix) or, failing both,
+    its registered domain so that unattributed hits are grouped rather than forgotten."""
+
+    key: str  # provider name, or "unattributed:<registered domain>"
+    name: str  # for display: provider name or "unattributed (<domain>)"
+    provider_id: int | None
+    abuse_email: str | None
+    country: str | None
+    via: AttributionSource
+    matched: str | None  # the CIDR or domain suffix that matched
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.key.replace(":", "-"))
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every timestamp is stored in."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_naive_utc(value: datetime | None) -> datetime:
+    if value is None:
+        return utcnow()
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def slugify(name: str) -> str:
+    """Lowercase ASCII letters and digits joined by single hyphens (used in notice references)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return (slug[:SLUG_MAX_LENGTH].rstrip("-")) or "provider"
+
+
+def ip_key(value: int) -> str:
+    return f"{value:0{IP_KEY_DIGITS}d}"
+
+
+# --- parsing ------------------------------------------------------------------------
+
+
+def _normalise_domain(text: str) -> str:
+    domain = text.strip().lower().lstrip("*").strip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"domain suffix {text!r} is not a valid host name") from exc
+    labels = domain.split(".")
+    if not domain or len(domain) > 253 or not all(_LABEL_RE.match(label) for label in labels):
+        raise ValueError(
+            f"domain suffix {text!r} is not a valid host name (letters, digits, hyphens and "
+            "dots, e.g. cdn.example.com)"
+        )
+    return domain
+
+
+def _parse_row(row: dict[str, str], line: int) -> tuple[ProviderSpec | None, list[str]]:
+    problems: list[str] = []
+    name = (row.get("name") or "").strip()
+    if not name:
+        problems.append("the name column is empty; every provider needs a name")
+    elif _CONTROL_RE.search(name) or len(name) > 255:
+        problems.append(f"provider name {name[:60]!r} has control characters or is too long")
+    email = (row.get("abuse_email") or "").strip() or None
+    if email is not None and not _EMAIL_RE.match(email):
+        problems.append(f"abuse_email {email!r} is not an e-mail address like abuse@example.net")
+    country = (row.get("country") or "").strip().upper() or None
+    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+        problems.append(f"country {country!r} is not a two-letter ISO 3166 code such as NL")
+    ranges: list[str] = []
+    for text in _LIST_SPLIT_RE.split((row.get("ranges") or "").strip()):
+        if not text:
+            continue
+        try:
+            ranges.append(str(ipaddress.ip_network(text, strict=True)))
+        except ValueError as exc:
+            hint = ""
+            try:
+                hint = f" (did you mean {ipaddress.ip_network(text, strict=False)}?)"
+            except ValueError:
+                pass
+            problems.append(f"range {text!r} is not a CIDR network: {exc}{hint}")
+    domains: list[str] = []
+    for text in _LIST_SPLIT_RE.split((row.get("domains") or "").strip()):
+        if not text:
+            continue
+        try:
+            domains.append(_normalise_domain(text))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        return None, problems
+    spec = ProviderSpec(
+        name=name,
+        abuse_email=email,
+        country=country,
+        ranges=tuple(dict.fromkeys(ranges)),
+        domains=tuple(dict.fromkeys(domains)),
+        line=line,
+    )
+    return spec, []
+
+
+def parse_provider_file(path: Path) -> list[ProviderSpec]:
+    """Parse a provider CSV (header name,abuse_email,country,ranges,domains; ranges and
+    domains are space-, comma- or semicolon-separated). Every problem is collected with its
+    line number and raised together, so one run shows all that needs fixing."""
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ProviderFileError(label, [(line, "the file is not UTF-8 text")]) from exc
+    except OSError as exc:
+        raise ProviderFileError(label, [(0, f"cannot read the file: {exc.strerror}")]) from exc
+    reader = csv.reader(text.splitlines(keepends=True))
+    errors: list[tuple[int, str]] = []
+    header: list[str] | None = None
+    specs: list[ProviderSpec] = []
+    seen_names: dict[str, int] = {}
+    seen_ranges: dict[str, int] = {}
+    seen_domains: dict[str, int] = {}
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not cells or not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+                continue
+            if header is None:
+                header = [c.strip().lower() for c in cells]
+                unknown = [c for c in header if c not in PROVIDER_COLUMNS]
+                missing = sorted(REQUIRED_COLUMNS - set(header))
+                if unknown or missing:
+                    errors.append((line, (
+                        f"the header must name the columns {','.join(PROVIDER_COLUMNS)}"
+                        + (f"; unknown column(s): {', '.join(unknown)}" if unknown else "")
+                        + (f"; missing: {', '.join(missing)}" if missing else "")
+                    )))
+                    break
+                continue
+            if len(cells) != len(header):
+                errors.append((line, f"expected {len(header)} columns, found {len(cells)}"))
+                continue
+            spec, problems = _parse_row(dict(zip(header, cells, strict=True)), line)
+            errors.extend((line, p) for p in problems)
+            if spec is None:
+                continue
+            key = spec.name.lower()
+            if key in seen_names:
+                errors.append((line, f"provider {spec.name!r} already appears on line "
+                                     f"{seen_names[key]}"))
+            seen_names.setdefault(key, line)
+            for cidr in spec.ranges:
+                if cidr in seen_ranges:
+                    errors.append((line, f"range {cidr} already belongs to the provider on line "
+                                         f"{seen_ranges[cidr]}"))
+                seen_ranges.setdefault(cidr, line)
+            for domain in spec.domains:
+                if domain in seen_domains:
+                    errors.append((line, f"domain {domain} already belongs to the provider on "
+                                         f"line {seen_domains[domain]}"))
+                seen_domains.setdefault(domain, line)
+            specs.append(spec)
+    except csv.Error as exc:
+        errors.append((reader.line_num, f"malformed CSV: {exc}"))
+    if header is None and not errors:
+        errors.append((1, "the file is empty; expected a header line "
+                          f"{','.join(PROVIDER_COLUMNS)} and one provider per line"))
+    elif not specs and not errors:
+        errors.append((reader.line_num, "the file has a header but no providers"))
+    if errors:
+        raise ProviderFileError(label, errors)
+    return specs
+
+
+# --- import and listing ----------------------------------------------------------------
+
+
+def import_providers(
+    store: Store,
+    specs: Sequence[ProviderSpec],
+    *,
+    actor: str,
+    source_file: str | None = None,
+) -> ProviderImportResult:
+    """Upsert providers by name, replacing each one's ranges and domains, in one transaction.
+
+    Providers absent from the file are kept: notices already sent refer to them."""
+    label = source_file or "<providers>"
+    added = updated = n_ranges = n_domains = 0
+    now = utcnow()
+    with store.session() as session:
+        names = {s.name for s in specs}
+        all_domains = {d: s for s in specs for d in s.domains}
+        conflicts = session.execute(
+            select(ProviderDomain.suffix, Provider.name)
+            .join(Provider, Provider.id == ProviderDomain.provider_id)
+            .where(ProviderDomain.suffix.in_(list(all_domains)))
+        ).all() if all_domains else []
+        clashes = [
+            (all_domains[suffix].line, f"domain {suffix} already belongs to provider {owner!r}; "
+                                       "remove it there first (or import both together)")
+            for suffix, owner in conflicts
+            if owner not in names
+        ]
+        if clashes:
+            raise ProviderFileError(label, sorted(clashes))
+        existing = {
+            p.name: p for p in session.scalars(select(Provider).where(Provider.name.in_(names)))
+        }
+        for spec in specs:
+            provider = existing.get(spec.name)
+            if provider is None:
+                provider = Provider(name=spec.name, imported_at=now)
+                session.add(provider)
+                added += 1
+            else:
+                updated += 1
+                session.execute(delete(ProviderRange).where(
+                    ProviderRange.provider_id == provider.id))
+                session.execute(delete(ProviderDomain).where(
+                    ProviderDomain.provider_id == provider.id))
+            provider.abuse_email = spec.abuse_email
+            provider.country = spec.country
+            provider.imported_at = now
+        session.flush()  # ids for new providers; old domains gone before new ones arrive
+        for spec in specs:
+            provider = existing.get(spec.name) or session.scalars(
+                select(Provider).where(Provider.name == spec.name)).one()
+            for cidr in spec.ranges:
+                net = ipaddress.ip_network(cidr)
+                session.add(ProviderRange(
+                    provider_id=provider.id, cidr=cidr, version=net.version,
+                    prefixlen=net.prefixlen, first=ip_key(int(net.network_address)),
+                    last=ip_key(int(net.broadcast_address)),
+                ))
+                n_ranges += 1
+            for domain in spec.domains:
+                session.add(ProviderDomain(provider_id=provider.id, suffix=domain))
+                n_domains += 1
+        append_audit(
+            session, actor=actor, action="import", entity="provider",
+            detail=json.dumps({"file": source_file, "added": added, "updated": updated,
+                               "ranges": n_ranges, "domains": n_domains}),
+        )
+    return ProviderImportResult(added, updated, n_ranges, n_domains,
+                                tuple(s.name for s in specs))
+
+
+def import_provider_file(store: Store, path: Path, *, actor: str) -> ProviderImportResult:
+    """Parse and import a provider table; on any problem nothing is imported."""
+    return import_providers(store, parse_provider_file(path), actor=actor, source_file=str(path))
+
+
+def list_providers(store: Store) -> list[ProviderInfo]:
+    with store.read_session() as session:
+        ranges: dict[int, list[str]] = {}
+        for pid, cidr in session.execute(
+            select(ProviderRange.provider_id, ProviderRange.cidr).order_by(ProviderRange.id)
+        ):
+            ranges.setdefault(pid, []).append(cidr)
+        domains: dict[int, list[str]] = {}
+        for pid, suffix in session.execute(
+            select(ProviderDomain.provider_id, ProviderDomain.suffix).order_by(ProviderDomain.id)
+        ):
+            domains.setdefault(pid, []).append(suffix)
+        return [
+            ProviderInfo(
+                id=p.id, name=p.name, slug=slugify(p.name), abuse_email=p.abuse_email,
+                country=p.country, ranges=tuple(ranges.get(p.id, ())),
+                domains=tuple(domains.get(p.id, ())), imported_at=p.imported_at,
+            )
+            for p in session.scalars(select(Provider).order_by(func.lower(Provider.name)))
+        ]
+
+
+# --- attribution ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> tldextract.TLDExtract:
+    import tldextract
+
+    # The bundled Public Suffix List snapshot; never fetched over the network. Public suffixes
+    # only: x.blogspot.com groups under blogspot.com, whose operator is the one to notify.
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def registered_domain(host: str) -> str:
+    """example.co.uk for img.cdn.example.co.uk; an IP address or a suffix-less name as is."""
+    host = host.lower().strip("[]").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    ext = _extractor()(host)
+    if ext.suffix and ext.domain:
+        return f"{ext.domain}.{ext.suffix}"
+    return ".".join(host.split(".")[-2:]) or host or "unknown"
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+class Attributor:
+    """Attributes hosts within one session, memoising by (ip, host) across a batch of hits."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[str | None, str], Attribution] = {}
+
+    def __call__(self, server_ip: str | None, host: str) -> Attribution:
+        key = (server_ip, host)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._by_ip(server_ip) or self._by_domain(host) or _unattributed(host)
+            self._cache[key] = found
+        return found
+
+    def _by_ip(self, server_ip: str | None) -> Attribution | None:
+        if not server_ip:
+            return None
+        try:
+            addr = ipaddress.ip_address(server_ip.strip().strip("[]"))
+        except ValueError:
+            return None
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        k = ip_key(int(addr))
+        row = self.session.execute(
+            select(Provider, ProviderRange.cidr)
+            .join(ProviderRange, ProviderRange.provider_id == Provider.id)
+            .where(ProviderRange.version == addr.version, ProviderRange.first <= k,
+                   ProviderRange.last >= k)
+            .order_by(ProviderRange.prefixlen.desc(), ProviderRange.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return _of_provider(row[0], "ip", row[1])
+
+    def _by_domain(self, host: str) -> Attribution | None:
+        if not host:
+            return None
+        labels = host.split(".")
+        suffixes = [".".join(labels[i:]) for i in range(len(labels))]
+        row = self.session.execute(
+            select(Provider, ProviderDomain.suffix)
+            .join(ProviderDomain, ProviderDomain.provider_id == Provider.id)
+            .where(ProviderDomain.suffix.in_(suffixes))
+            .order_by(func.length(ProviderDomain.suffix).desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return _of_provider(row[0], "domain", row[1])
+
+
+def _of_provider(provider: Provider, via: AttributionSource, matched: str) -> Attribution:
+    return Attribution(
+        key=provider.name, name=provider.name, provider_id=provider.id,
+        abuse_email=provider.abuse_email, country=provider.country, via=via, matched=matched,
+    )
+
+
+def _unattributed(host: str) -> Attribution:
+    domain = registered_domain(host) if host else "unknown"
+    return Attribution(
+        key=f"{UNATTRIBUTED_PREFIX}{domain}", name=f"unattributed ({domain})", provider_id=None,
+        abuse_email=None, country=None, via="unattributed", matched=domain,
+    )
+
+
+def attribute(session: Session, server_ip: str | None, media_url: str) -> Attribution:
+    """Longest-prefix IP match, then longest domain-suffix match on the media host, then the
+    registered domain as an "unattributed" group."""
+    return Attributor(session)(server_ip, host_of(media_url))

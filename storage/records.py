@@ -1,0 +1,240 @@
+"""Plain frozen dataclasses that storage functions take and return (no ORM object escapes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# --- seeds --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedSpec:
+    """A seed to add or update (seeds are keyed by URL)."""
+
+    url: str
+    domain: str  # registered domain, e.g. example.co.uk
+    depth: int = 3
+    max_pages: int | None = None
+    include_subdomains: bool = False
+    obey_robots: bool = True
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeedInfo:
+    id: int
+    url: str
+    domain: str
+    depth: int
+    max_pages: int | None
+    include_subdomains: bool
+    obey_robots: bool
+    active: bool
+    tags: tuple[str, ...]
+    created_at: datetime
+
+
+# --- crawls -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrawlInfo:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str  # running | finished | failed | killed | timeout
+    reason: str | None
+    schedule_id: int | None
+    pid: int | None
+    start_urls: tuple[str, ...]
+    seed_ids: tuple[int, ...]
+    pages: int
+    images: int
+    hashed: int
+    hits: int
+    errors: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+# --- known-hash lists ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownHashIn:
+    """One entry to import; `value` is already normalised by matchers.hashtypes."""
+
+    hash_type: str
+    value: str
+    label: str | None = None
+    source: str | None = None
+    category: str | None = None
+    extra: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    list_id: int
+    name: str
+    added: int  # new rows in the list
+    duplicates: int  # repeated within the imported file (parser's count + the import's own)
+    already_present: int  # in the list before this import
+
+
+@dataclass(frozen=True)
+class KnownListInfo:
+    id: int
+    name: str
+    format: str
+    source_file: str | None
+    imported_at: datetime
+    imported_by: str | None
+    entry_count: int
+    duplicate_count: int
+    by_type: dict[str, int] = field(default_factory=dict)  # hash type -> entries
+
+
+@dataclass(frozen=True)
+class KnownHashRow:
+    """What a matcher needs of one known hash (matchers.decision.KnownRef has the same fields)."""
+
+    id: int
+    list_name: str
+    hash_type: str
+    value: str
+    label: str | None
+    category: str | None
+
+
+# --- media and hits -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """One fetched (or failed) image URL, as the crawler hands it to storage. Never bytes."""
+
+    url: str
+    host: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    phash: str | None = None
+    dhash: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    flatness: float | None = None
+    server_ip: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetch_status: str = "ok"  # ok | unsupported | undecodable | too_large | http_<code> | error
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HitIn:
+    """A match of a media row against one known hash, to be queued for review."""
+
+    known_hash_id: int
+    hash_type: str
+    distance: int
+    confidence: float = 1.0
+    tier: str = "high"  # high | low
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A stored media row: its digests plus the validators for a conditional re-fetch."""
+
+    id: int
+    url: str
+    host: str | None
+    content_type: str | None
+    size: int | None
+    format: str | None
+    width: int | None
+    height: int | None
+    frames: int | None
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    phash: str | None
+    dhash: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    flatness: float | None
+    server_ip: str | None
+    etag: str | None
+    last_modified: str | None
+    fetch_status: str
+    error: str | None
+    first_seen: datetime
+    last_seen: datetime
+    last_crawl_id: int | None
+
+
+@dataclass(frozen=True)
+class MediaDigestRow:
+    """The digests of one hashed image, for matching a new list against everything seen."""
+
+    id: int
+    url: str
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    size: int | None
+    phash: str | None
+    dhash: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    width: int | None = None
+    height: int | None = None
+    flatness: float | None = None
+
+
+@dataclass(frozen=True)
+class HitRow:
+    id: int
+    media_url: str
+    page_url: str | None  # the first page seen showing the image
+    page_urls: tuple[str, ...]  # distinct pages, first seen first (at most PAGE_URLS_PER_HIT)
+    hash_type: str
+    distance: int
+    confidence: float
+    tier: str
+    list: str
+    label: str | None
+    category: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    crawl_id: int | None
+    media_id: int
+    server_ip: str | None
+    known_hash_id: int = 0
+    known_value: str = ""
+    sha256: str | None = None
+    host: str | None = None
+    page_count: int = 0  # distinct pages in total
+
+
+# --- audit --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: int | None
+    from_state: str | None
+    to_state: str | None
+    detail: str | None

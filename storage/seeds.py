@@ -1,0 +1,129 @@
+"""Seeds: the sites an analyst asked Trawl to crawl, keyed by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import literal, select, update
+
+from storage.db import NotFoundError, dialect_insert, url_key, utcnow
+from storage.models import Seed
+from storage.records import SeedInfo, SeedSpec
+
+if TYPE_CHECKING:
+    from storage.db import Store
+
+__all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seeds_active"]
+
+
+def add_seeds(store: Store, specs: Iterable[SeedSpec]) -> list[SeedInfo]:
+    """Add seeds, or update the settings of seeds already known by the same URL (which
+    also re-activates them). Returns the stored seeds in the order given; a URL given
+    twice keeps its last settings.
+    """
+    latest: dict[str, dict[str, object]] = {}
+    order: list[str] = []
+    now = utcnow()
+    for spec in specs:
+        row = _validated(spec)
+        key = str(row["url_key"])
+        if key not in latest:
+            order.append(key)
+        latest[key] = row | {"created_at": now, "active": True}
+    if not latest:
+        return []
+    with store.session() as session:
+        stmt = dialect_insert(store, Seed.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["url_key"],
+            set_={
+                name: stmt.excluded[name]
+                for name in ("domain", "depth", "max_pages", "include_subdomains",
+                             "obey_robots", "tags", "active")
+            },
+        )
+        session.execute(stmt, list(latest.values()))
+        rows = {s.url_key: _info(s) for s in session.scalars(
+            select(Seed).where(Seed.url_key.in_(order)))}
+    return [rows[key] for key in order]
+
+
+def list_seeds(
+    store: Store,
+    *,
+    active_only: bool = False,
+    tag: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[SeedInfo]:
+    """Seeds by id; `tag` selects seeds carrying that tag, `ids` exactly those seeds."""
+    query = select(Seed).order_by(Seed.id)
+    if active_only:
+        query = query.where(Seed.active.is_(True))
+    if tag is not None:
+        # tags are stored comma-separated without spaces: match ",tag," in ",a,b,"
+        wrapped = literal(",") + Seed.tags + ","
+        query = query.where(wrapped.contains(f",{tag.strip()},", autoescape=True))
+    if ids is not None:
+        query = query.where(Seed.id.in_(list(ids)))
+    with store.read_session() as session:
+        return [_info(s) for s in session.scalars(query)]
+
+
+def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool) -> list[SeedInfo]:
+    """Pause (active=False) or resume seeds; raises NotFoundError naming unknown ids."""
+    wanted = sorted(set(ids))
+    with store.session() as session:
+        found = set(session.scalars(select(Seed.id).where(Seed.id.in_(wanted))))
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise NotFoundError(
+                f"No seed has id {', '.join(map(str, missing))}: list seeds to see their ids."
+            )
+        session.execute(update(Seed).where(Seed.id.in_(wanted)).values(active=active))
+        return [_info(s) for s in session.scalars(
+            select(Seed).where(Seed.id.in_(wanted)).order_by(Seed.id))]
+
+
+def _validated(spec: SeedSpec) -> dict[str, object]:
+    url = spec.url.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"Seed URL {spec.url!r} must start with http:// or https://.")
+    if not spec.domain.strip():
+        raise ValueError(f"Seed {url} needs its registered domain (e.g. example.org).")
+    if spec.depth < 0:
+        raise ValueError(f"Seed {url}: depth {spec.depth} must be 0 or more.")
+    if spec.max_pages is not None and spec.max_pages < 1:
+        raise ValueError(f"Seed {url}: max_pages {spec.max_pages} must be 1 or more.")
+    tags: list[str] = []
+    for tag in spec.tags:
+        tag = tag.strip()
+        if "," in tag:
+            raise ValueError(f"Seed {url}: tag {tag!r} must not contain a comma.")
+        if tag and tag not in tags:
+            tags.append(tag)
+    return {
+        "url": url,
+        "url_key": url_key(url),
+        "domain": spec.domain.strip().lower(),
+        "depth": spec.depth,
+        "max_pages": spec.max_pages,
+        "include_subdomains": spec.include_subdomains,
+        "obey_robots": spec.obey_robots,
+        "tags": ",".join(tags),
+    }
+
+
+def _info(seed: Seed) -> SeedInfo:
+    return SeedInfo(
+        id=seed.id,
+        url=seed.url,
+        domain=seed.domain,
+        depth=seed.depth,
+        max_pages=seed.max_pages,
+        include_subdomains=seed.include_subdomains,
+        obey_robots=seed.obey_robots,
+        active=seed.active,
+        tags=tuple(t for t in seed.tags.split(",") if t),
+        created_at=seed.created_at,
+    )
