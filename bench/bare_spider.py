@@ -1,0 +1,76 @@
+"""The baseline for bench_crawl.py: a bare Scrapy spider that only downloads pages and images.
+
+Same site, same concurrency as `trawl crawl`, no hashing, no database. Prints one JSON line
+with its Scrapy stats. Usage: python3 bench/bare_spider.py START_URL [CONCURRENT_REQUESTS]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy.http import Request, Response
+
+
+class BareSpider(scrapy.Spider):
+    name = "bare"
+
+    def __init__(self, start: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_urls = [start]
+        self.host = urlsplit(start).netloc
+        self.images = 0
+        self.image_bytes = 0
+
+    def parse(self, response: Response) -> Iterator[Request]:
+        for src in response.css("img::attr(src)").getall():
+            yield response.follow(src, callback=self.image)
+        for href in response.css("a::attr(href)").getall():
+            url = response.urljoin(href)
+            if urlsplit(url).netloc == self.host:
+                yield Request(url, callback=self.parse)
+
+    def image(self, response: Response) -> None:
+        self.images += 1
+        self.image_bytes += len(response.body)
+
+
+def main() -> None:
+    start = sys.argv[1]
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    process = CrawlerProcess(
+        {
+            "LOG_LEVEL": "WARNING",
+            "TELNETCONSOLE_ENABLED": False,
+            "REMOTE_CONTROL_ENABLED": False,
+            "ROBOTSTXT_OBEY": False,
+            "COOKIES_ENABLED": False,
+            "CONCURRENT_REQUESTS": concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+            "STATS_DUMP": False,
+        }
+    )
+    crawler = process.create_crawler(BareSpider)
+    process.crawl(crawler, start=start)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    print(
+        json.dumps(
+            {
+                "images": getattr(spider, "images", 0),
+                "image_bytes": getattr(spider, "image_bytes", 0),
+                "pages": stats.get("response_received_count", 0) - getattr(spider, "images", 0),
+                "elapsed": stats.get("elapsed_time_seconds"),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

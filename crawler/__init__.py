@@ -1,0 +1,1 @@
+"""The Scrapy project and the application around it: settings, pipelines, middlewares, CLI."""

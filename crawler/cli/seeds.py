@@ -1,0 +1,173 @@
+"""`trawl seeds`: add the sites to crawl (validated, scoped by registered domain) and list them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from crawler.cli.common import TrawlError, emit, format_option, opened_store, pass_config, rows_of
+from crawler.config import Config
+from crawler.scope import DEFAULT_DEPTH, ScopeError, canonicalize_url, registered_domain
+from storage.seeds import SeedInfo, SeedSpec, add_seeds, list_seeds, set_seeds_active
+
+SEED_COLUMNS = (
+    "id", "url", "domain", "depth", "max_pages", "include_subdomains", "obey_robots",
+    "active", "tags",
+)
+
+
+def show_seeds(seeds: Sequence[SeedInfo], fmt: str) -> None:
+    """JSON keeps tags as a list; a table shows them comma-separated."""
+    rows: list[Any] = list(seeds)
+    if fmt == "table":
+        rows = [{**row, "tags": ",".join(row["tags"])} for row in rows_of(seeds)]
+    emit(rows, fmt, SEED_COLUMNS)
+
+
+def seed_specs(
+    urls: tuple[str, ...],
+    *,
+    depth: int,
+    max_pages: int | None,
+    include_subdomains: bool,
+    obey_robots: bool,
+    tags: tuple[str, ...],
+) -> list[SeedSpec]:
+    """Validate every URL before anything is stored, so one bad URL stores nothing.
+
+    Seeds are kept in canonical form (lowercase host, no fragment or session id) so adding
+    the same site twice with a different spelling updates one seed instead of making two.
+    """
+    specs: list[SeedSpec] = []
+    problems: list[str] = []
+    for url in urls:
+        try:
+            canonical = canonicalize_url(url)
+        except ScopeError as exc:
+            problems.append(str(exc))
+            continue
+        specs.append(
+            SeedSpec(
+                url=canonical,
+                domain=registered_domain(canonical),
+                depth=depth,
+                max_pages=max_pages,
+                include_subdomains=include_subdomains,
+                obey_robots=obey_robots,
+                tags=tags,
+            )
+        )
+    if problems:
+        raise TrawlError("\n".join([*problems, "No seeds were added."]))
+    return specs
+
+
+def _clean_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned: list[str] = []
+    for tag in tags:
+        value = tag.strip()
+        if not value or "," in value:
+            raise TrawlError(
+                f"Tag {tag!r} is not usable: tags must be non-empty and contain no commas. "
+                "Pass one --tag per tag."
+            )
+        if value not in cleaned:
+            cleaned.append(value)
+    return tuple(cleaned)
+
+
+@click.group("seeds")
+def seeds_group() -> None:
+    """Manage seed sites: the sites a crawl walks (within their registered domain)."""
+
+
+@seeds_group.command("add")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--depth", type=click.IntRange(min=0), default=DEFAULT_DEPTH, show_default=True,
+              help="How many links deep to follow from the seed page.")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None,
+              help="Stop after this many pages of the seed (default: no limit).")
+@click.option("--include-subdomains", is_flag=True,
+              help="Also crawl other hosts under the seed's registered domain.")
+@click.option("--ignore-robots", is_flag=True,
+              help="Do not obey robots.txt for this seed (hotline policy decides).")
+@click.option("--tag", "tags", multiple=True, help="Label seeds for selection (repeatable).")
+@format_option()
+@pass_config
+def add_command(
+    config: Config,
+    urls: tuple[str, ...],
+    depth: int,
+    max_pages: int | None,
+    include_subdomains: bool,
+    ignore_robots: bool,
+    tags: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Add or update seeds (http/https URLs); prints the stored seeds.
+
+    Example: trawl seeds add https://example.org/ --depth 2 --tag forum
+    """
+    specs = seed_specs(
+        urls,
+        depth=depth,
+        max_pages=max_pages,
+        include_subdomains=include_subdomains,
+        obey_robots=not ignore_robots,
+        tags=_clean_tags(tags),
+    )
+    with opened_store(config) as store:
+        stored = add_seeds(store, specs)
+    show_seeds(stored, fmt)
+
+
+@seeds_group.command("list")
+@click.option("--active", "active_only", is_flag=True, help="Only seeds that are not paused.")
+@click.option("--tag", default=None, help="Only seeds with this tag.")
+@format_option()
+@pass_config
+def list_command(config: Config, active_only: bool, tag: str | None, fmt: str) -> None:
+    """List seeds.
+
+    Example: trawl seeds list --tag forum --format json
+    """
+    with opened_store(config) as store:
+        rows = list_seeds(store, active_only=active_only, tag=tag)
+    show_seeds(rows, fmt)
+
+
+def _set_active(config: Config, ids: tuple[int, ...], active: bool, fmt: str) -> None:
+    with opened_store(config) as store:
+        changed = set_seeds_active(store, list(ids), active=active)
+    show_seeds(changed, fmt)
+
+
+@seeds_group.command("pause")
+@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@format_option()
+@pass_config
+def pause_command(config: Config, ids: tuple[int, ...], fmt: str) -> None:
+    """Pause seeds: schedules and `trawl crawl --tag` skip them until resumed.
+
+    Example: trawl seeds pause 3 4
+    """
+    _set_active(config, ids, False, fmt)
+
+
+@seeds_group.command("resume")
+@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@format_option()
+@pass_config
+def resume_command(config: Config, ids: tuple[int, ...], fmt: str) -> None:
+    """Resume paused seeds.
+
+    Example: trawl seeds resume 3
+    """
+    _set_active(config, ids, True, fmt)
+
+
+def register(cli: click.Group) -> None:
+    """Add `trawl seeds` to the top-level group."""
+    cli.add_command(seeds_group)

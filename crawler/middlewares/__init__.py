@@ -1,0 +1,1 @@
+"""Downloader middlewares: seed scope (incl. redirects) and conditional image re-fetches."""

@@ -1,0 +1,1 @@
+"""Item pipelines: hash (in memory) -> match against known lists -> store digests and hits."""

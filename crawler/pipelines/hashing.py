@@ -1,0 +1,123 @@
+"""Hash each image's bytes in memory (off the reactor), then drop the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, cast
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from crawler.extensions.storecontext import store_for
+from crawler.hashpool import HashPool
+from crawler.pipelines.item import ImageItem
+from matchers.digests import Digests, DigestStatus
+from storage.media import get_media_by_url
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+
+def digests_from_media(info: Any) -> Digests | None:
+    """Rebuild Digests from a stored media row (a 304 reuses them); None if it has none."""
+    if not getattr(info, "sha256", None):
+        return None
+    stored = getattr(info, "fetch_status", "ok")
+    known = ("ok", "unsupported", "undecodable", "too_large")
+    status = cast("DigestStatus", stored if stored in known else "ok")
+    return Digests(
+        md5=info.md5,
+        sha1=info.sha1,
+        sha256=info.sha256,
+        size=info.size or 0,
+        status=status,
+        format=getattr(info, "format", None),
+        width=getattr(info, "width", None),
+        height=getattr(info, "height", None),
+        frames=getattr(info, "frames", None) or 1,
+        phash=getattr(info, "phash", None),
+        dhash=getattr(info, "dhash", None),
+        pdq=getattr(info, "pdq", None),
+        pdq_quality=getattr(info, "pdq_quality", None),
+        flatness=getattr(info, "flatness", None),
+    )
+
+
+class HashPipeline:
+    """Bytes -> Digests. Identical bytes under different URLs are hashed once per crawl
+    (an LRU keyed by sha256, which is computed here: cheap next to decoding)."""
+
+    def __init__(
+        self, crawler: Crawler, pool: HashPool, cache_size: int, stats: StatsCollector
+    ) -> None:
+        self.crawler = crawler
+        self.pool = pool
+        self.cache_size = cache_size
+        self.stats = stats
+        self._cache: OrderedDict[bytes, Digests] = OrderedDict()
+        self._inflight: dict[bytes, list[Deferred[Digests]]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HashPipeline:
+        s = crawler.settings
+        max_pixels = s.getint("TRAWL_MAX_PIXELS") or None
+        pool = HashPool(s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels)
+        assert crawler.stats is not None
+        return cls(crawler, pool, s.getint("TRAWL_DIGEST_CACHE_SIZE"), crawler.stats)
+
+    def open_spider(self) -> None:
+        self.pool.start()
+
+    def close_spider(self) -> None:
+        self.pool.close()
+        self.stats.set_value("trawl/hash_pool_restarts", self.pool.restarts)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ImageItem):
+            return item
+        if item.fetch_status == "not_modified":
+            info = get_media_by_url(store_for(self.crawler), item.url)
+            item.digests = digests_from_media(info) if info is not None else None
+            if info is not None:  # a 304 need not repeat the validators: keep the stored ones
+                item.etag = item.etag or info.etag
+                item.last_modified = item.last_modified or info.last_modified
+                item.content_type = item.content_type or info.content_type
+            if item.digests is None:
+                item.fetch_status, item.error = "error", "304 Not Modified but no stored digests"
+            return item
+        body, item.body = item.body, None  # the item never holds bytes past this point
+        if body is None:
+            return item
+        item.digests = await self._digests(body)
+        del body
+        self.stats.inc_value("trawl/hashed")
+        return item
+
+    async def _digests(self, body: bytes) -> Digests:
+        key = hashlib.sha256(body).digest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            self.stats.inc_value("trawl/digest_cache_hits")
+            return cached
+        waiters = self._inflight.get(key)
+        if waiters is not None:  # same bytes already being hashed: wait for that result
+            self.stats.inc_value("trawl/digest_cache_hits")
+            waiter: Deferred[Digests] = Deferred()
+            waiters.append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._inflight[key] = []
+        try:
+            digests = await maybe_deferred_to_future(self.pool.hash(body))
+        except BaseException:
+            for waiter in self._inflight.pop(key, []):
+                waiter.errback()
+            raise
+        for waiter in self._inflight.pop(key, []):
+            waiter.callback(digests)
+        self._cache[key] = digests
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return digests

@@ -1,0 +1,37 @@
+"""The items that flow from the seed spider through the pipelines (kept in memory only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matchers.decision import Match
+    from matchers.digests import Digests
+
+
+@dataclass(slots=True, eq=False)
+class ImageItem:
+    """One fetched (or failed) image URL. `body` holds the bytes only until HashPipeline
+    drops them; it is excluded from repr so no log line can ever print image bytes."""
+
+    url: str
+    page_url: str | None  # the page that led to this request (None for unknown)
+    fetch_status: str = "ok"  # ok | not_modified | http_<code> | too_large | error
+    error: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    server_ip: str | None = None
+    body: bytes | None = field(default=None, repr=False)
+    digests: Digests | None = None
+    matches: list[Match] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationItem:
+    """A page showed an image URL (the image is fetched once; every page is recorded)."""
+
+    media_url: str
+    page_url: str

@@ -1,0 +1,48 @@
+"""Serve a generated site until interrupted: `python3 -m crawler.sitegen bench|test [...]`.
+
+Prints one JSON line (start URL and sizes) on stdout once the server listens, so a benchmark
+can run the site in its own process (the server must not share the crawler's core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m crawler.sitegen")
+    sub = parser.add_subparsers(dest="kind", required=True)
+    bench = sub.add_parser("bench", help="the benchmark site (pages of ~130 KB JPEGs)")
+    bench.add_argument("--pages", type=int, default=2000)
+    bench.add_argument("--images-per-page", type=int, default=5)
+    bench.add_argument("--pool-size", type=int, default=200)
+    sub.add_parser("test", help="the synthetic test site (known images, edits, traps)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.kind == "bench":
+        from crawler.sitegen.bench import BenchSite
+
+        site = BenchSite(args.pages, args.images_per_page, pool_size=args.pool_size)
+        site.server.start()
+        info = {"start_url": site.start_url, "pages": site.pages, "images": site.images}
+        print(json.dumps(info), flush=True)
+        stop.wait()
+        site.server.stop()
+    else:
+        from crawler.sitegen.site import SyntheticSite
+
+        with SyntheticSite() as test_site:
+            print(json.dumps({"start_url": test_site.start_url,
+                              "hits": sorted(test_site.expected_hits)}), flush=True)
+            stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
