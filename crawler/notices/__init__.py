@@ -1,0 +1,1 @@
+"""Takedown notices: rendering (text, e-mail) and export formats (CSV, JSON)."""
