@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from matchers.decision import KnownRef, Matcher
-from matchers.digests import Digests
+from matchers.digests import Digests, parse_dihedral
 from storage.db import Store
 from storage.known import iter_known_hashes
 from storage.media import HitIn, MediaDigestRow, iter_media_digests, record_rematch_hits
@@ -70,6 +70,7 @@ def digests_of(row: MediaDigestRow) -> Digests | None:
         pdq=row.pdq,
         pdq_quality=row.pdq_quality,
         flatness=row.flatness,
+        pdq_dihedral=parse_dihedral(row.pdq_dihedral),
     )
 
 
@@ -91,6 +92,7 @@ def find_matches(
                 distance=match.distance,
                 confidence=match.confidence,
                 tier=match.tier,
+                transform=match.transform,
             )))
         if progress is not None and checked % PROGRESS_EVERY == 0:
             progress(checked, len(pairs))

@@ -59,3 +59,23 @@ class Digests:
 
     def exact(self) -> dict[str, str]:
         return {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}
+
+
+def format_dihedral(values: tuple[str, ...]) -> str | None:
+    """The seven orientation hashes as one space-separated string (None when absent)."""
+    return " ".join(values) if values else None
+
+
+def parse_dihedral(text: str | None) -> tuple[str, ...]:
+    """Inverse of format_dihedral; anything but seven 64-hex-digit hashes gives ()."""
+    if not text:
+        return ()
+    values = tuple(text.split())
+    if len(values) != 7 or any(len(v) != 64 for v in values):
+        return ()
+    try:
+        for v in values:
+            int(v, 16)
+    except ValueError:
+        return ()
+    return values

@@ -86,6 +86,7 @@ class HitDetail:
     distance: int
     confidence: float
     tier: str
+    transform: str | None
     list: str
     label: str | None
     category: str | None
@@ -174,7 +175,8 @@ def get_hit_detail(store: Store, hit_id: int) -> HitDetail:
             height=media.height, size=media.size, fetch_status=media.fetch_status,
             hash_type=hit.hash_type, match_type=match_type(hit.hash_type),
             known_hash_id=known.id, known_value=known.value, distance=hit.distance,
-            confidence=hit.confidence, tier=hit.tier, list=list_name, label=known.label,
+            confidence=hit.confidence, tier=hit.tier, transform=hit.transform,
+            list=list_name, label=known.label,
             category=known.category, server_ip=media.server_ip, first_seen=media.first_seen,
             last_seen=media.last_seen, crawl_id=hit.crawl_id, created_at=hit.created_at,
             updated_at=hit.updated_at, claimed_by=hit.claimed_by,

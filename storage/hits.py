@@ -62,7 +62,7 @@ def list_hits(
                 category=category, status=hit.status, created_at=hit.created_at,
                 updated_at=hit.updated_at, crawl_id=hit.crawl_id, media_id=hit.media_id,
                 server_ip=server_ip, known_hash_id=hit.known_hash_id, known_value=value,
-                sha256=sha256, host=host, page_count=count,
+                sha256=sha256, host=host, page_count=count, transform=hit.transform,
             ))
         return result
 

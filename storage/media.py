@@ -15,6 +15,7 @@ from sqlalchemy import case, select
 from storage.db import dialect_insert, url_key, utcnow
 from storage.models import Hit, KnownHash, Media, Observation, Suppression
 from storage.records import HitIn, MediaDigestRow, MediaInfo, MediaRecord
+from storage.review import transition
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -43,7 +44,8 @@ MAX_ERROR_LENGTH = 2000
 # keeps them, so hits keep their evidence and conditional requests their validators.
 DIGEST_COLUMNS = (
     "content_type", "format", "size", "width", "height", "frames", "md5", "sha1", "sha256",
-    "phash", "dhash", "pdq", "pdq_quality", "flatness", "etag", "last_modified",
+    "phash", "dhash", "pdq", "pdq_quality", "flatness", "pdq_dihedral", "etag",
+    "last_modified",
 )
 # Describe the latest fetch: always overwritten.
 FETCH_COLUMNS = ("url", "host", "server_ip", "fetch_status", "error", "last_seen",
@@ -81,6 +83,7 @@ class CrawlWriter:
         self.flush_interval = flush_interval
         self.batch_size = max(1, batch_size)
         self.new_hits = 0  # hits this writer created, over its life
+        self.reopened_hits = 0  # removed hits found served again (back to live)
         self.dropped_observations = 0  # pages named for an image that has no media row
         self._media: dict[str, dict[str, Any]] = {}  # url_key -> row; the latest record wins
         self._pages: dict[tuple[str, str], tuple[str, datetime]] = {}
@@ -121,8 +124,9 @@ class CrawlWriter:
         if not self.pending:
             return 0
         with self.store.session() as session:
-            new_hits, dropped = self._write(session)
+            new_hits, dropped, reopened = self._write(session)
         self.dropped_observations += dropped
+        self.reopened_hits += reopened
         self._media.clear()
         self._pages.clear()
         self._hits.clear()
@@ -183,7 +187,7 @@ class CrawlWriter:
             else:
                 self._healthy = True
 
-    def _write(self, session: Session) -> tuple[int, int]:
+    def _write(self, session: Session) -> tuple[int, int, int]:
         """One flush's statements; returns (new hits, observations of unknown images)."""
         now = utcnow()
         found = _upsert_media(session, self.store, list(self._media.values()))
@@ -212,7 +216,10 @@ class CrawlWriter:
             if media_key in found
         ]
         new_hits = insert_hits(session, self.store, hits, crawl_id=self.crawl_id, now=now)
-        return new_hits, dropped
+        reopened = reopen_removed_hits(
+            session, [(media_id, hit.known_hash_id) for media_id, _, hit in hits],
+            crawl_id=self.crawl_id, now=now)
+        return new_hits, dropped, reopened
 
 
 def get_media_by_url(store: Store, url: str) -> MediaInfo | None:
@@ -230,7 +237,7 @@ def iter_media_digests(store: Store) -> Iterator[MediaDigestRow]:
     query = (
         select(Media.id, Media.url, Media.md5, Media.sha1, Media.sha256, Media.size,
                Media.phash, Media.dhash, Media.pdq, Media.pdq_quality, Media.width,
-               Media.height, Media.flatness)
+               Media.height, Media.flatness, Media.pdq_dihedral)
         .where(Media.sha256.is_not(None))
         .order_by(Media.id)
     )
@@ -292,6 +299,7 @@ def insert_hits(
             "media_id": media_id, "known_hash_id": hit.known_hash_id, "crawl_id": crawl_id,
             "hash_type": hit.hash_type, "distance": int(hit.distance),
             "confidence": float(hit.confidence), "tier": hit.tier, "status": "pending",
+            "transform": hit.transform,
             "created_at": now, "updated_at": now,
         })
     created = 0
@@ -300,6 +308,41 @@ def insert_hits(
         stmt = stmt.on_conflict_do_nothing(index_elements=["media_id", "known_hash_id"])
         created += len(session.execute(stmt.returning(Hit.__table__.c.id), chunk).all())
     return created
+
+
+# The actor the audit trail names for what a crawl changes on its own.
+CRAWLER_ACTOR = "trawl-crawler"
+
+
+def reopen_removed_hits(
+    session: Session, pairs: Sequence[tuple[int, int]], *, crawl_id: int, now: datetime
+) -> int:
+    """Hits marked `removed` whose image a crawl fetched and matched again at the same URL
+    go back to `live`, due for a notice now, with an audit entry naming the crawl: content
+    re-uploaded after a takedown must not stay closed. Returns how many were reopened.
+
+    Only a crawl calls this (it fetched the URL); rematch only re-reads stored digests, which
+    says nothing about whether the image is still served.
+    """
+    wanted = set(pairs)
+    if not wanted:
+        return 0
+    reopened = 0
+    for chunk in _chunks(sorted({media_id for media_id, _ in wanted})):
+        removed = session.scalars(
+            select(Hit).where(Hit.media_id.in_(chunk), Hit.status == "removed")
+        ).all()
+        for hit in removed:
+            if (hit.media_id, hit.known_hash_id) not in wanted:
+                continue
+            transition(session, hit, "live", actor=CRAWLER_ACTOR, action="reappeared", now=now,
+                       detail=f"crawl {crawl_id} found the image served again at its URL",
+                       removed_at=None, last_checked_at=now, renotice_due_at=now)
+            reopened += 1
+    if reopened:
+        logger.warning("%d removed hit(s) found served again; back to live for a new notice",
+                       reopened)
+    return reopened
 
 
 # --- internals ----------------------------------------------------------------------

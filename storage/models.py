@@ -146,6 +146,9 @@ class Media(Base):
     pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Share of a 64x64 grey thumbnail in its 4 most common tones: how flat a graphic it is.
     flatness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # PDQ of the seven other orientations (rotations, mirrors), space-separated hex: lets a
+    # recrawl's 304 and `trawl rematch` find rotated re-uploads without the image.
+    pdq_dihedral: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -208,6 +211,9 @@ class Hit(Base):
     distance: Mapped[int] = mapped_column(Integer, nullable=False)
     confidence: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
     tier: Mapped[str] = mapped_column(String(16), nullable=False, default="high")  # high|low
+    # PDQ dihedral match: the transpose that, applied to the crawled image, matched
+    # (rotate_90, flip_left_right, ...); None when it matched as it is.
+    transform: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # pending | confirmed | rejected | notified | live | removed
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

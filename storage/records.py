@@ -130,6 +130,7 @@ class MediaRecord:
     pdq: str | None = None
     pdq_quality: int | None = None
     flatness: float | None = None
+    pdq_dihedral: str | None = None  # 7 space-separated PDQ hex (rotations and mirrors)
     server_ip: str | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -146,6 +147,7 @@ class HitIn:
     distance: int
     confidence: float = 1.0
     tier: str = "high"  # high | low
+    transform: str | None = None  # PDQ dihedral match: e.g. rotate_90; None as it is
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ class MediaInfo:
     pdq: str | None
     pdq_quality: int | None
     flatness: float | None
+    pdq_dihedral: str | None
     server_ip: str | None
     etag: str | None
     last_modified: str | None
@@ -196,6 +199,7 @@ class MediaDigestRow:
     width: int | None = None
     height: int | None = None
     flatness: float | None = None
+    pdq_dihedral: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class HitRow:
     sha256: str | None = None
     host: str | None = None
     page_count: int = 0  # distinct pages in total
+    transform: str | None = None  # PDQ dihedral match: e.g. rotate_90; None as it is
 
 
 # --- audit --------------------------------------------------------------------------

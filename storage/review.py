@@ -35,14 +35,15 @@ EXACT_HASH_TYPES = frozenset({"md5", "sha1", "sha256"})  # everything else is pe
 
 HIT_STATES = ("pending", "confirmed", "rejected", "notified", "live", "removed")
 # Allowed transitions. notified -> notified and live -> notified are re-notices;
-# live -> live is a later re-check that still finds the image.
+# live -> live is a later re-check that still finds the image; removed -> live is the
+# image served again at its URL after it was taken down (a crawl matched it again).
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "pending": frozenset({"confirmed", "rejected"}),
     "confirmed": frozenset({"notified"}),
     "notified": frozenset({"notified", "live", "removed"}),
     "live": frozenset({"live", "notified", "removed"}),
     "rejected": frozenset(),
-    "removed": frozenset(),
+    "removed": frozenset({"live"}),
 }
 _VERB = {"confirmed": "confirmed", "rejected": "rejected", "notified": "notified",
          "live": "marked live", "removed": "marked removed"}

@@ -57,6 +57,11 @@ def test_crawl_records_exactly_the_expected_hits_and_stats(
         assert {h.media_url for h in hits} == site.expected_hits
         for hit in hits:  # every page that showed the image is recorded
             assert site.expected[hit.media_url].pages <= set(hit.page_urls), hit.media_url
+        # The copy turned 90 degrees matched PDQ once turned back; nothing else was turned.
+        turned = site.url("/img/k0-turned.jpg", cdn=True)
+        assert {(h.media_url, h.hash_type, h.transform) for h in hits if h.transform} == {
+            (turned, "pdq", "rotate_270")
+        }
         for url, expected in site.expected.items():
             media = get_media_by_url(store, url)
             assert media is not None, f"no media row for {url}"

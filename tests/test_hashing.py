@@ -21,6 +21,7 @@ from matchers.decode import (
     open_and_decode,
     reduce_scale,
 )
+from matchers.digests import format_dihedral, parse_dihedral
 from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
 from matchers.sniff import sniff_format, sniff_kind
@@ -391,3 +392,14 @@ def test_undecodable_images_have_no_flatness() -> None:
     assert d.status == "undecodable"
     assert d.flatness is None
     assert d.pdq_dihedral == ()
+
+
+def test_dihedral_round_trips_through_its_stored_form() -> None:
+    d = hash_image(gen.photo_jpeg(5))
+    text = format_dihedral(d.pdq_dihedral)
+    assert text is not None
+    assert parse_dihedral(text) == d.pdq_dihedral
+    assert format_dihedral(()) is None
+    # A damaged stored value means "no orientations", never an exception in a crawl.
+    for bad in (None, "", "abc", " ".join(["0" * 64] * 6), " ".join(["zz" * 32] * 7)):
+        assert parse_dihedral(bad) == ()

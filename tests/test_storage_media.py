@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from storage.audit import list_audit
 from storage.crawls import start_crawl
 from storage.db import Store, open_store, utcnow
 from storage.known import KnownHashIn, import_known_list, iter_known_hashes
 from storage.media import (
+    CRAWLER_ACTOR,
     CrawlWriter,
     HitIn,
     MediaRecord,
@@ -211,6 +213,47 @@ def test_recrawl_does_not_duplicate_hits_or_observations(store: Store) -> None:
     assert created == [1, 0]
     assert count(store, Hit) == 1
     assert count(store, Observation) == 2  # once per crawl
+
+
+def test_removed_content_served_again_goes_back_to_live(store: Store) -> None:
+    kid = known_id(store)
+    first = start_crawl(store, start_urls=[], seed_ids=[])
+    with CrawlWriter(store, first) as writer:
+        writer.add(record("http://img.test/a.jpg"), ["http://site.test/"],
+                   [HitIn(kid, "sha256", 0)])
+    removed_at = utcnow()
+    with store.session() as session:
+        session.execute(sa.update(Hit).values(status="removed", removed_at=removed_at))
+    # A rematch re-reads stored digests only: it says nothing about the URL serving it.
+    media = get_media_by_url(store, "http://img.test/a.jpg")
+    assert media is not None
+    assert record_rematch_hits(store, [(media.id, HitIn(kid, "sha256", 0))]) == 0
+    with store.read_session() as session:
+        assert session.scalars(sa.select(Hit.status)).one() == "removed"
+
+    again = start_crawl(store, start_urls=[], seed_ids=[])
+    with CrawlWriter(store, again) as writer:
+        writer.add(record("http://img.test/a.jpg"), ["http://site.test/"],
+                   [HitIn(kid, "sha256", 0)])
+        assert writer.flush() == 0  # no new hit: the old one reopens
+        assert writer.reopened_hits == 1
+    with store.read_session() as session:
+        hit = session.scalars(sa.select(Hit)).one()
+        assert (hit.status, hit.removed_at) == ("live", None)
+        assert hit.renotice_due_at is not None  # due for a notice at once
+        hit_id = hit.id
+    events = list_audit(store, entity="hit", entity_id=hit_id)
+    assert [(e.actor, e.action, e.from_state, e.to_state) for e in events] == [
+        (CRAWLER_ACTOR, "reappeared", "removed", "live")
+    ]
+    assert f"crawl {again}" in (events[0].detail or "")
+    # A third crawl that finds it again changes nothing more: it is already live.
+    third = start_crawl(store, start_urls=[], seed_ids=[])
+    with CrawlWriter(store, third) as writer:
+        writer.add(record("http://img.test/a.jpg"), [], [HitIn(kid, "sha256", 0)])
+        writer.flush()
+        assert writer.reopened_hits == 0
+    assert len(list_audit(store, entity="hit", entity_id=hit_id)) == 1
 
 
 def test_suppressed_pairs_are_never_queued(store: Store) -> None:

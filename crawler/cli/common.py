@@ -28,9 +28,11 @@ class TrawlError(click.ClickException):
 
     exit_code = 1
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class StoppedBySignal(TrawlError):
+    """The command was stopped by a signal (exit code 130, as shells report SIGINT)."""
+
+    exit_code = 130
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli.common import TrawlError, pass_config
+from crawler.cli.common import StoppedBySignal, TrawlError, pass_config
 from crawler.config import Config
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def crawl(
     if summary.outcome == "failed":
         raise TrawlError(summary.reason or "The crawl failed; see the log above.")
     if summary.outcome == "killed":
-        raise TrawlError("The crawl was stopped by a signal; what it found is recorded.", 130)
+        raise StoppedBySignal("The crawl was stopped by a signal; what it found is recorded.")
 
 
 def register(cli: click.Group) -> None:

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 LIST_COLUMNS = ("id", "status", "hash_type", "distance", "list", "label", "media_url",
                 "page_url")
 CSV_COLUMNS = ("id", "status", "media_url", "page_url", "hash_type", "distance", "confidence",
-               "tier", "list", "label", "category", "server_ip", "created_at", "updated_at",
-               "crawl_id")
+               "tier", "transform", "list", "label", "category", "server_ip", "created_at",
+               "updated_at", "crawl_id")
 
 
 @click.group("hits")
@@ -69,7 +69,8 @@ def _text(detail: HitDetail) -> str:
         + (f" <{detail.provider_abuse_email}>" if detail.provider_abuse_email else ""),
         f"  first seen:    {d['first_seen']}   last seen: {d['last_seen']}",
         f"  match:         {detail.match_type} {detail.hash_type} distance {detail.distance} "
-        f"(confidence {detail.confidence:.2f}, tier {detail.tier})",
+        f"(confidence {detail.confidence:.2f}, tier {detail.tier})"
+        + (f" after {detail.transform}" if detail.transform else ""),
         f"  known hash:    #{detail.known_hash_id} {detail.known_value}",
         f"  list:          {detail.list}   label: {detail.label or '-'}   "
         f"category: {detail.category or '-'}",

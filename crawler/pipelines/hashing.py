@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred
 from crawler.extensions.storecontext import store_for
 from crawler.hashpool import HashPool
 from crawler.pipelines.item import ImageItem
-from matchers.digests import Digests, DigestStatus
+from matchers.digests import Digests, DigestStatus, parse_dihedral
 from storage.media import get_media_by_url
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def digests_from_media(info: Any) -> Digests | None:
         pdq=getattr(info, "pdq", None),
         pdq_quality=getattr(info, "pdq_quality", None),
         flatness=getattr(info, "flatness", None),
+        pdq_dihedral=parse_dihedral(getattr(info, "pdq_dihedral", None)),
     )
 
 

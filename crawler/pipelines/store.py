@@ -10,6 +10,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.extensions.storecontext import crawl_id_for, store_for
 from crawler.pipelines.item import ImageItem, ObservationItem
+from matchers.digests import format_dihedral
 from storage.media import CrawlWriter, HitIn, MediaRecord
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def media_record(item: ImageItem) -> MediaRecord:
         pdq=d.pdq if d else None,
         pdq_quality=d.pdq_quality if d else None,
         flatness=d.flatness if d else None,
+        pdq_dihedral=format_dihedral(d.pdq_dihedral) if d else None,
         server_ip=item.server_ip,
         etag=item.etag,
         last_modified=item.last_modified,
@@ -94,7 +96,10 @@ class StorePipeline:
     def flush(self) -> None:
         assert self.writer is not None
         try:
+            reopened = self.writer.reopened_hits
             self.stats.inc_value("trawl/new_hits", self.writer.flush())
+            if self.writer.reopened_hits > reopened:  # removed content served again
+                self.stats.inc_value("trawl/reopened_hits", self.writer.reopened_hits - reopened)
         except Exception:  # keep crawling; the writer keeps its batch for the next attempt
             logger.exception("Could not write to the database; will retry")
             self.stats.inc_value("trawl/errors")
@@ -123,6 +128,7 @@ class StorePipeline:
                 distance=m.distance,
                 confidence=m.confidence,
                 tier=m.tier,
+                transform=m.transform,
             )
             for m in item.matches
         ]

@@ -87,6 +87,10 @@ def build_layout(
     k1_webp = img(c, "/img/k1.webp", gen.encode(known[1], "WEBP", mark("k1w"), quality=80),
                   "image/webp", page=g2, hit=True)
     img(m, "/img/k0-copy.jpg", k0, "image/jpeg", page=g2, hit=True)
+    # A re-upload turned on its side: found only by PDQ's dihedral search.
+    k0_turned = img(c, "/img/k0-turned.jpg",
+                    jpeg(known[0].transpose(Image.Transpose.ROTATE_90), "k0t"), "image/jpeg",
+                    page=g2, hit=True)
     img(m, "/img/broken.jpg", gen.truncated(jpeg(unrelated[4], "u4")), "image/jpeg", page=g2,
         status="undecodable")
     big = gen.oversize_blob(mark("huge"), site.max_image_size + 200_000)
@@ -103,7 +107,7 @@ def build_layout(
     site._page(m, "/gallery/2", f"""
       <img data-srcset="{u3} 1x">
       <span style="background-image:url({k1_webp})"></span>
-      <img src="/img/k0-copy.jpg"><img src="{k0_url}">
+      <img src="/img/k0-copy.jpg"><img src="{k0_url}"><img src="{k0_turned}">
       <img src="/img/broken.jpg"><img src="/img/huge.jpg"><img src="/img/bomb.png">
       <img src="/img/fake.png"><img src="/img/missing.jpg"><img src="{gone}">
       <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
