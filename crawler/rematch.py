@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from matchers.decision import KnownRef, Matcher
+from matchers.decision import KnownRef, Match, Matcher
 from matchers.digests import Digests, parse_dihedral
 from storage.db import Store
 from storage.known import iter_known_hashes
@@ -31,6 +31,18 @@ class RematchSummary:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def hit_of(match: Match) -> HitIn:
+    """What storage queues for review from one match (crawl and rematch alike)."""
+    return HitIn(
+        known_hash_id=match.known_id,
+        hash_type=match.hash_type,
+        distance=match.distance,
+        confidence=match.confidence,
+        tier=match.tier,
+        transform=match.transform,
+    )
 
 
 def build_matcher(store: Store, *, thresholds: Mapping[str, int] | None = None) -> Matcher:
@@ -85,15 +97,7 @@ def find_matches(
         if digests is None:
             continue
         checked += 1
-        for match in matcher.match(digests):
-            pairs.append((row.id, HitIn(
-                known_hash_id=match.known_id,
-                hash_type=match.hash_type,
-                distance=match.distance,
-                confidence=match.confidence,
-                tier=match.tier,
-                transform=match.transform,
-            )))
+        pairs += [(row.id, hit_of(match)) for match in matcher.match(digests)]
         if progress is not None and checked % PROGRESS_EVERY == 0:
             progress(checked, len(pairs))
     return checked, pairs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,17 @@ from matchers.decode import draft_scale
 from matchers.hashing import hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PDQ_QUALITY_THRESHOLD
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pdq"
+
+def _reference_dir() -> Path:
+    """Meta's PDQ test images: TRAWL_PDQ_REFERENCE, else ../shared/reference/pdq beside the
+    checkout (kept outside the repository: they are Meta's files, not ours)."""
+    configured = os.environ.get("TRAWL_PDQ_REFERENCE")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "shared" / "reference" / "pdq"
+
+
+REFERENCE_DIR = _reference_dir()
 CSV_PATH = REFERENCE_DIR / "PDQMD5TestData.csv"
 META_TOLERANCE = 10  # Meta's bar: a correct PDQ implementation is within 10 bits of theirs
 # Meta's hasher resizes images larger than this (nearest neighbour, to 512x512) before
@@ -37,7 +48,8 @@ ROWS = _rows()
 pytestmark = pytest.mark.skipif(
     not ROWS,
     reason=f"Meta's PDQ reference images are not at {REFERENCE_DIR} (../shared/reference/pdq "
-    "from the repository root); they are kept outside the repository",
+    "from the repository root, or set TRAWL_PDQ_REFERENCE); they are kept outside the "
+    "repository",
 )
 
 

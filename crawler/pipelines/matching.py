@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.extensions.storecontext import store_for
 from crawler.pipelines.item import ImageItem
-from matchers.decision import KnownRef, Matcher
-from storage.known import iter_known_hashes
+from crawler.rematch import build_matcher
+from matchers.decision import Matcher
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -38,18 +38,7 @@ class MatchPipeline:
 
     def open_spider(self) -> None:
         started = time.monotonic()
-        refs = (
-            KnownRef(
-                id=row.id,
-                list_name=row.list_name,
-                hash_type=row.hash_type,
-                value=row.value,
-                label=row.label,
-                category=row.category,
-            )
-            for row in iter_known_hashes(store_for(self.crawler))
-        )
-        self.matcher = Matcher.build(refs, thresholds=self.thresholds)
+        self.matcher = build_matcher(store_for(self.crawler), thresholds=self.thresholds)
         self.stats.set_value("trawl/known_hashes", len(self.matcher))
         logger.info(
             "Loaded %d known hashes in %.1fs", len(self.matcher), time.monotonic() - started

@@ -10,8 +10,9 @@ from twisted.internet.task import LoopingCall
 
 from crawler.extensions.storecontext import crawl_id_for, store_for
 from crawler.pipelines.item import ImageItem, ObservationItem
+from crawler.rematch import hit_of
 from matchers.digests import format_dihedral
-from storage.media import CrawlWriter, HitIn, MediaRecord
+from storage.media import CrawlWriter, MediaRecord
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -121,18 +122,7 @@ class StorePipeline:
         if item.page_url and item.page_url not in pages:
             pages.append(item.page_url)
         record = media_record(item)
-        hits = [
-            HitIn(
-                known_hash_id=m.known_id,
-                hash_type=m.hash_type,
-                distance=m.distance,
-                confidence=m.confidence,
-                tier=m.tier,
-                transform=m.transform,
-            )
-            for m in item.matches
-        ]
-        self.writer.add(record, pages, hits)
+        self.writer.add(record, pages, [hit_of(m) for m in item.matches])
         self._recorded.add(hash(item.url))
         self.stats.inc_value("trawl/images")
         self.stats.inc_value(f"trawl/image_status/{record.fetch_status}")
