@@ -22,8 +22,9 @@ from matchers.hashtypes import (
     build_registry,
     get_hash_type,
 )
+from tests.reference import PDQ_REFERENCE_DIR, SKIP_REASON
 
-PDQ_REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "pdq"
+PDQ_REFERENCE = PDQ_REFERENCE_DIR
 
 
 def test_registry_has_the_six_types() -> None:
@@ -158,7 +159,7 @@ def test_widths_match_the_real_hashers() -> None:
 def test_meta_reference_edits_match_within_the_pdq_threshold() -> None:
     table = PDQ_REFERENCE / "PDQMD5TestData.csv"
     if not table.exists():
-        pytest.skip(f"Meta's PDQ reference data is not at {PDQ_REFERENCE}")
+        pytest.skip(SKIP_REASON)
     pdq = HASH_TYPES["pdq"]
     with table.open(newline="") as handle:
         rows = [(Path(r["FilePath"]), r["Hash"]) for r in csv.DictReader(handle)]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -12,18 +10,9 @@ from PIL import Image
 from matchers.decode import draft_scale
 from matchers.hashing import hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PDQ_QUALITY_THRESHOLD
+from tests.reference import PDQ_REFERENCE_DIR, SKIP_REASON
 
-
-def _reference_dir() -> Path:
-    """Meta's PDQ test images: TRAWL_PDQ_REFERENCE, else ../shared/reference/pdq beside the
-    checkout (kept outside the repository: they are Meta's files, not ours)."""
-    configured = os.environ.get("TRAWL_PDQ_REFERENCE")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "reference" / "pdq"
-
-
-REFERENCE_DIR = _reference_dir()
+REFERENCE_DIR = PDQ_REFERENCE_DIR
 CSV_PATH = REFERENCE_DIR / "PDQMD5TestData.csv"
 META_TOLERANCE = 10  # Meta's bar: a correct PDQ implementation is within 10 bits of theirs
 # Meta's hasher resizes images larger than this (nearest neighbour, to 512x512) before
@@ -47,9 +36,7 @@ def _rows() -> list[tuple[str, str]]:
 ROWS = _rows()
 pytestmark = pytest.mark.skipif(
     not ROWS,
-    reason=f"Meta's PDQ reference images are not at {REFERENCE_DIR} (../shared/reference/pdq "
-    "from the repository root, or set TRAWL_PDQ_REFERENCE); they are kept outside the "
-    "repository",
+    reason=SKIP_REASON,
 )
 
 
