@@ -6,7 +6,9 @@ import functools
 import hashlib
 import logging
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -292,7 +294,7 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
             if not memory:
                 # WAL: readers (the CLI, the web app) never block the crawl's writer.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
                 # NORMAL in WAL mode loses nothing when a process is killed, only on power loss.
                 cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
@@ -304,6 +306,29 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL (persistent, so later connections find it done).
+
+    Changing the journal mode needs the file to itself, and SQLite reports "database is
+    locked" at once, without its busy timeout, when another connection is opening the
+    same fresh file at that moment; so wait and retry, within the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def _current_revision(conn: Connection) -> str | None:
