@@ -199,6 +199,39 @@ def _build_axis_operators(n_full: int, scale: int, n_small: int) -> FloatArray:
 _axis_operators_cached = lru_cache(maxsize=128)(_build_axis_operators)
 
 
+# A band wider than this share of the axis is applied as a plain matrix product.
+_BAND_MAX_SHARE = 0.25
+
+
+@lru_cache(maxsize=128)
+def _pdq_band(
+    n_full: int, scale: int, n_small: int
+) -> tuple[npt.NDArray[np.intp], FloatArray] | None:
+    """PDQ's vertical operator as (row indices, weights), each 64 x B, or None if too wide.
+
+    Row i of the operator is non-zero only on a short run of pixels (a box of about
+    n/128 full-size pixels, applied twice), so `weights[i] . x[rows[i]]` gives the same
+    filtered row as the full product at a fraction of the multiply-adds.
+    """
+    if n_small > _CACHE_MAX_SIDE:
+        return None
+    dense = _axis_operators(n_full, scale, n_small)[_PDQ_ROWS]
+    spans = [np.flatnonzero(row) for row in dense]
+    if any(len(s) == 0 for s in spans):
+        return None
+    first = np.array([s[0] for s in spans])
+    width = max(int(s[-1]) - int(s[0]) + 1 for s in spans)
+    if width > _BAND_MAX_SHARE * n_small:
+        return None
+    offsets = first[:, None] + np.arange(width)[None, :]
+    inside = offsets < n_small
+    rows = np.where(inside, offsets, n_small - 1).astype(np.intp)
+    weights = np.where(inside, np.take_along_axis(dense, rows, axis=1), 0.0).astype(np.float32)
+    rows.flags.writeable = False
+    weights.flags.writeable = False
+    return rows, weights
+
+
 def _pdq_dct_matrix() -> FloatArray:
     """Meta's dct_matrix_64: rows 1..16 of the 64-point DCT-II, scaled by sqrt(2/64)."""
     i = np.arange(1, PDQ_DCT + 1)[:, None]
@@ -259,8 +292,12 @@ def pdq_dihedral_from_grid(
     vflip = coeffs * _PDQ_SIGNS[:, None]  # image flipped top-bottom
     hflip = coeffs * _PDQ_SIGNS[None, :]  # flipped left-right
     both = vflip * _PDQ_SIGNS[None, :]  # rotated 180
-    others = (hflip.T, both, vflip.T, vflip, hflip, coeffs.T, both.T)
-    return _pdq_bits(coeffs), quality, tuple(_pdq_bits(c) for c in others)
+    stack = np.stack((coeffs, hflip.T, both, vflip.T, vflip, hflip, coeffs.T, both.T))
+    flat = stack.reshape(8, -1)
+    medians = np.partition(flat, 127, axis=1)[:, 127:128]  # as _pdq_bits, 8 at once
+    packed = np.packbits((flat > medians)[:, ::-1], axis=1)
+    hexes = [row.tobytes().hex() for row in packed]
+    return hexes[0], quality, tuple(hexes[1:])
 
 
 def _pdq_bits(coeffs: FloatArray) -> str:
@@ -286,11 +323,20 @@ def fast_hashes(
     full_w, full_h = full_size
     down, across = _axis_operators(full_h, scale, h), _axis_operators(full_w, scale, w)
     x = luma.astype(np.float32)
-    # One pass over the pixels for all three vertical filters; the rest is on small matrices.
-    stacked = down[_VERTICAL_ROWS] @ x  # (64 + 32 + 8) x w
-    pdq_grid = stacked[_PDQ_ROWS] @ across[_PDQ_ROWS].T
-    thumb = _round_u8(stacked[_PHASH_ROWS] @ across[_PHASH_ROWS].T)
-    dthumb = _round_u8(stacked[_DHASH_HEIGHT_ROWS] @ across[_DHASH_WIDTH_ROWS].T)
+    # The vertical filters are one pass over the pixels; the rest is on small matrices.
+    # PDQ's 64 rows are narrow boxes (a few taps each), so they are applied as a band
+    # (gather + weighted sum) instead of 64 mostly-zero rows of the matrix product.
+    band = _pdq_band(full_h, scale, h)
+    if band is None:
+        stacked = down[_VERTICAL_ROWS] @ x  # (64 + 32 + 8) x w
+        pdq_rows, lanczos_rows = stacked[_PDQ_ROWS], stacked[PDQ_GRID:]
+    else:
+        rows, weights = band
+        pdq_rows = np.einsum("ib,ibw->iw", weights, x[rows])
+        lanczos_rows = down[PDQ_GRID : _VERTICAL_ROWS.stop] @ x  # (32 + 8) x w
+    pdq_grid = pdq_rows @ across[_PDQ_ROWS].T
+    thumb = _round_u8(lanczos_rows[:PHASH_THUMB] @ across[_PHASH_ROWS].T)
+    dthumb = _round_u8(lanczos_rows[PHASH_THUMB:] @ across[_DHASH_WIDTH_ROWS].T)
     if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0
         dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7

@@ -403,3 +403,25 @@ def test_dihedral_round_trips_through_its_stored_form() -> None:
     # A damaged stored value means "no orientations", never an exception in a crawl.
     for bad in (None, "", "abc", " ".join(["0" * 64] * 6), " ".join(["zz" * 32] * 7)):
         assert parse_dihedral(bad) == ()
+
+
+@pytest.mark.parametrize(
+    ("n_full", "scale", "n_small"),
+    [(768, 2, 384), (1000, 1, 1000), (70, 1, 70), (3000, 8, 375), (4001, 4, 1001), (9, 1, 9)],
+)
+def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -> None:
+    """The fast path's banded PDQ filter equals the full matrix product it replaces."""
+    from matchers.perceptual import _PDQ_ROWS, _axis_operators, _pdq_band
+
+    dense = _axis_operators(n_full, scale, n_small)[_PDQ_ROWS]
+    x = np.random.default_rng(n_full).random((n_small, 37)).astype(np.float32) * 255
+    band = _pdq_band(n_full, scale, n_small)
+    if band is None:  # too wide to be worth it: the dense product is used
+        assert n_small < 64 * 4
+        return
+    rows, weights = band
+    assert rows.shape == weights.shape
+    assert rows.shape[0] == 64
+    assert rows.shape[1] <= n_small // 4
+    np.testing.assert_allclose(np.einsum("ib,ibw->iw", weights, x[rows]), dense @ x,
+                               rtol=1e-5, atol=1e-3)
