@@ -21,6 +21,11 @@ from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 # Images too small to reduce get the reference hashes exactly.
 FAST_MIN_SIDE = 256
 FAST_MIN_SIDE_DEEP = 384
+# pHash and dHash resize to 32x32 and 9x8 with filters tens of pixels wide, so on the fast
+# path they (and flatness's 64x64 box thumbnail) are computed from a further 2x2 box
+# reduction of the reduced luma whenever its short side stays at or above COARSE_MIN_SIDE:
+# a quarter of the pixels for the same bits (bench/RESULTS.md, "Hashing").
+COARSE_MIN_SIDE = 128
 
 
 class TruncatedImagesEnabledError(RuntimeError):
@@ -59,6 +64,9 @@ class Decoded:
     scale: int
     rgb: npt.NDArray[np.uint8] | None  # full-size H x W x 3, present when scale == 1
     flatness: float | None = None  # matchers.confidence.flatness of the first frame
+    # luma reduced 2x2 once more (1/(2 * scale) of the full size), for pHash and dHash;
+    # None when that would fall below COARSE_MIN_SIDE or scale == 1.
+    coarse: Image.Image | None = None
 
 
 def _min_side(scale: int) -> int:
@@ -164,10 +172,13 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
             if scale > 1 and fmt != "jpeg":
                 luma = luma.reduce(scale)
             rgb = np.asarray(_convert(img, "RGB")) if scale == 1 else None
+            coarse = None
+            if scale > 1 and min(luma.size) // 2 >= COARSE_MIN_SIDE:
+                coarse = luma.reduce(2)
             # Transparent pixels count as the white a page shows them on; otherwise the
-            # luma already decoded is enough (the measure is a 64x64 box-filtered thumbnail).
+            # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
             transparent = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            flat = flatness(img if transparent else luma)
+            flat = flatness(img if transparent else luma if coarse is None else coarse)
         except MemoryError:
             raise DecodeRefused(
                 "too_large",
@@ -184,4 +195,4 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
                 width=width,
                 height=height,
             ) from None
-    return Decoded(width, height, frames, luma, scale, rgb, flat)
+    return Decoded(width, height, frames, luma, scale, rgb, flat, coarse)

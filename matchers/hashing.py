@@ -97,7 +97,9 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
 
 def _perceptual(decoded: Decoded, *, fast: bool) -> PerceptualHashes:
     if decoded.rgb is None:  # decoded at 1/scale: the fast operators
-        return fast_hashes(np.asarray(decoded.luma), (decoded.width, decoded.height), decoded.scale)
+        coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
+        size = (decoded.width, decoded.height)
+        return fast_hashes(np.asarray(decoded.luma), size, decoded.scale, coarse)
     if fast:
         return exact_hashes(decoded.luma, decoded.rgb)
     return reference_hashes(decoded.luma, decoded.rgb)

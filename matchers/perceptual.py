@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -149,87 +149,94 @@ def jarosz_matrix(n: int, scale: int = 1) -> FloatArray:
     return m.reshape(PDQ_GRID, n_small)
 
 
-def _jarosz32(n: int) -> FloatArray:
-    return _jarosz32_cached(n) if n <= _CACHE_MAX_SIDE else _jarosz32_build(n)
+# The fast path's operators, one per hash and axis: PDQ's filter-and-decimate to 64, pHash's
+# Lanczos to 32, dHash's to 8 (its thumbnail's height) and 9 (its width).
+OperatorKind = Literal["pdq", "phash", "dhash_height", "dhash_width"]
+_LANCZOS_OUT: dict[OperatorKind, int] = {
+    "phash": PHASH_THUMB,
+    "dhash_height": DHASH_SIZE,
+    "dhash_width": DHASH_SIZE + 1,
+}
 
 
-def _jarosz32_build(n: int) -> FloatArray:
-    m = jarosz_matrix(n).astype(np.float32)
-    m.flags.writeable = False
-    return m
+def _build_operator(kind: OperatorKind, n_full: int, scale: int) -> FloatArray:
+    if kind == "pdq":
+        m = jarosz_matrix(n_full, scale)
+    else:
+        m = lanczos_matrix(n_full, _LANCZOS_OUT[kind], scale)
+    out: FloatArray = m.astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
-_jarosz32_cached = lru_cache(maxsize=16)(_jarosz32_build)
+_OPERATOR_CACHES = {
+    kind: lru_cache(maxsize=128)(_build_operator) for kind in get_args(OperatorKind)
+}
 
 
-# Rows of an axis's operator stack: PDQ's 64, pHash's 32, then dHash's 8 (its thumbnail's
-# height) and 9 (its width). The vertical pass uses rows [0, 104) in one product.
-_PDQ_ROWS = slice(0, PDQ_GRID)
-_PHASH_ROWS = slice(PDQ_GRID, PDQ_GRID + PHASH_THUMB)
-_DHASH_HEIGHT_ROWS = slice(PDQ_GRID + PHASH_THUMB, PDQ_GRID + PHASH_THUMB + DHASH_SIZE)
-_DHASH_WIDTH_ROWS = slice(_DHASH_HEIGHT_ROWS.stop, _DHASH_HEIGHT_ROWS.stop + DHASH_SIZE + 1)
-_VERTICAL_ROWS = slice(0, _DHASH_HEIGHT_ROWS.stop)
+def operator(kind: OperatorKind, n_full: int, scale: int = 1) -> FloatArray:
+    """One hash's operator along one axis (full size, scale), folded, float32, read-only.
 
-
-def _axis_operators(n_full: int, scale: int, n_small: int) -> FloatArray:
-    """All operators for one axis (full size, scale), folded, float32, read-only.
-
-    Cached per axis, since widths and heights recur across images far more than (w, h)
-    pairs. Only moderate sizes are cached, so hostile images of ever-new huge sizes cannot
-    grow the cache beyond a few tens of MB (128 x 113 x 1536 float32 at most).
+    Cached per axis and kind, since widths and heights recur across images far more than
+    (w, h) pairs. Only moderate sizes are cached, so hostile images of ever-new huge sizes
+    cannot grow the caches beyond a few tens of MB (128 x 113 x 1536 float32 at most).
     """
-    if n_small <= _CACHE_MAX_SIDE:
-        return _axis_operators_cached(n_full, scale, n_small)
-    return _build_axis_operators(n_full, scale, n_small)
+    if -(-n_full // scale) <= _CACHE_MAX_SIDE:
+        return _OPERATOR_CACHES[kind](kind, n_full, scale)
+    return _build_operator(kind, n_full, scale)
 
 
-def _build_axis_operators(n_full: int, scale: int, n_small: int) -> FloatArray:
-    stack = np.vstack(
-        [
-            jarosz_matrix(n_full, scale),
-            lanczos_matrix(n_full, PHASH_THUMB, scale),
-            lanczos_matrix(n_full, DHASH_SIZE, scale),
-            lanczos_matrix(n_full, DHASH_SIZE + 1, scale),
-        ]
-    ).astype(np.float32)
-    stack.flags.writeable = False
-    return stack
-
-
-_axis_operators_cached = lru_cache(maxsize=128)(_build_axis_operators)
+def _jarosz32(n: int) -> FloatArray:
+    return operator("pdq", n)
 
 
 # A band wider than this share of the axis is applied as a plain matrix product.
 _BAND_MAX_SHARE = 0.25
 
+Band = tuple[npt.NDArray[np.intp], FloatArray]
+
 
 @lru_cache(maxsize=128)
-def _pdq_band(
-    n_full: int, scale: int, n_small: int
-) -> tuple[npt.NDArray[np.intp], FloatArray] | None:
-    """PDQ's vertical operator as (row indices, weights), each 64 x B, or None if too wide.
+def _pdq_band(n_full: int, scale: int) -> Band | None:
+    """PDQ's operator as (indices, weights), each 64 x B, or None if too wide to pay off.
 
     Row i of the operator is non-zero only on a short run of pixels (a box of about
-    n/128 full-size pixels, applied twice), so `weights[i] . x[rows[i]]` gives the same
+    n/128 full-size pixels, applied twice), so `weights[i] . x[indices[i]]` gives the same
     filtered row as the full product at a fraction of the multiply-adds.
     """
+    n_small = -(-n_full // scale)
     if n_small > _CACHE_MAX_SIDE:
         return None
-    dense = _axis_operators(n_full, scale, n_small)[_PDQ_ROWS]
-    spans = [np.flatnonzero(row) for row in dense]
-    if any(len(s) == 0 for s in spans):
+    dense = operator("pdq", n_full, scale)
+    nonzero = dense != 0.0
+    if not nonzero.any(axis=1).all():
         return None
-    first = np.array([s[0] for s in spans])
-    width = max(int(s[-1]) - int(s[0]) + 1 for s in spans)
+    first = nonzero.argmax(axis=1)
+    last = n_small - 1 - nonzero[:, ::-1].argmax(axis=1)
+    width = int((last - first).max()) + 1
     if width > _BAND_MAX_SHARE * n_small:
         return None
     offsets = first[:, None] + np.arange(width)[None, :]
     inside = offsets < n_small
-    rows = np.where(inside, offsets, n_small - 1).astype(np.intp)
-    weights = np.where(inside, np.take_along_axis(dense, rows, axis=1), 0.0).astype(np.float32)
-    rows.flags.writeable = False
+    indices = np.where(inside, offsets, n_small - 1).astype(np.intp)
+    weights = np.where(inside, np.take_along_axis(dense, indices, axis=1), 0.0).astype(np.float32)
+    indices.flags.writeable = False
     weights.flags.writeable = False
-    return rows, weights
+    return indices, weights
+
+
+def band_down(band: Band, x: FloatArray) -> FloatArray:
+    """`dense @ x` for the operator `band` stands for (64 x rows of x)."""
+    rows, weights = band
+    out: FloatArray = np.matmul(weights[:, None, :], x.take(rows, axis=0))[:, 0, :]
+    return out
+
+
+def band_across(band: Band, y: FloatArray) -> FloatArray:
+    """`y @ dense.T` for the operator `band` stands for (64 x columns of y)."""
+    cols, weights = band
+    out: FloatArray = np.einsum("ijb,jb->ij", y.take(cols, axis=1), weights)
+    return out
 
 
 def _pdq_dct_matrix() -> FloatArray:
@@ -316,27 +323,39 @@ def _round_u8(a: FloatArray) -> FloatArray:
 
 
 def fast_hashes(
-    luma: npt.NDArray[np.uint8], full_size: tuple[int, int], scale: int
+    luma: npt.NDArray[np.uint8],
+    full_size: tuple[int, int],
+    scale: int,
+    coarse: npt.NDArray[np.uint8] | None = None,
 ) -> PerceptualHashes:
-    """All three hashes of a luma image decoded at 1/scale of `full_size` (width, height)."""
-    h, w = luma.shape
+    """All three hashes of a luma image decoded at 1/scale of `full_size` (width, height).
+
+    `coarse`, if given, is `luma` reduced 2x2 once more (1/(2 * scale)), and pHash is taken
+    from it: its 32x32 Lanczos filter is tens of pixels wide, so the box moves it less than
+    the decode already does (bench/RESULTS.md) while its pass costs a quarter as much.
+    dHash stays on `luma`: its bits compare neighbouring cells, which on flat graphics are
+    often exactly equal, and the extra box flips such ties.
+    """
     full_w, full_h = full_size
-    down, across = _axis_operators(full_h, scale, h), _axis_operators(full_w, scale, w)
     x = luma.astype(np.float32)
-    # The vertical filters are one pass over the pixels; the rest is on small matrices.
-    # PDQ's 64 rows are narrow boxes (a few taps each), so they are applied as a band
-    # (gather + weighted sum) instead of 64 mostly-zero rows of the matrix product.
-    band = _pdq_band(full_h, scale, h)
-    if band is None:
-        stacked = down[_VERTICAL_ROWS] @ x  # (64 + 32 + 8) x w
-        pdq_rows, lanczos_rows = stacked[_PDQ_ROWS], stacked[PDQ_GRID:]
+    # Each hash is (rows operator) @ x @ (columns operator).T, the pass over the pixels
+    # first. PDQ's rows and columns are narrow boxes (a few taps each), so they are applied
+    # as bands (gather + weighted sum) instead of 64 mostly-zero rows of a matrix product.
+    down = _pdq_band(full_h, scale)
+    pdq_rows: FloatArray = (
+        operator("pdq", full_h, scale) @ x if down is None else band_down(down, x)
+    )
+    across = _pdq_band(full_w, scale)
+    pdq_grid: FloatArray
+    if across is None:
+        pdq_grid = pdq_rows @ operator("pdq", full_w, scale).T
     else:
-        rows, weights = band
-        pdq_rows = np.einsum("ib,ibw->iw", weights, x[rows])
-        lanczos_rows = down[PDQ_GRID : _VERTICAL_ROWS.stop] @ x  # (32 + 8) x w
-    pdq_grid = pdq_rows @ across[_PDQ_ROWS].T
-    thumb = _round_u8(lanczos_rows[:PHASH_THUMB] @ across[_PHASH_ROWS].T)
-    dthumb = _round_u8(lanczos_rows[PHASH_THUMB:] @ across[_DHASH_WIDTH_ROWS].T)
+        pdq_grid = band_across(across, pdq_rows)
+    dhash_rows = operator("dhash_height", full_h, scale) @ x
+    dthumb = _round_u8(dhash_rows @ operator("dhash_width", full_w, scale).T)
+    source, source_scale = (x, scale) if coarse is None else (coarse.astype(np.float32), 2 * scale)
+    phash_rows = operator("phash", full_h, source_scale) @ source
+    thumb = _round_u8(phash_rows @ operator("phash", full_w, source_scale).T)
     if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0
         dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7

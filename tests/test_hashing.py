@@ -411,11 +411,12 @@ def test_dihedral_round_trips_through_its_stored_form() -> None:
 )
 def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -> None:
     """The fast path's banded PDQ filter equals the full matrix product it replaces."""
-    from matchers.perceptual import _PDQ_ROWS, _axis_operators, _pdq_band
+    from matchers.perceptual import _pdq_band, band_across, band_down, operator
 
-    dense = _axis_operators(n_full, scale, n_small)[_PDQ_ROWS]
+    dense = operator("pdq", n_full, scale)
+    assert dense.shape == (64, n_small)
     x = np.random.default_rng(n_full).random((n_small, 37)).astype(np.float32) * 255
-    band = _pdq_band(n_full, scale, n_small)
+    band = _pdq_band(n_full, scale)
     if band is None:  # too wide to be worth it: the dense product is used
         assert n_small < 64 * 4
         return
@@ -423,5 +424,7 @@ def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -
     assert rows.shape == weights.shape
     assert rows.shape[0] == 64
     assert rows.shape[1] <= n_small // 4
-    np.testing.assert_allclose(np.einsum("ib,ibw->iw", weights, x[rows]), dense @ x,
-                               rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(band_down(band, x), dense @ x, rtol=1e-5, atol=1e-3)
+    # The same operator along the other axis (PDQ filters columns as it filters rows).
+    y = np.ascontiguousarray(x.T)
+    np.testing.assert_allclose(band_across(band, y), y @ dense.T, rtol=1e-5, atol=1e-3)
