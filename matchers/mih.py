@@ -127,15 +127,32 @@ class _Tables:
     widths: list[int]
     starts: list[int]
     offsets: IntArray  # all chunks' CSR offsets
-    postings: IntArray  # rows of chunks 1.., flat
-    inline: U64 | None  # single-word codes copied in posting order: no gather to verify
+    # Rows of every bucket position, flat. Multi-word codes: chunks 1.. only (chunk 0's
+    # positions are rows). Single-word codes: every chunk's, chunk 0's being 0..n-1.
+    postings: IntArray
+    # Single-word codes copied in posting order for every chunk (`words` is a view of its
+    # first n): a candidate is verified from the position alone, with no gather by row.
+    inline: U64 | None
     plans: dict[int, _Plan | None] = field(default_factory=dict)
 
     @property
+    def key_shifts(self) -> list[tuple[int, int]]:
+        """(right shift, mask) taking each chunk's value out of the code as one int."""
+        if self._key_shifts is None:
+            bits = sum(self.widths)
+            self._key_shifts = [
+                (bits - start - width, (1 << width) - 1)
+                for start, width in zip(self.starts, self.widths, strict=True)
+            ]
+        return self._key_shifts
+
+    _key_shifts: list[tuple[int, int]] | None = None
+
+    @property
     def nbytes(self) -> int:
-        arrays = [self.ids, self.words, self.offsets, self.postings]
-        extra = 0 if self.inline is None else self.inline.nbytes
-        return int(sum(a.nbytes for a in arrays)) + extra
+        codes = self.words if self.inline is None else self.inline
+        arrays = [self.ids, codes, self.offsets, self.postings]
+        return int(sum(a.nbytes for a in arrays))
 
 
 class HammingIndex:
@@ -213,18 +230,26 @@ class HammingIndex:
         index_type = np.int32 if n * chunks < 2**31 else np.int64
         # Filled in place, chunk by chunk, to keep the build's peak memory near the result's.
         offsets: IntArray = np.empty(sum(2**w + 1 for w in widths), dtype=index_type)
-        postings: IntArray = np.empty((chunks - 1) * n, dtype=index_type)
+        single = words.shape[1] == 1
+        skip = 0 if single else 1  # chunks without posting rows: chunk 0 for multi-word
+        postings: IntArray = np.empty((chunks - skip) * n, dtype=index_type)
         keys = _chunk_keys(words, starts[0], widths[0])
         order = np.argsort(keys)  # any order within a bucket will do: no need for stable
         ids, words = ids[order].astype(id_type), words.take(order, axis=0)
         offsets[: 2 ** widths[0] + 1] = _offsets(keys, widths[0], 0)
+        if single:
+            postings[:n] = np.arange(n)
         at = 2 ** widths[0] + 1
         for j in range(1, chunks):
             keys = _chunk_keys(words, starts[j], widths[j])
-            postings[(j - 1) * n : j * n] = np.argsort(keys)
-            offsets[at : at + 2 ** widths[j] + 1] = _offsets(keys, widths[j], (j - 1) * n)
+            base = (j - skip) * n
+            postings[base : base + n] = np.argsort(keys)
+            offsets[at : at + 2 ** widths[j] + 1] = _offsets(keys, widths[j], base)
             at += 2 ** widths[j] + 1
-        inline = words[:, 0].take(postings) if words.shape[1] == 1 else None
+        inline = None
+        if single:
+            inline = words[:, 0].take(postings)
+            words = inline[:n].reshape(n, 1)  # rows are in chunk 0's order: the same codes
         return _Tables(ids, words, widths, starts, offsets, postings, inline)
 
     def _plan(self, tables: _Tables, radius: int) -> _Plan | None:
@@ -248,40 +273,46 @@ class HammingIndex:
         tables.plans[radius] = plan
         return plan
 
-    def _query_keys(self, tables: _Tables, query: U64) -> I64:
-        """Chunk values of one query, computed with Python ints (cheaper for one row)."""
-        value = int.from_bytes(query.tobytes()[: self.bits // 8], "big")
-        return np.array(
-            [
-                (value >> (self.bits - start - width)) & ((1 << width) - 1)
-                for start, width in zip(tables.starts, tables.widths, strict=True)
-            ],
-            dtype=np.int64,
-        )
+    def _query(self, code: bytes | npt.ArrayLike) -> tuple[U64, int]:
+        """One query as (1, words) uint64 and as a Python int (bits in hex order)."""
+        if isinstance(code, bytes) and len(code) * 8 == self.bits and self.bits % 64 == 0:
+            return np.frombuffer(code, dtype=np.uint64).reshape(1, -1), int.from_bytes(code, "big")
+        query = to_words(as_code_rows(code, self.bits))
+        return query, int.from_bytes(query.tobytes()[: self.bits // 8], "big")
 
     def search(self, code: bytes | npt.ArrayLike, radius: int) -> Neighbours:
         """Every (id, distance) within `radius` bits of `code`, nearest first, then by id."""
         if radius < 0:
             raise ValueError(f"radius must be >= 0, got {radius}")
-        query = to_words(as_code_rows(code, self.bits))
+        query, value = self._query(code)
         tables = self._built()
         plan = self._plan(tables, radius)
         if plan is None:
             return scan(tables.words, tables.ids, query[0], radius)
-        at = plan.bases + (self._query_keys(tables, query)[plan.chunks] ^ plan.masks)
-        lo = tables.offsets[at].astype(np.int64)
-        lengths = tables.offsets[at + 1] - lo
-        ends = np.cumsum(lengths)
+        # Plain method calls throughout: at ~40 us a query, numpy's Python-level wrappers
+        # (np.cumsum, np.flatnonzero, ...) would add a tenth.
+        keys = np.array([(value >> shift) & mask for shift, mask in tables.key_shifts])
+        at = plan.bases + (keys.take(plan.chunks) ^ plan.masks)
+        lo = tables.offsets.take(at)
+        lengths = tables.offsets.take(at + 1) - lo
+        ends = lengths.cumsum()
         total = int(ends[-1])
         if total == 0:
             return []
         if total > BRUTE_FORCE_FRACTION * len(tables.ids):
             return scan(tables.words, tables.ids, query[0], radius)
-        positions = np.repeat(lo - (ends - lengths), lengths) + np.arange(total)
-        split = int(ends[plan.direct - 1])
-        rows, dist = _verify(tables, positions[:split], positions[split:], query, radius)
-        if len(rows) == 0:
-            return []
+        positions = (lo - (ends - lengths)).repeat(lengths) + np.arange(total)
+        if tables.inline is not None:  # single-word codes: verified by position alone
+            counts = np.bitwise_count(tables.inline.take(positions) ^ query[0, 0])
+            hit = (counts <= radius).nonzero()[0]
+            if len(hit) == 0:
+                return []
+            rows, dist = tables.postings.take(positions.take(hit)), counts.take(hit).astype(np.intp)
+        else:
+            split = int(ends[plan.direct - 1])
+            rows, dist = _verify(tables, positions[:split], positions[split:], query, radius)
+            if len(rows) == 0:
+                return []
         if plan.multi_chunk and len(rows) > 1:
             rows, first = np.unique(rows, return_index=True)
             dist = dist[first]
@@ -342,26 +373,30 @@ class HammingIndex:
         self, tables: _Tables, plan: _Plan, lo: I64, lengths: I64, queries: U64, radius: int
     ) -> list[Neighbours]:
         count = len(queries)
-        split = plan.direct
         owners = np.arange(count)
-        direct_owner = np.repeat(owners, lengths[:, :split].sum(axis=1))
-        via_owner = np.repeat(owners, lengths[:, split:].sum(axis=1))
-        direct = _expand(lo[:, :split].ravel(), lengths[:, :split].ravel())
-        via = _expand(lo[:, split:].ravel(), lengths[:, split:].ravel())
-        dist_direct = _row_distances(_rows(tables.words, direct), _rows(queries, direct_owner))
-        if tables.inline is not None:
-            dist_via = np.bitwise_count(tables.inline[via] ^ queries[:, 0][via_owner])
-            keep = dist_via <= radius
-            rows_via = tables.postings[via[keep]].astype(np.int64)
+        if tables.inline is not None:  # single-word codes: verified by position alone
+            owner = np.repeat(owners, lengths.sum(axis=1))
+            positions = _expand(lo.ravel(), lengths.ravel())
+            counts = np.bitwise_count(tables.inline[positions] ^ queries[:, 0][owner])
+            near = counts <= radius
+            rows = tables.postings[positions[near]].astype(np.int64)
+            owner, dist = owner[near], counts[near].astype(np.intp)
         else:
+            split = plan.direct
+            direct_owner = np.repeat(owners, lengths[:, :split].sum(axis=1))
+            via_owner = np.repeat(owners, lengths[:, split:].sum(axis=1))
+            direct = _expand(lo[:, :split].ravel(), lengths[:, :split].ravel())
+            via = _expand(lo[:, split:].ravel(), lengths[:, split:].ravel())
+            dist_direct = _row_distances(
+                _rows(tables.words, direct), _rows(queries, direct_owner)
+            )
             rows_via = tables.postings[via].astype(np.int64)
             dist_via = _row_distances(_rows(tables.words, rows_via), _rows(queries, via_owner))
             keep = dist_via <= radius
-            rows_via = rows_via[keep]
-        near = dist_direct <= radius
-        rows = np.concatenate([direct[near], rows_via])
-        owner = np.concatenate([direct_owner[near], via_owner[keep]])
-        dist = np.concatenate([dist_direct[near], dist_via[keep]])
+            near = dist_direct <= radius
+            rows = np.concatenate([direct[near], rows_via[keep]])
+            owner = np.concatenate([direct_owner[near], via_owner[keep]])
+            dist = np.concatenate([dist_direct[near], dist_via[keep]])
         if plan.multi_chunk and len(rows) > 1:
             _, first = np.unique(owner * len(tables.ids) + rows, return_index=True)
             rows, owner, dist = rows[first], owner[first], dist[first]
@@ -379,17 +414,10 @@ class HammingIndex:
 def _verify(
     tables: _Tables, direct: I64, via: I64, query: U64, radius: int
 ) -> tuple[I64, Distances]:
-    """Rows within radius among chunk-0 rows `direct` and posting positions `via`."""
-    if tables.inline is not None:  # single-word codes: no gathers through the postings
-        word = query[0, 0]
-        counts_direct = np.bitwise_count(tables.words.reshape(-1)[direct] ^ word)
-        counts_via = np.bitwise_count(tables.inline[via] ^ word)
-        hit_direct = (counts_direct <= radius).nonzero()[0]
-        hit_via = (counts_via <= radius).nonzero()[0]
-        found = tables.postings[via[hit_via]].astype(np.int64)
-        rows = np.concatenate([direct[hit_direct], found])
-        dist = np.concatenate([counts_direct[hit_direct], counts_via[hit_via]]).astype(np.intp)
-        return rows, dist
+    """Rows within radius among chunk-0 rows `direct` and posting positions `via`.
+
+    For multi-word codes; single-word ones are verified by position (see `search`).
+    """
     dist_direct = _row_distances(_rows(tables.words, direct), query)
     near = dist_direct <= radius
     rows_via = tables.postings[via].astype(np.int64)

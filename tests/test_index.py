@@ -58,6 +58,7 @@ def assert_same_as_brute_force(
     for query, batch in zip(queries, many, strict=True):
         expected = brute_force_search(codes, query, radius, ids=ids)
         assert index.search(query.tobytes(), radius) == expected
+        assert index.search(query, radius) == expected  # an array row takes the general path
         assert batch == expected
         found += len(expected)
     return found
