@@ -21,10 +21,10 @@ from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 # Images too small to reduce get the reference hashes exactly.
 FAST_MIN_SIDE = 256
 FAST_MIN_SIDE_DEEP = 384
-# pHash and dHash resize to 32x32 and 9x8 with filters tens of pixels wide, so on the fast
-# path they (and flatness's 64x64 box thumbnail) are computed from a further 2x2 box
-# reduction of the reduced luma whenever its short side stays at or above COARSE_MIN_SIDE:
-# a quarter of the pixels for the same bits (bench/RESULTS.md, "Hashing").
+# pHash resizes to 32x32 with a filter tens of pixels wide, so on the fast path it (and
+# flatness's 64x64 box thumbnail) is computed from a further 2x2 box reduction of the
+# reduced luma whenever its short side stays at or above COARSE_MIN_SIDE: a quarter of the
+# pixels for the same bits (bench/RESULTS.md, "Hashing"). dHash stays on the reduced luma.
 COARSE_MIN_SIDE = 128
 
 
@@ -64,7 +64,7 @@ class Decoded:
     scale: int
     rgb: npt.NDArray[np.uint8] | None  # full-size H x W x 3, present when scale == 1
     flatness: float | None = None  # matchers.confidence.flatness of the first frame
-    # luma reduced 2x2 once more (1/(2 * scale) of the full size), for pHash and dHash;
+    # luma reduced 2x2 once more (1/(2 * scale) of the full size), for pHash and flatness;
     # None when that would fall below COARSE_MIN_SIDE or scale == 1.
     coarse: Image.Image | None = None
 

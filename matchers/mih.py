@@ -134,19 +134,15 @@ class _Tables:
     # first n): a candidate is verified from the position alone, with no gather by row.
     inline: U64 | None
     plans: dict[int, _Plan | None] = field(default_factory=dict)
+    # (right shift, mask) taking each chunk's value out of a code held as one Python int.
+    key_shifts: list[tuple[int, int]] = field(init=False)
 
-    @property
-    def key_shifts(self) -> list[tuple[int, int]]:
-        """(right shift, mask) taking each chunk's value out of the code as one int."""
-        if self._key_shifts is None:
-            bits = sum(self.widths)
-            self._key_shifts = [
-                (bits - start - width, (1 << width) - 1)
-                for start, width in zip(self.starts, self.widths, strict=True)
-            ]
-        return self._key_shifts
-
-    _key_shifts: list[tuple[int, int]] | None = None
+    def __post_init__(self) -> None:
+        bits = sum(self.widths)
+        self.key_shifts = [
+            (bits - start - width, (1 << width) - 1)
+            for start, width in zip(self.starts, self.widths, strict=True)
+        ]
 
     @property
     def nbytes(self) -> int:

@@ -187,10 +187,6 @@ def operator(kind: OperatorKind, n_full: int, scale: int = 1) -> FloatArray:
     return _build_operator(kind, n_full, scale)
 
 
-def _jarosz32(n: int) -> FloatArray:
-    return operator("pdq", n)
-
-
 # A band wider than this share of the axis is applied as a plain matrix product.
 _BAND_MAX_SHARE = 0.25
 
@@ -423,7 +419,7 @@ def exact_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> PerceptualHas
         pdq, quality = PDQ_EMPTY, 0
         dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7
     else:
-        rows = _jarosz32(h)
+        rows = operator("pdq", h)
         filtered = np.zeros((PDQ_GRID, w), dtype=np.float32)
         # pdqhash's luma exactly (a float64 weighted sum, then float32), a band of rows at a
         # time so a long thin image never needs several float64 copies of itself at once.
@@ -432,7 +428,7 @@ def exact_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> PerceptualHas
             r, g, b = band[:, :, 0], band[:, :, 1], band[:, :, 2]
             lum = (r * 0.299 + g * 0.587 + b * 0.114).astype(np.float32)
             filtered += rows[:, top : top + _LUMA_BAND] @ lum
-        pdq, quality, dihedral = pdq_dihedral_from_grid(filtered @ _jarosz32(w).T)
+        pdq, quality, dihedral = pdq_dihedral_from_grid(filtered @ operator("pdq", w).T)
     return PerceptualHashes(
         phash=phash_from_thumbnail(thumb),
         dhash=dhash_from_thumbnail(dthumb),
