@@ -378,18 +378,19 @@ def fast_hashes(
         pdq_grid = pdq_rows @ operator("pdq", full_w, scale).T
     else:
         pdq_grid = band_across(across, pdq_rows)
+    vertical_first = _vertical_first(full_size)
     dthumb = _pillow_resize(
         x,
         operator("dhash_height", full_h, scale),
         operator("dhash_width", full_w, scale),
-        _vertical_first(full_size),
+        vertical_first,
     )
     source, source_scale = (x, scale) if coarse is None else (coarse.astype(np.float32), 2 * scale)
     thumb = _pillow_resize(
         source,
         operator("phash", full_h, source_scale),
         operator("phash", full_w, source_scale),
-        _vertical_first(full_size),
+        vertical_first,
     )
     if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0
