@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
-from crawler.scheduling.timing import (
+from crawler.services.scheduler.timing import (
     ScheduleTimeError,
     check_cron,
     first_due,

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.scheduler import Scheduler, SchedulerOptions, soft_budget
-from crawler.scheduling.processes import (
+from crawler.services.scheduler.scheduler import Scheduler, SchedulerOptions, soft_budget
+from crawler.services.scheduler.processes import (
     crawl_arguments,
     is_crawl_process,
     is_supervisor_process,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from crawler.config import Config
-from crawler.notices.clock import ClockError, now_from_env
+from crawler.services.notices.clock import ClockError, now_from_env
 from storage.db import StorageError, Store, open_store
 from storage.review import WorkflowError
 

@@ -86,7 +86,7 @@ def crawl(
     progress: bool, log_level: str, fmt: str,
 ) -> None:
     """Crawl URLs (ad-hoc seeds) and/or stored seeds; with neither, every active seed."""
-    from crawler.runner import CrawlError, build_plans, run_crawl
+    from crawler.engine.process import CrawlError, build_plans, run_crawl
     from storage.db import StorageError
 
     seeds = _load_seeds(config, seed_ids, tag, all_active=not (urls or seed_ids or tag))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.common import emit, format_option, opened_store, pass_config, rows_of
-from crawler.notices.clock import iso_z
+from crawler.services.notices.clock import iso_z
 from storage.evidence import HitDetail, get_hit_detail
 from storage.review import HIT_STATES
 

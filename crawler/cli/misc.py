@@ -167,7 +167,7 @@ def rematch_command(config: Config, thresholds: tuple[str, ...], as_json: bool) 
 
     Example: trawl rematch
     """
-    from crawler.rematch import rematch
+    from crawler.services.rematch import rematch
 
     overrides = _parse_thresholds(thresholds)
 
@@ -214,7 +214,7 @@ def demo_command(directory: Path, time_budget: float) -> None:
 
     Example: trawl demo --dir /tmp/trawl-demo
     """
-    from crawler.demo import DemoError, run_demo
+    from crawler.services.demo import DemoError, run_demo
 
     try:
         report = run_demo(directory, echo=click.echo, time_budget=time_budget)

@@ -18,9 +18,9 @@ from crawler.cli.common import (
     pass_config,
     require_actor,
 )
-from crawler.notices.clock import iso_z
-from crawler.notices.formats import to_csv, to_json
-from crawler.notices.render import (
+from crawler.services.notices.clock import iso_z
+from crawler.services.notices.formats import to_csv, to_json
+from crawler.services.notices.render import (
     NoticeRenderer,
     NoticeRenderError,
     eml_bytes,
@@ -228,7 +228,7 @@ def providers_list(config: Config, fmt: str) -> None:
 @pass_config
 def recheck(config: Config, hit_ids: tuple[int, ...], renotice_hours: float, fmt: str) -> None:
     """Fetch notified and live URLs again (in memory) and record removed or still live."""
-    from crawler.recheck import RecheckError, run_recheck
+    from crawler.services.recheck import RecheckError, run_recheck
 
     try:
         summary = run_recheck(config.db_url, actor=config.actor or RECHECK_ACTOR,

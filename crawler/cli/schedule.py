@@ -12,7 +12,7 @@ import click
 
 from crawler.cli.common import TrawlError, emit, format_option, opened_store, pass_config
 from crawler.config import Config
-from crawler.scheduler import (
+from crawler.services.scheduler.scheduler import (
     DEFAULT_KILL_GRACE_SECONDS,
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_POLL_SECONDS,
@@ -21,13 +21,13 @@ from crawler.scheduler import (
     SchedulerOptions,
     default_log_dir,
 )
-from crawler.scheduling.history import (
+from crawler.services.scheduler.history import (
     LIST_COLUMNS,
     TREND_COLUMNS,
     crawl_detail,
     crawl_row,
 )
-from crawler.scheduling.timing import (
+from crawler.services.scheduler.timing import (
     MIN_INTERVAL_SECONDS,
     ScheduleTimeError,
     check_cron,
@@ -253,7 +253,7 @@ def _configure_logging() -> None:
         stream=sys.stderr, level=logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    for name in ("trawl", "crawler.scheduling"):
+    for name in ("trawl", "crawler.services.scheduler"):
         logging.getLogger(name).setLevel(logging.INFO)
 
 

@@ -9,7 +9,7 @@ import click
 
 from crawler.cli.common import TrawlError, emit, format_option, opened_store, pass_config, rows_of
 from crawler.config import Config
-from crawler.scope import DEFAULT_DEPTH, ScopeError, canonicalize_url, registered_domain
+from crawler.engine.scope import DEFAULT_DEPTH, ScopeError, canonicalize_url, registered_domain
 from storage.seeds import SeedInfo, SeedSpec, add_seeds, list_seeds, set_seeds_active
 
 SEED_COLUMNS = (

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from crawler.scope import Frontier
+    from crawler.engine.scope import Frontier
 
 logger = logging.getLogger(__name__)
 

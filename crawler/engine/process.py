@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.extensions.crawlstats import json_safe_stats
-from crawler.extensions.logformatter import one_line_errors
-from crawler.scope import DEFAULT_DEPTH, ScopeError, SeedPlan, canonicalize_url
+from crawler.engine.extensions.crawlstats import json_safe_stats
+from crawler.engine.extensions.logformatter import one_line_errors
+from crawler.engine.scope import DEFAULT_DEPTH, ScopeError, SeedPlan, canonicalize_url
 from storage.crawls import finish_crawl, start_crawl
 from storage.db import open_store
 
@@ -87,7 +87,7 @@ def crawl_settings(
     time_budget: float | None,
 ) -> Settings:
     settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
+    settings.setmodule("crawler.engine.settings", priority="project")
     settings.update(overrides or {}, priority="cmdline")
     settings.set("TRAWL_DB_URL", store_url, priority="cmdline")
     settings.set("TRAWL_CRAWL_ID", crawl_id, priority="cmdline")

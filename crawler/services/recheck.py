@@ -30,7 +30,7 @@ class RecheckError(RuntimeError):
 def recheck_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """The hardened crawl settings (no cache, no telnet, http(s) only) minus crawl components."""
     settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
+    settings.setmodule("crawler.engine.settings", priority="project")
     for name in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS"):
         kept = {k: v for k, v in settings.getdict(name).items()
                 if not (isinstance(k, str) and k.startswith(_OWN_COMPONENT_PREFIXES))}

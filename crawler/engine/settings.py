@@ -14,7 +14,7 @@ TRAWL_DEFAULT_DEPTH = 3  # link depth for ad-hoc URLs (seed rows carry their own
 TRAWL_MAX_PAGES = None  # page limit for ad-hoc URLs
 TRAWL_MAX_IMAGE_SIZE = 20 * 1024 * 1024  # bytes; larger image downloads are cancelled
 TRAWL_MAX_PIXELS = None  # None: matchers.hashing.DEFAULT_MAX_PIXELS (decompression bombs)
-# process: `python3 -m crawler.hashpool` workers fed through pipes by the reactor (measured
+# process: `python3 -m crawler.engine.hashpool` workers fed through pipes by the reactor (measured
 # fastest, bench/RESULTS.md); thread/inline hash in the crawl process (run it with
 # OPENBLAS_NUM_THREADS=1 then: a multi-threaded BLAS makes hash_image ~25x slower on 2 cores).
 TRAWL_HASH_POOL = "process"
@@ -68,15 +68,15 @@ URLLENGTH_LIMIT = 2048
 # verified (DOWNLOAD_VERIFY_CERTIFICATES default False): sites to report often have bad TLS.
 FEEDS: dict[str, object] = {}
 ITEM_PIPELINES = {
-    "crawler.pipelines.hashing.HashPipeline": 100,
-    "crawler.pipelines.matching.MatchPipeline": 200,
-    "crawler.pipelines.store.StorePipeline": 300,
+    "crawler.engine.pipelines.hashing.HashPipeline": 100,
+    "crawler.engine.pipelines.matching.MatchPipeline": 200,
+    "crawler.engine.pipelines.store.StorePipeline": 300,
 }
 DOWNLOADER_MIDDLEWARES = {
     # Offsite filtering by allowed_domains is replaced by per-seed scopes.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    "crawler.middlewares.scope.ScopeMiddleware": 60,
-    "crawler.middlewares.conditional.ConditionalImageMiddleware": 560,
+    "crawler.engine.middlewares.scope.ScopeMiddleware": 60,
+    "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": 560,
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }
 EXTENSIONS = {
@@ -84,13 +84,13 @@ EXTENSIONS = {
     "scrapy.extensions.memdebug.MemoryDebugger": None,
     "scrapy.extensions.feedexport.FeedExporter": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
-    "crawler.extensions.crawlstats.CrawlStatsExtension": 500,
+    "crawler.engine.extensions.crawlstats.CrawlStatsExtension": 500,
 }
 SPIDER_MIDDLEWARES = {
     # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 LOG_LEVEL = "INFO"
-LOG_FORMATTER = "crawler.extensions.logformatter.QuietLogFormatter"
+LOG_FORMATTER = "crawler.engine.extensions.logformatter.QuietLogFormatter"
 LOGSTATS_INTERVAL = 60.0
 STATS_DUMP = False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.extensions.storecontext import store_for
+from crawler.engine.context import store_for
 from storage.media import get_media_by_url, iter_media_digests
 
 if TYPE_CHECKING:

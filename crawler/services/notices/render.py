@@ -15,8 +15,8 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from crawler.notices.clock import iso_z
-from crawler.notices.formats import notice_document, to_csv
+from crawler.services.notices.clock import iso_z
+from crawler.services.notices.formats import notice_document, to_csv
 from storage.notices import NoticeInfo
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"

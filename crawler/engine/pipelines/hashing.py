@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, cast
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from crawler.extensions.storecontext import store_for
-from crawler.hashpool import HashPool
-from crawler.pipelines.item import ImageItem
+from crawler.engine.context import store_for
+from crawler.engine.hashpool import HashPool
+from crawler.engine.items import ImageItem
 from matchers.digests import Digests, DigestStatus, parse_dihedral
 from storage.media import get_media_by_url
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from scrapy import signals
 from twisted.internet.task import LoopingCall
 
-from crawler.extensions.storecontext import crawl_id_for, store_for
+from crawler.engine.context import crawl_id_for, store_for
 from storage.crawls import update_crawl_stats
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Run hash_image away from Scrapy's reactor: worker processes on pipes (default), threads, inline.
 
-Worker protocol (stdin/stdout of `python3 -m crawler.hashpool`): request frames
+Worker protocol (stdin/stdout of `python3 -m crawler.engine.hashpool`): request frames
 `>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + the Digests as
 JSON. Nothing but these frames crosses the pipes and nothing is written anywhere.
 """
@@ -137,7 +137,7 @@ class HashPool:
         from twisted.internet import reactor  # the installed one (asyncio), not a default
 
         worker = _Worker(self)
-        args = [sys.executable, "-m", "crawler.hashpool"]
+        args = [sys.executable, "-m", "crawler.engine.hashpool"]
         if self.max_pixels is not None:
             args.append(str(self.max_pixels))
         env = {**os.environ, **WORKER_ENV, "PYTHONPATH": _package_root()}

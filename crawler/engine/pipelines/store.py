@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from twisted.internet.task import LoopingCall
 
-from crawler.extensions.storecontext import crawl_id_for, store_for
-from crawler.pipelines.item import ImageItem, ObservationItem
-from crawler.rematch import hit_of
+from crawler.engine.context import crawl_id_for, store_for
+from crawler.engine.items import ImageItem, ObservationItem
+from crawler.services.rematch import hit_of
 from matchers.digests import format_dihedral
 from storage.media import CrawlWriter, MediaRecord
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import crawler
 from crawler.cli.hashes import import_list_file
-from crawler.rematch import rematch
-from crawler.scope import canonicalize_url
+from crawler.services.rematch import rematch
+from crawler.engine.scope import canonicalize_url
 from crawler.sitegen.site import CSV_HEADER, SyntheticSite
 from storage.crawls import CrawlInfo, list_crawls
 from storage.db import Store, open_store

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.scheduling.timing import utcnow
+from crawler.services.scheduler.timing import utcnow
 
 if TYPE_CHECKING:
     from storage.records import CrawlInfo

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.scheduling.processes import (
+from crawler.services.scheduler.processes import (
     CrawlProcess,
     cmdline,
     crawl_arguments,
@@ -31,7 +31,7 @@ from crawler.scheduling.processes import (
     pid_alive,
     spawn_crawl,
 )
-from crawler.scheduling.timing import Clock, next_due, utcnow
+from crawler.services.scheduler.timing import Clock, next_due, utcnow
 from storage.crawls import SeedsBusyError, start_crawl
 from storage.db import StorageError
 from storage.schedules import (
