@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.services.scheduler.scheduler import Scheduler, SchedulerOptions, soft_budget
+from crawler.services.scheduler.options import SchedulerOptions, soft_budget
+from crawler.services.scheduler.scheduler import Scheduler
 from crawler.services.scheduler.processes import (
     crawl_arguments,
     is_crawl_process,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -127,6 +128,39 @@ class _Collector:
         self.refs.links.append(url)
 
 
+def _image_urls(selector: Selector) -> Iterator[str]:
+    """Raw image references in the order a reader meets their kinds (see extract_refs)."""
+    for img in selector.xpath("//img|//input[@type='image']"):
+        yield from _attrs(img, ("src", *LAZY_SRC_ATTRS))
+        yield from _srcsets(img)
+    # lxml's HTML parser does not know <source> is void, so later siblings nest inside it.
+    for source in selector.xpath("//source"):
+        yield from _srcsets(source)
+    yield from selector.xpath("//picture//source/@src").getall()  # elsewhere: audio/video
+    yield from selector.xpath("//video/@poster").getall()
+    for meta in selector.xpath("//meta[@content]"):
+        key = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
+        if key in OG_IMAGE_PROPERTIES:
+            yield meta.attrib["content"]
+    yield from selector.xpath("//link[@rel='image_src']/@href").getall()
+    for style in selector.xpath("//*[@style]/@style").getall():
+        yield from css_urls(style)
+    for block in selector.xpath("//style/text()").getall():
+        yield from (url for url in css_urls(block) if is_image_path(url))
+
+
+def _attrs(element: Selector, names: tuple[str, ...]) -> Iterator[str]:
+    for name in names:
+        value = element.attrib.get(name)
+        if value:
+            yield value
+
+
+def _srcsets(element: Selector) -> Iterator[str]:
+    for value in _attrs(element, ("srcset", *LAZY_SRCSET_ATTRS)):
+        yield from parse_srcset(value)
+
+
 def extract_refs(selector: Selector, base_url: str) -> PageRefs:
     """Links to walk and image URLs to fetch from a parsed page.
 
@@ -137,42 +171,9 @@ def extract_refs(selector: Selector, base_url: str) -> PageRefs:
     """
     base = selector.xpath("//base/@href").get()
     collector = _Collector(urljoin(base_url, base.strip()) if base else base_url)
-    for img in selector.xpath("//img|//input[@type='image']"):
-        for attr in ("src", *LAZY_SRC_ATTRS):
-            value = img.attrib.get(attr)
-            if value:
-                collector.image(value)
-        for attr in ("srcset", *LAZY_SRCSET_ATTRS):
-            value = img.attrib.get(attr)
-            if value:
-                for url in parse_srcset(value):
-                    collector.image(url)
-    # lxml's HTML parser does not know <source> is void, so later siblings nest inside it.
-    for source in selector.xpath("//source"):
-        for attr in ("srcset", *LAZY_SRCSET_ATTRS):
-            value = source.attrib.get(attr)
-            if value:
-                for url in parse_srcset(value):
-                    collector.image(url)
-    for src in selector.xpath("//picture//source/@src").getall():
-        collector.image(src)  # <source src> elsewhere is audio/video, not an image
-    for poster in selector.xpath("//video/@poster").getall():
-        collector.image(poster)
-    for meta in selector.xpath("//meta[@content]"):
-        key = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
-        if key in OG_IMAGE_PROPERTIES:
-            collector.image(meta.attrib["content"])
-    for href in selector.xpath("//link[@rel='image_src']/@href").getall():
-        collector.image(href)
-    for style in selector.xpath("//*[@style]/@style").getall():
-        for url in css_urls(style):
-            collector.image(url)
-    for block in selector.xpath("//style/text()").getall():
-        for url in css_urls(block):
-            if is_image_path(url):
-                collector.image(url)
-    for href in selector.xpath("//a/@href|//area/@href").getall():
-        collector.link(href)
-    for src in selector.xpath("//frame/@src|//iframe/@src").getall():
-        collector.link(src)
+    for raw in _image_urls(selector):
+        collector.image(raw)
+    for xpath in ("//a/@href|//area/@href", "//frame/@src|//iframe/@src"):
+        for href in selector.xpath(xpath).getall():
+            collector.link(href)
     return collector.refs

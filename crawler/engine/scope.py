@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
-import tldextract
 from w3lib.url import canonicalize_url as w3lib_canonicalize_url
 
-# The Public Suffix List snapshot bundled with tldextract; never fetched over the network.
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
+from crawler.errors import TrawlError
+from storage.domains import registered_domain
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -48,40 +41,19 @@ TRAP_MAX_QUERY_VARIANTS = 50  # distinct query strings allowed under one host+pa
 TRAP_MAX_SEGMENT_REPEATS = 3  # /a/b/a/b/a/b... : one path segment repeated this often
 TRAP_MAX_PATH_SEGMENTS = 24
 MAX_URL_LENGTH = 2048
+# A scheme-less address worth suggesting http:// for: a host with a dot (or localhost), an
+# optional port and path, no spaces.
+_LOOKS_LIKE_HOST = re.compile(
+    r"^(localhost|\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d+)?([/?#]\S*)?$", re.IGNORECASE
+)
 
 
-class ScopeError(ValueError):
+class ScopeError(TrawlError, ValueError):
     """A URL that cannot be crawled at all (bad scheme, no host); the message says which."""
 
 
 def _host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower().rstrip(".")
-
-
-@lru_cache(maxsize=65536)
-def _registered_domain_of_host(host: str) -> str:
-    if not host:
-        return ""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return host  # an IP address is its own "domain"
-    except ValueError:
-        pass
-    ext = _EXTRACT(host)
-    if ext.suffix:
-        return f"{ext.domain}.{ext.suffix}" if ext.domain else ext.suffix
-    # No public suffix (localhost, *.test, *.invalid, intranet names): last two labels.
-    return ".".join(host.split(".")[-2:])
-
-
-def registered_domain(url: str) -> str:
-    """The registrable domain of a URL or bare host ("a.b.example.co.uk" -> "example.co.uk").
-
-    Private suffixes count (x.blogspot.com is its own site), IP addresses are their own
-    domain, and names without a public suffix fall back to their last two labels.
-    """
-    host = _host_of(url) if "/" in url else url.lower().rstrip(".")
-    return _registered_domain_of_host(host)
 
 
 def is_session_param(name: str) -> bool:
@@ -115,8 +87,19 @@ def canonicalize_url(url: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if not scheme:
+        bare = url.lstrip("/")
+        if _LOOKS_LIKE_HOST.match(bare):
+            raise ScopeError(
+                f"Cannot crawl {url!r}: the URL has no scheme; write it as http://{bare} "
+                "(or https://)."
+            )
         raise ScopeError(
-            f"Cannot crawl {url!r}: the URL has no scheme; write it as http://{url.lstrip('/')} "
+            f"Cannot crawl {url!r}: it is not a web address; write one such as "
+            "https://example.org/ (http or https, a host name, an optional path)."
+        )
+    if scheme not in HTTP_SCHEMES and _LOOKS_LIKE_HOST.match(url):  # "localhost:8000"
+        raise ScopeError(
+            f"Cannot crawl {url!r}: the URL has no scheme; write it as http://{url} "
             "(or https://)."
         )
     if scheme not in HTTP_SCHEMES:
@@ -157,7 +140,7 @@ class SeedScope:
     @classmethod
     def for_url(cls, url: str, *, include_subdomains: bool = False) -> SeedScope:
         host = _host_of(url)
-        return cls(_strip_www(host), _registered_domain_of_host(host), include_subdomains)
+        return cls(_strip_www(host), registered_domain(host), include_subdomains)
 
     def allows(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -165,7 +148,7 @@ class SeedScope:
             return False
         host = (parts.hostname or "").lower().rstrip(".")
         if self.include_subdomains:
-            return _registered_domain_of_host(host) == self.domain
+            return registered_domain(host) == self.domain
         return _strip_www(host) == self.host
 
 

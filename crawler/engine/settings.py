@@ -8,7 +8,7 @@ NEWSPIDER_MODULE = "spiders"
 USER_AGENT = "Trawl/0.1 (+hotline crawler; takedown of known abuse images)"
 
 # --- Trawl's own settings -------------------------------------------------------------
-TRAWL_DB_URL = None  # database URL (run_crawl sets it)
+TRAWL_DATABASE_URL = None  # database URL, as --db and env TRAWL_DATABASE_URL (run_crawl sets it)
 TRAWL_CRAWL_ID = None  # crawl row the writer records into (run_crawl sets it)
 TRAWL_DEFAULT_DEPTH = 3  # link depth for ad-hoc URLs (seed rows carry their own)
 TRAWL_MAX_PAGES = None  # page limit for ad-hoc URLs

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crawler
-from crawler.cli.hashes import import_list_file
-from crawler.services.rematch import rematch
 from crawler.engine.scope import canonicalize_url
+from crawler.errors import TrawlError
+from crawler.services.lists import import_list_file
+from crawler.services.rematch import rematch
 from crawler.sitegen.site import CSV_HEADER, SyntheticSite
 from storage.crawls import CrawlInfo, list_crawls
 from storage.db import Store, open_store
@@ -25,7 +26,7 @@ LATE_LIST_SHARE = 3  # every third known image arrives in a list imported after 
 CRAWL_TIMEOUT_GRACE = 60.0  # seconds past the crawl's own budget before it is killed
 
 
-class DemoError(RuntimeError):
+class DemoError(TrawlError, RuntimeError):
     """The demo could not run (the crawl failed to start or died); the message says why."""
 
 

@@ -6,11 +6,40 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from matchers.decision import KnownRef, Match, Matcher
-from matchers.digests import Digests, parse_dihedral
+from crawler.adapter import build_matcher, digests_of, stored_match
+from crawler.errors import TrawlError
+from matchers.decision import Matcher
 from storage.db import Store
-from storage.known import iter_known_hashes
 from storage.media import HitIn, MediaDigestRow, iter_media_digests, record_rematch_hits
+
+
+class ThresholdError(TrawlError, ValueError):
+    """A --threshold a user typed that Trawl cannot use; the message says how to write it."""
+
+
+def parse_thresholds(values: Iterable[str]) -> dict[str, int]:
+    """TYPE=BITS overrides, e.g. ("pdq=28",) -> {"pdq": 28}; checked against the registry."""
+    from matchers.hashtypes import HASH_TYPES, PERCEPTUAL_TYPES
+
+    thresholds: dict[str, int] = {}
+    for item in values:
+        name, sep, number = item.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in HASH_TYPES or not number.strip().isdigit():
+            raise ThresholdError(
+                f"Bad --threshold {item!r}: write TYPE=BITS with TYPE one of "
+                f"{', '.join(PERCEPTUAL_TYPES)}, e.g. --threshold pdq=31."
+            )
+        bits, limit = int(number), HASH_TYPES[name].bits
+        if name not in PERCEPTUAL_TYPES:
+            raise ThresholdError(f"Bad --threshold {item!r}: {name} is an exact hash type; "
+                                 "only perceptual types have a threshold.")
+        if bits >= limit:
+            raise ThresholdError(f"Bad --threshold {item!r}: a {name} threshold must be "
+                                 f"below {limit} bits.")
+        thresholds[name] = bits
+    return thresholds
+
 
 PROGRESS_EVERY = 10_000  # stored images between progress reports
 WRITE_BATCH = 1_000  # hits handed to storage per call
@@ -33,59 +62,6 @@ class RematchSummary:
         return asdict(self)
 
 
-def hit_of(match: Match) -> HitIn:
-    """What storage queues for review from one match (crawl and rematch alike)."""
-    return HitIn(
-        known_hash_id=match.known_id,
-        hash_type=match.hash_type,
-        distance=match.distance,
-        confidence=match.confidence,
-        tier=match.tier,
-        transform=match.transform,
-    )
-
-
-def build_matcher(store: Store, *, thresholds: Mapping[str, int] | None = None) -> Matcher:
-    """A matcher over every known hash in the database (all lists)."""
-    refs = (
-        KnownRef(
-            id=row.id,
-            list_name=row.list_name,
-            hash_type=row.hash_type,
-            value=row.value,
-            label=row.label,
-            category=row.category,
-        )
-        for row in iter_known_hashes(store)
-    )
-    return Matcher.build(refs, thresholds=thresholds)
-
-
-def digests_of(row: MediaDigestRow) -> Digests | None:
-    """The stored digests as the matcher takes them; None for a URL that was never hashed
-    (a failed fetch keeps its media row but has nothing to match)."""
-    if row.md5 is None or row.sha1 is None or row.sha256 is None:
-        return None
-    decoded = row.phash is not None or row.pdq is not None or row.dhash is not None
-    return Digests(
-        md5=row.md5,
-        sha1=row.sha1,
-        sha256=row.sha256,
-        size=row.size or 0,
-        status="ok" if decoded else "undecodable",
-        # The matcher grades perceptual hits by image size and flatness (icons, tiny
-        # images and flat graphics collide), as the crawl had them.
-        width=row.width,
-        height=row.height,
-        phash=row.phash,
-        dhash=row.dhash,
-        pdq=row.pdq,
-        pdq_quality=row.pdq_quality,
-        flatness=row.flatness,
-        pdq_dihedral=parse_dihedral(row.pdq_dihedral),
-    )
-
-
 def find_matches(
     matcher: Matcher, rows: Iterable[MediaDigestRow], progress: RematchProgress | None = None,
 ) -> tuple[int, list[tuple[int, HitIn]]]:
@@ -97,7 +73,7 @@ def find_matches(
         if digests is None:
             continue
         checked += 1
-        pairs += [(row.id, hit_of(match)) for match in matcher.match(digests)]
+        pairs += [(row.id, stored_match(match)) for match in matcher.match(digests)]
         if progress is not None and checked % PROGRESS_EVERY == 0:
             progress(checked, len(pairs))
     return checked, pairs

@@ -4,46 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
+from crawler.adapter import digests_of
 from crawler.engine.context import store_for
 from crawler.engine.hashpool import HashPool
 from crawler.engine.items import ImageItem
-from matchers.digests import Digests, DigestStatus, parse_dihedral
+from matchers.digests import Digests
 from storage.media import get_media_by_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
-
-
-def digests_from_media(info: Any) -> Digests | None:
-    """Rebuild Digests from a stored media row (a 304 reuses them); None if it has none."""
-    if not getattr(info, "sha256", None):
-        return None
-    stored = getattr(info, "fetch_status", "ok")
-    known = ("ok", "unsupported", "undecodable", "too_large")
-    status = cast("DigestStatus", stored if stored in known else "ok")
-    return Digests(
-        md5=info.md5,
-        sha1=info.sha1,
-        sha256=info.sha256,
-        size=info.size or 0,
-        status=status,
-        format=getattr(info, "format", None),
-        width=getattr(info, "width", None),
-        height=getattr(info, "height", None),
-        frames=getattr(info, "frames", None) or 1,
-        phash=getattr(info, "phash", None),
-        dhash=getattr(info, "dhash", None),
-        pdq=getattr(info, "pdq", None),
-        pdq_quality=getattr(info, "pdq_quality", None),
-        flatness=getattr(info, "flatness", None),
-        pdq_dihedral=parse_dihedral(getattr(info, "pdq_dihedral", None)),
-    )
 
 
 class HashPipeline:
@@ -80,7 +55,7 @@ class HashPipeline:
             return item
         if item.fetch_status == "not_modified":
             info = get_media_by_url(store_for(self.crawler), item.url)
-            item.digests = digests_from_media(info) if info is not None else None
+            item.digests = digests_of(info) if info is not None else None
             if info is not None:  # a 304 need not repeat the validators: keep the stored ones
                 item.etag = item.etag or info.etag
                 item.last_modified = item.last_modified or info.last_modified

@@ -6,9 +6,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from crawler.adapter import build_matcher
 from crawler.engine.context import store_for
 from crawler.engine.items import ImageItem
-from crawler.services.rematch import build_matcher
 from matchers.decision import Matcher
 
 if TYPE_CHECKING:

@@ -4,53 +4,19 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from twisted.internet.task import LoopingCall
 
+from crawler.adapter import media_record, stored_match
 from crawler.engine.context import crawl_id_for, store_for
 from crawler.engine.items import ImageItem, ObservationItem
-from crawler.services.rematch import hit_of
-from matchers.digests import format_dihedral
-from storage.media import CrawlWriter, MediaRecord
+from storage.media import CrawlWriter
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-
-def media_record(item: ImageItem) -> MediaRecord:
-    """The media row for an image item; digest fields stay None when nothing was hashed."""
-    d = item.digests
-    status = item.fetch_status
-    if status in ("ok", "not_modified"):
-        status = d.status if d is not None else "error"
-    return MediaRecord(
-        url=item.url,
-        host=urlsplit(item.url).hostname,
-        content_type=item.content_type,
-        size=d.size if d else None,
-        format=d.format if d else None,
-        width=d.width if d else None,
-        height=d.height if d else None,
-        frames=d.frames if d else None,
-        md5=d.md5 if d else None,
-        sha1=d.sha1 if d else None,
-        sha256=d.sha256 if d else None,
-        phash=d.phash if d else None,
-        dhash=d.dhash if d else None,
-        pdq=d.pdq if d else None,
-        pdq_quality=d.pdq_quality if d else None,
-        flatness=d.flatness if d else None,
-        pdq_dihedral=format_dihedral(d.pdq_dihedral) if d else None,
-        server_ip=item.server_ip,
-        etag=item.etag,
-        last_modified=item.last_modified,
-        fetch_status=status,
-        error=item.error if item.error else (d.error if d else None),
-    )
 
 
 class StorePipeline:
@@ -121,8 +87,12 @@ class StorePipeline:
         pages = self._pending_pages.pop(item.url, [])
         if item.page_url and item.page_url not in pages:
             pages.append(item.page_url)
-        record = media_record(item)
-        self.writer.add(record, pages, [hit_of(m) for m in item.matches])
+        record = media_record(
+            item.url, item.digests, fetch_status=item.fetch_status, error=item.error,
+            content_type=item.content_type, server_ip=item.server_ip, etag=item.etag,
+            last_modified=item.last_modified,
+        )
+        self.writer.add(record, pages, [stored_match(m) for m in item.matches])
         self._recorded.add(hash(item.url))
         self.stats.inc_value("trawl/images")
         self.stats.inc_value(f"trawl/image_status/{record.fetch_status}")

@@ -1,1 +1,3 @@
-"""Takedown notices: rendering (text, e-mail) and export formats (CSV, JSON)."""
+"""Takedown notices: formats, rendering from templates, and export to files."""
+
+FORMATS = ("csv", "json", "text", "eml")

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from crawler.services.notices.clock import iso_z
+from crawler.clock import iso_z
 from storage.notices import NoticeInfo, NoticeItemInfo
 
 CSV_COLUMNS = (

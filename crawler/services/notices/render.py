@@ -15,7 +15,8 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from crawler.services.notices.clock import iso_z
+from crawler.clock import iso_z
+from crawler.errors import TrawlError
 from crawler.services.notices.formats import notice_document, to_csv
 from storage.notices import NoticeInfo
 
@@ -38,7 +39,7 @@ DEFAULT_LEGAL_BASIS = (
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-class NoticeRenderError(ValueError):
+class NoticeRenderError(TrawlError, ValueError):
     """A template or setting that cannot be used; the message names the file and the fault."""
 
 

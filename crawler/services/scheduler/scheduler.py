@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import Clock, utcnow
+from crawler.services.scheduler.options import (
+    SUPERVISE_SECONDS,
+    SchedulerOptions,
+    soft_budget,
+)
 from crawler.services.scheduler.processes import (
     CrawlProcess,
     cmdline,
@@ -31,7 +35,7 @@ from crawler.services.scheduler.processes import (
     pid_alive,
     spawn_crawl,
 )
-from crawler.services.scheduler.timing import Clock, next_due, utcnow
+from crawler.services.scheduler.timing import next_due
 from storage.crawls import SeedsBusyError, start_crawl
 from storage.db import StorageError
 from storage.schedules import (
@@ -52,52 +56,6 @@ if TYPE_CHECKING:
     from storage.seeds import SeedInfo
 
 logger = logging.getLogger("trawl.scheduler")
-
-DEFAULT_MAX_CONCURRENT = 1  # a crawl keeps a core busy hashing; the reference machine has 2
-DEFAULT_POLL_SECONDS = 5.0
-DEFAULT_KILL_GRACE_SECONDS = 15.0  # SIGTERM -> SIGKILL: time for Scrapy to close and flush
-# A running crawl row without a pid that is younger than this belongs to a scheduler that is
-# between claiming the run and starting its process; older, that scheduler died in between.
-LAUNCH_GRACE_SECONDS = 30.0
-# The crawl process is asked to stop by itself this long before the scheduler's hard limit.
-SOFT_BUDGET_FRACTION = 0.1
-SOFT_BUDGET_MARGIN_MAX = 60.0
-STOP_MODES = ("terminate", "wait", "detach")
-SUPERVISE_SECONDS = 0.5  # how often running crawls are checked against their budget
-
-
-def default_log_dir() -> Path:
-    configured = os.environ.get("TRAWL_CRAWL_LOG_DIR")
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "trawl-crawls"
-
-
-def soft_budget(budget: float) -> float:
-    """The --time-budget given to the crawl process: it closes gracefully (recording outcome
-    'timeout' and everything it found) a margin before the scheduler would kill it."""
-    margin = min(SOFT_BUDGET_MARGIN_MAX, max(1.0, budget * SOFT_BUDGET_FRACTION))
-    return max(1.0, budget - margin)
-
-
-@dataclass(frozen=True)
-class SchedulerOptions:
-    max_concurrent: int = DEFAULT_MAX_CONCURRENT
-    poll_seconds: float = DEFAULT_POLL_SECONDS
-    kill_grace: float = DEFAULT_KILL_GRACE_SECONDS
-    on_stop: str = "terminate"  # terminate | wait | detach (see Scheduler.request_stop)
-    log_dir: Path = field(default_factory=default_log_dir)
-    launch_grace: float = LAUNCH_GRACE_SECONDS
-    crawl_command: tuple[str, ...] = ()  # default: this Python, -m crawler.cli.main
-
-    def __post_init__(self) -> None:
-        if self.max_concurrent < 1:
-            raise ValueError(
-                f"max concurrent crawls must be at least 1, not {self.max_concurrent}."
-            )
-        if self.on_stop not in STOP_MODES:
-            raise ValueError(
-                f"on-stop must be one of {', '.join(STOP_MODES)}, not {self.on_stop!r}."
-            )
-
 
 @dataclass(frozen=True)
 class RunResult:
@@ -273,7 +231,7 @@ class Scheduler:
         )
 
     def _budget_of(self, schedule_id: int | None) -> float:
-        from storage.schedules import DEFAULT_TIME_BUDGET_SECONDS
+        from storage.policy import DEFAULT_TIME_BUDGET_SECONDS
 
         if schedule_id is None:
             return float(DEFAULT_TIME_BUDGET_SECONDS)
@@ -294,41 +252,45 @@ class Scheduler:
             if active >= self.options.max_concurrent:
                 break
             seeds = self.resolve_seeds(schedule)
-            ids = {s.id for s in seeds}
-            if ids & busy:
-                key = (schedule.id, schedule.next_due_at)
-                if key not in self._deferred:
-                    self._deferred.add(key)
-                    logger.info(
-                        "schedule %r is due but seed(s) %s are being crawled; it waits",
-                        schedule.name, ", ".join(map(str, sorted(ids & busy))),
-                    )
-                continue
-            assert schedule.next_due_at is not None  # due_schedules only returns due ones
-            try:
-                crawl_id = claim_due_run(
-                    self.store, schedule.id, expected_due=schedule.next_due_at,
-                    next_due=next_due(
-                        cron=schedule.cron, interval_seconds=schedule.interval_seconds,
-                        due=schedule.next_due_at, now=now,
-                    ),
-                    now=now, start_urls=[s.url for s in seeds], seed_ids=sorted(ids),
-                )
-            except SeedsBusyError as exc:  # a crawl of its seeds began since we looked
-                busy |= set(exc.busy)
-                continue
+            crawl_id = self._claim(schedule, seeds, busy, now)
             if crawl_id is None:
-                continue  # another scheduler took this slot
+                continue
             if only is not None:
                 only.discard(schedule.id)
             if not seeds:
                 self._no_seeds(schedule, crawl_id)
-                continue
-            if self.launch(crawl_id, schedule, seeds):
-                busy |= ids
+            elif self.launch(crawl_id, schedule, seeds):
+                busy |= {s.id for s in seeds}
                 active += 1
                 started.append(crawl_id)
         return started
+
+    def _claim(self, schedule: ScheduleInfo, seeds: Sequence[SeedInfo], busy: set[int],
+               now: datetime) -> int | None:
+        """The crawl row of the schedule's due slot, or None when its seeds are being crawled
+        (it waits; `busy` learns of seeds a crawl took since we looked) or another scheduler
+        took the slot."""
+        ids = {s.id for s in seeds}
+        if ids & busy:
+            key = (schedule.id, schedule.next_due_at)
+            if key not in self._deferred:
+                self._deferred.add(key)
+                logger.info("schedule %r is due but seed(s) %s are being crawled; it waits",
+                            schedule.name, ", ".join(map(str, sorted(ids & busy))))
+            return None
+        assert schedule.next_due_at is not None  # due_schedules only returns due ones
+        try:
+            return claim_due_run(
+                self.store, schedule.id, expected_due=schedule.next_due_at,
+                next_due=next_due(
+                    cron=schedule.cron, interval_seconds=schedule.interval_seconds,
+                    due=schedule.next_due_at, now=now,
+                ),
+                now=now, start_urls=[s.url for s in seeds], seed_ids=sorted(ids),
+            )
+        except SeedsBusyError as exc:  # a crawl of its seeds began since we looked
+            busy |= set(exc.busy)
+            return None
 
     def _no_seeds(self, schedule: ScheduleInfo, crawl_id: int) -> None:
         which = []

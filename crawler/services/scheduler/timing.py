@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from croniter import croniter
+
+from crawler.clock import ClockError
 
 MIN_INTERVAL_SECONDS = 60  # a shorter interval is a mistake, not a schedule
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
 
-Clock = Callable[[], datetime]
 
 
-class ScheduleTimeError(ValueError):
+class ScheduleTimeError(ClockError):
     """A cron expression, interval or date a user typed that Trawl cannot use."""
 
-
-def utcnow() -> datetime:
-    """Naive UTC now, the form every timestamp in the database has."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def clock_from_env() -> Clock:
-    """The real clock, or a fixed one from TRAWL_NOW (ISO date-time, UTC) for tests and drills."""
-    fixed = os.environ.get("TRAWL_NOW")
-    if not fixed:
-        return utcnow
-    moment = parse_datetime(fixed, what="TRAWL_NOW")
-    return lambda: moment
-
-
-def parse_datetime(text: str, *, what: str = "date") -> datetime:
-    """ISO 8601 date-time ('2030-01-02T03:00', 'Z' or an offset allowed) as naive UTC."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ScheduleTimeError(
-            f"{what} {text!r} is not an ISO date-time; write it like 2030-01-02T03:00 (UTC)."
-        ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    def __init__(self, message: str) -> None:
+        super().__init__(message[:1].upper() + message[1:])  # messages start with a name
 
 
 def parse_duration(text: str, *, what: str = "interval", minimum: int = 1) -> int:

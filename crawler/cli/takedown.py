@@ -5,39 +5,27 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from crawler.cli.common import (
-    TrawlError,
-    clock,
     emit,
     format_option,
     opened_store,
     pass_config,
+    plain,
     require_actor,
 )
-from crawler.services.notices.clock import iso_z
-from crawler.services.notices.formats import to_csv, to_json
-from crawler.services.notices.render import (
-    NoticeRenderer,
-    NoticeRenderError,
-    eml_bytes,
-    legal_basis,
-    mbox_bytes,
-)
-from storage.notices import DEFAULT_RENOTICE_HOURS, NoticeInfo, list_notices, prepare_notices
-from storage.notices import mark_sent as record_sent
-from storage.providers import ProviderFileError, import_provider_file, list_providers
-from storage.stats import DEFAULT_OLDEST_LIVE, takedown_stats
+from crawler.clock import iso_z
+from crawler.services.notices import FORMATS
+from storage.policy import DEFAULT_OLDEST_LIVE, DEFAULT_RENOTICE_HOURS
 
 if TYPE_CHECKING:
     from crawler.config import Config
     from storage.notices import SentNotice
 
 RECHECK_ACTOR = "recheck"  # audit actor for re-checks run without --as (e.g. by the scheduler)
-EXTENSIONS = {"csv": "csv", "json": "json", "text": "txt", "eml": "eml"}
 
 _renotice = click.option(
     "--renotice-hours", type=click.FloatRange(min=0, min_open=True),
@@ -52,41 +40,6 @@ def notices() -> None:
     """Takedown notices per hosting provider: export, mark sent, list."""
 
 
-def _write(out: Path, name: str, data: bytes) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / name
-    path.write_bytes(data)
-    return path
-
-
-def _export(found: list[NoticeInfo], fmt: str, out: Path | None, renderer: NoticeRenderer
-            ) -> list[Path]:
-    """Write one file per notice under `out`, or everything to stdout."""
-    if out is None:
-        if fmt == "csv":
-            click.echo(to_csv(found), nl=False)
-        elif fmt == "json":
-            click.echo(to_json(found, renderer.legal_basis), nl=False)
-        elif fmt == "text":
-            click.echo("\n\f\n".join(renderer.text(n) for n in found), nl=False)
-        else:
-            click.echo(mbox_bytes([renderer.email(n) for n in found]).decode(), nl=False)
-        return []
-    written: list[Path] = []
-    for notice in found:
-        name = f"{notice.reference}.{EXTENSIONS[fmt]}"
-        if fmt == "csv":
-            data = to_csv([notice]).encode()
-        elif fmt == "json":
-            data = to_json([notice], renderer.legal_basis).encode()
-        elif fmt == "text":
-            data = renderer.text(notice).encode()
-        else:
-            data = eml_bytes(renderer.email(notice))
-        written.append(_write(out, name, data))
-    return written
-
-
 def _sent_summary(sent: list[SentNotice], *, err: bool) -> None:
     for s in sent:
         skipped = f", {len(s.skipped)} already settled" if s.skipped else ""
@@ -97,7 +50,7 @@ def _sent_summary(sent: list[SentNotice], *, err: bool) -> None:
 @notices.command("export")
 @click.option("--provider", default=None,
               help="Only this provider (name or slug; 'unattributed' for hits with none).")
-@format_option(("csv", "json", "text", "eml"))
+@format_option(FORMATS)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write one file per notice (<REFERENCE>.<ext>) here instead of stdout.")
 @click.option("--due", is_flag=True, help="Only re-notices: notified or live URLs now overdue.")
@@ -120,21 +73,24 @@ def export(config: Config, provider: str | None, fmt: str, out: Path | None, due
 
     Each notice gets a reference (TRAWL-YYYYMMDD-<provider>-<n>) to quote in
     `trawl notices mark-sent` once it went out."""
+    from crawler.services.notices.export import notices_text, write_notices
+    from crawler.services.notices.render import NoticeRenderer, legal_basis
+    from storage.notices import mark_sent as record_sent
+    from storage.notices import prepare_notices
+
     actor = require_actor(config)
-    try:
-        renderer = NoticeRenderer(template=template, legal_basis_text=legal_basis(
-            legal_basis_file), sender=sender, organisation=organisation)
-    except NoticeRenderError as exc:
-        raise TrawlError(str(exc)) from None
-    now = clock()
+    renderer = NoticeRenderer(template=template, legal_basis_text=legal_basis(
+        legal_basis_file), sender=sender, organisation=organisation)
     with opened_store(config) as store:
-        found = prepare_notices(store, actor=actor, provider=provider, due_only=due, now=now)
-        try:
-            written = _export(found, fmt, out, renderer)
-        except NoticeRenderError as exc:
-            raise TrawlError(str(exc)) from None
+        found = prepare_notices(store, actor=actor, provider=provider, due_only=due,
+                                now=config.now)
+        if out is None:
+            click.echo(notices_text(found, fmt, renderer), nl=False)
+            written: list[Path] = []
+        else:
+            written = write_notices(found, fmt, out, renderer)
         sent = (record_sent(store, [n.reference for n in found], actor=actor,
-                            renotice_hours=renotice_hours, now=now)
+                            renotice_hours=renotice_hours, now=config.now)
                 if mark_sent and found else [])
     if not found:
         click.echo("No re-notices are due." if due else
@@ -154,10 +110,12 @@ def export(config: Config, provider: str | None, fmt: str, out: Path | None, due
 @pass_config
 def mark_sent_cmd(config: Config, references: tuple[str, ...], renotice_hours: float) -> None:
     """Record that notices went out (all or nothing); their URLs become notified."""
+    from storage.notices import mark_sent as record_sent
+
     actor = require_actor(config)
     with opened_store(config) as store:
         sent = record_sent(store, list(references), actor=actor,
-                           renotice_hours=renotice_hours, now=clock())
+                           renotice_hours=renotice_hours, now=config.now)
     _sent_summary(sent, err=False)
 
 
@@ -167,6 +125,8 @@ def mark_sent_cmd(config: Config, references: tuple[str, ...], renotice_hours: f
 @pass_config
 def list_cmd(config: Config, unsent: bool, fmt: str) -> None:
     """List notices, newest first."""
+    from storage.notices import list_notices
+
     with opened_store(config) as store:
         found = list_notices(store, unsent_only=unsent)
     rows = [{"reference": n.reference, "provider": n.provider, "abuse_email": n.abuse_email,
@@ -191,12 +151,11 @@ def import_cmd(config: Config, file: Path) -> None:
     """Import a provider table (CSV: name,abuse_email,country,ranges,domains; ranges and
     domains separated by spaces or semicolons). Existing providers are updated by name; on
     any problem nothing is imported."""
+    from storage.providers import import_provider_file
+
     actor = require_actor(config)
     with opened_store(config) as store:
-        try:
-            result = import_provider_file(store, file, actor=actor)
-        except ProviderFileError as exc:
-            raise TrawlError(str(exc)) from None
+        result = import_provider_file(store, file, actor=actor)
     click.echo(f"Imported {len(result.providers)} provider(s) from {file}: {result.added} new, "
                f"{result.updated} updated, {result.ranges} IP range(s), {result.domains} "
                "domain suffix(es).")
@@ -207,6 +166,8 @@ def import_cmd(config: Config, file: Path) -> None:
 @pass_config
 def providers_list(config: Config, fmt: str) -> None:
     """List imported providers with their ranges and domains."""
+    from storage.providers import list_providers
+
     with opened_store(config) as store:
         found = list_providers(store)
     if fmt == "json":
@@ -228,16 +189,14 @@ def providers_list(config: Config, fmt: str) -> None:
 @pass_config
 def recheck(config: Config, hit_ids: tuple[int, ...], renotice_hours: float, fmt: str) -> None:
     """Fetch notified and live URLs again (in memory) and record removed or still live."""
-    from crawler.services.recheck import RecheckError, run_recheck
+    from crawler.services.recheck import run_recheck
 
-    try:
-        summary = run_recheck(config.db_url, actor=config.actor or RECHECK_ACTOR,
-                              renotice_hours=renotice_hours, now=clock(),
-                              hit_ids=list(hit_ids) or None)
-    except RecheckError as exc:
-        raise TrawlError(str(exc)) from None
+    with opened_store(config) as store:
+        summary = run_recheck(store, actor=config.actor or RECHECK_ACTOR,
+                              renotice_hours=renotice_hours, now=config.now,
+                              hit_ids=list(hit_ids) or None, verbose=config.verbose)
     if fmt == "json":
-        click.echo(json.dumps(_plain(asdict(summary)), indent=2))
+        click.echo(json.dumps(plain(asdict(summary)), indent=2))
         return
     click.echo(f"Re-checked {summary.checked} hit(s): {len(summary.removed)} removed, "
                f"{len(summary.live)} still live, {len(summary.inconclusive)} inconclusive.")
@@ -262,10 +221,12 @@ def _hours(value: float | None) -> str:
 @pass_config
 def stats(config: Config, oldest: int, fmt: str) -> None:
     """Hits per state, notices sent, time to removal per provider, oldest still-live hits."""
+    from storage.stats import takedown_stats
+
     with opened_store(config) as store:
-        result = takedown_stats(store, now=clock(), oldest=oldest)
+        result = takedown_stats(store, now=config.now, oldest=oldest)
     if fmt == "json":
-        click.echo(json.dumps(_plain(asdict(result)), indent=2))
+        click.echo(json.dumps(plain(asdict(result)), indent=2))
         return
     click.echo("Hits: " + ", ".join(f"{k} {v}" for k, v in result.hits_by_status.items()))
     click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent")
@@ -280,17 +241,7 @@ def stats(config: Config, oldest: int, fmt: str) -> None:
          "table")
 
 
-def _plain(value: Any) -> Any:
-    """Nested dataclass dicts as JSON-ready values (times as UTC ISO 8601 with Z)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return iso_z(value) if hasattr(value, "isoformat") else value
-
-
 def register(cli: click.Group) -> None:
-    """Add this module's commands to the top-level group."""
     cli.add_command(notices)
     cli.add_command(providers)
     cli.add_command(recheck)

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.services.scheduler.timing import utcnow
+from crawler.clock import utcnow
 
 if TYPE_CHECKING:
+    from storage.db import Store
     from storage.records import CrawlInfo
 
 COUNTERS = ("pages", "images", "hashed", "hits", "errors")
@@ -109,3 +110,33 @@ def crawl_detail(
         "trend": {str(seed): trend(crawls, now) for seed, crawls in seed_trends.items()},
         "stats": dict(info.stats),
     }
+
+
+def crawl_history(
+    store: Store,
+    *,
+    seed_id: int | None = None,
+    schedule_ref: str | None = None,
+    outcome: str | None = None,
+    limit: int = 20,
+) -> list[CrawlInfo]:
+    """Crawls newest first, optionally of one seed, one schedule (id or name) or outcome."""
+    from storage.crawls import get_crawl, list_crawls
+    from storage.schedules import get_schedule, schedule_crawl_ids
+
+    if schedule_ref is None:
+        return list_crawls(store, seed_id=seed_id, limit=limit, outcome=outcome)
+    schedule = get_schedule(store, schedule_ref)
+    crawls = [get_crawl(store, i) for i in schedule_crawl_ids(store, schedule.id,
+                                                               limit=limit * 10)]
+    return [c for c in crawls if (seed_id is None or seed_id in c.seed_ids)
+            and (outcome is None or c.outcome == outcome)][:limit]
+
+
+def crawl_report(store: Store, crawl_id: int, *, trend_limit: int = 10) -> dict[str, Any]:
+    """`crawl_detail` of one crawl, with the recent crawls of each of its seeds."""
+    from storage.crawls import get_crawl, list_crawls
+
+    info = get_crawl(store, crawl_id)
+    trends = {s: list_crawls(store, seed_id=s, limit=trend_limit) for s in info.seed_ids}
+    return crawl_detail(info, trends)
