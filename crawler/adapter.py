@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from matchers.digests import Digests, DigestStatus, format_dihedral, parse_dihedral
-from storage.records import HitIn, MediaRecord
+from storage.records import MatchIn, MediaRecord
 
 if TYPE_CHECKING:
     from matchers.decision import Match, Matcher
@@ -98,12 +98,14 @@ def digests_of(row: Any) -> Digests | None:
     )
 
 
-def stored_match(match: Match) -> HitIn:
-    """What storage keeps of one match (crawl, rematch and recheck alike)."""
-    return HitIn(
+def stored_match(match: Match) -> MatchIn:
+    """What storage keeps of one match as evidence of its image's hit (crawl, rematch and
+    recheck alike)."""
+    return MatchIn(
         known_hash_id=match.known_id,
         hash_type=match.hash_type,
         distance=match.distance,
+        threshold=match.threshold,
         confidence=match.confidence,
         tier=match.tier,
         transform=match.transform,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,6 +282,13 @@ class Matcher:
         ]
         matches.sort(key=lambda m: (-m.confidence, m.distance / (m.threshold + 1), m.known_id))
         return matches
+
+    def match_known(self, d: Digests, known_ids: Collection[int]) -> list[Match]:
+        """The image's matches against these known hashes only, most trusted first: the
+        re-check's question (is this still the image we reported?) decided exactly as the
+        crawl decided it, orientations, quality gate and thresholds included."""
+        wanted = set(known_ids)
+        return [m for m in self.match(d) if m.known_id in wanted]
 
     def _exact_hits(self, d: Digests) -> list[_Hit]:
         hits: list[_Hit] = []

@@ -225,9 +225,10 @@ def migrate_store(store: Store) -> bool:
         # Alembic's `context` is process-global: one migration at a time per process.
         # Across processes, BEGIN IMMEDIATE (SQLite) or an advisory lock (PostgreSQL, in
         # env.py) makes the second wait and then find the database at head.
-        with _MIGRATION_LOCK, store.engine.begin() as conn:
-            config = alembic_config(connection=conn)
-            command.upgrade(config, "head")
+        with _MIGRATION_LOCK, store.engine.connect() as conn:
+            with _foreign_keys_off(conn, store.dialect == "sqlite"), conn.begin():
+                config = alembic_config(connection=conn)
+                command.upgrade(config, "head")
     except (DBAPIError, SQLAlchemyError) as exc:
         raise StorageError(
             f"Could not bring the schema of {store.display_url} up to date: "
@@ -236,6 +237,23 @@ def migrate_store(store: Store) -> bool:
         ) from None
     logger.info("Database %s migrated from %s to %s", store.display_url, current, head)
     return True
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection, sqlite: bool) -> Iterator[None]:
+    """SQLite's procedure for schema changes that rebuild a table: foreign keys off outside
+    the transaction (a rebuild's DROP TABLE would otherwise cascade into child tables), the
+    migration checks them itself before it commits, then they are on again."""
+    if not sqlite:
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")  # autocommit mode: takes effect before BEGIN
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Any:

@@ -9,19 +9,21 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from storage.domains import host_of
+from storage.hits import matches_of
 from storage.models import (
     AuditEvent,
     Hit,
+    HitAlias,
     HitVote,
-    KnownHash,
-    KnownList,
     Media,
     Notice,
     NoticeItem,
     Observation,
 )
-from storage.providers import Attributor, host_of
-from storage.review import UnknownIdError, match_type
+from storage.providers import Attributor
+from storage.records import MatchRow
+from storage.review import UnknownIdError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,11 +59,13 @@ class PageSeen:
 
 @dataclass(frozen=True)
 class HitDetail:
-    """All evidence for one hit: where it was seen, its digests, what it matched, who host
-    it, and everything that happened to it. Never the image."""
+    """All evidence for one image at a URL: where it was seen, its digests, every known hash
+    it matched, who hosts it, and everything that happened to it. Never the image."""
 
     id: int
     status: str
+    tier: str
+    confidence: float
     media_id: int
     media_url: str
     host: str
@@ -79,17 +83,7 @@ class HitDetail:
     height: int | None
     size: int | None
     fetch_status: str
-    hash_type: str
-    match_type: str
-    known_hash_id: int
-    known_value: str
-    distance: int
-    confidence: float
-    tier: str
-    transform: str | None
-    list: str
-    label: str | None
-    category: str | None
+    matches: tuple[MatchRow, ...]  # best first
     server_ip: str | None
     first_seen: datetime
     last_seen: datetime
@@ -111,7 +105,6 @@ class HitDetail:
     history: tuple[HistoryEntry, ...]
 
 
-
 def pages_of(session: Session, media_ids: Iterable[int]) -> dict[int, list[PageSeen]]:
     """Pages that showed each media, first seen first."""
     ids = list(set(media_ids))
@@ -131,9 +124,12 @@ def pages_of(session: Session, media_ids: Iterable[int]) -> dict[int, list[PageS
 
 
 def history_of(session: Session, hit_id: int) -> list[HistoryEntry]:
+    """The audit entries of a hit, including those of the per-match hits that an older
+    Trawl kept for the same image and that were merged into it (hit_aliases)."""
+    ids = [hit_id, *session.scalars(select(HitAlias.old_id).where(HitAlias.hit_id == hit_id))]
     rows = session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.entity == "hit", AuditEvent.entity_id == hit_id)
+        .where(AuditEvent.entity == "hit", AuditEvent.entity_id.in_(ids))
         .order_by(AuditEvent.at, AuditEvent.id)
     )
     return [HistoryEntry(e.at, e.actor, e.action, e.from_state, e.to_state, e.detail)
@@ -144,15 +140,11 @@ def get_hit_detail(store: Store, hit_id: int) -> HitDetail:
     """Everything recorded about one hit, or UnknownIdError."""
     with store.read_session() as session:
         row = session.execute(
-            select(Hit, Media, KnownHash, KnownList.name)
-            .join(Media, Media.id == Hit.media_id)
-            .join(KnownHash, KnownHash.id == Hit.known_hash_id)
-            .join(KnownList, KnownList.id == KnownHash.list_id)
-            .where(Hit.id == hit_id)
+            select(Hit, Media).join(Media, Media.id == Hit.media_id).where(Hit.id == hit_id)
         ).first()
         if row is None:
-            raise UnknownIdError(f"no hit with id {hit_id} (see `trawl hits list`)")
-        hit, media, known, list_name = row
+            raise UnknownIdError(f"no hit with id {hit_id} (see `trawl hits list --tier all`)")
+        hit, media = row
         host = media.host or host_of(media.url)
         who = Attributor(session)(media.server_ip, host)
         votes = tuple(
@@ -167,17 +159,15 @@ def get_hit_detail(store: Store, hit_id: int) -> HitDetail:
         ttr = ((hit.removed_at - hit.notified_at).total_seconds()
                if hit.removed_at and hit.notified_at else None)
         return HitDetail(
-            id=hit.id, status=hit.status, media_id=media.id, media_url=media.url, host=host,
+            id=hit.id, status=hit.status, tier=hit.tier, confidence=hit.confidence,
+            media_id=media.id, media_url=media.url, host=host,
             pages=tuple(pages_of(session, [media.id]).get(media.id, [])),
             md5=media.md5, sha1=media.sha1, sha256=media.sha256, phash=media.phash,
             dhash=media.dhash, pdq=media.pdq, pdq_quality=media.pdq_quality,
             content_type=media.content_type, format=media.format, width=media.width,
             height=media.height, size=media.size, fetch_status=media.fetch_status,
-            hash_type=hit.hash_type, match_type=match_type(hit.hash_type),
-            known_hash_id=known.id, known_value=known.value, distance=hit.distance,
-            confidence=hit.confidence, tier=hit.tier, transform=hit.transform,
-            list=list_name, label=known.label,
-            category=known.category, server_ip=media.server_ip, first_seen=media.first_seen,
+            matches=matches_of(session, [hit.id]).get(hit.id, ()),
+            server_ip=media.server_ip, first_seen=media.first_seen,
             last_seen=media.last_seen, crawl_id=hit.crawl_id, created_at=hit.created_at,
             updated_at=hit.updated_at, claimed_by=hit.claimed_by,
             claimed_until=hit.claimed_until, notified_at=hit.notified_at,

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select
 
 from storage.db import dialect_insert, url_key, utcnow
-from storage.models import Hit, KnownHash, Media, Observation, Suppression
-from storage.records import HitIn, MediaDigestRow, MediaInfo, MediaRecord
-from storage.review import transition
+from storage.hits import Recorded, record_matches
+from storage.models import Media, Observation
+from storage.records import MatchIn, MediaDigestRow, MediaInfo, MediaRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CrawlWriter",
-    "HitIn",
+    "MatchIn",
     "MediaDigestRow",
     "MediaInfo",
     "MediaRecord",
     "get_media_by_url",
     "iter_media_digests",
-    "record_rematch_hits",
+    "record_rematch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,12 +82,11 @@ class CrawlWriter:
         self.crawl_id = crawl_id
         self.flush_interval = flush_interval
         self.batch_size = max(1, batch_size)
-        self.new_hits = 0  # hits this writer created, over its life
-        self.reopened_hits = 0  # removed hits found served again (back to live)
+        self.recorded = Recorded()  # what its flushes changed in the review queue, so far
         self.dropped_observations = 0  # pages named for an image that has no media row
         self._media: dict[str, dict[str, Any]] = {}  # url_key -> row; the latest record wins
         self._pages: dict[tuple[str, str], tuple[str, datetime]] = {}
-        self._hits: dict[tuple[str, int], HitIn] = {}
+        self._matches: dict[str, list[MatchIn]] = {}  # url_key -> the image's matches
         self._last_attempt = time.monotonic()
         self._owner: int | None = None
         self._closed = False
@@ -96,17 +95,19 @@ class CrawlWriter:
     @property
     def pending(self) -> int:
         """Buffered records not yet committed."""
-        return len(self._media) + len(self._pages) + len(self._hits)
+        return len(self._media) + len(self._pages) + len(self._matches)
 
-    def add(self, record: MediaRecord, page_urls: Sequence[str], hits: Sequence[HitIn]) -> None:
-        """Buffer an image's media row, the pages that showed it, and its matches."""
+    def add(self, record: MediaRecord, page_urls: Sequence[str],
+            matches: Sequence[MatchIn]) -> None:
+        """Buffer an image's media row, the pages that showed it, and its matches (the
+        evidence of its one hit)."""
         self._check_usable()
         key = url_key(record.url)
         self._media[key] = _media_row(record, self.crawl_id, utcnow())
         for page_url in page_urls:
             self._observe(key, page_url)
-        for hit in hits:
-            self._hits[(key, hit.known_hash_id)] = hit
+        if matches:
+            self._matches[key] = list(matches)
         self._maybe_flush()
 
     def add_observation(self, media_url: str, page_url: str) -> None:
@@ -116,22 +117,21 @@ class CrawlWriter:
         self._observe(url_key(media_url), page_url)
         self._maybe_flush()
 
-    def flush(self) -> int:
-        """Commit everything buffered; returns the number of new hits. Raises on failure,
-        keeping the batch for the next attempt."""
+    def flush(self) -> Recorded:
+        """Commit everything buffered; returns what this flush changed in the review queue.
+        Raises on failure, keeping the batch for the next attempt."""
         self._check_thread()
         self._last_attempt = time.monotonic()
         if not self.pending:
-            return 0
+            return Recorded()
         with self.store.session() as session:
-            new_hits, dropped, reopened = self._write(session)
+            recorded, dropped = self._write(session)
         self.dropped_observations += dropped
-        self.reopened_hits += reopened
+        self.recorded += recorded
         self._media.clear()
         self._pages.clear()
-        self._hits.clear()
-        self.new_hits += new_hits
-        return new_hits
+        self._matches.clear()
+        return recorded
 
     def close(self) -> None:
         """Flush what is left; the writer accepts nothing afterwards."""
@@ -187,11 +187,11 @@ class CrawlWriter:
             else:
                 self._healthy = True
 
-    def _write(self, session: Session) -> tuple[int, int, int]:
-        """One flush's statements; returns (new hits, observations of unknown images)."""
+    def _write(self, session: Session) -> tuple[Recorded, int]:
+        """One flush's statements; returns (what changed, observations of unknown images)."""
         now = utcnow()
         found = _upsert_media(session, self.store, list(self._media.values()))
-        others = ({k for k, _ in self._pages} | {k for k, _ in self._hits}) - found.keys()
+        others = ({k for k, _ in self._pages} | set(self._matches)) - found.keys()
         found.update(_media_ids(session, others))
         observations = []
         dropped = 0
@@ -210,16 +210,11 @@ class CrawlWriter:
             # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not
             # for ON CONFLICT without it): one round trip per chunk, not per row.
             session.execute(stmt.returning(table.c.id), chunk).all()
-        hits = [
-            (found[media_key][0], found[media_key][1], hit)
-            for (media_key, _), hit in self._hits.items()
-            if media_key in found
-        ]
-        new_hits = insert_hits(session, self.store, hits, crawl_id=self.crawl_id, now=now)
-        reopened = reopen_removed_hits(
-            session, [(media_id, hit.known_hash_id) for media_id, _, hit in hits],
-            crawl_id=self.crawl_id, now=now)
-        return new_hits, dropped, reopened
+        images = [(*found[key], matches) for key, matches in self._matches.items()
+                  if key in found]
+        recorded = record_matches(session, self.store, images, crawl_id=self.crawl_id, now=now,
+                                  fetched=True)
+        return recorded, dropped
 
 
 def get_media_by_url(store: Store, url: str) -> MediaInfo | None:
@@ -247,102 +242,21 @@ def iter_media_digests(store: Store) -> Iterator[MediaDigestRow]:
             yield MediaDigestRow(*tuple(row))
 
 
-def record_rematch_hits(store: Store, pairs: Sequence[tuple[int, HitIn]]) -> int:
-    """Queue hits found by matching stored digests against the lists (media id, match);
-    existing and suppressed pairs are skipped. Returns the number of new hits."""
-    if not pairs:
-        return 0
+def record_rematch(store: Store, images: Sequence[tuple[int, Sequence[MatchIn]]]) -> Recorded:
+    """Record matches found by matching stored digests against the lists (media id,
+    matches): new evidence for existing hits, new hits for images that had none. Nothing
+    was fetched, so a removed image stays removed."""
+    if not images:
+        return Recorded()
     with store.session() as session:
         sha: dict[int, str | None] = {}
-        for chunk in _chunks(sorted({media_id for media_id, _ in pairs})):
+        for chunk in _chunks(sorted({media_id for media_id, _ in images})):
             for media_id, sha256 in session.execute(
                     select(Media.id, Media.sha256).where(Media.id.in_(chunk))):
                 sha[media_id] = sha256
-        rows = [(media_id, sha[media_id], hit) for media_id, hit in pairs if media_id in sha]
-        return insert_hits(session, store, rows, crawl_id=None, now=utcnow())
-
-
-def insert_hits(
-    session: Session,
-    store: Store,
-    rows: Sequence[tuple[int, str | None, HitIn]],
-    *,
-    crawl_id: int | None,
-    now: datetime,
-) -> int:
-    """Insert pending hits (media id, media sha256, match) in the caller's transaction.
-
-    Skipped: a pair that already has a hit (whatever its status: a re-crawl never
-    duplicates or re-opens one), a pair suppressed by an analyst's rejection, and a known
-    hash deleted since it was matched. Returns how many hits were created.
-    """
-    if not rows:
-        return 0
-    known_ids = sorted({hit.known_hash_id for _, _, hit in rows})
-    existing_known: set[int] = set()
-    for chunk in _chunks(known_ids):
-        existing_known.update(session.scalars(select(KnownHash.id).where(KnownHash.id.in_(chunk))))
-    digests = sorted({sha for _, sha, _ in rows if sha})
-    suppressed: set[tuple[str, int]] = set()
-    for chunk in _chunks(digests):
-        for sha256, known_hash_id in session.execute(
-                select(Suppression.sha256, Suppression.known_hash_id)
-                .where(Suppression.sha256.in_(chunk))):
-            suppressed.add((sha256, known_hash_id))
-    values: dict[tuple[int, int], dict[str, Any]] = {}
-    for media_id, sha, hit in rows:
-        if hit.known_hash_id not in existing_known:
-            continue
-        if sha and (sha, hit.known_hash_id) in suppressed:
-            continue
-        values.setdefault((media_id, hit.known_hash_id), {
-            "media_id": media_id, "known_hash_id": hit.known_hash_id, "crawl_id": crawl_id,
-            "hash_type": hit.hash_type, "distance": int(hit.distance),
-            "confidence": float(hit.confidence), "tier": hit.tier, "status": "pending",
-            "transform": hit.transform,
-            "created_at": now, "updated_at": now,
-        })
-    created = 0
-    for chunk in _chunks(list(values.values())):
-        stmt = dialect_insert(store, Hit.__table__)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["media_id", "known_hash_id"])
-        created += len(session.execute(stmt.returning(Hit.__table__.c.id), chunk).all())
-    return created
-
-
-# The actor the audit trail names for what a crawl changes on its own.
-CRAWLER_ACTOR = "trawl-crawler"
-
-
-def reopen_removed_hits(
-    session: Session, pairs: Sequence[tuple[int, int]], *, crawl_id: int, now: datetime
-) -> int:
-    """Hits marked `removed` whose image a crawl fetched and matched again at the same URL
-    go back to `live`, due for a notice now, with an audit entry naming the crawl: content
-    re-uploaded after a takedown must not stay closed. Returns how many were reopened.
-
-    Only a crawl calls this (it fetched the URL); rematch only re-reads stored digests, which
-    says nothing about whether the image is still served.
-    """
-    wanted = set(pairs)
-    if not wanted:
-        return 0
-    reopened = 0
-    for chunk in _chunks(sorted({media_id for media_id, _ in wanted})):
-        removed = session.scalars(
-            select(Hit).where(Hit.media_id.in_(chunk), Hit.status == "removed")
-        ).all()
-        for hit in removed:
-            if (hit.media_id, hit.known_hash_id) not in wanted:
-                continue
-            transition(session, hit, "live", actor=CRAWLER_ACTOR, action="reappeared", now=now,
-                       detail=f"crawl {crawl_id} found the image served again at its URL",
-                       removed_at=None, last_checked_at=now, renotice_due_at=now)
-            reopened += 1
-    if reopened:
-        logger.warning("%d removed hit(s) found served again; back to live for a new notice",
-                       reopened)
-    return reopened
+        rows = [(media_id, sha[media_id], matches) for media_id, matches in images
+                if media_id in sha]
+        return record_matches(session, store, rows, crawl_id=None, now=utcnow(), fetched=False)
 
 
 # --- internals ----------------------------------------------------------------------

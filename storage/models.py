@@ -187,33 +187,26 @@ class Observation(Base):
 
 
 class Hit(Base):
-    """A crawled image that matches a known hash; the unit of review and takedown."""
+    """An image at a URL that matched known hashes: the one unit an analyst decides and a
+    provider is told about. Every match is kept as evidence in hit_matches; `tier` and
+    `confidence` are those of its best match (the queue's order)."""
 
     __tablename__ = "hits"
     __table_args__ = (
-        UniqueConstraint("media_id", "known_hash_id", name="uq_hit"),
-        Index("ix_hit_status", "status"),
-        # Removing a known list cascades to its hits: without this, one scan per hash.
-        Index("ix_hit_known_hash", "known_hash_id"),
+        UniqueConstraint("media_id", name="uq_hit_media"),
+        # The review queue: pending images of a tier, most trusted and oldest first.
+        Index("ix_hit_queue", "status", "tier", "confidence", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     media_id: Mapped[int] = mapped_column(
         ForeignKey("media.id", ondelete="CASCADE"), nullable=False
     )
-    known_hash_id: Mapped[int] = mapped_column(
-        ForeignKey("known_hashes.id", ondelete="CASCADE"), nullable=False
+    crawl_id: Mapped[int | None] = mapped_column(  # the crawl that first found it (None:
+        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True  # a rematch)
     )
-    crawl_id: Mapped[int | None] = mapped_column(
-        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True
-    )
-    hash_type: Mapped[str] = mapped_column(String(16), nullable=False)
-    distance: Mapped[int] = mapped_column(Integer, nullable=False)
     confidence: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
     tier: Mapped[str] = mapped_column(String(16), nullable=False, default="high")  # high|low
-    # PDQ dihedral match: the transpose that, applied to the crawled image, matched
-    # (rotate_90, flip_left_right, ...); None when it matched as it is.
-    transform: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # pending | confirmed | rejected | notified | live | removed
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -224,6 +217,48 @@ class Hit(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     renotice_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Votes with an id up to this one were cast before the image was last re-opened (new
+    # evidence after a rejection): they stay in its history but no longer count.
+    vote_floor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class HitMatch(Base):
+    """One known hash an image matched: evidence of its hit, with how far to trust it."""
+
+    __tablename__ = "hit_matches"
+    __table_args__ = (
+        UniqueConstraint("hit_id", "known_hash_id", name="uq_hit_match"),
+        # Removing a known list cascades to its matches: without this, one scan per hash.
+        Index("ix_hit_match_known_hash", "known_hash_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), nullable=False)
+    known_hash_id: Mapped[int] = mapped_column(
+        ForeignKey("known_hashes.id", ondelete="CASCADE"), nullable=False
+    )
+    hash_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    distance: Mapped[int] = mapped_column(Integer, nullable=False)
+    threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False, default="high")  # high|low
+    # What, applied to the crawled image, matched: a PDQ orientation (rotate_90,
+    # flip_left_right, ...) or a query-side variant; None when it matched as it is.
+    transform: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    crawl_id: Mapped[int | None] = mapped_column(  # the crawl that found it (None: a rematch)
+        ForeignKey("crawls.id", ondelete="SET NULL"), nullable=True
+    )
+    found_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class HitAlias(Base):
+    """A hit id from before images became the unit of review (one hit per image and known
+    hash), merged into the image's hit: its audit entries belong to that hit's history."""
+
+    __tablename__ = "hit_aliases"
+
+    old_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), nullable=False)
 
 
 class HitVote(Base):

@@ -12,21 +12,20 @@ from sqlalchemy import func, or_, select
 
 from storage.audit import append_audit
 from storage.clock import as_naive_utc
-from storage.hits import page_urls_of
-from storage.models import Hit, KnownHash, KnownList, Media, Notice, NoticeItem, Provider
+from storage.domains import host_of
+from storage.hits import best_matches_of, page_urls_of
+from storage.models import Hit, HitMatch, Media, Notice, NoticeItem, Provider
 from storage.policy import DEFAULT_RENOTICE_HOURS, NOTICEABLE, RECHECKABLE
 from storage.providers import (
     UNATTRIBUTED_PREFIX,
     Attribution,
     Attributor,
-    host_of,
     slugify,
 )
 from storage.review import (
     UnknownIdError,
     WorkflowError,
     load_hits,
-    match_type,
     transition,
 )
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
+    from storage.records import MatchRow
 
 REFERENCE_PREFIX = "TRAWL"
 
@@ -51,10 +51,11 @@ class NoticeItemInfo:
     server_ip: str | None
     first_seen: datetime
     last_seen: datetime
-    match_type: str  # exact | perceptual
-    hash_type: str
-    list_name: str
-    distance: int
+    match_type: str  # exact | perceptual (of the best match)
+    hash_type: str  # of the best match
+    list_name: str  # of the best match
+    distance: int  # of the best match
+    match_count: int  # known hashes the image matched in all
     status: str
     item_kind: ItemKind  # new: first notice; overdue: noticed before and still not removed
     attributed_via: str
@@ -91,11 +92,14 @@ class SentNotice:
 
 @dataclass(frozen=True)
 class RecheckTarget:
-    """A media URL to fetch again and the known hashes its open hits matched."""
+    """An image URL to fetch again, and the known hashes it matched when it was found (with
+    the thresholds they were matched at), so the fresh bytes are judged the same way."""
 
+    hit_id: int
     media_url: str
     media_id: int
-    hits: tuple[tuple[int, str, str, int], ...]  # (hit id, hash type, known value, distance)
+    known_hash_ids: tuple[int, ...]
+    thresholds: tuple[tuple[str, int], ...]  # (hash type, loosest threshold it matched at)
 
 
 @dataclass(frozen=True)
@@ -127,22 +131,11 @@ class RecheckSummary:
 # --- building notices ------------------------------------------------------------------
 
 
-def _hit_rows(
-    session: Session, *, now: datetime, due_only: bool
-) -> list[tuple[Hit, Media, str]]:
+def _hit_rows(session: Session, *, now: datetime, due_only: bool) -> list[tuple[Hit, Media]]:
     due = (Hit.status.in_(RECHECKABLE)) & (Hit.renotice_due_at <= now)
     where = due if due_only else or_(Hit.status == "confirmed", due)
-    return [
-        (hit, media, list_name)
-        for hit, media, list_name in session.execute(
-            select(Hit, Media, KnownList.name)
-            .join(Media, Media.id == Hit.media_id)
-            .join(KnownHash, KnownHash.id == Hit.known_hash_id)
-            .join(KnownList, KnownList.id == KnownHash.list_id)
-            .where(where)
-            .order_by(Hit.id)
-        )
-    ]
+    return [(hit, media) for hit, media in session.execute(
+        select(Hit, Media).join(Media, Media.id == Hit.media_id).where(where).order_by(Hit.id))]
 
 
 def _provider_filter(session: Session, wanted: str) -> tuple[str, ...]:
@@ -172,17 +165,33 @@ def _new_reference(session: Session, slug: str, now: datetime) -> str:
     return f"{prefix}{n}"
 
 
-def _item(hit: Hit, media: Media, list_name: str, pages: Sequence[str], who: Attribution
-          ) -> NoticeItemInfo:
+def _item(hit: Hit, media: Media, best: MatchRow | None, count: int, pages: Sequence[str],
+          who: Attribution) -> NoticeItemInfo:
     return NoticeItemInfo(
         hit_id=hit.id, media_url=media.url, page_urls=tuple(pages), server_ip=media.server_ip,
         first_seen=media.first_seen, last_seen=media.last_seen,
-        match_type=match_type(hit.hash_type), hash_type=hit.hash_type, list_name=list_name,
-        distance=hit.distance, status=hit.status,
+        match_type=best.match_type if best else "exact",
+        hash_type=best.hash_type if best else "", list_name=best.list if best else "",
+        distance=best.distance if best else 0, match_count=count, status=hit.status,
         item_kind="new" if hit.status == "confirmed" else "overdue",
         attributed_via=who.via, first_notified_at=hit.notified_at,
         renotice_due_at=hit.renotice_due_at,
     )
+
+
+def _items(session: Session, rows: Sequence[tuple[Hit, Media]]) -> list[tuple[
+        Hit, Media, NoticeItemInfo, Attribution]]:
+    """Notice items for (hit, media) rows with their attribution, in one pass."""
+    attributor = Attributor(session)
+    pages = page_urls_of(session, [media.id for _, media in rows])
+    best = best_matches_of(session, [hit.id for hit, _ in rows])
+    out = []
+    for hit, media in rows:
+        who = attributor(media.server_ip, media.host or host_of(media.url))
+        match, count = best.get(hit.id, (None, 0))
+        out.append((hit, media, _item(hit, media, match, count,
+                                      pages.get(media.id, ((), 0))[0], who), who))
+    return out
 
 
 def prepare_notices(
@@ -202,18 +211,14 @@ def prepare_notices(
     with store.session() as session:
         keys = _provider_filter(session, provider) if provider else None
         rows = _hit_rows(session, now=when, due_only=due_only)
-        attributor = Attributor(session)
-        pages = page_urls_of(session, [media.id for _, media, _ in rows])
         groups: dict[str, tuple[Attribution, list[NoticeItemInfo]]] = {}
-        for hit, media, list_name in rows:
-            who = attributor(media.server_ip, media.host or host_of(media.url))
+        for _hit, _media, item, who in _items(session, rows):
             if keys is not None and not any(
                 who.key == k or (k == UNATTRIBUTED_PREFIX and who.provider_id is None)
                 for k in keys
             ):
                 continue
-            groups.setdefault(who.key, (who, []))[1].append(
-                _item(hit, media, list_name, pages.get(media.id, ((), 0))[0], who))
+            groups.setdefault(who.key, (who, []))[1].append(item)
         notices = [
             _notice_for(session, who, items, actor=actor, now=when)
             for who, items in sorted(groups.values(), key=lambda g: g[0].name.lower())
@@ -342,25 +347,17 @@ def list_notices(
             query = query.where(Notice.reference.in_(list(references)))
         if unsent_only:
             query = query.where(Notice.sent_at.is_(None))
-        attributor = Attributor(session)
         out = []
         for notice in session.scalars(query):
-            rows = session.execute(
-                select(Hit, Media, KnownList.name)
+            rows = [(hit, media) for hit, media in session.execute(
+                select(Hit, Media)
                 .join(NoticeItem, NoticeItem.hit_id == Hit.id)
                 .join(Media, Media.id == Hit.media_id)
-                .join(KnownHash, KnownHash.id == Hit.known_hash_id)
-                .join(KnownList, KnownList.id == KnownHash.list_id)
                 .where(NoticeItem.notice_id == notice.id)
                 .order_by(Hit.id)
-            ).all()
-            pages = page_urls_of(session, [m.id for _, m, _ in rows])
+            )]
             provider = session.get(Provider, notice.provider_id) if notice.provider_id else None
-            items = tuple(
-                _item(h, m, ln, pages.get(m.id, ((), 0))[0],
-                      attributor(m.server_ip, m.host or host_of(m.url)))
-                for h, m, ln in rows
-            )
+            items = tuple(item for _, _, item, _ in _items(session, rows))
             out.append(NoticeInfo(
                 id=notice.id, reference=notice.reference, provider_key=notice.provider_key,
                 provider=provider.name if provider else _display(notice.provider_key),
@@ -384,23 +381,25 @@ def _display(provider_key: str) -> str:
 
 def recheck_targets(store: Store, *, hit_ids: Iterable[int] | None = None
                     ) -> list[RecheckTarget]:
-    """Media URLs of notified and live hits, each with the known hashes to compare with."""
+    """Notified and live images, each with the known hashes it matched (to compare with)."""
     with store.read_session() as session:
         query = (
-            select(Hit.id, Hit.hash_type, KnownHash.value, Hit.distance, Media.id, Media.url)
+            select(Hit.id, Media.id, Media.url, HitMatch.known_hash_id, HitMatch.hash_type,
+                   HitMatch.threshold)
             .join(Media, Media.id == Hit.media_id)
-            .join(KnownHash, KnownHash.id == Hit.known_hash_id)
+            .join(HitMatch, HitMatch.hit_id == Hit.id)
             .where(Hit.status.in_(RECHECKABLE))
-            .order_by(Media.id, Hit.id)
+            .order_by(Hit.id, HitMatch.id)
         )
         if hit_ids is not None:
             query = query.where(Hit.id.in_(list(hit_ids)))
-        grouped: dict[int, tuple[str, list[tuple[int, str, str, int]]]] = {}
-        for hit_id, hash_type, value, distance, media_id, url in session.execute(query):
-            grouped.setdefault(media_id, (url, []))[1].append(
-                (hit_id, hash_type, value, distance))
-    return [RecheckTarget(url, media_id, tuple(hits))
-            for media_id, (url, hits) in grouped.items()]
+        grouped: dict[int, tuple[int, str, list[int], dict[str, int]]] = {}
+        for hit_id, media_id, url, known_id, hash_type, threshold in session.execute(query):
+            _, _, known, limits = grouped.setdefault(hit_id, (media_id, url, [], {}))
+            known.append(known_id)
+            limits[hash_type] = max(threshold, limits.get(hash_type, 0))
+    return [RecheckTarget(hit_id, url, media_id, tuple(known), tuple(sorted(limits.items())))
+            for hit_id, (media_id, url, known, limits) in grouped.items()]
 
 
 def _last_sent(session: Session, hit_id: int) -> datetime | None:

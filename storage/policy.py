@@ -27,7 +27,8 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "rejected": frozenset({"pending"}),
     "removed": frozenset({"live"}),
 }
-TIERS = ("high", "low")
+EXACT_HASH_TYPES = frozenset({"md5", "sha1", "sha256"})  # every other type is perceptual
+TIERS = ("high", "low")  # best first
 TIER_CHOICES = (*TIERS, "all")
 DEFAULT_TIER = "high"  # the review queue and listings show the high tier unless asked
 

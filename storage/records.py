@@ -139,15 +139,16 @@ class MediaRecord:
 
 
 @dataclass(frozen=True)
-class HitIn:
-    """A match of a media row against one known hash, to be queued for review."""
+class MatchIn:
+    """A match of an image against one known hash, as evidence to record for its hit."""
 
     known_hash_id: int
     hash_type: str
     distance: int
+    threshold: int = 0
     confidence: float = 1.0
     tier: str = "high"  # high | low
-    transform: str | None = None  # PDQ dihedral match: e.g. rotate_90; None as it is
+    transform: str | None = None  # what, applied to the image, matched (rotate_90, trim...)
 
 
 @dataclass(frozen=True)
@@ -203,30 +204,59 @@ class MediaDigestRow:
 
 
 @dataclass(frozen=True)
-class HitRow:
+class MatchRow:
+    """One known hash an image matched: evidence of its hit."""
+
     id: int
-    media_url: str
-    page_url: str | None  # the first page seen showing the image
-    page_urls: tuple[str, ...]  # distinct pages, first seen first (at most PAGE_URLS_PER_HIT)
+    known_hash_id: int
     hash_type: str
+    match_type: str  # exact | perceptual
     distance: int
+    threshold: int
     confidence: float
     tier: str
+    transform: str | None
     list: str
     label: str | None
     category: str | None
+    known_value: str
+    crawl_id: int | None  # the crawl that found it; None for a rematch
+    found_at: datetime
+
+
+@dataclass(frozen=True)
+class HitRow:
+    """An image at a URL that matched: what the queue, listings and notices show of it.
+
+    The match fields at the top level (hash_type, distance, transform, list, label,
+    category) are those of its best match; `matches` holds all of them, best first."""
+
+    id: int
+    media_id: int
+    media_url: str
+    page_url: str | None  # the first page seen showing the image
+    page_urls: tuple[str, ...]  # distinct pages, first seen first (at most PAGE_URLS_PER_HIT)
+    page_count: int  # distinct pages in total
     status: str
+    tier: str  # of the best match
+    confidence: float  # of the best match
+    hash_type: str
+    distance: int
+    transform: str | None
+    list: str
+    label: str | None
+    category: str | None
+    match_count: int
+    matches: tuple[MatchRow, ...]
+    server_ip: str | None
+    host: str | None
+    sha256: str | None
     created_at: datetime
     updated_at: datetime
     crawl_id: int | None
-    media_id: int
-    server_ip: str | None
-    known_hash_id: int = 0
-    known_value: str = ""
-    sha256: str | None = None
-    host: str | None = None
-    page_count: int = 0  # distinct pages in total
-    transform: str | None = None  # PDQ dihedral match: e.g. rotate_90; None as it is
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    confirmations: int = 0  # distinct analysts who confirmed in the current round
 
 
 # --- audit --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Analyst review: claims, votes (two-person rule) and the hit state machine, all audited."""
+"""Analyst review of images: claims, votes (two-person rule) and the hit state machine,
+all audited. A hit is one image at a URL; every decision covers all of its matches."""
 
 from __future__ import annotations
 
@@ -14,31 +15,25 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage.audit import append_audit
 from storage.clock import as_naive_utc
 from storage.errors import StorageError
-from storage.hits import page_urls_of
-from storage.models import (
-    Hit,
-    HitVote,
-    KnownHash,
-    KnownList,
-    Media,
-    Suppression,
-)
+from storage.hits import hit_rows
+from storage.models import Hit, HitMatch, HitVote, Media, Suppression
 from storage.policy import (
     DEFAULT_CLAIM_LIMIT,
     DEFAULT_CLAIM_MINUTES,
     DEFAULT_CONFIRMATIONS_REQUIRED,
+    DEFAULT_TIER,
+    TIER_CHOICES,
     TRANSITIONS,
 )
+from storage.records import HitRow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
 
-EXACT_HASH_TYPES = frozenset({"md5", "sha1", "sha256"})  # everything else is perceptual
-
 _VERB = {"confirmed": "confirmed", "rejected": "rejected", "notified": "notified",
-         "live": "marked live", "removed": "marked removed"}
+         "live": "marked live", "removed": "marked removed", "pending": "re-opened"}
 
 Decision = Literal["confirm", "reject"]
 
@@ -61,41 +56,13 @@ class ClaimedError(WorkflowError):
 
 
 @dataclass(frozen=True)
-class ReviewItem:
-    """A hit as an analyst sees it in the queue (never the image: URLs and match facts)."""
-
-    id: int
-    status: str
-    media_url: str
-    page_url: str | None
-    page_urls: tuple[str, ...]
-    hash_type: str
-    match_type: str
-    distance: int
-    confidence: float
-    tier: str
-    list: str
-    label: str | None
-    category: str | None
-    server_ip: str | None
-    created_at: datetime
-    claimed_by: str | None
-    claimed_until: datetime | None
-    confirmations: int
-
-
-@dataclass(frozen=True)
 class DecisionResult:
     id: int
     from_state: str
     to_state: str
-    confirmations: int  # distinct analysts who confirmed so far
+    confirmations: int  # distinct analysts who confirmed so far (this round)
     required: int
     counted: bool  # False: this analyst had already voted the same way
-
-
-def match_type(hash_type: str) -> str:
-    return "exact" if hash_type in EXACT_HASH_TYPES else "perceptual"
 
 
 # --- transitions -------------------------------------------------------------------------
@@ -143,6 +110,16 @@ def transition(
                  from_state=from_state, to_state=to_state, detail=detail)
 
 
+def reopen(session: Session, hit_id: int, *, actor: str, now: datetime, detail: str) -> None:
+    """A rejected image back to pending because new, stronger evidence arrived: audited
+    with the reason, and the votes of the round that rejected it stop counting."""
+    hit = session.get(Hit, hit_id)
+    assert hit is not None
+    floor = session.scalar(select(func.max(HitVote.id)).where(HitVote.hit_id == hit_id)) or 0
+    transition(session, hit, "pending", actor=actor, action="reopen", now=now, detail=detail,
+               vote_floor=int(floor), claimed_by=None, claimed_until=None)
+
+
 def load_hits(session: Session, ids: Sequence[int], *, lock: bool = True) -> dict[int, Hit]:
     """The hits with these ids, or UnknownIdError naming every missing one."""
     wanted = list(dict.fromkeys(ids))
@@ -154,17 +131,12 @@ def load_hits(session: Session, ids: Sequence[int], *, lock: bool = True) -> dic
     if missing:
         listed = ", ".join(str(i) for i in missing)
         raise UnknownIdError(
-            f"no hit with id {listed} (see `trawl hits list`); nothing was changed"
+            f"no hit with id {listed} (see `trawl hits list --tier all`); nothing was changed"
         )
     return found
 
 
-def _votes(session: Session, hit_id: int, decision: str) -> int:
-    count = session.scalar(
-        select(func.count(func.distinct(HitVote.actor)))
-        .where(HitVote.hit_id == hit_id, HitVote.decision == decision)
-    )
-    return int(count or 0)
+# --- decisions ---------------------------------------------------------------------------
 
 
 def decide(
@@ -177,79 +149,97 @@ def decide(
     required: int = DEFAULT_CONFIRMATIONS_REQUIRED,
     now: datetime | None = None,
 ) -> list[DecisionResult]:
-    """Record one analyst's confirm/reject on each hit, all or nothing.
+    """Record one analyst's confirm/reject on each image, all or nothing.
 
-    A hit becomes confirmed once `required` distinct analysts confirmed it; a reject takes
-    effect at once and suppresses the (sha256, known hash) pair so it is never queued
-    again. Hits claimed by someone else (claim not expired) are refused."""
+    An image becomes confirmed once `required` distinct analysts confirmed it in its
+    current round; a reject takes effect at once and suppresses every (sha256, known hash)
+    pair it matched, so the same bytes are not queued again for those hashes. Images
+    claimed by someone else (claim not expired) are refused."""
     if decision not in ("confirm", "reject"):
         raise ValueError(f"decision must be confirm or reject, not {decision!r}")
     if required < 1:
         raise WorkflowError(f"the number of confirmations required must be at least 1, "
                             f"not {required}")
     when = as_naive_utc(now)
-    target = "confirmed" if decision == "confirm" else "rejected"
-    results: list[DecisionResult] = []
     with store.session() as session:
         hits = load_hits(session, ids)
-        refused: list[str] = []
-        claimed: list[str] = []
-        for hit_id, hit in hits.items():
-            if hit.status != "pending":
-                refused.append(refusal(hit_id, hit.status, target))
-            elif (hit.claimed_by and hit.claimed_by != actor and hit.claimed_until is not None
-                  and hit.claimed_until > when):
-                claimed.append(
-                    f"hit {hit_id} is claimed by {hit.claimed_by} until "
-                    f"{hit.claimed_until:%Y-%m-%d %H:%M:%S}Z; wait for the claim to expire or "
-                    f"ask {hit.claimed_by} to decide it"
-                )
-        if refused or claimed:
-            error = TransitionError if refused else ClaimedError
-            raise error("; ".join(refused + claimed) + "; nothing was changed")
-        for hit_id, hit in hits.items():
-            already = session.scalar(select(HitVote.id).where(
-                HitVote.hit_id == hit_id, HitVote.actor == actor, HitVote.decision == decision))
-            if already is None:
-                session.add(HitVote(hit_id=hit_id, actor=actor, decision=decision, note=note,
-                                    at=when))
-                session.flush()
-            confirmations = _votes(session, hit_id, "confirm")
-            release = {"claimed_by": None, "claimed_until": None}
-            moves = decision == "reject" or (already is None and confirmations >= required)
-            if moves:
-                transition(session, hit, target, actor=actor, action=decision, now=when,
-                           detail=note, **release)
-                if decision == "reject":
-                    _suppress(session, hit, when)
-            elif already is None:
-                session.execute(update(Hit).where(Hit.id == hit_id).values(
-                    updated_at=when, **release).execution_options(synchronize_session=False))
-                append_audit(
-                    session, actor=actor, action="confirm_vote", entity="hit", entity_id=hit_id,
-                    from_state="pending", to_state="pending",
-                    detail=json.dumps({"note": note, "confirmations": confirmations,
-                                       "required": required}),
-                )
-            results.append(DecisionResult(
-                id=hit_id, from_state="pending", to_state=target if moves else "pending",
-                confirmations=confirmations, required=required, counted=already is None,
-            ))
-    return results
+        _check_decidable(hits, actor, "confirmed" if decision == "confirm" else "rejected", when)
+        return [_vote(session, hit, actor=actor, decision=decision, note=note,
+                      required=required, when=when) for hit in hits.values()]
+
+
+def _check_decidable(hits: dict[int, Hit], actor: str, target: str, when: datetime) -> None:
+    refused: list[str] = []
+    claimed: list[str] = []
+    for hit_id, hit in hits.items():
+        if hit.status != "pending":
+            refused.append(refusal(hit_id, hit.status, target))
+        elif (hit.claimed_by and hit.claimed_by != actor and hit.claimed_until is not None
+              and hit.claimed_until > when):
+            claimed.append(
+                f"hit {hit_id} is claimed by {hit.claimed_by} until "
+                f"{hit.claimed_until:%Y-%m-%d %H:%M:%S}Z; wait for the claim to expire or "
+                f"ask {hit.claimed_by} to decide it"
+            )
+    if refused or claimed:
+        error = TransitionError if refused else ClaimedError
+        raise error("; ".join(refused + claimed) + "; nothing was changed")
+
+
+def _vote(session: Session, hit: Hit, *, actor: str, decision: Decision, note: str | None,
+          required: int, when: datetime) -> DecisionResult:
+    target = "confirmed" if decision == "confirm" else "rejected"
+    this_round = HitVote.id > hit.vote_floor
+    already = session.scalar(select(HitVote.id).where(
+        HitVote.hit_id == hit.id, HitVote.actor == actor, HitVote.decision == decision,
+        this_round))
+    if already is None:
+        session.add(HitVote(hit_id=hit.id, actor=actor, decision=decision, note=note, at=when))
+        session.flush()
+    confirmations = int(session.scalar(
+        select(func.count(func.distinct(HitVote.actor)))
+        .where(HitVote.hit_id == hit.id, HitVote.decision == "confirm", this_round)) or 0)
+    release = {"claimed_by": None, "claimed_until": None}
+    moves = decision == "reject" or (already is None and confirmations >= required)
+    if moves:
+        transition(session, hit, target, actor=actor, action=decision, now=when, detail=note,
+                   **release)
+        if decision == "reject":
+            _suppress(session, hit, when)
+    elif already is None:
+        session.execute(update(Hit).where(Hit.id == hit.id).values(updated_at=when, **release)
+                        .execution_options(synchronize_session=False))
+        append_audit(
+            session, actor=actor, action="confirm_vote", entity="hit", entity_id=hit.id,
+            from_state="pending", to_state="pending",
+            detail=json.dumps({"note": note, "confirmations": confirmations,
+                               "required": required}),
+        )
+    return DecisionResult(id=hit.id, from_state="pending",
+                          to_state=target if moves else "pending",
+                          confirmations=confirmations, required=required,
+                          counted=already is None)
 
 
 def _suppress(session: Session, hit: Hit, when: datetime) -> None:
+    """Every known hash the rejected image matched: never queue these bytes for it again."""
     sha256 = session.scalar(select(Media.sha256).where(Media.id == hit.media_id))
     if not sha256:
         return
-    exists = session.scalar(select(Suppression.id).where(
-        Suppression.sha256 == sha256, Suppression.known_hash_id == hit.known_hash_id))
-    if exists is None:
-        session.add(Suppression(sha256=sha256, known_hash_id=hit.known_hash_id, hit_id=hit.id,
-                                created_at=when))
+    known = set(session.scalars(select(HitMatch.known_hash_id).where(HitMatch.hit_id == hit.id)))
+    done = set(session.scalars(select(Suppression.known_hash_id).where(
+        Suppression.sha256 == sha256, Suppression.known_hash_id.in_(known))))
+    session.add_all(Suppression(sha256=sha256, known_hash_id=k, hit_id=hit.id, created_at=when)
+                    for k in sorted(known - done))
 
 
 # --- claims ------------------------------------------------------------------------------
+
+
+def check_tier(tier: str) -> str:
+    if tier not in TIER_CHOICES:
+        raise WorkflowError(f"tier must be one of {', '.join(TIER_CHOICES)}, not {tier!r}")
+    return tier
 
 
 def claim_next(
@@ -258,20 +248,25 @@ def claim_next(
     actor: str,
     limit: int = DEFAULT_CLAIM_LIMIT,
     claim_minutes: float = DEFAULT_CLAIM_MINUTES,
+    tier: str = DEFAULT_TIER,
     now: datetime | None = None,
-) -> list[ReviewItem]:
-    """Claim up to `limit` pending hits for `actor` (their own live claims first, then the
-    strongest and oldest), skipping hits claimed by others and hits this analyst already
-    voted on. Each claim is a conditional UPDATE, so concurrent analysts never share a hit."""
+) -> list[HitRow]:
+    """Claim up to `limit` pending images of `tier` ('high', 'low' or 'all') for `actor`:
+    their own live claims first, then the most trusted and oldest, skipping images claimed
+    by others and images this analyst already confirmed in their current round (the
+    two-person rule needs someone else). Each claim is a conditional UPDATE, so concurrent
+    analysts never get the same image."""
     if limit < 1:
         raise WorkflowError(f"--limit must be at least 1, not {limit}")
+    check_tier(tier)
     when = as_naive_utc(now)
     until = when + timedelta(minutes=claim_minutes)
     claimable = and_(
         Hit.status == "pending",
         or_(Hit.claimed_by.is_(None), Hit.claimed_by == actor, Hit.claimed_until <= when),
     )
-    voted = select(HitVote.hit_id).where(HitVote.actor == actor)
+    voted = (select(HitVote.hit_id).join(Hit, Hit.id == HitVote.hit_id)
+             .where(HitVote.actor == actor, HitVote.id > Hit.vote_floor))
     claimed: list[int] = []
     tried: set[int] = set()
     with store.session() as session:
@@ -279,60 +274,38 @@ def claim_next(
             query = (
                 select(Hit.id, Hit.claimed_by, Hit.claimed_until)
                 .where(claimable, Hit.id.not_in(voted))
-                .order_by(case((Hit.claimed_by == actor, 0), else_=1), Hit.tier, Hit.created_at,
-                          Hit.id)
+                .order_by(case((Hit.claimed_by == actor, 0), else_=1), Hit.tier,
+                          Hit.confidence.desc(), Hit.created_at, Hit.id)
                 .limit(limit - len(claimed) + len(tried))
             )
+            if tier != "all":
+                query = query.where(Hit.tier == tier)
             candidates = [row for row in session.execute(query) if row[0] not in tried]
             if not candidates:
                 break
             for hit_id, holder, held_until in candidates:
                 tried.add(hit_id)
-                result = session.execute(
-                    update(Hit).where(Hit.id == hit_id, claimable)
-                    .values(claimed_by=actor, claimed_until=until)
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(result, "rowcount", 1) != 1:
-                    continue
-                claimed.append(hit_id)
-                if holder != actor or held_until is None or held_until <= when:
-                    append_audit(session, actor=actor, action="claim", entity="hit",
-                                 entity_id=hit_id, from_state="pending", to_state="pending",
-                                 detail=f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z")
+                if _claim(session, hit_id, claimable, actor, until, holder, held_until, when):
+                    claimed.append(hit_id)
                 if len(claimed) >= limit:
                     break
             if len(claimed) >= limit:
                 break
-        items = review_items(session, claimed)
-    order = {hit_id: n for n, hit_id in enumerate(claimed)}
-    return sorted(items, key=lambda item: order[item.id])
+        rows = hit_rows(session, claimed)
+    return [rows[i] for i in claimed]
 
 
-# --- reading -----------------------------------------------------------------------------
-
-
-def review_items(session: Session, ids: Sequence[int]) -> list[ReviewItem]:
-    if not ids:
-        return []
-    rows = session.execute(
-        select(Hit, Media.url, Media.server_ip, KnownHash.label, KnownHash.category,
-               KnownList.name)
-        .join(Media, Media.id == Hit.media_id)
-        .join(KnownHash, KnownHash.id == Hit.known_hash_id)
-        .join(KnownList, KnownList.id == KnownHash.list_id)
-        .where(Hit.id.in_(list(ids)))
-    ).all()
-    pages = page_urls_of(session, [row[0].media_id for row in rows])
-    items = []
-    for hit, url, server_ip, label, category, list_name in rows:
-        urls = pages.get(hit.media_id, ((), 0))[0]
-        items.append(ReviewItem(
-            id=hit.id, status=hit.status, media_url=url, page_url=urls[0] if urls else None,
-            page_urls=urls, hash_type=hit.hash_type, match_type=match_type(hit.hash_type),
-            distance=hit.distance, confidence=hit.confidence, tier=hit.tier, list=list_name,
-            label=label, category=category, server_ip=server_ip, created_at=hit.created_at,
-            claimed_by=hit.claimed_by, claimed_until=hit.claimed_until,
-            confirmations=_votes(session, hit.id, "confirm"),
-        ))
-    return items
+def _claim(session: Session, hit_id: int, claimable: object, actor: str, until: datetime,
+           holder: str | None, held_until: datetime | None, when: datetime) -> bool:
+    result = session.execute(
+        update(Hit).where(Hit.id == hit_id, claimable)  # type: ignore[arg-type]
+        .values(claimed_by=actor, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        return False
+    if holder != actor or held_until is None or held_until <= when:
+        append_audit(session, actor=actor, action="claim", entity="hit", entity_id=hit_id,
+                     from_state="pending", to_state="pending",
+                     detail=f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z")
+    return True

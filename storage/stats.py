@@ -1,4 +1,4 @@
-"""Takedown statistics: hits per state, notices sent, time to removal per provider."""
+"""Takedown statistics: images per state and tier, notices sent, time to removal per provider."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from storage.clock import as_naive_utc
 from storage.models import Hit, Media, Notice, NoticeItem
-from storage.policy import DEFAULT_OLDEST_LIVE, HIT_STATES, RECHECKABLE
+from storage.policy import DEFAULT_OLDEST_LIVE, HIT_STATES, RECHECKABLE, TIERS
 from storage.providers import UNATTRIBUTED_PREFIX
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class LiveHit:
 @dataclass(frozen=True)
 class TakedownStats:
     generated_at: datetime
-    hits_by_status: dict[str, int]
+    hits_by_status: dict[str, int]  # images per state
+    pending_by_tier: dict[str, int]  # images waiting for review, per tier
     notices_sent: int
     notices_unsent: int
     providers: tuple[ProviderRemovalStats, ...]
@@ -93,6 +94,12 @@ def takedown_stats(
             select(Hit.status, func.count(Hit.id)).group_by(Hit.status)
         ):
             by_status[status] = int(count)
+        by_tier = dict.fromkeys(TIERS, 0)
+        for tier, count in session.execute(
+            select(Hit.tier, func.count(Hit.id)).where(Hit.status == "pending")
+            .group_by(Hit.tier)
+        ):
+            by_tier[tier] = int(count)
         sent = int(session.scalar(
             select(func.count(Notice.id)).where(Notice.sent_at.is_not(None))) or 0)
         unsent = int(session.scalar(
@@ -137,4 +144,4 @@ def takedown_stats(
             )
             for name, tally in sorted(counts.items(), key=lambda kv: kv[0].lower())
         )
-    return TakedownStats(when, by_status, sent, unsent, providers, tuple(live))
+    return TakedownStats(when, by_status, by_tier, sent, unsent, providers, tuple(live))

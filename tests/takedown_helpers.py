@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from storage.db import Store, open_store
-from storage.models import AuditEvent, Hit, KnownHash, KnownList, Media, Observation
+from storage.models import AuditEvent, Hit, HitMatch, KnownHash, KnownList, Media, Observation
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)  # fixed clock for tests that move time with `now=`
 
@@ -36,7 +36,8 @@ def make_store(url: str) -> Store:
 
 
 def add_hits(store: Store, specs: Sequence[HitSpec], *, at: datetime = T0) -> list[int]:
-    """Media, observations, known hashes and pending hits, written the way a crawl leaves them."""
+    """Media, observations, known hashes and pending hits (one match each), written the way
+    a crawl leaves them."""
     ids: list[int] = []
     with store.session() as s:
         for n, spec in enumerate(specs):
@@ -65,11 +66,13 @@ def add_hits(store: Store, specs: Sequence[HitSpec], *, at: datetime = T0) -> li
                 s.add(Observation(media_id=media.id, page_url=page,
                                   page_key=hashlib.sha256(page.encode()).hexdigest(),
                                   seen_at=at + timedelta(minutes=k)))
-            hit = Hit(media_id=media.id, known_hash_id=known.id, hash_type=spec.hash_type,
-                      distance=spec.distance, confidence=1.0, tier="high", status="pending",
-                      created_at=at + timedelta(seconds=n), updated_at=at)
+            hit = Hit(media_id=media.id, confidence=1.0, tier="high", status="pending",
+                      created_at=at + timedelta(seconds=n), updated_at=at, vote_floor=0)
             s.add(hit)
             s.flush()
+            s.add(HitMatch(hit_id=hit.id, known_hash_id=known.id, hash_type=spec.hash_type,
+                           distance=spec.distance, threshold=0 if spec.distance == 0 else 31,
+                           confidence=1.0, tier="high", found_at=at))
             ids.append(hit.id)
     return ids
 

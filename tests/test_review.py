@@ -67,7 +67,7 @@ def test_reject_suppresses_digest_for_that_known_hash(store) -> None:
     with store.session() as s:
         rows = s.execute(sa.select(Suppression.sha256, Suppression.known_hash_id,
                                    Suppression.hit_id)).all()
-    assert rows == [(detail.sha256, detail.known_hash_id, a)]
+    assert rows == [(detail.sha256, detail.matches[0].known_hash_id, a)]
 
 
 def test_forbidden_transition_refused_with_reason_and_batch_unchanged(store) -> None:
@@ -138,7 +138,8 @@ def test_hit_detail_has_the_evidence(store) -> None:
     d = get_hit_detail(store, a)
     assert d.media_url == "http://img.test/e.png"
     assert [p.page_url for p in d.pages] == ["http://site.test/p1", "http://site.test/p2"]
-    assert (d.list, d.label, d.category, d.hash_type, d.match_type) == (
+    (m,) = d.matches
+    assert (m.list, m.label, m.category, m.hash_type, m.match_type) == (
         "test-list", "series-a", "A1", "sha256", "exact")
     assert d.server_ip == "127.0.0.1"
     assert d.provider == "unattributed (img.test)"

@@ -19,16 +19,16 @@ from storage.audit import list_audit
 from storage.crawls import start_crawl
 from storage.db import Store, open_store, utcnow
 from storage.known import KnownHashIn, import_known_list, iter_known_hashes
+from storage.hits import CRAWLER_ACTOR
 from storage.media import (
-    CRAWLER_ACTOR,
     CrawlWriter,
-    HitIn,
+    MatchIn,
     MediaRecord,
     get_media_by_url,
     iter_media_digests,
-    record_rematch_hits,
+    record_rematch,
 )
-from storage.models import Hit, Media, Observation, Suppression
+from storage.models import Hit, HitMatch, Media, Observation, Suppression
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA_A, SHA_B = "a1" * 32, "b2" * 32
@@ -66,13 +66,13 @@ def test_flush_makes_rows_visible_to_another_connection_before_close(store: Stor
     crawl = start_crawl(store, start_urls=[], seed_ids=[])
     writer = CrawlWriter(store, crawl, flush_interval=3600, batch_size=1000)
     writer.add(record("http://img.test/a.jpg"), ["http://site.test/1", "http://site.test/2"],
-               [HitIn(kid, "sha256", 0)])
+               [MatchIn(kid, "sha256", 0)])
     writer.add(record("http://img.test/b.jpg", SHA_B), ["http://site.test/1"], [])
     other = open_store(db_url, migrate=False)
     try:
         assert count(other, Media) == 0  # buffered, not written
         assert writer.pending == 2 + 3 + 1
-        assert writer.flush() == 1
+        assert writer.flush().new_hits == 1
         assert writer.pending == 0
         assert (count(other, Media), count(other, Observation), count(other, Hit)) == (2, 3, 1)
         writer.add_observation("http://img.test/b.jpg", "http://site.test/3")
@@ -125,13 +125,13 @@ def test_no_transaction_is_held_between_flushes(sqlite_url: str) -> None:
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     from storage.db import open_store
-    from storage.media import CrawlWriter, HitIn, MediaRecord
+    from storage.media import CrawlWriter, MatchIn, MediaRecord
     url, crawl, known = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     store = open_store(url, migrate=False)
     writer = CrawlWriter(store, crawl, flush_interval=3600, batch_size=100000)
     for i in range(50):
         sha = f"{i:064x}"
-        hits = [HitIn(known, "sha256", 0)] if i == 0 else []
+        hits = [MatchIn(known, "sha256", 0)] if i == 0 else []
         page = f"http://p.test/{i}"
         writer.add(MediaRecord(url=f"http://img.test/{i}.png", sha256=sha), [page], hits)
     writer.flush()
@@ -207,9 +207,9 @@ def test_recrawl_does_not_duplicate_hits_or_observations(store: Store) -> None:
         with CrawlWriter(store, crawl) as writer:
             for _ in range(2):  # the same page twice in one crawl
                 writer.add(record("http://img.test/a.jpg"), ["http://site.test/"],
-                           [HitIn(kid, "sha256", 0)])
+                           [MatchIn(kid, "sha256", 0)])
             writer.add_observation("http://img.test/a.jpg", "http://site.test/")
-            created.append(writer.flush())
+            created.append(writer.flush().new_hits)
     assert created == [1, 0]
     assert count(store, Hit) == 1
     assert count(store, Observation) == 2  # once per crawl
@@ -220,23 +220,23 @@ def test_removed_content_served_again_goes_back_to_live(store: Store) -> None:
     first = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, first) as writer:
         writer.add(record("http://img.test/a.jpg"), ["http://site.test/"],
-                   [HitIn(kid, "sha256", 0)])
+                   [MatchIn(kid, "sha256", 0)])
     removed_at = utcnow()
     with store.session() as session:
         session.execute(sa.update(Hit).values(status="removed", removed_at=removed_at))
     # A rematch re-reads stored digests only: it says nothing about the URL serving it.
     media = get_media_by_url(store, "http://img.test/a.jpg")
     assert media is not None
-    assert record_rematch_hits(store, [(media.id, HitIn(kid, "sha256", 0))]) == 0
+    assert record_rematch(store, [(media.id, [MatchIn(kid, "sha256", 0)])]).reopened_removed == 0
     with store.read_session() as session:
         assert session.scalars(sa.select(Hit.status)).one() == "removed"
 
     again = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, again) as writer:
         writer.add(record("http://img.test/a.jpg"), ["http://site.test/"],
-                   [HitIn(kid, "sha256", 0)])
-        assert writer.flush() == 0  # no new hit: the old one reopens
-        assert writer.reopened_hits == 1
+                   [MatchIn(kid, "sha256", 0)])
+        assert writer.flush().new_hits == 0  # no new hit: the old one reopens
+        assert writer.recorded.reopened_removed == 1
     with store.read_session() as session:
         hit = session.scalars(sa.select(Hit)).one()
         assert (hit.status, hit.removed_at) == ("live", None)
@@ -250,9 +250,9 @@ def test_removed_content_served_again_goes_back_to_live(store: Store) -> None:
     # A third crawl that finds it again changes nothing more: it is already live.
     third = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, third) as writer:
-        writer.add(record("http://img.test/a.jpg"), [], [HitIn(kid, "sha256", 0)])
+        writer.add(record("http://img.test/a.jpg"), [], [MatchIn(kid, "sha256", 0)])
         writer.flush()
-        assert writer.reopened_hits == 0
+        assert writer.recorded.reopened_removed == 0
     assert len(list_audit(store, entity="hit", entity_id=hit_id)) == 1
 
 
@@ -264,13 +264,14 @@ def test_suppressed_pairs_are_never_queued(store: Store) -> None:
     crawl = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, crawl) as writer:
         writer.add(record("http://img.test/copy.jpg"), ["http://site.test/"],
-                   [HitIn(kid, "sha256", 0), HitIn(other, "sha256", 0)])
-        assert writer.flush() == 1  # only the pair nobody rejected
+                   [MatchIn(kid, "sha256", 0), MatchIn(other, "sha256", 0)])
+        assert writer.flush().new_hits == 1  # the pair nobody rejected queues the image
     with store.read_session() as session:
-        assert list(session.scalars(sa.select(Hit.known_hash_id))) == [other]
+        assert list(session.scalars(sa.select(HitMatch.known_hash_id))) == [other]
     media = get_media_by_url(store, "http://img.test/copy.jpg")
     assert media is not None
-    assert record_rematch_hits(store, [(media.id, HitIn(kid, "sha256", 0))]) == 0
+    done = record_rematch(store, [(media.id, [MatchIn(kid, "sha256", 0)])])
+    assert (done.new_hits, done.new_matches) == (0, 0)
 
 
 def test_rematch_hits_are_created_once_without_crawl(store: Store) -> None:
@@ -283,21 +284,23 @@ def test_rematch_hits_are_created_once_without_crawl(store: Store) -> None:
     assert [d.url for d in digests] == ["http://img.test/a.jpg", "http://img.test/b.jpg"]
     assert (digests[0].sha256, digests[0].size, digests[0].phash) == (SHA_A, 1234, "8f" * 8)
     kid = known_id(store)
-    pairs = [(digests[0].id, HitIn(kid, "phash", 3, confidence=0.8, tier="low"))]
-    assert record_rematch_hits(store, pairs) == 1
-    assert record_rematch_hits(store, pairs) == 0
-    assert record_rematch_hits(store, [(999_999, HitIn(kid, "sha256", 0))]) == 0
+    images = [(digests[0].id, [MatchIn(kid, "phash", 3, 6, confidence=0.8, tier="low")])]
+    assert record_rematch(store, images).new_hits == 1
+    assert record_rematch(store, images).new_hits == 0
+    assert record_rematch(store, [(999_999, [MatchIn(kid, "sha256", 0)])]).new_hits == 0
     with store.read_session() as session:
         hit = session.scalars(sa.select(Hit)).one()
-        assert (hit.crawl_id, hit.status, hit.distance, hit.tier, hit.confidence) == (
-            None, "pending", 3, "low", 0.8)
+        match = session.scalars(sa.select(HitMatch)).one()
+        assert (hit.crawl_id, hit.status, hit.tier, hit.confidence) == (
+            None, "pending", "low", 0.8)
+        assert (match.distance, match.threshold, match.crawl_id) == (3, 6, None)
 
 
 def test_hits_for_deleted_known_hashes_are_skipped(store: Store) -> None:
     crawl = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, crawl) as writer:
-        writer.add(record("http://img.test/a.jpg"), [], [HitIn(424242, "sha256", 0)])
-        assert writer.flush() == 0
+        writer.add(record("http://img.test/a.jpg"), [], [MatchIn(424242, "sha256", 0)])
+        assert writer.flush().new_hits == 0
     assert count(store, Media) == 1
 
 

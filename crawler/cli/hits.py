@@ -1,59 +1,93 @@
-"""`trawl hits`: list hits and show all evidence for one (URLs and digests, never the image)."""
+"""`trawl hits`: the images that matched, one row each, and all evidence for one of them."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config, rows_of
-from crawler.clock import iso_z
-from storage.policy import HIT_STATES
+from crawler.cli.common import emit, format_option, one_line, opened_store, pass_config, plain
+from storage.policy import DEFAULT_TIER, HIT_STATES, TIER_CHOICES
 
 if TYPE_CHECKING:
     from crawler.config import Config
     from storage.evidence import HitDetail
+    from storage.records import HitRow
 
-LIST_COLUMNS = ("id", "status", "hash_type", "distance", "list", "label", "media_url",
-                "page_url")
-CSV_COLUMNS = ("id", "status", "media_url", "page_url", "hash_type", "distance", "confidence",
-               "tier", "transform", "list", "label", "category", "server_ip", "created_at",
-               "updated_at", "crawl_id")
+LIST_COLUMNS = ("id", "status", "tier", "best_match", "transform", "matches", "label",
+                "media_url", "page_url")
+CSV_COLUMNS = ("id", "status", "tier", "confidence", "media_url", "page_url", "hash_type",
+               "distance", "transform", "list", "label", "category", "match_count",
+               "page_count", "server_ip", "created_at", "updated_at", "crawl_id")
+
+tier_option = click.option(
+    "--tier", type=click.Choice(TIER_CHOICES), default=DEFAULT_TIER, show_default=True,
+    help="Which images: the high tier (the review queue), the low tier (flat graphics, "
+    "icons and tiny images only pHash/dHash support), or all.")
+
+
+def best_match(row: HitRow) -> str:
+    """"pdq d=3 (list)" for the image's best match."""
+    return f"{row.hash_type} d={row.distance} ({row.list})" if row.hash_type else "-"
+
+
+def hit_document(row: HitRow) -> dict[str, Any]:
+    """One image as JSON: the best match's fields at the top level (simple scripts keep
+    working), every match in `matches`."""
+    doc: dict[str, Any] = plain({
+        "id": row.id, "media_url": row.media_url, "page_url": row.page_url,
+        "status": row.status, "tier": row.tier, "confidence": row.confidence,
+        "hash_type": row.hash_type, "distance": row.distance, "transform": row.transform,
+        "list": row.list, "label": row.label, "category": row.category,
+        "page_urls": list(row.page_urls), "page_count": row.page_count,
+        "server_ip": row.server_ip, "host": row.host, "sha256": row.sha256,
+        "created_at": row.created_at, "updated_at": row.updated_at, "crawl_id": row.crawl_id,
+        "claimed_by": row.claimed_by, "claimed_until": row.claimed_until,
+        "confirmations": row.confirmations,
+    })
+    doc["matches"] = [plain(asdict(m)) for m in row.matches]
+    return doc
+
+
+def show_hits(rows: list[HitRow], fmt: str) -> None:
+    """Hits as a table (one line per image), JSON (one object per image) or CSV."""
+    if fmt == "json":
+        click.echo(json.dumps([hit_document(r) for r in rows], indent=2))
+        return
+    if fmt == "table":
+        emit([{"id": r.id, "status": r.status, "tier": r.tier, "best_match": best_match(r),
+               "transform": r.transform, "matches": r.match_count, "label": r.label,
+               "media_url": r.media_url, "page_url": r.page_url} for r in rows],
+             fmt, LIST_COLUMNS)
+        return
+    emit([{**hit_document(r), "match_count": r.match_count} for r in rows], fmt, CSV_COLUMNS)
 
 
 @click.group("hits")
 def hits() -> None:
-    """Hits: crawled images whose digests match a known hash."""
+    """Hits: crawled images that match known hashes, one per image URL."""
 
 
 @hits.command("list")
 @click.option("--status", type=click.Choice(HIT_STATES), default=None,
-              help="Only hits in this state.")
+              help="Only images in this state.")
+@tier_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
 @format_option(("table", "json", "csv"))
 @pass_config
-def list_(config: Config, status: str | None, limit: int | None, fmt: str) -> None:
-    """List hits, newest first."""
+def list_(config: Config, status: str | None, tier: str, limit: int | None, fmt: str) -> None:
+    """List images that matched, newest first, with their best match."""
     from storage.hits import list_hits
 
     with opened_store(config) as store:
-        rows = list_hits(store, status=status, limit=limit, newest_first=True)
-    emit(rows, fmt, LIST_COLUMNS if fmt == "table" else CSV_COLUMNS)
+        rows = list_hits(store, status=status, tier=tier, limit=limit, newest_first=True)
+    show_hits(rows, fmt)
 
 
 def detail_document(detail: HitDetail) -> dict[str, Any]:
-    doc: dict[str, Any] = rows_of([detail])[0]
-    for key, value in doc.items():
-        if key not in ("pages", "votes", "history") and hasattr(value, "isoformat"):
-            doc[key] = iso_z(value)
-    doc["pages"] = [{"page_url": p.page_url, "first_seen": iso_z(p.first_seen),
-                     "last_seen": iso_z(p.last_seen), "times": p.times} for p in detail.pages]
-    doc["votes"] = [{"actor": v.actor, "decision": v.decision, "note": v.note,
-                     "at": iso_z(v.at)} for v in detail.votes]
-    doc["history"] = [{"at": iso_z(h.at), "actor": h.actor, "action": h.action,
-                       "from_state": h.from_state, "to_state": h.to_state, "detail": h.detail}
-                      for h in detail.history]
+    doc: dict[str, Any] = plain(asdict(detail))
     doc["notices"] = list(detail.notices)
     return doc
 
@@ -62,33 +96,37 @@ def _text(detail: HitDetail) -> str:
     d = detail_document(detail)
     ttr = detail.time_to_removal_seconds
     lines = [
-        f"Hit {detail.id}: {detail.status}",
-        f"  media URL:     {detail.media_url}",
-        f"  host:          {detail.host}   server IP: {detail.server_ip or 'unknown'}",
-        f"  provider:      {detail.provider} (via {detail.attributed_via})"
-        + (f" <{detail.provider_abuse_email}>" if detail.provider_abuse_email else ""),
+        f"Hit {detail.id}: {detail.status} (tier {detail.tier}, confidence "
+        f"{detail.confidence:.2f})",
+        f"  media URL:     {one_line(detail.media_url)}",
+        f"  host:          {one_line(detail.host)}   server IP: {detail.server_ip or 'unknown'}",
+        f"  provider:      {one_line(detail.provider)} (via {detail.attributed_via})"
+        + (f" <{one_line(detail.provider_abuse_email)}>" if detail.provider_abuse_email
+           else ""),
         f"  first seen:    {d['first_seen']}   last seen: {d['last_seen']}",
-        f"  match:         {detail.match_type} {detail.hash_type} distance {detail.distance} "
-        f"(confidence {detail.confidence:.2f}, tier {detail.tier})"
-        + (f" after {detail.transform}" if detail.transform else ""),
-        f"  known hash:    #{detail.known_hash_id} {detail.known_value}",
-        f"  list:          {detail.list}   label: {detail.label or '-'}   "
-        f"category: {detail.category or '-'}",
         f"  image:         {detail.format or '?'} {detail.width or '?'}x{detail.height or '?'} "
-        f"{detail.size if detail.size is not None else '?'} bytes ({detail.content_type or '?'};"
-        f" fetch {detail.fetch_status})",
-        "  digests:",
+        f"{detail.size if detail.size is not None else '?'} bytes "
+        f"({one_line(detail.content_type or '?')}; fetch {detail.fetch_status})",
+        f"  matches ({len(detail.matches)}, best first):",
     ]
+    for m in detail.matches:
+        after = f" after {m.transform}" if m.transform else ""
+        lines.append(
+            f"    {m.match_type} {m.hash_type} distance {m.distance}/{m.threshold}{after}, "
+            f"tier {m.tier}, confidence {m.confidence:.2f}: known hash #{m.known_hash_id} of "
+            f"list {one_line(m.list)}, label {one_line(m.label or '-')}, category "
+            f"{one_line(m.category or '-')}")
+    lines.append("  digests:")
     for name in ("md5", "sha1", "sha256", "phash", "dhash", "pdq"):
         value = getattr(detail, name)
         if value:
             extra = f" (quality {detail.pdq_quality})" if name == "pdq" else ""
             lines.append(f"    {name:<7} {value}{extra}")
     lines.append(f"  pages ({len(detail.pages)}):")
-    lines += [f"    {p['page_url']}  (first {p['first_seen']}, last {p['last_seen']}, "
-              f"seen {p['times']}x)" for p in d["pages"]]
+    lines += [f"    {one_line(p['page_url'])}  (first {p['first_seen']}, last "
+              f"{p['last_seen']}, seen {p['times']}x)" for p in d["pages"]]
     if detail.claimed_by:
-        lines.append(f"  claimed by:    {detail.claimed_by} until {d['claimed_until']}")
+        lines.append(f"  claimed by:    {one_line(detail.claimed_by)} until {d['claimed_until']}")
     for label, key in (("notified", "notified_at"), ("last checked", "last_checked_at"),
                        ("re-notice due", "renotice_due_at"), ("removed", "removed_at")):
         if d[key]:
@@ -101,8 +139,8 @@ def _text(detail: HitDetail) -> str:
     for h in d["history"]:
         change = (f"{h['from_state']} -> {h['to_state']}"
                   if h["from_state"] != h["to_state"] else (h["to_state"] or ""))
-        why = f"  {h['detail']}" if h["detail"] else ""
-        lines.append(f"    {h['at']}  {h['actor']:<12} {h['action']:<13} {change}{why}")
+        why = f"  {one_line(h['detail'])}" if h["detail"] else ""
+        lines.append(f"    {h['at']}  {one_line(h['actor']):<12} {h['action']:<13} {change}{why}")
     return "\n".join(lines)
 
 
@@ -111,7 +149,7 @@ def _text(detail: HitDetail) -> str:
 @format_option(("text", "json"))
 @pass_config
 def show(config: Config, hit_id: int, fmt: str) -> None:
-    """Show all evidence for one hit: URLs, pages, digests, match, host, history."""
+    """Show all evidence for one image: URLs, pages, digests, every match, host, history."""
     from storage.evidence import get_hit_detail
 
     with opened_store(config) as store:
@@ -123,5 +161,4 @@ def show(config: Config, hit_id: int, fmt: str) -> None:
 
 
 def register(cli: click.Group) -> None:
-    """Add this module's commands to the top-level group."""
     cli.add_command(hits)

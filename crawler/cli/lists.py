@@ -185,10 +185,13 @@ def rematch_command(config: Config, thresholds: tuple[str, ...], as_json: bool) 
         click.echo("No known hashes are loaded, so nothing was matched: import a list first "
                    "with `trawl hashes import FILE`.")
         return
+    reopened = (f"; {summary.reopened} rejected image(s) re-opened by new high-tier evidence"
+                if summary.reopened else "")
     click.echo(
         f"Checked {summary.media} stored images against {summary.known_hashes} known hashes: "
-        f"{summary.matches} matches, {summary.new_hits} new hits queued for review "
-        f"({summary.duration:.1f} s)."
+        f"{summary.images_matched} images match ({summary.matches} matches, "
+        f"{summary.new_matches} of them new); {summary.new_hits} images newly queued for "
+        f"review{reopened} ({summary.duration:.1f} s)."
     )
 
 

@@ -1,4 +1,4 @@
-"""`trawl review`: claim a batch of pending hits, confirm or reject them."""
+"""`trawl review`: claim a batch of pending images, confirm or reject them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from crawler.cli.common import (
     pass_config,
     require_actor,
 )
+from crawler.cli.hits import show_hits, tier_option
 from storage.policy import (
     DEFAULT_CLAIM_LIMIT,
     DEFAULT_CLAIM_MINUTES,
@@ -23,37 +24,40 @@ if TYPE_CHECKING:
     from crawler.config import Config
     from storage.review import Decision
 
-QUEUE_COLUMNS = ("id", "tier", "hash_type", "distance", "list", "label", "media_url", "page_url",
-                 "confirmations", "claimed_until")
 DECISION_COLUMNS = ("id", "from_state", "to_state", "confirmations", "required", "counted")
 
 
 @click.group("review")
 def review() -> None:
-    """Claim pending hits and decide them (confirm or reject); every decision is audited."""
+    """Claim pending images and decide them (confirm or reject); every decision is audited."""
 
 
 @review.command("next")
 @click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_CLAIM_LIMIT,
-              show_default=True, help="How many pending hits to claim.")
+              show_default=True, help="How many pending images to claim.")
 @click.option("--claim-minutes", type=click.FloatRange(min=0, min_open=True),
               envvar="TRAWL_CLAIM_MINUTES", default=DEFAULT_CLAIM_MINUTES, show_default=True,
-              help="How long the claim holds before others may take the hits. "
+              help="How long the claim holds before others may take the images. "
                    "Env: TRAWL_CLAIM_MINUTES.")
+@tier_option
 @format_option()
 @pass_config
-def next_(config: Config, limit: int, claim_minutes: float, fmt: str) -> None:
-    """Claim a batch of pending hits for you, so no other analyst gets the same ones."""
+def next_(config: Config, limit: int, claim_minutes: float, tier: str, fmt: str) -> None:
+    """Claim a batch of pending images for you, so no other analyst gets the same ones.
+
+    One item per image, with every known hash it matched as evidence; the high tier by
+    default (--tier low or all for the rest)."""
     from storage.review import claim_next
 
     actor = require_actor(config)
     with opened_store(config) as store:
         items = claim_next(store, actor=actor, limit=limit, claim_minutes=claim_minutes,
-                           now=config.now)
+                           tier=tier, now=config.now)
     if fmt == "table" and not items:
-        click.echo("No pending hits to review.")
+        click.echo(f"No pending images to review in the {tier} tier"
+                   + ("" if tier == "all" else " (try --tier all)") + ".")
         return
-    emit(items, fmt, QUEUE_COLUMNS)
+    show_hits(items, fmt)
 
 
 def _decide(config: Config, ids: tuple[int, ...], decision: Decision, note: str | None,
@@ -87,13 +91,13 @@ _note = click.option("--note", default=None, help="Why (kept in the audit trail)
 @_note
 @click.option("--required", type=click.IntRange(min=1), envvar="TRAWL_CONFIRMATIONS_REQUIRED",
               default=DEFAULT_CONFIRMATIONS_REQUIRED, show_default=True,
-              help="Distinct analysts who must confirm before a hit is confirmed "
+              help="Distinct analysts who must confirm before an image is confirmed "
                    "(2 = two-person rule). Env: TRAWL_CONFIRMATIONS_REQUIRED.")
 @format_option(("text", "json"))
 @pass_config
 def confirm(config: Config, ids: tuple[int, ...], note: str | None, required: int,
             fmt: str) -> None:
-    """Confirm hits as true matches (all or nothing: one refusal changes none)."""
+    """Confirm images (hit ids) as true matches, all or nothing: one refusal changes none."""
     _decide(config, ids, "confirm", note, required, fmt)
 
 
@@ -103,7 +107,8 @@ def confirm(config: Config, ids: tuple[int, ...], note: str | None, required: in
 @format_option(("text", "json"))
 @pass_config
 def reject(config: Config, ids: tuple[int, ...], note: str | None, fmt: str) -> None:
-    """Reject hits as false positives; the same image never queues again for that hash."""
+    """Reject images (hit ids) as false positives: the same bytes are not queued again for
+    the known hashes they matched (a match from another list can re-open them)."""
     _decide(config, ids, "reject", note, DEFAULT_CONFIRMATIONS_REQUIRED, fmt)
 
 

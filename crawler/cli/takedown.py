@@ -220,7 +220,7 @@ def _hours(value: float | None) -> str:
 @format_option()
 @pass_config
 def stats(config: Config, oldest: int, fmt: str) -> None:
-    """Hits per state, notices sent, time to removal per provider, oldest still-live hits."""
+    """Images per state and tier, notices sent, time to removal per provider, oldest live."""
     from storage.stats import takedown_stats
 
     with opened_store(config) as store:
@@ -228,13 +228,15 @@ def stats(config: Config, oldest: int, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(plain(asdict(result)), indent=2))
         return
-    click.echo("Hits: " + ", ".join(f"{k} {v}" for k, v in result.hits_by_status.items()))
+    click.echo("Images: " + ", ".join(f"{k} {v}" for k, v in result.hits_by_status.items()))
+    click.echo("Pending review: " + ", ".join(
+        f"{tier} tier {n}" for tier, n in result.pending_by_tier.items()))
     click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent")
     click.echo("\nTime to removal per provider (hours from first notice):")
     emit([{"provider": p.provider, "notified": p.notified, "removed": p.removed,
            "still_live": p.still_live, "median_h": _hours(p.median_hours),
            "p90_h": _hours(p.p90_hours)} for p in result.providers], "table")
-    click.echo("\nOldest still-live hits:")
+    click.echo("\nOldest still-live images:")
     emit([{"hit": h.hit_id, "status": h.status, "provider": h.provider,
            "notified_at": h.notified_at, "age_h": _hours(h.age_hours),
            "notices": h.notices_sent, "media_url": h.media_url} for h in result.oldest_live],

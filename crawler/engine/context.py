@@ -1,4 +1,4 @@
-"""The crawl's context for Trawl's Scrapy components: its one Store and its crawl row.
+"""The crawl's context for Trawl's Scrapy components: its one Store, its matcher, its row.
 
 Why not a Scrapy extension: it is shared state, not a component with a lifecycle of its
 own. The process that starts a crawl (crawler.engine.process.run_spider) hands its open
@@ -16,10 +16,12 @@ from scrapy.exceptions import NotConfigured
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from matchers.decision import Matcher
     from storage.db import Store
 
 _ATTR = "_trawl_store"
 _OWNED_ATTR = "_trawl_store_owned"
+_MATCHER_ATTR = "_trawl_matcher"
 
 
 def attach_store(crawler: Crawler, store: Store) -> None:
@@ -42,6 +44,28 @@ def store_for(crawler: Crawler) -> Store:
         setattr(crawler, _OWNED_ATTR, store)  # also keeps the weakly connected receiver alive
         crawler.signals.connect(store.close, signal=signals.engine_stopped)
     return store
+
+
+def attach_matcher(crawler: Crawler, matcher: Matcher) -> None:
+    """Give the crawler the matcher its pipelines decide with (a re-check builds one for
+    the known hashes it checks)."""
+    setattr(crawler, _MATCHER_ATTR, matcher)
+
+
+def matcher_for(crawler: Crawler) -> Matcher:
+    """The crawler's matcher: the one attached, else one over every known hash in the
+    database, with the thresholds of the setting TRAWL_MATCH_THRESHOLDS."""
+    matcher: Matcher | None = getattr(crawler, _MATCHER_ATTR, None)
+    if matcher is None:
+        from crawler.adapter import build_matcher
+
+        thresholds = crawler.settings.getdict("TRAWL_MATCH_THRESHOLDS") or None
+        matcher = build_matcher(
+            store_for(crawler),
+            thresholds={k: int(v) for k, v in thresholds.items()} if thresholds else None,
+        )
+        setattr(crawler, _MATCHER_ATTR, matcher)
+    return matcher
 
 
 def crawl_id_for(crawler: Crawler) -> int:

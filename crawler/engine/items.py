@@ -35,3 +35,13 @@ class ObservationItem:
 
     media_url: str
     page_url: str
+
+
+@dataclass(slots=True, eq=False)
+class RecheckItem(ImageItem):
+    """A notified image fetched again: which target it is, and, when the fetch alone
+    decided it (a 404, a vanished host, a timeout), the outcome and why."""
+
+    target: int = -1  # index into the re-check's targets
+    outcome: str | None = None  # gone | live | inconclusive; None: the bytes decide
+    reason: str | None = None

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.engine.context import attach_store
+from crawler.engine.context import attach_matcher, attach_store
 from crawler.engine.extensions.crawlstats import json_safe_stats
 from crawler.engine.extensions.logformatter import one_line_errors
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
+    from matchers.decision import Matcher
     from storage.db import Store
 
 SETTINGS_MODULE = "crawler.engine.settings"
@@ -50,6 +51,7 @@ def run_spider(
     settings: Settings,
     *,
     store: Store | None = None,
+    matcher: Matcher | None = None,
     log_file: Path | None = None,
     verbose: bool = False,
     **spider_args: Any,
@@ -68,6 +70,8 @@ def run_spider(
     crawler = process.create_crawler(name)
     if store is not None:
         attach_store(crawler, store)
+    if matcher is not None:
+        attach_matcher(crawler, matcher)
     startup_errors: list[str] = []
 
     def crawl_failed(failure: Failure) -> None:

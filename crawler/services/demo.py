@@ -130,7 +130,8 @@ def compare(
 
     def outcome(url: str, expected: bool) -> ImageOutcome:
         rows = by_url.get(url, [])
-        matches = tuple(sorted((h.hash_type, h.distance, h.label or h.list) for h in rows))
+        matches = tuple(sorted((m.hash_type, m.distance, m.label or m.list)
+                               for h in rows for m in h.matches))
         return ImageOutcome(url, expected, matches, any(h.id in rematched for h in rows))
 
     wanted = sorted({canonicalize_url(u) for u in expected_urls})
@@ -164,7 +165,7 @@ def print_report(report: DemoReport, echo: Callable[[str], None]) -> None:
     echo("")
     if crawl is not None:
         echo(f"Crawl {crawl.id}: {crawl.outcome}, {crawl.pages} pages, {crawl.images} images, "
-             f"{crawl.hashed} hashed, {crawl.hits} hits, {crawl.errors} errors.")
+             f"{crawl.hashed} hashed, {crawl.hits} matched, {crawl.errors} errors.")
     verdict = "OK" if report.ok else "FAILED"
     echo(f"Summary: {len(report.found)}/{total} expected hits found, {len(report.missed)} "
          f"missed, {len(report.unexpected)} unexpected: {verdict}.")
@@ -199,13 +200,14 @@ def run_demo(
             run_crawl_subprocess(db_url, site, time_budget)
             first_hits = list_hits(store)
             crawled_hits = {h.id for h in first_hits}
-            echo(f"Crawl done: {len({h.media_id for h in first_hits})} images matched. "
+            echo(f"Crawl done: {len(first_hits)} images matched. "
                  "Importing a list that arrived later...")
             result = import_list_file(store, after, name="known-after-crawl", actor=DEMO_ACTOR)
             echo(f"Imported {after}: {result.added} known hashes.")
             summary = rematch(store)
             echo(f"Rematched the {summary.media} stored images' hashes (no re-crawl): "
-                 f"{summary.new_hits} new hits.")
+                 f"{summary.new_hits} more images matched, {summary.new_matches} new matches "
+                 "in all.")
             hits = list_hits(store)
             crawls = list_crawls(store, limit=1)
         finally:

@@ -12,12 +12,23 @@ from storage.policy import DEFAULT_RENOTICE_HOURS
 if TYPE_CHECKING:
     from scrapy.settings import Settings
 
+    from matchers.decision import Matcher
     from storage.db import Store
     from storage.notices import RecheckResult, RecheckSummary, RecheckTarget
 
-# Trawl's crawl components (scope, conditional requests, hash/match/store pipelines, crawl
-# stats) belong to seed crawls; a re-check only fetches known URLs and hashes them in memory.
-_OWN_COMPONENT_PREFIXES = ("crawler.",)
+# A re-check fetches known URLs (no traversal, no crawl row) and hashes them off the reactor
+# like a crawl, then decides with the crawl's matcher.
+RECHECK_PIPELINES = {
+    "crawler.engine.pipelines.hashing.HashPipeline": 100,
+    "crawler.engine.pipelines.recheck.RecheckPipeline": 200,
+}
+# Crawl components a re-check does without: seed scope and conditional requests (pages and
+# stored validators are a crawl's business) and the crawl row's stats.
+CRAWL_ONLY = (
+    "crawler.engine.middlewares.scope.ScopeMiddleware",
+    "crawler.engine.middlewares.conditional.ConditionalImageMiddleware",
+    "crawler.engine.extensions.crawlstats.CrawlStatsExtension",
+)
 
 
 class RecheckError(TrawlError, RuntimeError):
@@ -25,40 +36,57 @@ class RecheckError(TrawlError, RuntimeError):
 
 
 def recheck_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """The hardened crawl settings (no cache, no telnet, http(s) only) minus crawl components."""
+    """The hardened crawl settings (no cache, no telnet, http(s) only) for a re-check."""
     from crawler.engine.process import trawl_settings
 
     settings = trawl_settings()
-    for name in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS"):
-        kept = {k: v for k, v in settings.getdict(name).items()
-                if not (isinstance(k, str) and k.startswith(_OWN_COMPONENT_PREFIXES))}
+    for name in ("DOWNLOADER_MIDDLEWARES", "EXTENSIONS"):
+        kept = {k: (None if k in CRAWL_ONLY else v) for k, v in settings.getdict(name).items()}
         settings.set(name, kept, priority="cmdline")
-    settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+    settings.set("ITEM_PIPELINES", RECHECK_PIPELINES, priority="cmdline")
     # Known URLs already reported to the provider, one request each: not a traversal.
     settings.set("ROBOTSTXT_OBEY", False, priority="cmdline")
     settings.update(overrides or {}, priority="cmdline")
     return settings
 
 
-def fetch_outcomes(targets: Sequence[RecheckTarget], overrides: dict[str, Any] | None = None,
-                   *, verbose: bool = False) -> list[RecheckResult]:
-    """Fetch every target once and compare with its known hashes. Blocks; once per process
-    (Twisted's reactor cannot restart)."""
+def recheck_matcher(store: Store, targets: Sequence[RecheckTarget]) -> Matcher:
+    """The crawl's matcher over every known hash, at thresholds no tighter than the ones
+    the targets' matches were recorded at (a list may have been matched looser)."""
+    from crawler.adapter import build_matcher
+    from matchers.hashtypes import HASH_TYPES
+
+    loosest: dict[str, int] = {}
+    for target in targets:
+        for hash_type, threshold in target.thresholds:
+            kind = HASH_TYPES.get(hash_type)
+            if kind is not None and kind.kind == "perceptual":
+                loosest[hash_type] = max(threshold, kind.default_threshold,
+                                         loosest.get(hash_type, 0))
+    return build_matcher(store, thresholds=loosest or None)
+
+
+def fetch_outcomes(
+    store: Store, targets: Sequence[RecheckTarget], overrides: dict[str, Any] | None = None,
+    *, verbose: bool = False,
+) -> list[RecheckResult]:
+    """Fetch every target once and decide each with the crawl's matcher. Blocks; once per
+    process (Twisted's reactor cannot restart)."""
     from crawler.engine.process import run_spider
     from storage.notices import RecheckResult
 
     if not targets:
         return []
-    settings = recheck_settings(overrides)
-    run = run_spider("recheck", settings, verbose=verbose, targets=list(targets),
-                     max_pixels=settings.getint("TRAWL_MAX_PIXELS") or None)
+    run = run_spider("recheck", recheck_settings(overrides), store=store,
+                     matcher=recheck_matcher(store, targets), verbose=verbose,
+                     targets=list(targets))
     if run.startup_error:
         raise RecheckError(f"the re-check could not run: {run.startup_error}")
     results: list[RecheckResult] = list(getattr(run.spider, "results", []))
     seen = {r.hit_id for r in results}
     # A request that never produced a callback (e.g. dropped by a middleware) is inconclusive.
-    results += [RecheckResult(hit_id, "inconclusive", "no response")
-                for t in targets for hit_id, *_ in t.hits if hit_id not in seen]
+    results += [RecheckResult(t.hit_id, "inconclusive", "no response")
+                for t in targets if t.hit_id not in seen]
     return results
 
 
@@ -72,9 +100,9 @@ def run_recheck(
     settings: dict[str, Any] | None = None,
     verbose: bool = False,
 ) -> RecheckSummary:
-    """Re-fetch the media of notified and live hits and record the outcome of each."""
+    """Re-fetch the notified and live images and record the outcome of each."""
     from storage.notices import recheck_targets, record_recheck
 
     targets = recheck_targets(store, hit_ids=hit_ids)
-    results = fetch_outcomes(targets, settings, verbose=verbose)
+    results = fetch_outcomes(store, targets, settings, verbose=verbose)
     return record_recheck(store, results, actor=actor, renotice_hours=renotice_hours, now=now)

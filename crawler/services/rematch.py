@@ -10,7 +10,8 @@ from crawler.adapter import build_matcher, digests_of, stored_match
 from crawler.errors import TrawlError
 from matchers.decision import Matcher
 from storage.db import Store
-from storage.media import HitIn, MediaDigestRow, iter_media_digests, record_rematch_hits
+from storage.hits import Recorded
+from storage.media import MatchIn, MediaDigestRow, iter_media_digests, record_rematch
 
 
 class ThresholdError(TrawlError, ValueError):
@@ -42,7 +43,7 @@ def parse_thresholds(values: Iterable[str]) -> dict[str, int]:
 
 
 PROGRESS_EVERY = 10_000  # stored images between progress reports
-WRITE_BATCH = 1_000  # hits handed to storage per call
+WRITE_BATCH = 1_000  # images handed to storage per call
 
 # (images checked so far, matches so far)
 RematchProgress = Callable[[int, int], None]
@@ -50,12 +51,15 @@ RematchProgress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class RematchSummary:
-    """What one rematch did: how much it compared and how many hits were new."""
+    """What one rematch did: how much it compared and what was new."""
 
     known_hashes: int
     media: int  # stored images with digests that were checked
+    images_matched: int  # images with at least one match within its threshold
     matches: int  # (image, known hash) pairs within their threshold
-    new_hits: int  # matches not already queued and not suppressed by a rejection
+    new_matches: int  # of those, evidence not recorded before
+    new_hits: int  # images queued for review for the first time
+    reopened: int  # rejected images back to pending on new high-tier evidence
     duration: float
 
     def as_dict(self) -> dict[str, object]:
@@ -64,19 +68,23 @@ class RematchSummary:
 
 def find_matches(
     matcher: Matcher, rows: Iterable[MediaDigestRow], progress: RematchProgress | None = None,
-) -> tuple[int, list[tuple[int, HitIn]]]:
-    """Every (media id, hit) pair within threshold, and how many images were checked."""
+) -> tuple[int, list[tuple[int, list[MatchIn]]]]:
+    """Every stored image with matches (media id, its matches), and how many were checked."""
     checked = 0
-    pairs: list[tuple[int, HitIn]] = []
+    found: list[tuple[int, list[MatchIn]]] = []
+    matches = 0
     for row in rows:
         digests = digests_of(row)
         if digests is None:
             continue
         checked += 1
-        pairs += [(row.id, stored_match(match)) for match in matcher.match(digests)]
+        hits = [stored_match(match) for match in matcher.match(digests)]
+        if hits:
+            found.append((row.id, hits))
+            matches += len(hits)
         if progress is not None and checked % PROGRESS_EVERY == 0:
-            progress(checked, len(pairs))
-    return checked, pairs
+            progress(checked, matches)
+    return checked, found
 
 
 def rematch(
@@ -85,26 +93,34 @@ def rematch(
     thresholds: Mapping[str, int] | None = None,
     progress: RematchProgress | None = None,
 ) -> RematchSummary:
-    """Match all stored digests against all lists and record the hits that are new.
+    """Match all stored digests against all lists and record what is new.
 
     Matches are collected first and written after the read is done, so the read never
-    holds the database while hits are written (SQLite allows one writer); hits are few
-    next to images, so the list stays small. Re-running is harmless: storage skips pairs
-    already queued and pairs an analyst rejected.
+    holds the database while they are written (SQLite allows one writer); images with
+    matches are few next to images, so the list stays small. New matches become evidence
+    of their image's hit (a new pending hit for an image that had none); decided images
+    are not re-opened, except a rejected one with new high-tier evidence from another list
+    (storage.hits.record_matches). Re-running is harmless.
     """
     started = time.monotonic()
-    matcher = build_matcher(store, thresholds=thresholds)
+    try:
+        matcher = build_matcher(store, thresholds=thresholds)
+    except ValueError as exc:  # a threshold out of range for its type
+        raise ThresholdError(str(exc)) from None
     known = len(matcher)
-    checked, pairs = 0, list[tuple[int, HitIn]]()
+    checked, found = 0, list[tuple[int, list[MatchIn]]]()
     if known:
-        checked, pairs = find_matches(matcher, iter_media_digests(store), progress)
-    new_hits = 0
-    for start in range(0, len(pairs), WRITE_BATCH):
-        new_hits += record_rematch_hits(store, pairs[start:start + WRITE_BATCH])
+        checked, found = find_matches(matcher, iter_media_digests(store), progress)
+    recorded = Recorded()
+    for start in range(0, len(found), WRITE_BATCH):
+        recorded += record_rematch(store, found[start:start + WRITE_BATCH])
     return RematchSummary(
         known_hashes=known,
         media=checked,
-        matches=len(pairs),
-        new_hits=new_hits,
+        images_matched=len(found),
+        matches=sum(len(m) for _, m in found),
+        new_matches=recorded.new_matches,
+        new_hits=recorded.new_hits,
+        reopened=recorded.reopened_rejected,
         duration=time.monotonic() - started,
     )

@@ -6,8 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from crawler.adapter import build_matcher
-from crawler.engine.context import store_for
+from crawler.engine.context import matcher_for
 from crawler.engine.items import ImageItem
 from matchers.decision import Matcher
 
@@ -22,23 +21,19 @@ class MatchPipeline:
     """Digests -> list of Match. The index is built once per crawl from the database, so a
     list imported mid-crawl is matched by the next crawl or by `trawl rematch`."""
 
-    def __init__(
-        self, crawler: Crawler, stats: StatsCollector, thresholds: dict[str, int] | None
-    ) -> None:
+    def __init__(self, crawler: Crawler, stats: StatsCollector) -> None:
         self.crawler = crawler
         self.stats = stats
-        self.thresholds = thresholds or None
         self.matcher: Matcher = Matcher.empty()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
         assert crawler.stats is not None
-        thresholds = crawler.settings.getdict("TRAWL_MATCH_THRESHOLDS") or None
-        return cls(crawler, crawler.stats, {k: int(v) for k, v in (thresholds or {}).items()})
+        return cls(crawler, crawler.stats)
 
     def open_spider(self) -> None:
         started = time.monotonic()
-        self.matcher = build_matcher(store_for(self.crawler), thresholds=self.thresholds)
+        self.matcher = matcher_for(self.crawler)
         self.stats.set_value("trawl/known_hashes", len(self.matcher))
         logger.info(
             "Loaded %d known hashes in %.1fs", len(self.matcher), time.monotonic() - started

@@ -63,14 +63,18 @@ class StorePipeline:
     def flush(self) -> None:
         assert self.writer is not None
         try:
-            reopened = self.writer.reopened_hits
-            self.stats.inc_value("trawl/new_hits", self.writer.flush())
-            if self.writer.reopened_hits > reopened:  # removed content served again
-                self.stats.inc_value("trawl/reopened_hits", self.writer.reopened_hits - reopened)
+            recorded = self.writer.flush()
         except Exception:  # keep crawling; the writer keeps its batch for the next attempt
             logger.exception("Could not write to the database; will retry")
             self.stats.inc_value("trawl/errors")
             self.stats.inc_value("trawl/errors/database")
+            return
+        for key, value in (("new_hits", recorded.new_hits),
+                           ("new_matches", recorded.new_matches),
+                           ("reopened_hits", recorded.reopened_removed),
+                           ("reopened_rejected", recorded.reopened_rejected)):
+            if value:
+                self.stats.inc_value(f"trawl/{key}", value)
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None
