@@ -311,7 +311,7 @@ def test_sigterm_stops_gracefully_and_records_the_crawl(
     [
         ([], "Nothing to crawl: give URLs, or add seeds with `trawl seeds add`."),
         (["--seed", "99"], "No seed with id 99"),
-        (["--tag", "nothing"], "No active seed has the tag 'nothing'"),
+        (["--tag", "nothing"], "No seed has the tag 'nothing'"),
         (["http://127.0.0.1/", "-s", "NOEQUALS"], "Bad --set 'NOEQUALS'"),
     ],
 )
