@@ -20,8 +20,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 
 from crawler.engine.extract import extract_refs
-from crawler.engine.middlewares.scope import OffScopeRequest
 from crawler.engine.items import ImageItem, ObservationItem
+from crawler.engine.middlewares.scope import OffScopeRequest
 from crawler.engine.scope import (
     Frontier,
     ScopeError,
