@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
+from crawler.sitegen import images as gen
 from matchers.decode import TruncatedImagesEnabledError
 from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 from matchers.perceptual import PDQ_EMPTY
-from tests import imagegen as gen
 
 STATUSES = {"ok", "unsupported", "undecodable", "too_large"}
 
