@@ -225,10 +225,9 @@ def migrate_store(store: Store) -> bool:
         # Alembic's `context` is process-global: one migration at a time per process.
         # Across processes, BEGIN IMMEDIATE (SQLite) or an advisory lock (PostgreSQL, in
         # env.py) makes the second wait and then find the database at head.
-        with _MIGRATION_LOCK, store.engine.connect() as conn:
-            with _foreign_keys_off(conn, store.dialect == "sqlite"), conn.begin():
-                config = alembic_config(connection=conn)
-                command.upgrade(config, "head")
+        with (_MIGRATION_LOCK, store.engine.connect() as conn,
+              _foreign_keys_off(conn, store.dialect == "sqlite"), conn.begin()):
+            command.upgrade(alembic_config(connection=conn), "head")
     except (DBAPIError, SQLAlchemyError) as exc:
         raise StorageError(
             f"Could not bring the schema of {store.display_url} up to date: "

@@ -64,8 +64,8 @@ def test_hits_list_csv_and_table(db_url: str, hits: list[int]) -> None:
     assert by_id[hits[1]]["hash_type"] == "pdq"
     out = run(db_url, "hits", "list")
     header = out.output.splitlines()[0].split()
-    assert header == ["id", "status", "hash_type", "distance", "list", "label", "media_url",
-                      "page_url"]
+    assert header == ["id", "status", "tier", "best_match", "transform", "matches", "label",
+                      "media_url", "page_url"]
 
 
 def test_hits_show_json_has_all_evidence(db_url: str, hits: list[int]) -> None:

@@ -76,7 +76,8 @@ def test_a_rejected_image_reopens_only_on_high_tier_evidence_from_a_new_list(
     reopen = events[-1]
     assert (reopen.actor, reopen.action, reopen.from_state, reopen.to_state) == (
         CRAWLER_ACTOR, "reopen", "rejected", "pending")
-    assert "'later'" in (reopen.detail or "") and "pdq distance 6" in (reopen.detail or "")
+    assert "'later'" in (reopen.detail or "")
+    assert "pdq distance 6" in (reopen.detail or "")
     # The analyst who rejected it gets it again: the earlier round's votes no longer count.
     assert [h.id for h in claim_next(store, actor="alice", now=T0)] == [hit.id]
     assert row.confirmations == 0

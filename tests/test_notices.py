@@ -129,7 +129,7 @@ def test_recheck_outcomes_time_to_removal_and_stats(store) -> None:
     mark_sent(store, refs, actor="tina", now=T0)
     targets = recheck_targets(store)
     assert {t.media_url for t in targets} >= {"http://img.bigcloud.test/a.png"}
-    assert all(len(t.hits) == 1 for t in targets)
+    assert all(len(t.known_hash_ids) == 1 for t in targets)
     checked = T0 + timedelta(hours=30)
     summary = record_recheck(store, [
         RecheckResult(a, "gone", "HTTP 404"),
@@ -319,7 +319,7 @@ def test_recheck_spider_classifies_every_outcome(sqlite_url: str, tmp_path: Path
         reasons = {i: get_hit_detail(store, i).history[-1].detail for i in ids.values()}
         assert reasons[ids["missing"]] == "HTTP 404"
         assert reasons[ids["refused"]] == "connection refused"
-        assert reasons[ids["changed"]] == "content changed (sha256 differs)"
+        assert reasons[ids["changed"]].startswith("content changed: matches none of its 1 ")
         assert reasons[ids["reencoded"]].startswith("still matches (pdq distance")
         assert reasons[ids["busy"]] == "inconclusive: HTTP 503"
         store.close()
@@ -340,17 +340,17 @@ def test_recheck_treats_dns_failure_as_gone_and_timeouts_as_inconclusive() -> No
     from spiders.recheck import RecheckSpider
     from storage.notices import RecheckTarget
 
-    spider = RecheckSpider(targets=[RecheckTarget("http://x.invalid/a.png", 1, ((7, "sha256",
-                                                                               "00" * 32, 0),)),
-                                    RecheckTarget("http://x.invalid/b.png", 2, ((8, "sha256",
-                                                                               "00" * 32, 0),))])
+    spider = RecheckSpider(targets=[RecheckTarget(7, "http://x.invalid/a.png", 1, (70,), ()),
+                                    RecheckTarget(8, "http://x.invalid/b.png", 2, (80,), ())])
+    items = []
     for index, exc in enumerate((DNSLookupError("x.invalid"), TimeoutError())):
         failure = Failure(exc)
         failure.request = Request(spider.targets[index].media_url,  # type: ignore[attr-defined]
                                   meta={"trawl_target": index})
-        spider.on_error(failure)
-    assert [(r.hit_id, r.outcome, r.reason) for r in spider.results] == [
-        (7, "gone", "host name not found"), (8, "inconclusive", "TimeoutError")]
+        items += spider.on_error(failure)
+    assert [(i.target, i.outcome, i.reason) for i in items] == [
+        (0, "gone", "host name not found (DNS)"), (1, "inconclusive", "timed out")]
+    assert all(i.body is None for i in items)
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -409,4 +409,4 @@ def test_cli_export_options_and_mark_sent(db_url: str, store, tmp_path: Path) ->
     assert hit_status(store, c) == "confirmed"
     out = run("stats", "--format", "json")
     assert json.loads(out.stdout)["notices_sent"] == 1
-    assert "Hits: pending 1, confirmed 3" in run("stats").stdout
+    assert "Images: pending 1, confirmed 3" in run("stats").stdout

@@ -102,7 +102,9 @@ def make_list(tmp_path: Path, images: dict[str, bytes]) -> Path:
 
 
 def hit_pairs(store: Store) -> set[tuple[str, str, str]]:
-    return {(h.media_url.removeprefix(BASE), str(h.label), h.hash_type) for h in list_hits(store)}
+    """(image, known label, hash type) for every match: the evidence of each image's hit."""
+    return {(h.media_url.removeprefix(BASE), str(m.label), m.hash_type)
+            for h in list_hits(store) for m in h.matches}
 
 
 def rematch_json(db_url: str, *extra: str) -> dict[str, int]:
@@ -130,8 +132,8 @@ def test_rematch_finds_hits_in_images_crawled_before_the_list(
 
     summary = rematch_json(db_url)
     assert summary["media"] == len(images)
-    assert summary["matches"] == len(want)
-    assert summary["new_hits"] == len(want)
+    assert summary["matches"] == summary["new_matches"] == len(want)
+    assert summary["new_hits"] == summary["images_matched"] == len({name for name, _, _ in want})
     store = open_store(db_url)
     try:
         assert hit_pairs(store) == want
@@ -139,8 +141,8 @@ def test_rematch_finds_hits_in_images_crawled_before_the_list(
     finally:
         store.close()
 
-    again = rematch_json(db_url)  # nothing new: the hits are already queued
-    assert (again["matches"], again["new_hits"]) == (len(want), 0)
+    again = rematch_json(db_url)  # nothing new: the images are already queued
+    assert (again["matches"], again["new_matches"], again["new_hits"]) == (len(want), 0, 0)
 
 
 def test_rejected_pairs_are_not_queued_again(sqlite_url: str, tmp_path: Path) -> None:
@@ -158,7 +160,8 @@ def test_rejected_pairs_are_not_queued_again(sqlite_url: str, tmp_path: Path) ->
     store_media(sqlite_url, {"half-again.jpg": images["half.jpg"], "copy.png": images["copy.png"]})
     summary = rematch_json(sqlite_url)
     copy_pairs = expected_pairs({"copy.png": images["copy.png"]}, lists)
-    assert summary["new_hits"] == len(copy_pairs)  # the rejected pair stays suppressed
+    assert summary["new_hits"] == 1  # the copy; the rejected bytes stay suppressed
+    assert summary["new_matches"] == len(copy_pairs)
     store = open_store(sqlite_url)
     try:
         names = {h.media_url.removeprefix(BASE) for h in list_hits(store, status="pending")}
@@ -173,7 +176,7 @@ def test_threshold_override(sqlite_url: str, tmp_path: Path) -> None:
     run("--db", sqlite_url, "--as", "ana", "hashes", "import", str(make_list(tmp_path, lists)))
     strict = expected_pairs(images, lists, pdq_threshold=4)
     assert strict < expected_pairs(images, lists)  # the resized copy is more than 4 bits off
-    assert rematch_json(sqlite_url, "--threshold", "pdq=4")["new_hits"] == len(strict)
+    assert rematch_json(sqlite_url, "--threshold", "pdq=4")["new_matches"] == len(strict)
 
 
 @pytest.mark.parametrize("bad", ["pdq", "pdq=x", "nohash=3", "=3"])
@@ -196,4 +199,4 @@ def test_progress_on_stderr(
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("rematch:")]
     assert [line.split()[1] for line in lines] == ["2", "4", "6"]
-    assert "new hits queued for review" in result.stdout
+    assert "images newly queued for review" in result.stdout

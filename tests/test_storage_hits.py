@@ -101,7 +101,7 @@ def test_one_hit_per_image_with_every_match_as_evidence(store: Store) -> None:
     with CrawlWriter(store, crawl) as writer:
         writer.add(MediaRecord(url=url, sha256=SHA_A), ["http://site.test/p"],
                    [MatchIn(known["sha256"], "sha256", 0), MatchIn(known["pdq"], "pdq", 2, 31)])
-    assert writer.recorded.new_hits == 1 and writer.recorded.new_matches == 2
+    assert (writer.recorded.new_hits, writer.recorded.new_matches) == (1, 2)
     again = start_crawl(store, start_urls=[], seed_ids=[])
     with CrawlWriter(store, again) as writer:
         writer.add(MediaRecord(url=url, sha256=SHA_A), [],

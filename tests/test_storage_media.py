@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from storage.audit import list_audit
 from storage.crawls import start_crawl
 from storage.db import Store, open_store, utcnow
-from storage.known import KnownHashIn, import_known_list, iter_known_hashes
 from storage.hits import CRAWLER_ACTOR
+from storage.known import KnownHashIn, import_known_list, iter_known_hashes
 from storage.media import (
     CrawlWriter,
     MatchIn,

@@ -86,8 +86,16 @@ def list_(config: Config, status: str | None, tier: str, limit: int | None, fmt:
     show_hits(rows, fmt)
 
 
+BEST_MATCH_FIELDS = ("hash_type", "match_type", "distance", "transform", "list", "label",
+                     "category")
+
+
 def detail_document(detail: HitDetail) -> dict[str, Any]:
+    """All evidence as JSON; the best match's fields also at the top level, as listings have
+    them."""
     doc: dict[str, Any] = plain(asdict(detail))
+    best = doc["matches"][0] if doc["matches"] else {}
+    doc.update({name: best.get(name) for name in BEST_MATCH_FIELDS})
     doc["notices"] = list(detail.notices)
     return doc
 
