@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 from crawler.cli.main import cli
-from crawler.sitegen.images import synthetic_image
+from crawler.sitegen.images import textured
 from crawler.sitegen.server import Reply, RouteServer
 from matchers.hashing import hash_image
 
@@ -70,7 +70,7 @@ class Site:
     def __init__(self) -> None:
         self.log: list[Any] = []
         self.server = RouteServer("127.0.0.1", self.log)
-        photos = {n: synthetic_image(40 + n, (480, 360)) for n in range(5)}
+        photos = {n: textured(40 + n, (480, 360)) for n in range(5)}
         self.images = {
             "exact.jpg": jpeg(photos[0]),
             "rot90.jpg": jpeg(photos[1].transpose(Image.Transpose.ROTATE_90)),
