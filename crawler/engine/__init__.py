@@ -1,0 +1,1 @@
+"""The Scrapy side of Trawl: settings, items, pipelines, middlewares and extensions."""
