@@ -30,6 +30,7 @@ from storage.crawls import (
 )
 from storage.db import NotFoundError, Store, open_store, utcnow
 from storage.models import Crawl
+from storage.schedules import ScheduleSpec, add_schedule, claim_due_run
 from storage.seeds import SeedSpec, add_seeds
 
 HOST = socket.gethostname()
@@ -68,6 +69,20 @@ def test_start_crawl_records_host_and_a_first_heartbeat(store: Store) -> None:
     assert crawl.heartbeat_at == crawl.started_at
     other = start_crawl(store, start_urls=["http://a.test/"], seed_ids=[], host="worker-7")
     assert get_crawl(store, other).host == "worker-7"
+
+
+def test_a_scheduler_claimed_run_records_host_and_a_first_heartbeat(store: Store) -> None:
+    seed = _seed(store)
+    now = utcnow()
+    schedule = add_schedule(store, ScheduleSpec(name="hourly", seed_ids=(seed,),
+                                                 interval_seconds=3600), next_due_at=now)
+    crawl_id = claim_due_run(store, schedule.id, expected_due=now,
+                             next_due=now + timedelta(hours=1), now=now,
+                             start_urls=["http://127.0.0.1:1/"], seed_ids=[seed])
+    assert crawl_id is not None
+    crawl = get_crawl(store, crawl_id)
+    assert (crawl.pid, crawl.host) == (None, HOST)  # the pid follows once it is spawned
+    assert crawl.heartbeat_at == crawl.started_at
 
 
 def test_heartbeat_moves_forward_until_the_crawl_ends(store: Store) -> None:
