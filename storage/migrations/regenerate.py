@@ -1,7 +1,9 @@
 """Rewrite the generated blocks of the initial migration from storage/models.py.
 
-Until Trawl's first release the schema lives in one migration, 0001. After changing
-storage/models.py run, from the repository root:
+Only while the schema lived in one migration: once a later revision exists (0003 does), 0001
+is frozen, this tool refuses to rewrite it, and schema changes are new revisions
+(storage/migrations/README.md). Before that, after changing storage/models.py one ran,
+from the repository root:
 
     python3 -m storage.migrations.regenerate           (--check: only report, exit 1)
 
@@ -62,8 +64,25 @@ def replace_block(source: str, part: str, code: str) -> str:
     return pattern.sub(lambda _m: begin + code + end, source, count=1)
 
 
+def later_revisions() -> list[str]:
+    """Migration files after the initial one; any of them freezes 0001."""
+    return sorted(
+        path.name
+        for path in INITIAL.parent.glob("*.py")
+        if path.name not in (INITIAL.name, "__init__.py")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     check = "--check" in (sys.argv[1:] if argv is None else argv)
+    later = later_revisions()
+    if later:
+        print(
+            f"{INITIAL.name} is frozen: later revisions exist ({', '.join(later)}). Change the "
+            "schema with a new revision (storage/migrations/README.md); "
+            "tests/test_storage_migrations.py compares the migrated database with the models."
+        )
+        return 0 if check else 1
     up, down = generated_code()
     source = INITIAL.read_text(encoding="utf-8")
     updated = replace_block(replace_block(source, "upgrade", up), "downgrade", down)
