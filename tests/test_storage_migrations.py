@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -53,6 +54,15 @@ def test_migrated_database_matches_the_models(fresh_db_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
     finally:
         store.close()
+
+
+# 0001 is frozen: databases exist at it, later revisions build on it (never edit it).
+INITIAL = Path(__file__).resolve().parents[1] / "storage/migrations/versions/0001_initial.py"
+INITIAL_SHA256 = "47c89d3f729105cafa679c39d0afb1e21b3b74d8ec2f2558b65b7b9f0ea00431"
+
+
+def test_initial_migration_is_frozen() -> None:
+    assert hashlib.sha256(INITIAL.read_bytes()).hexdigest() == INITIAL_SHA256
 
 
 def test_downgrade_removes_everything_and_upgrade_restores_it(fresh_db_url: str) -> None:

@@ -148,7 +148,8 @@ def _text(detail: HitDetail) -> str:
         change = (f"{h['from_state']} -> {h['to_state']}"
                   if h["from_state"] != h["to_state"] else (h["to_state"] or ""))
         why = f"  {one_line(h['detail'])}" if h["detail"] else ""
-        lines.append(f"    {h['at']}  {one_line(h['actor']):<12} {h['action']:<13} {change}{why}")
+        lines.append(f"    {h['at']}  {one_line(h['actor']):<12} {one_line(h['action']):<13} "
+                     f"{change}{why}")
     return "\n".join(lines)
 
 
