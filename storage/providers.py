@@ -8,7 +8,7 @@ import ipaddress
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -154,130 +154,159 @@ def _unsafe_character(text: str) -> str | None:
     return None
 
 
-def _parse_row(row: dict[str, str], line: int) -> tuple[ProviderSpec | None, list[str]]:
-    problems: list[str] = []
-    name = (row.get("name") or "").strip()
+def _check_name(name: str) -> str | None:
     if not name:
-        problems.append("the name column is empty; every provider needs a name")
-    elif (bad := _unsafe_character(name)) is not None:
-        problems.append(
-            f"provider name {name[:60]!r} contains {bad}; a name must be one line of text, "
-            "without control characters or line and paragraph separators"
-        )
-    elif len(name) > 255:
-        problems.append(f"provider name {name[:60]!r}... is longer than 255 characters")
-    email = (row.get("abuse_email") or "").strip() or None
-    if email is not None and (bad := _unsafe_character(email)) is not None:
-        problems.append(f"abuse_email {email[:60]!r} contains {bad}, which no address has")
-    elif email is not None and not _EMAIL_RE.match(email):
-        problems.append(f"abuse_email {email!r} is not an e-mail address like abuse@example.net")
-    country = (row.get("country") or "").strip().upper() or None
-    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-        problems.append(f"country {country!r} is not a two-letter ISO 3166 code such as NL")
-    ranges: list[str] = []
-    for text in _LIST_SPLIT_RE.split((row.get("ranges") or "").strip()):
-        if not text:
+        return "the name column is empty; every provider needs a name"
+    if (bad := _unsafe_character(name)) is not None:
+        return (f"provider name {name[:60]!r} contains {bad}; a name must be one line of "
+                "text, without control characters or line and paragraph separators")
+    if len(name) > 255:
+        return f"provider name {name[:60]!r}... is longer than 255 characters"
+    return None
+
+
+def _check_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    if (bad := _unsafe_character(email)) is not None:
+        return f"abuse_email {email[:60]!r} contains {bad}, which no address has"
+    if not _EMAIL_RE.match(email):
+        return f"abuse_email {email!r} is not an e-mail address like abuse@example.net"
+    return None
+
+
+def _network(text: str) -> str:
+    """A CIDR range as stored, or ValueError with a hint for a host address with a prefix."""
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError as exc:
+        hint = ""
+        try:
+            hint = f" (did you mean {ipaddress.ip_network(text, strict=False)}?)"
+        except ValueError:
+            pass
+        raise ValueError(f"range {text!r} is not a CIDR network: {exc}{hint}") from None
+
+
+def _split_parsed(text: str | None, parse: Callable[[str], str],
+                  problems: list[str]) -> tuple[str, ...]:
+    """The items of a space/comma/semicolon-separated cell, each parsed; problems noted."""
+    out: list[str] = []
+    for item in _LIST_SPLIT_RE.split((text or "").strip()):
+        if not item:
             continue
         try:
-            ranges.append(str(ipaddress.ip_network(text, strict=True)))
-        except ValueError as exc:
-            hint = ""
-            try:
-                hint = f" (did you mean {ipaddress.ip_network(text, strict=False)}?)"
-            except ValueError:
-                pass
-            problems.append(f"range {text!r} is not a CIDR network: {exc}{hint}")
-    domains: list[str] = []
-    for text in _LIST_SPLIT_RE.split((row.get("domains") or "").strip()):
-        if not text:
-            continue
-        try:
-            domains.append(_normalise_domain(text))
+            out.append(parse(item))
         except ValueError as exc:
             problems.append(str(exc))
+    return tuple(dict.fromkeys(out))
+
+
+def _parse_row(row: dict[str, str], line: int) -> tuple[ProviderSpec | None, list[str]]:
+    name = (row.get("name") or "").strip()
+    email = (row.get("abuse_email") or "").strip() or None
+    country = (row.get("country") or "").strip().upper() or None
+    problems = [p for p in (_check_name(name), _check_email(email)) if p]
+    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+        problems.append(f"country {country!r} is not a two-letter ISO 3166 code such as NL")
+    ranges = _split_parsed(row.get("ranges"), _network, problems)
+    domains = _split_parsed(row.get("domains"), _normalise_domain, problems)
     if problems:
         return None, problems
-    spec = ProviderSpec(
-        name=name,
-        abuse_email=email,
-        country=country,
-        ranges=tuple(dict.fromkeys(ranges)),
-        domains=tuple(dict.fromkeys(domains)),
-        line=line,
-    )
-    return spec, []
+    return ProviderSpec(name=name, abuse_email=email, country=country, ranges=ranges,
+                        domains=domains, line=line), []
+
+
+def _read_text(path: Path) -> str:
+    label = str(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ProviderFileError(label, [(line, "the file is not UTF-8 text")]) from exc
+    except OSError as exc:
+        raise ProviderFileError(label, [(0, f"cannot read the file: {exc.strerror}")]) from exc
+
+
+def _header_problem(header: list[str]) -> str | None:
+    unknown = [c for c in header if c not in PROVIDER_COLUMNS]
+    missing = sorted(REQUIRED_COLUMNS - set(header))
+    if not unknown and not missing:
+        return None
+    return (f"the header must name the columns {','.join(PROVIDER_COLUMNS)}"
+            + (f"; unknown column(s): {', '.join(unknown)}" if unknown else "")
+            + (f"; missing: {', '.join(missing)}" if missing else ""))
+
+
+class _Repeats:
+    """Names, ranges and domains seen so far in a provider file, with their lines."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, int] = {}
+        self.ranges: dict[str, int] = {}
+        self.domains: dict[str, int] = {}
+
+    def check(self, spec: ProviderSpec, line: int) -> list[str]:
+        problems = []
+        key = spec.name.lower()
+        if key in self.names:
+            problems.append(f"provider {spec.name!r} already appears on line {self.names[key]}")
+        self.names.setdefault(key, line)
+        for kind, seen, values in (("range", self.ranges, spec.ranges),
+                                   ("domain", self.domains, spec.domains)):
+            for value in values:
+                if value in seen:
+                    problems.append(f"{kind} {value} already belongs to the provider on line "
+                                    f"{seen[value]}")
+                seen.setdefault(value, line)
+        return problems
+
+
+def _is_blank(cells: list[str]) -> bool:
+    """An empty line or a # comment."""
+    return not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#")
 
 
 def parse_provider_file(path: Path) -> list[ProviderSpec]:
     """Parse a provider CSV (header name,abuse_email,country,ranges,domains; ranges and
     domains are space-, comma- or semicolon-separated). Every problem is collected with its
     line number and raised together, so one run shows all that needs fixing."""
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ProviderFileError(label, [(line, "the file is not UTF-8 text")]) from exc
-    except OSError as exc:
-        raise ProviderFileError(label, [(0, f"cannot read the file: {exc.strerror}")]) from exc
+    text = _read_text(path)
     # io.StringIO splits lines at CR and LF only, as csv expects; str.splitlines would also
     # split at U+2028, U+0085 and the like, and then the reported line numbers go wrong.
     reader = csv.reader(io.StringIO(text, newline=""))
     errors: list[tuple[int, str]] = []
     header: list[str] | None = None
     specs: list[ProviderSpec] = []
-    seen_names: dict[str, int] = {}
-    seen_ranges: dict[str, int] = {}
-    seen_domains: dict[str, int] = {}
+    repeats = _Repeats()
     try:
         for cells in reader:
             line = reader.line_num
-            if not cells or not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+            if _is_blank(cells):
                 continue
             if header is None:
                 header = [c.strip().lower() for c in cells]
-                unknown = [c for c in header if c not in PROVIDER_COLUMNS]
-                missing = sorted(REQUIRED_COLUMNS - set(header))
-                if unknown or missing:
-                    errors.append((line, (
-                        f"the header must name the columns {','.join(PROVIDER_COLUMNS)}"
-                        + (f"; unknown column(s): {', '.join(unknown)}" if unknown else "")
-                        + (f"; missing: {', '.join(missing)}" if missing else "")
-                    )))
+                if (problem := _header_problem(header)) is not None:
+                    errors.append((line, problem))
                     break
                 continue
             if len(cells) != len(header):
                 errors.append((line, f"expected {len(header)} columns, found {len(cells)}"))
                 continue
             spec, problems = _parse_row(dict(zip(header, cells, strict=True)), line)
+            if spec is not None:
+                problems += repeats.check(spec, line)
+                specs.append(spec)
             errors.extend((line, p) for p in problems)
-            if spec is None:
-                continue
-            key = spec.name.lower()
-            if key in seen_names:
-                errors.append((line, f"provider {spec.name!r} already appears on line "
-                                     f"{seen_names[key]}"))
-            seen_names.setdefault(key, line)
-            for cidr in spec.ranges:
-                if cidr in seen_ranges:
-                    errors.append((line, f"range {cidr} already belongs to the provider on line "
-                                         f"{seen_ranges[cidr]}"))
-                seen_ranges.setdefault(cidr, line)
-            for domain in spec.domains:
-                if domain in seen_domains:
-                    errors.append((line, f"domain {domain} already belongs to the provider on "
-                                         f"line {seen_domains[domain]}"))
-                seen_domains.setdefault(domain, line)
-            specs.append(spec)
     except csv.Error as exc:
         errors.append((reader.line_num, f"malformed CSV: {exc}"))
-    if header is None and not errors:
+    if not errors and not specs:
         errors.append((1, "the file is empty; expected a header line "
-                          f"{','.join(PROVIDER_COLUMNS)} and one provider per line"))
-    elif not specs and not errors:
-        errors.append((reader.line_num, "the file has a header but no providers"))
+                          f"{','.join(PROVIDER_COLUMNS)} and one provider per line")
+                      if header is None else
+                      (reader.line_num, "the file has a header but no providers"))
     if errors:
-        raise ProviderFileError(label, errors)
+        raise ProviderFileError(str(path), errors)
     return specs
 
 
