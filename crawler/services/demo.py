@@ -36,7 +36,7 @@ class ImageOutcome:
 
     url: str
     expected: bool
-    matches: tuple[tuple[str, int, str], ...]
+    matches: tuple[tuple[str, int, str, str], ...]  # (hash type, distance, label, transform)
     via_rematch: bool = False
 
     @property
@@ -130,7 +130,7 @@ def compare(
 
     def outcome(url: str, expected: bool) -> ImageOutcome:
         rows = by_url.get(url, [])
-        matches = tuple(sorted((m.hash_type, m.distance, m.label or m.list)
+        matches = tuple(sorted((m.hash_type, m.distance, m.label or m.list, m.transform or "")
                                for h in rows for m in h.matches))
         return ImageOutcome(url, expected, matches, any(h.id in rematched for h in rows))
 
@@ -143,8 +143,9 @@ def compare(
 
 
 def _describe(outcome: ImageOutcome) -> str:
-    matched = ", ".join(f"{t} d={d}" for t, d, _ in outcome.matches) or "-"
-    labels = sorted({label for _, _, label in outcome.matches})
+    matched = ", ".join(f"{t} d={d}" + (f" after {turn}" if turn else "")
+                        for t, d, _, turn in outcome.matches) or "-"
+    labels = sorted({label for _, _, label, _ in outcome.matches})
     later = "  (after the crawl, by rematch)" if outcome.via_rematch else ""
     return f"{outcome.url}\n      {matched}  [{', '.join(labels)}]{later}"
 
