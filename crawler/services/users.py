@@ -129,8 +129,8 @@ def check_password(password: str) -> str:
                            f"{MIN_PASSWORD_LENGTH} characters.", field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
-            f"The password is too short ({len(password)} characters): use at least "
-            f"{MIN_PASSWORD_LENGTH}; a few unrelated words make a good one.",
+            f"The password is too short: use at least {MIN_PASSWORD_LENGTH} characters "
+            f"(this one has {len(password)}); a few unrelated words make a good one.",
             field="password",
         )
     if len(password) > MAX_PASSWORD_LENGTH:

@@ -1,0 +1,71 @@
+"""The app factory: one Store, the routers, the security headers and the error handler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from crawler.config import Config
+from crawler.web.api import audit as api_audit
+from crawler.web.api import docs as api_docs
+from crawler.web.api import me as api_me
+from crawler.web.api import users as api_users
+from crawler.web.errors import handle_error
+from crawler.web.headers import SecurityHeadersMiddleware
+from crawler.web.pages import audit, dashboard, login, users
+from crawler.web.problems import HANDLED
+from crawler.web.settings import WebSettings
+from storage.db import open_store
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+OPENAPI_URL = "/api/openapi.json"
+
+PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router)
+API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.router)
+
+
+def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
+    """The web app over the configured database (opened, and migrated, here).
+
+    Raises storage.db.StorageError, a sentence, when the database cannot be opened.
+    """
+    settings = web or WebSettings()
+    store = open_store(config.db_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="Trawl",
+        summary="Crawled images matching known hash lists: review, takedown, accounts.",
+        version="1",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # crawler/web/api/docs.py serves it without a CDN or inline script
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.config = config
+    app.state.settings = settings
+    for router in (*PAGE_ROUTERS, *API_ROUTERS):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(api_docs.DOCS_ASSETS_PATH,
+              StaticFiles(directory=api_docs.swagger_assets_dir()), name="api-docs-assets")
+    for exc_class in HANDLED:
+        app.add_exception_handler(exc_class, handle_error)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so the headers, cookies and rate limit see the proxy's view.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    return app
