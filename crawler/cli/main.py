@@ -8,6 +8,8 @@ import click
 
 from crawler.cli import crawl, hashes, hits, misc, notices, review, schedule, seeds
 from crawler.cli.common import TrawlError, pass_config  # noqa: F401  (re-exported for tests)
+from crawler.cli.serve import register as register_serve  # issue 12
+from crawler.cli.users import register as register_users  # issue 12
 from crawler.config import Config
 
 
@@ -33,6 +35,8 @@ def cli(ctx: click.Context, db_url: str | None, actor: str | None) -> None:
 
 for module in (misc, hashes, seeds, crawl, hits, review, notices, schedule):
     module.register(cli)
+register_users(cli)  # issue 12
+register_serve(cli)  # issue 12
 
 
 def main() -> None:
