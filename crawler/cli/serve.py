@@ -63,7 +63,7 @@ def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
         )
     try:
         app = create_app(config, WebSettings.build(trusted_proxies))
-    except StorageError as exc:
+    except (StorageError, ValueError) as exc:
         raise TrawlError(str(exc)) from None
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -18,6 +19,16 @@ class WebSettings:
 
     @classmethod
     def build(cls, trusted_proxies: str | None = None) -> WebSettings:
+        """From the --trust-proxy value (or the environment); ValueError names a bad entry."""
         text = trusted_proxies if trusted_proxies is not None else os.environ.get(
             TRUSTED_PROXIES_ENV, "")
-        return cls(trusted_proxies=tuple(p.strip() for p in text.split(",") if p.strip()))
+        proxies = tuple(p.strip() for p in text.split(",") if p.strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"The trusted proxy {proxy!r} is not an IP address or network: give the "
+                    "proxy's address, e.g. --trust-proxy 127.0.0.1."
+                ) from None
+        return cls(trusted_proxies=proxies)

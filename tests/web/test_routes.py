@@ -10,14 +10,13 @@ import re
 from collections.abc import Iterator
 
 import fastapi.routing
-import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
 from crawler.web.auth import RoleRequirement
-from tests.webapp import ROLE_ACCOUNT, Seeded, app_for, client, seed, session_for
+from tests.web.helpers import ROLE_ACCOUNT, Seeded, app_for, client, session_for
 
 # Open to anyone: signing in, and the API's description.
 PUBLIC_ROUTES = {
@@ -61,11 +60,6 @@ def endpoints(app: FastAPI) -> Iterator[tuple[str, str, frozenset[str] | None]]:
         elif isinstance(route, Route):
             for method in sorted((route.methods or set()) - {"HEAD"}):
                 yield method, path, None
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
-    return seed(f"sqlite:///{tmp_path_factory.mktemp('routes')}/trawl.db")
 
 
 def concrete(path: str, seeded: Seeded) -> str:

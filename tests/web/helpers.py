@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -29,6 +31,13 @@ class Seeded:
     db_url: str
     tokens: dict[str, str]  # account name -> API token
     spare_token_id: int
+
+
+def copy_seeded(template: Seeded, folder: Path) -> Seeded:
+    """A copy of a seeded SQLite database (argon2 hashing makes seeding slow)."""
+    source = Path(template.db_url.removeprefix("sqlite:///"))
+    shutil.copyfile(source, folder / source.name)
+    return replace(template, db_url=f"sqlite:///{folder / source.name}")
 
 
 def seed(db_url: str) -> Seeded:
