@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +19,7 @@ from crawler.web.api import users as api_users
 from crawler.web.errors import handle_error
 from crawler.web.headers import SecurityHeadersMiddleware
 from crawler.web.pages import audit, dashboard, login, users
-from crawler.web.problems import HANDLED
+from crawler.web.problems import HANDLED, PROBLEM_MEDIA_TYPE
 from crawler.web.settings import WebSettings
 from storage.db import open_store
 
@@ -64,8 +65,28 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
               StaticFiles(directory=api_docs.swagger_assets_dir()), name="api-docs-assets")
     for exc_class in HANDLED:
         app.add_exception_handler(exc_class, handle_error)
+    _document_problems(app)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         # Outermost, so the headers, cookies and rate limit see the proxy's view.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Error responses are application/problem+json in the OpenAPI document, as sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[:1] in ("4", "5") and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

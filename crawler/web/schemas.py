@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -69,3 +69,34 @@ class AuditOut(BaseModel):
     from_state: str | None
     to_state: str | None
     detail: str | None
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The input at fault, e.g. limit or name.")
+    location: str | None = Field(default=None, description="query, path, body or form.")
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """An error, as RFC 9457 application/problem+json."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="What was wrong and what to do, in a sentence.")
+    instance: str = Field(description="The path that was asked for.")
+    errors: list[FieldProblem] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": ProblemOut, "description": description}
+
+
+# Declared on every API router, so the OpenAPI document shows the errors as they are sent.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("Not signed in: send `Authorization: Bearer TOKEN`."),
+    403: _problem("The account's role may not do this, or a cookie write lacks X-CSRF-Token."),
+    404: _problem("No such thing."),
+    409: _problem("Conflicts with the current state (e.g. the name is taken)."),
+    422: _problem("Invalid input; `errors` names each field."),
+}

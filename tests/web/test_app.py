@@ -95,7 +95,7 @@ def test_wrong_password_then_lockout(web: TestClient, app: FastAPI) -> None:
         r = web.post("/login", data={"name": "ann", "password": "not the password",
                                      "csrf_token": token.group(1)})
         if attempt < users.LOCKOUT_FAILURES - 1:
-            assert r.status_code == 401
+            assert r.status_code == 200
             assert "Wrong name or password." in r.text
         else:
             assert r.status_code == 429
@@ -130,7 +130,8 @@ def test_disabled_accounts_are_refused_everywhere(web: TestClient, app: FastAPI,
     assert token is not None
     r = web.post("/login", data={"name": "dave", "password": PASSWORD,
                                  "csrf_token": token.group(1)})
-    assert r.status_code == 401
+    assert r.status_code == 200
+    assert "trawl_session" not in web.cookies
     assert "disabled" in r.text
     assert web.get("/api/v1/me", headers=bearer(seeded, "dave")).status_code == 401
     session_for(app, web, "zed")  # signed in, then an admin disables the account
@@ -423,3 +424,12 @@ def test_crawled_urls_are_text_with_a_copy_button_never_loaded() -> None:
 ])
 def test_http_url(value: object, expected: str | None) -> None:
     assert http_url(value) == expected
+
+
+def test_openapi_documents_bearer_auth_and_problem_errors(web: TestClient) -> None:
+    doc = web.get("/api/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert all(path.startswith("/api/v1/") for path in doc["paths"])
+    post = doc["paths"]["/api/v1/users"]["post"]
+    assert set(post["responses"]["422"]["content"]) == {"application/problem+json"}
+    assert post["security"] == [{"HTTPBearer": []}]

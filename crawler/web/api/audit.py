@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from crawler.web.auth import User, require_signed_in, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
-from crawler.web.schemas import AuditOut
+from crawler.web.schemas import PROBLEM_RESPONSES, AuditOut
 from storage.audit import list_audit
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

@@ -7,10 +7,17 @@ from fastapi import APIRouter, Depends, Request
 from crawler.services import users as user_service
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
-from crawler.web.schemas import IssuedTokenOut, TokenIn, TokenOut, UserIn, UserOut
+from crawler.web.schemas import (
+    PROBLEM_RESPONSES,
+    IssuedTokenOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
 from storage.db import NotFoundError
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
+router = APIRouter(prefix="/api/v1", tags=["users"], responses=PROBLEM_RESPONSES)
 admin_only = require_role("admin")
 
 

@@ -69,12 +69,15 @@ def login(
         user = user_service.verify_password(store, name.strip(), password,
                                             remote_addr=client_address(request))
     except SignInRefused as exc:
-        problem = problem_for(exc)
-        response = _login_page(request, next_path=safe_next(next), error=str(exc),
-                               name=name, status_code=problem.status)
+        # The form again, with the reason: 200 for a wrong password (401 would need an
+        # HTTP authentication scheme this form is not), 429 with Retry-After when locked.
         if isinstance(exc, LockedOut):
+            problem = problem_for(exc)
+            response = _login_page(request, next_path=safe_next(next), error=str(exc),
+                                   name=name, status_code=problem.status)
             response.headers.update(problem.headers)
-        return response
+            return response
+        return _login_page(request, next_path=safe_next(next), error=str(exc), name=name)
     new = user_service.start_session(store, user)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, new.cookie,
