@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from crawler.services import users
+from storage import users as storage_users
 from storage.audit import list_audit
 from storage.db import Store, alembic_config, head_revision, open_store, schema_revision, utcnow
 from storage.users import LastAdminError, UnknownUserError, UserExistsError
@@ -184,3 +185,17 @@ def test_a_database_at_0001_migrates_and_keeps_its_rows(db_url: str) -> None:
         assert [e.action for e in list_audit(store)] == ["import", "add"]  # append-only
     finally:
         store.close()
+
+
+def test_one_address_failing_across_names_is_rate_limited(store: Store) -> None:
+    users.add_user(store, "alice", "admin", PASSWORD, actor="root")
+    now = utcnow()
+    window_start = now - users.LOCKOUT_WINDOW
+    for n in range(users.ADDRESS_FAILURES):  # a spray of guesses at many names
+        storage_users.record_login_failure(
+            store, name=f"guess{n}", remote_addr="127.0.0.7", now=now,
+            window_start=window_start, lockout_at=users.LOCKOUT_FAILURES)
+    with pytest.raises(users.LockedOut):
+        users.verify_password(store, "alice", PASSWORD, remote_addr="127.0.0.7", now=now)
+    assert users.verify_password(store, "alice", PASSWORD, remote_addr="127.0.0.8",
+                                 now=now).name == "alice"

@@ -65,9 +65,7 @@ def client_address(request: Request) -> str | None:
 
 def _authenticate(request: Request, token: str | None) -> Caller | None:
     store = store_of(request)
-    if token is not None:
-        if not is_api(request):
-            return None  # pages take cookies only
+    if token is not None and is_api(request):  # pages take the session cookie only
         user = user_service.user_for_token(store, token)
         return Caller(user, None) if user is not None else None
     session = user_service.session_for_cookie(store, request.cookies.get(SESSION_COOKIE))

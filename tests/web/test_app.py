@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -202,6 +205,23 @@ def test_api_write_with_a_cookie_needs_the_csrf_header(web: TestClient, app: Fas
     r = web.post("/api/v1/users", json=body, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 201
     assert web.get("/api/v1/me").json()["name"] == "ada"  # reads need no CSRF
+    event = list_audit(store_of(app), action="add", newest_first=True, limit=1)[0]
+    assert (event.actor, event.detail) == ("ada", '{"name": "eve", "role": "analyst"}')
+
+
+def test_api_changes_are_audited_as_the_token_holder(web: TestClient, seeded: Seeded,
+                                                     app: FastAPI) -> None:
+    r = web.post("/api/v1/users/zed/tokens", json={"label": "cron"},
+                 headers=bearer(seeded, "ada"))
+    assert r.status_code == 201
+    assert r.json()["token"].startswith("trawl_")
+    r = web.post(f"/api/v1/tokens/{r.json()['id']}/revoke", headers=bearer(seeded, "ada"))
+    assert r.json()["revoked_at"].endswith("Z")
+    r = web.post("/api/v1/users/zed/disable", headers=bearer(seeded, "ada"))
+    assert r.json()["disabled"] is True
+    events = list_audit(store_of(app), actor="ada")
+    assert [(e.action, e.entity) for e in events] == [
+        ("issue", "token"), ("revoke", "token"), ("disable", "user")]
 
 
 def test_bad_input_is_422_naming_the_field(web: TestClient, seeded: Seeded) -> None:
@@ -433,3 +453,12 @@ def test_openapi_documents_bearer_auth_and_problem_errors(web: TestClient) -> No
     post = doc["paths"]["/api/v1/users"]["post"]
     assert set(post["responses"]["422"]["content"]) == {"application/problem+json"}
     assert post["security"] == [{"HTTPBearer": []}]
+
+
+def test_the_web_app_loads_no_crawler_machinery() -> None:
+    code = ("import sys, crawler.web, crawler.cli.serve, crawler.cli.users; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'scrapy', 'twisted', 'spiders', 'matchers'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    assert out.strip() == "[]"
