@@ -198,3 +198,12 @@ def test_trawl_serve_answers_on_loopback(sqlite_url: str) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert f"Trawl on http://127.0.0.1:{port}/" in err
+
+
+def test_the_cli_loads_no_web_framework() -> None:
+    # Every crawl the scheduler starts is `python -m crawler.cli.main`: keep it lean.
+    code = ("import sys, crawler.cli.main; print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'fastapi', 'starlette', 'uvicorn', 'playwright'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"

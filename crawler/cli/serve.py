@@ -50,7 +50,7 @@ def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
     """
     import uvicorn
 
-    from crawler.web import create_app
+    from crawler.web.app import create_app
 
     if (certfile is None) != (keyfile is None):
         raise TrawlError("Pass both --certfile and --keyfile to serve TLS, or neither.")

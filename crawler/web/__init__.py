@@ -1,5 +1,5 @@
-"""`trawl serve`: the team's web app and JSON API over the same services as the CLI."""
+"""`trawl serve`: the team's web app and JSON API over the same services as the CLI.
 
-from crawler.web.app import create_app
-
-__all__ = ["create_app"]
+The app factory is crawler.web.app.create_app; importing this package loads nothing else,
+so the CLI (and every crawl process it starts) does not pay for FastAPI.
+"""

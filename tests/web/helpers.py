@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from crawler.config import Config
 from crawler.services import users
-from crawler.web import create_app
+from crawler.web.app import create_app
 from crawler.web.auth import SESSION_COOKIE
 from storage.db import Store, open_store
 

@@ -15,7 +15,7 @@ from jinja2 import Environment
 
 from crawler.config import Config
 from crawler.services import users
-from crawler.web import create_app
+from crawler.web.app import create_app
 from crawler.web.headers import CONTENT_SECURITY_POLICY
 from crawler.web.settings import WebSettings
 from crawler.web.templating import http_url, templates

@@ -23,7 +23,7 @@ document.addEventListener("click", (event) => {
     return;
   }
   const value = button.dataset.copy;
-  const shown = button.parentElement.querySelector(".crawled-text");
+  const shown = button.parentElement.querySelector(".copyable-text");
   if (navigator.clipboard && window.isSecureContext) {
     navigator.clipboard.writeText(value).then(
       () => showStatus(button, "Copied"),
