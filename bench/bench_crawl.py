@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
 # thread/inline pools hash in the crawl process: its BLAS must be single-threaded too (the
-# process pool sets this for its workers itself; see crawler.hashpool.WORKER_ENV).
+# process pool sets this for its workers itself; see crawler.engine.hashpool.WORKER_ENV).
 SINGLE_THREADED_BLAS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 

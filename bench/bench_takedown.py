@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.notices.formats import to_csv, to_json
-from crawler.notices.render import NoticeRenderer
+from crawler.services.notices.formats import to_csv, to_json
+from crawler.services.notices.render import NoticeRenderer
 from storage.notices import (
     RecheckResult,
     mark_sent,

@@ -33,7 +33,8 @@ class Digests:
     # for flat graphics, where pHash/dHash collide; the match decision's structure gate.
     flatness: float | None = None
     # PDQ of the seven other orientations (pdqhash.compute_dihedral order), for matching
-    # rotated and mirrored re-uploads. Matched against, never stored.
+    # rotated and mirrored re-uploads. Stored with the media row (format_dihedral), so a
+    # rematch or a 304 re-fetch finds rotated copies without the image.
     pdq_dihedral: tuple[str, ...] = ()
 
     def as_dict(self, *, dihedral: bool = False) -> dict[str, object]:

@@ -19,10 +19,10 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 
-from crawler.extract import extract_refs
-from crawler.middlewares.scope import OffScopeRequest
-from crawler.pipelines.item import ImageItem, ObservationItem
-from crawler.scope import (
+from crawler.engine.extract import extract_refs
+from crawler.engine.items import ImageItem, ObservationItem
+from crawler.engine.middlewares.scope import OffScopeRequest
+from crawler.engine.scope import (
     Frontier,
     ScopeError,
     SeedPlan,
@@ -79,7 +79,7 @@ def _header(response: Response, name: str) -> str | None:
 
 
 class SeedSpider(scrapy.Spider):
-    """Pages are followed only within their seed's scope and limits (crawler.scope.Frontier);
+    """Pages are followed only within their seed's scope and limits (crawler.engine.scope.Frontier);
     images are requested from any host, once per crawl, size-capped per request."""
 
     name = "seed"

@@ -11,16 +11,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from storage.clock import utcnow
+from storage.errors import NotFoundError, StorageError
+from storage.migrations import HEAD_REVISION
+
+__all__ = [
+    "NoDatabaseError", "NotFoundError", "StorageError", "Store", "open_store", "url_key",
+    "utcnow",
+]
 
 logger = logging.getLogger(__name__)
 _MIGRATION_LOCK = threading.Lock()
@@ -40,22 +47,6 @@ SUPPORTED_SCHEMES = ("sqlite", "postgresql")
 PG_DEFAULT_DRIVER = "postgresql+psycopg2"
 
 
-class StorageError(Exception):
-    """A database problem a user can meet and fix (bad URL, unreachable server, old schema).
-
-    The message is a sentence naming the database (password hidden) and what to do.
-    """
-
-
-class NotFoundError(StorageError, LookupError):
-    """A row the caller named by id does not exist."""
-
-
-def utcnow() -> datetime:
-    """Now as naive UTC: every timestamp in the schema is stored this way."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def url_key(url: str) -> str:
     """sha256 hex of a URL: the fixed-width unique key of seeds, media and pages."""
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
@@ -64,7 +55,11 @@ def url_key(url: str) -> str:
 def dialect_insert(store: Store, table: Any) -> Any:
     """INSERT for `table` with the dialect's ON CONFLICT support (SQLite or PostgreSQL)."""
     if store.dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded only where it is used
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
@@ -129,15 +124,20 @@ class Store:
         return f"Store({self.display_url!r})"
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
     """Open the database at `url` and, with `migrate`, bring its schema up to date.
 
     `url` is a SQLAlchemy URL (sqlite:///path/trawl.db, postgresql://user@host/db) or a
     plain file path, taken as a SQLite file. Raises StorageError with a readable sentence
     when the URL is malformed, the driver is missing or the server cannot be reached.
+    With create=False a database that holds no Trawl schema yet (a SQLite file that does
+    not exist, an empty PostgreSQL database) is refused instead of created: interfaces
+    create databases only when asked to (`trawl init`), never under a mistyped name.
     Migrating is cheap when the database is already at the newest revision: one query.
     """
     parsed, shown = _parse_url(url)
+    if not create and parsed.get_backend_name() == "sqlite":
+        _require_sqlite_file(parsed, shown)
     try:
         engine = _create_engine(parsed)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -161,6 +161,9 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             "Check that the server is running and that the URL (--db or TRAWL_DATABASE_URL) "
             "is right."
         ) from None
+    if not create and schema_revision(store) is None:
+        engine.dispose()
+        raise NoDatabaseError(_no_database(shown))
     if migrate:
         try:
             migrate_store(store)
@@ -168,6 +171,25 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             engine.dispose()
             raise
     return store
+
+
+class NoDatabaseError(StorageError):
+    """The URL names no Trawl database (nothing there yet, or not Trawl's)."""
+
+
+def _no_database(shown: str) -> str:
+    return (
+        f"No Trawl database at {shown}: run `trawl --db {shown} init` to create one, or point "
+        "--db (or TRAWL_DATABASE_URL) at an existing one."
+    )
+
+
+def _require_sqlite_file(parsed: URL, shown: str) -> None:
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return
+    if not Path(database).expanduser().is_file():
+        raise NoDatabaseError(_no_database(shown))
 
 
 def schema_revision(store: Store) -> str | None:
@@ -186,8 +208,10 @@ def migrate_store(store: Store) -> bool:
 
     The first check is a single query so that every CLI call can afford it.
     """
-    head = _script_directory_head()
     current = schema_revision(store)
+    if current == HEAD_REVISION:
+        return False
+    head = _script_directory_head()
     if current == head:
         return False
     if current is not None and current not in _known_revisions():

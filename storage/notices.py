@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import func, or_, select
 
 from storage.audit import append_audit
+from storage.clock import as_naive_utc
 from storage.hits import page_urls_of
 from storage.models import Hit, KnownHash, KnownList, Media, Notice, NoticeItem, Provider
+from storage.policy import DEFAULT_RENOTICE_HOURS, NOTICEABLE, RECHECKABLE
 from storage.providers import (
     UNATTRIBUTED_PREFIX,
     Attribution,
     Attributor,
-    as_naive_utc,
     host_of,
     slugify,
 )
@@ -34,10 +35,7 @@ if TYPE_CHECKING:
 
     from storage.db import Store
 
-DEFAULT_RENOTICE_HOURS = 24.0  # Project Arachnid re-sends every 24 h until removal
 REFERENCE_PREFIX = "TRAWL"
-NOTICEABLE = ("confirmed", "notified", "live")
-RECHECKABLE = ("notified", "live")
 
 ItemKind = Literal["new", "overdue"]
 RecheckOutcome = Literal["gone", "live", "inconclusive"]

@@ -5,23 +5,22 @@ from __future__ import annotations
 import csv
 import ipaddress
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 
 from storage.audit import append_audit
+from storage.clock import utcnow
+from storage.domains import host_of, registered_domain
+from storage.errors import StorageError
 from storage.models import Provider, ProviderDomain, ProviderRange
 
 if TYPE_CHECKING:
-    import tldextract
     from sqlalchemy.orm import Session
 
     from storage.db import Store
@@ -41,7 +40,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 AttributionSource = Literal["ip", "domain", "unattributed"]
 
 
-class ProviderFileError(ValueError):
+class ProviderFileError(StorageError, ValueError):
     """A provider table that cannot be imported; `.errors` holds (line, sentence) pairs."""
 
     def __init__(self, path: str, errors: Sequence[tuple[int, str]]) -> None:
@@ -107,19 +106,6 @@ class Attribution:
     @property
     def slug(self) -> str:
         return slugify(self.key.replace(":", "-"))
-
-
-def utcnow() -> datetime:
-    """Naive UTC, the form every timestamp is stored in."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def as_naive_utc(value: datetime | None) -> datetime:
-    if value is None:
-        return utcnow()
-    if value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def slugify(name: str) -> str:
@@ -372,36 +358,6 @@ def list_providers(store: Store) -> list[ProviderInfo]:
 # --- attribution ----------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _extractor() -> tldextract.TLDExtract:
-    import tldextract
-
-    # The bundled Public Suffix List snapshot; never fetched over the network. Public suffixes
-    # only: x.blogspot.com groups under blogspot.com, whose operator is the one to notify.
-    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
-def registered_domain(host: str) -> str:
-    """example.co.uk for img.cdn.example.co.uk; an IP address or a suffix-less name as is."""
-    host = host.lower().strip("[]").rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    ext = _extractor()(host)
-    if ext.suffix and ext.domain:
-        return f"{ext.domain}.{ext.suffix}"
-    return ".".join(host.split(".")[-2:]) or host or "unknown"
-
-
-def host_of(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return ""
-
-
 class Attributor:
     """Attributes hosts within one session, memoising by (ip, host) across a batch of hits."""
 
@@ -464,7 +420,7 @@ def _of_provider(provider: Provider, via: AttributionSource, matched: str) -> At
 
 
 def _unattributed(host: str) -> Attribution:
-    domain = registered_domain(host) if host else "unknown"
+    domain = registered_domain(host, private_suffixes=False) if host else "unknown"
     return Attribution(
         key=f"{UNATTRIBUTED_PREFIX}{domain}", name=f"unattributed ({domain})", provider_id=None,
         abuse_email=None, country=None, via="unattributed", matched=domain,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -12,6 +12,8 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.audit import append_audit
+from storage.clock import as_naive_utc
+from storage.errors import StorageError
 from storage.hits import page_urls_of
 from storage.models import (
     Hit,
@@ -21,37 +23,27 @@ from storage.models import (
     Media,
     Suppression,
 )
-from storage.providers import as_naive_utc
+from storage.policy import (
+    DEFAULT_CLAIM_LIMIT,
+    DEFAULT_CLAIM_MINUTES,
+    DEFAULT_CONFIRMATIONS_REQUIRED,
+    TRANSITIONS,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
 
-DEFAULT_CLAIM_MINUTES = 30  # an unfinished batch goes back to the queue after this long
-DEFAULT_CONFIRMATIONS_REQUIRED = 1  # 2 = two-person rule
-DEFAULT_CLAIM_LIMIT = 10
 EXACT_HASH_TYPES = frozenset({"md5", "sha1", "sha256"})  # everything else is perceptual
 
-HIT_STATES = ("pending", "confirmed", "rejected", "notified", "live", "removed")
-# Allowed transitions. notified -> notified and live -> notified are re-notices;
-# live -> live is a later re-check that still finds the image; removed -> live is the
-# image served again at its URL after it was taken down (a crawl matched it again).
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "pending": frozenset({"confirmed", "rejected"}),
-    "confirmed": frozenset({"notified"}),
-    "notified": frozenset({"notified", "live", "removed"}),
-    "live": frozenset({"live", "notified", "removed"}),
-    "rejected": frozenset(),
-    "removed": frozenset({"live"}),
-}
 _VERB = {"confirmed": "confirmed", "rejected": "rejected", "notified": "notified",
          "live": "marked live", "removed": "marked removed"}
 
 Decision = Literal["confirm", "reject"]
 
 
-class WorkflowError(Exception):
+class WorkflowError(StorageError):
     """A refused review or takedown action; the message says what and why, and that nothing
     in the batch was changed."""
 

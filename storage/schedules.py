@@ -12,15 +12,16 @@ from sqlalchemy import delete, func, select, text, update
 
 from storage.crawls import PG_CRAWL_START_LOCK_KEY, SeedsBusyError
 from storage.db import utcnow
+from storage.errors import StorageError
 from storage.models import Crawl, CrawlSeed, Schedule, Seed
+from storage.policy import DEFAULT_TIME_BUDGET_SECONDS
 
 if TYPE_CHECKING:
     from storage.db import Store
 
-DEFAULT_TIME_BUDGET_SECONDS = 3600  # the schema default: a crawl may run one hour
 
 
-class ScheduleError(ValueError):
+class ScheduleError(StorageError, ValueError):
     """A schedule that cannot be created or changed; the message says what to fix."""
 
 

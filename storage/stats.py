@@ -10,17 +10,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from storage.clock import as_naive_utc
 from storage.models import Hit, Media, Notice, NoticeItem
-from storage.notices import RECHECKABLE
-from storage.providers import UNATTRIBUTED_PREFIX, as_naive_utc
-from storage.review import HIT_STATES
+from storage.policy import DEFAULT_OLDEST_LIVE, HIT_STATES, RECHECKABLE
+from storage.providers import UNATTRIBUTED_PREFIX
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
 
-DEFAULT_OLDEST_LIVE = 10  # how many still-live hits the stats list
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.audit import append_audit
-from storage.db import NotFoundError, StorageError, utcnow
+from storage.clock import utcnow
+from storage.errors import NotFoundError, StorageError
 from storage.models import ApiToken, LoginFailure, LoginSession, User
+from storage.roles import ADMIN_ROLE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
-
-ADMIN_ROLE = "admin"
-
 
 @dataclass(frozen=True)
 class UserInfo:

@@ -59,17 +59,33 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+def _initialised(url: str) -> str:
+    """`trawl init` on url: only init creates a database; other commands refuse a missing one."""
+    from storage.db import open_store
+
+    open_store(url, create=True).close()
+    return url
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
-    return f"sqlite:///{tmp_path}/trawl.db"
+    """A Trawl database in a SQLite file, created as `trawl init` does."""
+    return _initialised(f"sqlite:///{tmp_path}/trawl.db")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
-    """Run a test on both embedded SQLite and real PostgreSQL."""
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """An empty database (no Trawl schema yet) on embedded SQLite and on real PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/trawl.db"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def db_url(fresh_db_url: str) -> str:
+    """A Trawl database on both embedded SQLite and real PostgreSQL, created as `trawl init`
+    does."""
+    return _initialised(fresh_db_url)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import crawler.cli.hashes
+import crawler.services.lists
 from crawler.cli.main import cli
 from storage.audit import list_audit
 from storage.db import open_store
@@ -187,7 +187,7 @@ def test_actor_falls_back_to_the_os_user(sqlite_url: str, tmp_path: Path) -> Non
 def test_progress_on_stderr(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(crawler.cli.hashes, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(crawler.services.lists, "PROGRESS_EVERY", 10)
     path = write_csv(tmp_path / "big.csv", [("md5", h, "") for h in md5s(*map(str, range(35)))])
     result = run("--db", sqlite_url, "--as", "a", "hashes", "import", str(path))
     assert result.exit_code == 0, result.output

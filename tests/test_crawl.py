@@ -231,7 +231,7 @@ def test_killed_crawl_keeps_the_hits_it_flushed(sqlite_url: str, site: Synthetic
 def test_stored_seed_brings_its_own_depth_and_robots_switch(
     sqlite_url: str, site: SyntheticSite
 ) -> None:
-    from crawler.scope import registered_domain
+    from crawler.engine.scope import registered_domain
     from storage.records import SeedSpec
     from storage.seeds import add_seeds
 
@@ -328,7 +328,7 @@ import json, os, signal, sys
 from twisted.internet import asyncioreactor
 asyncioreactor.install()
 from twisted.internet import defer, reactor
-from crawler.hashpool import HashPool
+from crawler.engine.hashpool import HashPool
 from crawler.sitegen.images import encode, synthetic_image
 from matchers.hashing import hash_image
 

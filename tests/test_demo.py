@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crawler.demo import files_containing
+from crawler.services.demo import files_containing
 from storage.db import open_store
 from storage.hits import list_hits
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-from crawler import extract
-from crawler.extract import css_urls, extract_refs, parse_srcset
+from crawler.engine import extract
+from crawler.engine.extract import css_urls, extract_refs, parse_srcset
 
 BASE = "http://site.test/dir/page.html"
 MARKUP_CHARS = "<>/=\"' abcimgsrcsetahrefstyleurl(),.:#\x00"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.notices.formats import CSV_COLUMNS, to_csv, to_json
-from crawler.notices.render import NoticeRenderer, header_value
+from crawler.services.notices.formats import CSV_COLUMNS, to_csv, to_json
+from crawler.services.notices.render import NoticeRenderer, header_value
 from storage.evidence import get_hit_detail
 from storage.notices import (
     RecheckResult,

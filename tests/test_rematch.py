@@ -186,9 +186,9 @@ def test_bad_threshold_is_refused(sqlite_url: str, bad: str) -> None:
 def test_progress_on_stderr(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import crawler.rematch
+    import crawler.services.rematch
 
-    monkeypatch.setattr(crawler.rematch, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(crawler.services.rematch, "PROGRESS_EVERY", 2)
     images, lists = crawled(), known()
     store_media(sqlite_url, images)
     run("--db", sqlite_url, "--as", "ana", "hashes", "import", str(make_list(tmp_path, lists)))

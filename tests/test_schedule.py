@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
-from crawler.scheduling.timing import (
+from crawler.clock import ClockError, parse_datetime
+from crawler.services.scheduler.timing import (
     ScheduleTimeError,
     check_cron,
     first_due,
     format_duration,
     next_due,
-    parse_datetime,
     parse_duration,
 )
 from storage.crawls import SeedsBusyError, get_crawl, running_seed_ids, start_crawl
@@ -108,7 +108,7 @@ def test_datetimes_are_utc() -> None:
     assert parse_datetime("2030-01-02T03:00") == datetime(2030, 1, 2, 3)
     assert parse_datetime("2030-01-02T03:00Z") == datetime(2030, 1, 2, 3)
     assert parse_datetime("2030-01-02T05:00+02:00") == datetime(2030, 1, 2, 3)
-    with pytest.raises(ScheduleTimeError, match="ISO date-time"):
+    with pytest.raises(ClockError, match="ISO 8601 date-time"):
         parse_datetime("tomorrow")
 
 

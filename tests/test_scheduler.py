@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.scheduler import Scheduler, SchedulerOptions, soft_budget
-from crawler.scheduling.processes import (
+from crawler.services.scheduler.options import SchedulerOptions, soft_budget
+from crawler.services.scheduler.processes import (
     crawl_arguments,
     is_crawl_process,
     is_supervisor_process,
     pid_alive,
 )
+from crawler.services.scheduler.scheduler import Scheduler
 from crawler.sitegen.server import LoggedRequest, Reply, RouteServer, static
 from storage.crawls import get_crawl, list_crawls, running_seed_ids, start_crawl
 from storage.db import Store, open_store, utcnow

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.scope import (
+from crawler.engine.scope import (
     Frontier,
     ScopeError,
     SeedPlan,

@@ -20,8 +20,8 @@ from storage.models import Base
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_open_store_migrates_once_and_then_is_a_no_op(db_url: str) -> None:
-    store = open_store(db_url)
+def test_open_store_migrates_once_and_then_is_a_no_op(fresh_db_url: str) -> None:
+    store = open_store(fresh_db_url)
     try:
         assert schema_revision(store) == head_revision()
         tables = set(sa.inspect(store.engine).get_table_names())
@@ -29,15 +29,15 @@ def test_open_store_migrates_once_and_then_is_a_no_op(db_url: str) -> None:
         assert migrate_store(store) is False
     finally:
         store.close()
-    again = open_store(db_url)  # a second process opening a current database
+    again = open_store(fresh_db_url)  # a second process opening a current database
     try:
         assert schema_revision(again) == head_revision()
     finally:
         again.close()
 
 
-def test_open_store_without_migrate_leaves_database_empty(db_url: str) -> None:
-    store = open_store(db_url, migrate=False)
+def test_open_store_without_migrate_leaves_database_empty(fresh_db_url: str) -> None:
+    store = open_store(fresh_db_url, migrate=False)
     try:
         assert schema_revision(store) is None
         assert migrate_store(store) is True
@@ -46,8 +46,8 @@ def test_open_store_without_migrate_leaves_database_empty(db_url: str) -> None:
         store.close()
 
 
-def test_migrated_database_matches_the_models(db_url: str) -> None:
-    store = open_store(db_url)
+def test_migrated_database_matches_the_models(fresh_db_url: str) -> None:
+    store = open_store(fresh_db_url)
     try:
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -61,8 +61,8 @@ def test_initial_migration_is_regenerated_from_the_models() -> None:
     assert regenerate.main(["--check"]) == 0
 
 
-def test_downgrade_removes_everything_and_upgrade_restores_it(db_url: str) -> None:
-    store = open_store(db_url)
+def test_downgrade_removes_everything_and_upgrade_restores_it(fresh_db_url: str) -> None:
+    store = open_store(fresh_db_url)
     try:
         with store.engine.begin() as conn:
             command.downgrade(alembic_config(connection=conn), "base")
@@ -76,14 +76,14 @@ def test_downgrade_removes_everything_and_upgrade_restores_it(db_url: str) -> No
         store.close()
 
 
-def test_threads_opening_a_fresh_database_at_once(db_url: str) -> None:
+def test_threads_opening_a_fresh_database_at_once(fresh_db_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(3)
 
     def opener() -> None:
         try:
             barrier.wait()
-            open_store(db_url).close()
+            open_store(fresh_db_url).close()
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -95,18 +95,26 @@ def test_threads_opening_a_fresh_database_at_once(db_url: str) -> None:
     assert errors == []
 
 
-def test_processes_opening_a_fresh_database_at_once(db_url: str) -> None:
+def test_processes_opening_a_fresh_database_at_once(fresh_db_url: str) -> None:
     code = "import sys; from storage.db import open_store; open_store(sys.argv[1]).close()"
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, db_url], cwd=ROOT,
+        subprocess.Popen([sys.executable, "-c", code, fresh_db_url], cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE,
                          text=True)
         for _ in range(3)
     ]
     outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in procs]
     assert [err for err, code in outcomes if code != 0] == []
-    store = open_store(db_url, migrate=False)
+    store = open_store(fresh_db_url, migrate=False)
     try:
         assert schema_revision(store) == head_revision()
     finally:
         store.close()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    """storage.migrations.HEAD_REVISION lets a current database open without Alembic."""
+    from storage.db import head_revision
+    from storage.migrations import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION

@@ -166,7 +166,8 @@ def test_audit_filters_and_pages(store: Store) -> None:
     assert len(list_audit(store, until=utcnow() + timedelta(minutes=1))) == 6
 
 
-def test_a_database_at_0001_migrates_and_keeps_its_rows(db_url: str) -> None:
+def test_a_database_at_0001_migrates_and_keeps_its_rows(fresh_db_url: str) -> None:
+    db_url = fresh_db_url
     store = open_store(db_url, migrate=False)
     try:
         with store.engine.begin() as conn:

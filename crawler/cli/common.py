@@ -1,66 +1,46 @@
-"""Shared CLI plumbing: the config object, output formats, and the one error type."""
+"""Shared CLI plumbing: the config object, the database opener, output formats, the actor."""
 
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from crawler.clock import iso_z
 from crawler.config import Config
-from crawler.notices.clock import ClockError, now_from_env
-from storage.db import StorageError, Store, open_store
-from storage.review import WorkflowError
+from crawler.errors import TrawlError
+
+if TYPE_CHECKING:
+    from storage.db import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 pass_config = click.make_pass_decorator(Config)
 
 
-class TrawlError(click.ClickException):
-    """An error a user can meet: a sentence saying what was wrong and what to do."""
-
-    exit_code = 1
-
-
-class StoppedBySignal(TrawlError):
-    """The command was stopped by a signal (exit code 130, as shells report SIGINT)."""
-
-    exit_code = 130
-
-
 @contextmanager
-def opened_store(config: Config, *, migrate: bool = True) -> Iterator[Store]:
-    """Open the configured database for one command; its errors become CLI errors.
+def opened_store(config: Config, *, create: bool = False) -> Iterator[Store]:
+    """Open the configured database for one command, migrating an older schema.
 
-    StorageError, WorkflowError and ClockError messages are already sentences for users
-    (unreachable server, bad URL, a hit already decided, a bad TRAWL_NOW), so they are
-    shown as they are, with exit code 1.
+    Only `trawl init` (and the demo, on its own file) create a database: any other command
+    pointed at a path or server without one fails with a sentence saying to run `trawl init`,
+    instead of creating an empty database under a mistyped name.
     """
-    try:
-        store = open_store(config.db_url, migrate=migrate)
-    except StorageError as exc:
-        raise TrawlError(str(exc)) from None
+    from storage.db import open_store
+
+    store = open_store(config.db_url, create=create)
     try:
         yield store
-    except (WorkflowError, StorageError, ClockError) as exc:
-        raise TrawlError(str(exc)) from None
     finally:
         store.close()
-
-
-def clock() -> datetime | None:
-    """The time to record (TRAWL_NOW when set, for reproducible runs); None: now."""
-    try:
-        return now_from_env()
-    except ClockError as exc:
-        raise TrawlError(str(exc)) from None
 
 
 def format_option(choices: Sequence[str] = ("table", "json")) -> Callable[[F], F]:
@@ -74,9 +54,14 @@ def format_option(choices: Sequence[str] = ("table", "json")) -> Callable[[F], F
     )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON shows it: times as UTC ISO 8601 with a Z, containers recursively."""
     if isinstance(value, datetime):
-        return value.replace(microsecond=0).isoformat() + ("Z" if value.tzinfo is None else "")
+        return iso_z(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
     return value
 
 
@@ -84,8 +69,17 @@ def rows_of(items: Iterable[Any]) -> list[dict[str, Any]]:
     rows = []
     for item in items:
         data = asdict(item) if is_dataclass(item) and not isinstance(item, type) else dict(item)
-        rows.append({k: _plain(v) for k, v in data.items()})
+        rows.append({k: plain(v) for k, v in data.items()})
     return rows
+
+
+def one_line(value: Any) -> str:
+    """A value for one table cell or text line: control characters (newlines, tabs, line
+    separators) shown escaped, so a note or a crawled string can never fake another line."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def emit(items: Iterable[Any], fmt: str, columns: Sequence[str] | None = None) -> None:
@@ -105,7 +99,7 @@ def emit(items: Iterable[Any], fmt: str, columns: Sequence[str] | None = None) -
     if not rows:
         click.echo("(none)")
         return
-    text = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    text = [[one_line(r.get(c)) for c in cols] for r in rows]
     widths = [min(60, max(len(c), *(len(t[i]) for t in text))) for i, c in enumerate(cols)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
     for t in text:
@@ -117,9 +111,25 @@ def emit(items: Iterable[Any], fmt: str, columns: Sequence[str] | None = None) -
 
 
 def require_actor(config: Config) -> str:
+    """Who is deciding: review decisions, notices and provider imports always need --as."""
     if not config.actor:
         raise TrawlError(
             "This action needs to know who you are: pass --as NAME (before the command, "
             "e.g. `trawl --as alice review confirm 3`) or set TRAWL_USER."
         )
     return config.actor
+
+
+def actor_or_login(config: Config) -> str:
+    """Who an import is attributed to: --as / TRAWL_USER, else the operating-system user
+    running the command (list imports are rarely a shared-account job)."""
+    if config.actor:
+        return config.actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise TrawlError(
+            "This command needs to know who you are for the audit trail: pass --as NAME "
+            "(before the command, e.g. `trawl --as alice hashes import list.csv`) or set "
+            "TRAWL_USER."
+        ) from None

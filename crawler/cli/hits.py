@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.common import emit, format_option, opened_store, pass_config, rows_of
-from crawler.notices.clock import iso_z
-from storage.evidence import HitDetail, get_hit_detail
-from storage.review import HIT_STATES
+from crawler.clock import iso_z
+from storage.policy import HIT_STATES
 
 if TYPE_CHECKING:
     from crawler.config import Config
+    from storage.evidence import HitDetail
 
 LIST_COLUMNS = ("id", "status", "hash_type", "distance", "list", "label", "media_url",
                 "page_url")
@@ -112,6 +112,8 @@ def _text(detail: HitDetail) -> str:
 @pass_config
 def show(config: Config, hit_id: int, fmt: str) -> None:
     """Show all evidence for one hit: URLs, pages, digests, match, host, history."""
+    from storage.evidence import get_hit_detail
+
     with opened_store(config) as store:
         detail = get_hit_detail(store, hit_id)
     if fmt == "json":

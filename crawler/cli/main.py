@@ -1,46 +1,81 @@
-"""The `trawl` command: one entry point; each command group lives in its own module."""
+"""The `trawl` command: one entry point; each command group lives in its own module.
+
+Errors a user can meet (crawler.errors.USER_ERRORS) become "Error: <sentence>" and an exit
+code here, in one place, for every command.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from crawler.cli import crawl, hashes, hits, misc, notices, review, schedule, seeds
-from crawler.cli.common import TrawlError, pass_config  # noqa: F401  (re-exported for tests)
-from crawler.cli.serve import register as register_serve  # issue 12
-from crawler.cli.users import register as register_users  # issue 12
-from crawler.config import Config
+from crawler.cli import (
+    crawls,
+    database,
+    demo,
+    hits,
+    lists,
+    review,
+    schedules,
+    seeds,
+    serve,
+    takedown,
+    users,
+)
+from crawler.config import ACTOR_ENV, DATABASE_ENV, Config
+from crawler.errors import USER_ERRORS, exit_code_of
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UserError(click.ClickException):
+    """A user error on its way out: click prints "Error: <message>" and exits with the code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class TrawlGroup(click.Group):
+    """Maps every user error raised by a command to a message and exit code (also under
+    click's test runner, which calls the group without `main()`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise UserError(str(exc), exit_code_of(exc)) from None
+
+
+@click.group(cls=TrawlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--db",
-    "db_url",
-    envvar="TRAWL_DATABASE_URL",
-    default=None,
-    help="Database URL (default: sqlite file trawl.db in the working directory). "
-    "Env: TRAWL_DATABASE_URL.",
+    "--db", "db_url", envvar=DATABASE_ENV, default=None,
+    help=f"Database URL (default: sqlite file trawl.db in the working directory). "
+    f"Env: {DATABASE_ENV}.",
 )
 @click.option(
-    "--as", "actor", envvar="TRAWL_USER", default=None,
-    help="Who is acting (audit). Env: TRAWL_USER.",
+    "--as", "actor", envvar=ACTOR_ENV, default=None,
+    help=f"Who is acting, for the audit trail. Env: {ACTOR_ENV}.",
 )
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show Scrapy's own log lines (they go to the crawl's log file otherwise).")
 @click.version_option(package_name="trawl")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, actor: str | None) -> None:
+def cli(ctx: click.Context, db_url: str | None, actor: str | None, verbose: bool) -> None:
     """Trawl: find pages hosting known abuse images, without ever storing an image."""
-    ctx.obj = Config.build(db_url=db_url, actor=actor)
+    try:
+        ctx.obj = Config.build(db_url=db_url, actor=actor, verbose=verbose)
+    except USER_ERRORS as exc:
+        raise UserError(str(exc), exit_code_of(exc)) from None
 
 
-for module in (misc, hashes, seeds, crawl, hits, review, notices, schedule):
+for module in (database, lists, seeds, crawls, hits, review, takedown, schedules, demo,
+               users, serve):
     module.register(cli)
-register_users(cli)  # issue 12
-register_serve(cli)  # issue 12
 
 
 def main() -> None:
-    """Console-script entry point: every TrawlError becomes a message and exit code 1..."""
+    """Console-script entry point."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -48,9 +83,6 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
-    except TrawlError as exc:
-        click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -7,25 +7,21 @@ from typing import TYPE_CHECKING
 import click
 
 from crawler.cli.common import (
-    clock,
     emit,
     format_option,
     opened_store,
     pass_config,
     require_actor,
 )
-from storage.review import (
+from storage.policy import (
     DEFAULT_CLAIM_LIMIT,
     DEFAULT_CLAIM_MINUTES,
     DEFAULT_CONFIRMATIONS_REQUIRED,
-    Decision,
-    claim_next,
-    decide,
 )
 
 if TYPE_CHECKING:
-
     from crawler.config import Config
+    from storage.review import Decision
 
 QUEUE_COLUMNS = ("id", "tier", "hash_type", "distance", "list", "label", "media_url", "page_url",
                  "confirmations", "claimed_until")
@@ -48,10 +44,12 @@ def review() -> None:
 @pass_config
 def next_(config: Config, limit: int, claim_minutes: float, fmt: str) -> None:
     """Claim a batch of pending hits for you, so no other analyst gets the same ones."""
+    from storage.review import claim_next
+
     actor = require_actor(config)
     with opened_store(config) as store:
         items = claim_next(store, actor=actor, limit=limit, claim_minutes=claim_minutes,
-                           now=clock())
+                           now=config.now)
     if fmt == "table" and not items:
         click.echo("No pending hits to review.")
         return
@@ -60,10 +58,12 @@ def next_(config: Config, limit: int, claim_minutes: float, fmt: str) -> None:
 
 def _decide(config: Config, ids: tuple[int, ...], decision: Decision, note: str | None,
             required: int, fmt: str) -> None:
+    from storage.review import decide
+
     actor = require_actor(config)
     with opened_store(config) as store:
         results = decide(store, list(ids), actor=actor, decision=decision, note=note,
-                         required=required, now=clock())
+                         required=required, now=config.now)
     if fmt == "json":
         emit(results, fmt)
         return

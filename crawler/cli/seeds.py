@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli.common import TrawlError, emit, format_option, opened_store, pass_config, rows_of
+from crawler.cli.common import emit, format_option, opened_store, pass_config, rows_of
 from crawler.config import Config
-from crawler.scope import DEFAULT_DEPTH, ScopeError, canonicalize_url, registered_domain
-from storage.seeds import SeedInfo, SeedSpec, add_seeds, list_seeds, set_seeds_active
+from crawler.engine.scope import DEFAULT_DEPTH
+
+if TYPE_CHECKING:
+    from storage.records import SeedInfo
 
 SEED_COLUMNS = (
     "id", "url", "domain", "depth", "max_pages", "include_subdomains", "obey_robots",
@@ -24,58 +26,6 @@ def show_seeds(seeds: Sequence[SeedInfo], fmt: str) -> None:
     if fmt == "table":
         rows = [{**row, "tags": ",".join(row["tags"])} for row in rows_of(seeds)]
     emit(rows, fmt, SEED_COLUMNS)
-
-
-def seed_specs(
-    urls: tuple[str, ...],
-    *,
-    depth: int,
-    max_pages: int | None,
-    include_subdomains: bool,
-    obey_robots: bool,
-    tags: tuple[str, ...],
-) -> list[SeedSpec]:
-    """Validate every URL before anything is stored, so one bad URL stores nothing.
-
-    Seeds are kept in canonical form (lowercase host, no fragment or session id) so adding
-    the same site twice with a different spelling updates one seed instead of making two.
-    """
-    specs: list[SeedSpec] = []
-    problems: list[str] = []
-    for url in urls:
-        try:
-            canonical = canonicalize_url(url)
-        except ScopeError as exc:
-            problems.append(str(exc))
-            continue
-        specs.append(
-            SeedSpec(
-                url=canonical,
-                domain=registered_domain(canonical),
-                depth=depth,
-                max_pages=max_pages,
-                include_subdomains=include_subdomains,
-                obey_robots=obey_robots,
-                tags=tags,
-            )
-        )
-    if problems:
-        raise TrawlError("\n".join([*problems, "No seeds were added."]))
-    return specs
-
-
-def _clean_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
-    cleaned: list[str] = []
-    for tag in tags:
-        value = tag.strip()
-        if not value or "," in value:
-            raise TrawlError(
-                f"Tag {tag!r} is not usable: tags must be non-empty and contain no commas. "
-                "Pass one --tag per tag."
-            )
-        if value not in cleaned:
-            cleaned.append(value)
-    return tuple(cleaned)
 
 
 @click.group("seeds")
@@ -97,29 +47,20 @@ def seeds_group() -> None:
 @format_option()
 @pass_config
 def add_command(
-    config: Config,
-    urls: tuple[str, ...],
-    depth: int,
-    max_pages: int | None,
-    include_subdomains: bool,
-    ignore_robots: bool,
-    tags: tuple[str, ...],
-    fmt: str,
+    config: Config, urls: tuple[str, ...], depth: int, max_pages: int | None,
+    include_subdomains: bool, ignore_robots: bool, tags: tuple[str, ...], fmt: str,
 ) -> None:
     """Add or update seeds (http/https URLs); prints the stored seeds.
 
     Example: trawl seeds add https://example.org/ --depth 2 --tag forum
     """
-    specs = seed_specs(
-        urls,
-        depth=depth,
-        max_pages=max_pages,
-        include_subdomains=include_subdomains,
-        obey_robots=not ignore_robots,
-        tags=_clean_tags(tags),
-    )
+    from crawler.services.seeds import add_seeds, seed_specs
+
+    seed_specs(urls, tags=tags)  # every URL and tag checked before the database is opened
     with opened_store(config) as store:
-        stored = add_seeds(store, specs)
+        stored = add_seeds(store, urls, depth=depth, max_pages=max_pages,
+                           include_subdomains=include_subdomains,
+                           obey_robots=not ignore_robots, tags=tags)
     show_seeds(stored, fmt)
 
 
@@ -133,12 +74,16 @@ def list_command(config: Config, active_only: bool, tag: str | None, fmt: str) -
 
     Example: trawl seeds list --tag forum --format json
     """
+    from storage.seeds import list_seeds
+
     with opened_store(config) as store:
         rows = list_seeds(store, active_only=active_only, tag=tag)
     show_seeds(rows, fmt)
 
 
 def _set_active(config: Config, ids: tuple[int, ...], active: bool, fmt: str) -> None:
+    from storage.seeds import set_seeds_active
+
     with opened_store(config) as store:
         changed = set_seeds_active(store, list(ids), active=active)
     show_seeds(changed, fmt)
@@ -169,5 +114,4 @@ def resume_command(config: Config, ids: tuple[int, ...], fmt: str) -> None:
 
 
 def register(cli: click.Group) -> None:
-    """Add `trawl seeds` to the top-level group."""
     cli.add_command(seeds_group)

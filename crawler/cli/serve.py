@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from crawler.cli.common import TrawlError, pass_config
+from crawler.cli.common import pass_config
 from crawler.config import Config
+from crawler.errors import TrawlError
 from crawler.web.settings import TRUSTED_PROXIES_ENV, WebSettings
-from storage.db import StorageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -61,10 +61,7 @@ def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
             "TLS reverse proxy (see README) or pass --certfile and --keyfile.",
             err=True,
         )
-    try:
-        app = create_app(config, WebSettings.build(trusted_proxies))
-    except (StorageError, ValueError) as exc:
-        raise TrawlError(str(exc)) from None
+    app = create_app(config, WebSettings.build(trusted_proxies))
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Trawl on {scheme}://{shown}:{port}/ (Ctrl+C stops it)", err=True)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crawler.cli.common import (
-    TrawlError,
     emit,
     format_option,
     opened_store,
     pass_config,
     require_actor,
 )
-from crawler.config import Config
-from crawler.services import users as user_service
-from crawler.services.users import ROLES, AccountError
+from crawler.errors import TrawlError
+from storage.roles import ROLES
+
+if TYPE_CHECKING:
+    from crawler.config import Config
 
 USER_COLUMNS = ("id", "name", "role", "disabled", "created_at")
 TOKEN_COLUMNS = ("id", "user_name", "label", "created_at", "last_used_at", "revoked_at")
@@ -33,15 +35,14 @@ def _read_password_file(path: Path) -> str:
 
 
 def _password(password_file: Path | None) -> str:
+    from crawler.services import users as user_service
+
     if password_file is not None:
         password = _read_password_file(password_file)
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
                                 default="", show_default=False)
-    try:
-        return user_service.check_password(password)
-    except AccountError as exc:
-        raise TrawlError(str(exc)) from None
+    return user_service.check_password(password)
 
 
 @click.group("users")
@@ -65,17 +66,13 @@ def add_command(config: Config, name: str, role: str, password_file: Path | None
 
     Example: trawl --as alice users add bob --role analyst
     """
+    from crawler.services import users as user_service
+
     actor = require_actor(config)
-    try:
-        user_service.check_name(name)
-    except AccountError as exc:
-        raise TrawlError(str(exc)) from None
+    user_service.check_name(name)  # before the password prompt
     password = _password(password_file)
     with opened_store(config) as store:
-        try:
-            added = user_service.add_user(store, name, role, password, actor=actor)
-        except AccountError as exc:
-            raise TrawlError(str(exc)) from None
+        added = user_service.add_user(store, name, role, password, actor=actor)
     if fmt == "table":
         click.echo(f"Added {added.name} ({added.role}).")
         return
@@ -87,6 +84,8 @@ def add_command(config: Config, name: str, role: str, password_file: Path | None
 @pass_config
 def list_command(config: Config, fmt: str) -> None:
     """List accounts."""
+    from crawler.services import users as user_service
+
     with opened_store(config) as store:
         emit(user_service.list_users(store), fmt, USER_COLUMNS)
 
@@ -96,6 +95,8 @@ def list_command(config: Config, fmt: str) -> None:
 @pass_config
 def disable_command(config: Config, name: str) -> None:
     """Disable an account: its sessions end now and its API tokens stop working."""
+    from crawler.services import users as user_service
+
     actor = require_actor(config)
     with opened_store(config) as store:
         user_service.disable_user(store, name, actor=actor)
@@ -107,6 +108,8 @@ def disable_command(config: Config, name: str) -> None:
 @pass_config
 def enable_command(config: Config, name: str) -> None:
     """Enable a disabled account again (its unrevoked tokens work again)."""
+    from crawler.services import users as user_service
+
     actor = require_actor(config)
     with opened_store(config) as store:
         user_service.enable_user(store, name, actor=actor)
@@ -123,12 +126,11 @@ def token_command(config: Config, name: str, label: str | None, fmt: str) -> Non
 
     Example: TOKEN=$(trawl --as alice users token bob --label nightly-export)
     """
+    from crawler.services import users as user_service
+
     actor = require_actor(config)
     with opened_store(config) as store:
-        try:
-            issued = user_service.issue_token(store, name, label, actor=actor)
-        except AccountError as exc:
-            raise TrawlError(str(exc)) from None
+        issued = user_service.issue_token(store, name, label, actor=actor)
     if fmt == "json":
         emit([{"token": issued.token, **asdict(issued.info)}], fmt)
         return
@@ -142,6 +144,8 @@ def token_command(config: Config, name: str, label: str | None, fmt: str) -> Non
 @pass_config
 def tokens_command(config: Config, name: str | None, fmt: str) -> None:
     """List API tokens (never the tokens themselves), of one account or all."""
+    from crawler.services import users as user_service
+
     with opened_store(config) as store:
         emit(user_service.list_tokens(store, name), fmt, TOKEN_COLUMNS)
 
@@ -151,6 +155,8 @@ def tokens_command(config: Config, name: str | None, fmt: str) -> None:
 @pass_config
 def revoke_command(config: Config, token_id: int) -> None:
     """Revoke an API token for good."""
+    from crawler.services import users as user_service
+
     actor = require_actor(config)
     with opened_store(config) as store:
         token = user_service.revoke_token(store, token_id, actor=actor)

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from crawler.errors import TrawlError
 from storage import users as user_store
-from storage.db import utcnow
+from storage.clock import utcnow
+from storage.roles import ADMIN_ROLE, ROLES
 from storage.users import SessionInfo, TokenInfo, UserInfo
 
 if TYPE_CHECKING:
@@ -28,8 +30,6 @@ if TYPE_CHECKING:
 
     from storage.db import Store
 
-ROLES = ("analyst", "takedown", "admin")
-ADMIN_ROLE = user_store.ADMIN_ROLE  # may do everything the other roles may
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; a cap keeps sign-in cheap to refuse
@@ -55,7 +55,7 @@ MAX_SECRET_LENGTH = 200  # longer presented tokens or cookies are refused unhash
 _HASHER = PasswordHasher()
 
 
-class AccountError(ValueError):
+class AccountError(TrawlError, ValueError):
     """Input a person can fix: the message says what was wrong; `field` names the input."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -63,7 +63,7 @@ class AccountError(ValueError):
         self.field = field
 
 
-class SignInRefused(Exception):
+class SignInRefused(TrawlError):
     """A sign-in that did not succeed; the message is safe to show to whoever tried."""
 
 

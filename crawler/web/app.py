@@ -33,10 +33,11 @@ API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.route
 def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     """The web app over the configured database (opened, and migrated, here).
 
-    Raises storage.db.StorageError, a sentence, when the database cannot be opened.
+    Raises storage.errors.StorageError, a sentence, when the database cannot be opened
+    (or does not exist yet: `trawl init` makes it).
     """
     settings = web or WebSettings()
-    store = open_store(config.db_url)
+    store = open_store(config.db_url, create=False)  # `trawl init` creates databases
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -20,9 +20,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from crawler.services import users as user_service
-from crawler.services.users import ROLES
 from crawler.web.problems import API_PREFIX, Forbidden, NotSignedIn
 from storage.db import Store
+from storage.roles import ROLES
 from storage.users import SessionInfo, UserInfo
 
 User = UserInfo

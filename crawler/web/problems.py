@@ -10,8 +10,9 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crawler.errors import TrawlError
 from crawler.services.users import AccountError, LockedOut, SignInRefused
-from storage.db import NotFoundError, StorageError
+from storage.errors import NotFoundError, StorageError
 from storage.users import LastAdminError, UserExistsError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def problem_for(exc: Exception) -> Problem:
                            headers={"Retry-After": str(int(exc.retry_after.total_seconds()))})
         case SignInRefused():
             return Problem(401, str(exc))
+        case TrawlError():
+            return Problem(400, str(exc))
         case UserExistsError() | LastAdminError():
             return Problem(409, str(exc))
         case NotFoundError():
@@ -113,5 +116,5 @@ def problem_for(exc: Exception) -> Problem:
 
 
 # Every exception class the app's one handler is registered for.
-HANDLED = (WebError, RequestValidationError, StarletteHTTPException, AccountError,
-           SignInRefused, StorageError, Exception)
+HANDLED = (WebError, RequestValidationError, StarletteHTTPException, TrawlError, StorageError,
+           Exception)

@@ -6,6 +6,8 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
+from crawler.errors import TrawlError
+
 TRUSTED_PROXIES_ENV = "TRAWL_TRUSTED_PROXIES"
 
 
@@ -19,7 +21,7 @@ class WebSettings:
 
     @classmethod
     def build(cls, trusted_proxies: str | None = None) -> WebSettings:
-        """From the --trust-proxy value (or the environment); ValueError names a bad entry."""
+        """From the --trust-proxy value (or the environment); TrawlError names a bad entry."""
         text = trusted_proxies if trusted_proxies is not None else os.environ.get(
             TRUSTED_PROXIES_ENV, "")
         proxies = tuple(p.strip() for p in text.split(",") if p.strip())
@@ -27,7 +29,7 @@ class WebSettings:
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                raise ValueError(
+                raise TrawlError(
                     f"The trusted proxy {proxy!r} is not an IP address or network: give the "
                     "proxy's address, e.g. --trust-proxy 127.0.0.1."
                 ) from None

@@ -13,9 +13,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import Response
 
-from crawler.notices.clock import iso_z
-from crawler.services.users import ADMIN_ROLE, ROLES, role_allows
+from crawler.clock import iso_z
+from crawler.services.users import role_allows
 from crawler.web.auth import Caller, csrf_token
+from storage.roles import ADMIN_ROLE, ROLES
 
 if TYPE_CHECKING:
     from crawler.web.problems import Problem

@@ -1,7 +1,20 @@
 """Hash-type registry: every hash Trawl can parse, store and match, by name.
 
-Adding a type (PhotoDNA under licence, vPDQ) is one module defining a `HashType` plus one
-entry in `_BUILTIN`; names are checked for uniqueness when this package is imported.
+What a type is: its name, width, kind (exact or perceptual), default threshold and quality
+gate, and how to parse, format and compare values (`HashType`). Names are checked for
+uniqueness when this package is imported.
+
+Adding a type that is only MATCHED (values arrive in lists and in digests computed
+elsewhere) is one module defining a `HashType` plus one entry in `_BUILTIN`: list parsing,
+the indexes and the match decision take every registered type.
+
+Adding a type that Trawl also COMPUTES from images is more, deliberately: hashing is not
+part of the type. hash_image decodes an image once and computes pHash, dHash and PDQ
+together from that one decode (they share the reduced luma and the DCT work, which is where
+its speed comes from; matchers/perceptual.py), so a new computed type adds (1) its module
+here, (2) its computation in matchers/perceptual.py (or a separate pass in hashing.py),
+(3) a field on `matchers.digests.Digests`, and (4) a media column with a migration in
+storage. The adapter (crawler/adapter.py) is the one place that maps digests to columns.
 """
 
 from __future__ import annotations

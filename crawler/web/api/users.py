@@ -15,7 +15,7 @@ from crawler.web.schemas import (
     UserIn,
     UserOut,
 )
-from storage.db import NotFoundError
+from storage.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=PROBLEM_RESPONSES)
 admin_only = require_role("admin")

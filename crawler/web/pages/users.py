@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from crawler.services import users as user_service
-from crawler.services.users import ROLES, AccountError, IssuedToken
+from crawler.services.users import AccountError, IssuedToken
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.problems import problem_for
 from crawler.web.templating import render
-from storage.db import StorageError
+from storage.errors import StorageError
+from storage.roles import ROLES
 
 router = APIRouter(include_in_schema=False)
 admin_only = require_role("admin")

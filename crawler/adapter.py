@@ -1,0 +1,129 @@
+"""The one adapter between matchers and storage: digests <-> media rows, matches -> stored
+matches, and the matcher built from the known lists.
+
+Crawl pipelines, rematch and recheck all go through here, so the mapping between
+`matchers.digests.Digests` and the database's media columns is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from matchers.digests import Digests, DigestStatus, format_dihedral, parse_dihedral
+from storage.records import HitIn, MediaRecord
+
+if TYPE_CHECKING:
+    from matchers.decision import Match, Matcher
+    from storage.db import Store
+
+# Statuses a stored media row can carry that describe its digests (the others describe a
+# failed fetch, whose row keeps the digests of an earlier successful one).
+_DIGEST_STATUSES: tuple[DigestStatus, ...] = ("ok", "unsupported", "undecodable", "too_large")
+
+
+def media_record(
+    url: str,
+    digests: Digests | None,
+    *,
+    fetch_status: str = "ok",
+    error: str | None = None,
+    content_type: str | None = None,
+    server_ip: str | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> MediaRecord:
+    """The media row for one fetched (or failed) image URL; digest fields stay None when
+    nothing was hashed. A fetch that delivered bytes takes the status of their digests."""
+    d = digests
+    status = fetch_status
+    if status in ("ok", "not_modified"):
+        status = d.status if d is not None else "error"
+    return MediaRecord(
+        url=url,
+        host=urlsplit(url).hostname,
+        content_type=content_type,
+        size=d.size if d else None,
+        format=d.format if d else None,
+        width=d.width if d else None,
+        height=d.height if d else None,
+        frames=d.frames if d else None,
+        md5=d.md5 if d else None,
+        sha1=d.sha1 if d else None,
+        sha256=d.sha256 if d else None,
+        phash=d.phash if d else None,
+        dhash=d.dhash if d else None,
+        pdq=d.pdq if d else None,
+        pdq_quality=d.pdq_quality if d else None,
+        flatness=d.flatness if d else None,
+        pdq_dihedral=format_dihedral(d.pdq_dihedral) if d else None,
+        server_ip=server_ip,
+        etag=etag,
+        last_modified=last_modified,
+        fetch_status=status,
+        error=error or (d.error if d else None),
+    )
+
+
+def digests_of(row: Any) -> Digests | None:
+    """The digests a stored media row holds (MediaInfo, MediaDigestRow, ...), as the matcher
+    takes them; None for a URL that was never hashed (a failed fetch keeps its row but has
+    nothing to match). Size and flatness come along: the decision grades perceptual
+    matches by image class (icons, tiny images and flat graphics collide)."""
+    if not (row.md5 and row.sha1 and row.sha256):
+        return None
+    stored = getattr(row, "fetch_status", None)
+    if stored in _DIGEST_STATUSES:
+        status = cast("DigestStatus", stored)
+    else:  # a later failed fetch, or a row without a status: judge by what was hashed
+        decoded = row.phash is not None or row.pdq is not None or row.dhash is not None
+        status = "ok" if decoded else "undecodable"
+    return Digests(
+        md5=row.md5,
+        sha1=row.sha1,
+        sha256=row.sha256,
+        size=row.size or 0,
+        status=status,
+        format=getattr(row, "format", None),
+        width=row.width,
+        height=row.height,
+        frames=getattr(row, "frames", None) or 1,
+        phash=row.phash,
+        dhash=row.dhash,
+        pdq=row.pdq,
+        pdq_quality=row.pdq_quality,
+        flatness=row.flatness,
+        pdq_dihedral=parse_dihedral(row.pdq_dihedral),
+    )
+
+
+def stored_match(match: Match) -> HitIn:
+    """What storage keeps of one match (crawl, rematch and recheck alike)."""
+    return HitIn(
+        known_hash_id=match.known_id,
+        hash_type=match.hash_type,
+        distance=match.distance,
+        confidence=match.confidence,
+        tier=match.tier,
+        transform=match.transform,
+    )
+
+
+def build_matcher(store: Store, *, thresholds: Mapping[str, int] | None = None) -> Matcher:
+    """A matcher over every known hash in the database (all lists)."""
+    from matchers.decision import KnownRef, Matcher
+    from storage.known import iter_known_hashes
+
+    refs = (
+        KnownRef(
+            id=row.id,
+            list_name=row.list_name,
+            hash_type=row.hash_type,
+            value=row.value,
+            label=row.label,
+            category=row.category,
+        )
+        for row in iter_known_hashes(store)
+    )
+    return Matcher.build(refs, thresholds=thresholds)

@@ -1,0 +1,96 @@
+"""Scrapy settings for Trawl: hardened defaults (no cache, no consoles, no disk) and TRAWL_*."""
+
+from __future__ import annotations
+
+BOT_NAME = "trawl"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+USER_AGENT = "Trawl/0.1 (+hotline crawler; takedown of known abuse images)"
+
+# --- Trawl's own settings -------------------------------------------------------------
+TRAWL_DATABASE_URL = None  # database URL, as --db and env TRAWL_DATABASE_URL (run_crawl sets it)
+TRAWL_CRAWL_ID = None  # crawl row the writer records into (run_crawl sets it)
+TRAWL_DEFAULT_DEPTH = 3  # link depth for ad-hoc URLs (seed rows carry their own)
+TRAWL_MAX_PAGES = None  # page limit for ad-hoc URLs
+TRAWL_MAX_IMAGE_SIZE = 20 * 1024 * 1024  # bytes; larger image downloads are cancelled
+TRAWL_MAX_PIXELS = None  # None: matchers.hashing.DEFAULT_MAX_PIXELS (decompression bombs)
+# process: `python3 -m crawler.engine.hashpool` workers fed through pipes by the reactor (measured
+# fastest, bench/RESULTS.md); thread/inline hash in the crawl process (run it with
+# OPENBLAS_NUM_THREADS=1 then: a multi-threaded BLAS makes hash_image ~25x slower on 2 cores).
+TRAWL_HASH_POOL = "process"
+TRAWL_HASH_WORKERS = 1  # on 2 cores the reactor needs the other one (measured)
+TRAWL_MATCH_THRESHOLDS: dict[str, int] = {}  # per hash type, e.g. {"pdq": 31}; {} = registry
+TRAWL_DIGEST_CACHE_SIZE = 20000  # identical bytes under many URLs: hashed once (LRU by sha256)
+TRAWL_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since for hashed image URLs
+TRAWL_FLUSH_INTERVAL = 2.0  # seconds between commits of media, observations and hits
+TRAWL_WRITE_BATCH = 500
+TRAWL_STATS_INTERVAL = 10.0  # seconds between crawl-row stats updates
+TRAWL_PROGRESS = False  # a progress line on stderr
+TRAWL_PROGRESS_INTERVAL = 5.0
+TRAWL_TRAP_MAX_QUERY_VARIANTS = 50  # distinct query strings per host+path (calendars)
+TRAWL_TRAP_MAX_SEGMENT_REPEATS = 3  # /a/b/a/b/a/b/a/b
+
+# --- politeness and concurrency -------------------------------------------------------
+ROBOTSTXT_OBEY = True  # per seed: seeds with obey_robots=False set meta dont_obey_robotstxt
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 30
+DNS_TIMEOUT = 15
+CONCURRENT_ITEMS = 50
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+# --- hardening (docs.scrapy.org/en/2.19/topics/security.html) ---------------------------
+HTTPCACHE_ENABLED = False  # rule 1: no response bodies on disk, ever
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # 2.19's code-execution HTTP endpoint and its job file
+MEMDEBUG_ENABLED = False
+DOWNLOAD_HANDLERS = {"ftp": None, "s3": None, "file": None, "data": None}  # http(s) only
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # pages; images use TRAWL_MAX_IMAGE_SIZE per request
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+DOWNLOAD_FAIL_ON_DATALOSS = True
+MEMUSAGE_ENABLED = True
+MEMUSAGE_LIMIT_MB = 2048  # close the crawl (reason memusage_exceeded) rather than swap
+MEMUSAGE_WARNING_MB = 1024
+MEMUSAGE_CHECK_INTERVAL_SECONDS = 10.0
+RETRY_ENABLED = True
+RETRY_TIMES = 2  # initial response + 2 retries
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"  # counted in trawl/errors; one line, not an ERROR
+REDIRECT_MAX_TIMES = 5
+METAREFRESH_MAXDELAY = 5
+COOKIES_ENABLED = False  # no session state: session-id URLs are canonicalised instead
+URLLENGTH_LIMIT = 2048
+# Scrapy 2.19 has no REQUEST_FINGERPRINTER_IMPLEMENTATION any more: its one fingerprinter
+# (REQUEST_FINGERPRINTER_CLASS default) is the stable "2.7" one. Certificates are not
+# verified (DOWNLOAD_VERIFY_CERTIFICATES default False): sites to report often have bad TLS.
+FEEDS: dict[str, object] = {}
+ITEM_PIPELINES = {
+    "crawler.engine.pipelines.hashing.HashPipeline": 100,
+    "crawler.engine.pipelines.matching.MatchPipeline": 200,
+    "crawler.engine.pipelines.store.StorePipeline": 300,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Offsite filtering by allowed_domains is replaced by per-seed scopes.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.engine.middlewares.scope.ScopeMiddleware": 60,
+    "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": 560,
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "crawler.engine.extensions.crawlstats.CrawlStatsExtension": 500,
+}
+SPIDER_MIDDLEWARES = {
+    # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+LOG_LEVEL = "INFO"
+LOG_FORMATTER = "crawler.engine.extensions.logformatter.QuietLogFormatter"
+LOGSTATS_INTERVAL = 60.0
+STATS_DUMP = False

@@ -1,1 +1,0 @@
-"""Takedown notices: rendering (text, e-mail) and export formats (CSV, JSON)."""

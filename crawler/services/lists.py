@@ -1,0 +1,167 @@
+"""Known-hash lists: import a list file all or nothing, and make list rows from local images."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawler.errors import TrawlError
+from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
+
+if TYPE_CHECKING:
+    from matchers.digests import Digests
+    from matchers.lists import KnownEntry
+    from storage.db import Store
+    from storage.known import ImportResult, KnownHashIn
+
+STDIN, STDIN_NAME = "-", "<stdin>"  # `trawl hashes import - --list NAME` reads a pipe
+PROGRESS_EVERY = 100_000  # entries between progress reports during an import
+# Rows `trawl hash --format csv` writes per image unless told otherwise: what hotline lists
+# usually carry (exact md5/sha256 for identical files, PDQ for edited copies).
+DEFAULT_LIST_TYPES = ("md5", "sha256", "pdq")
+
+Progress = Callable[[int, int], None]  # (entries stored so far, total entries)
+
+
+class ListImportError(TrawlError, ValueError):
+    """A list that cannot be imported for a reason the parser does not name (no list name
+    for standard input, an unreadable encoding); nothing was imported."""
+
+
+def _stored(entries: list[KnownEntry], progress: Progress | None) -> Iterator[KnownHashIn]:
+    from storage.known import KnownHashIn
+
+    total = len(entries)
+    for done, entry in enumerate(entries, 1):
+        yield KnownHashIn(
+            hash_type=entry.hash_type,
+            value=entry.value,
+            label=entry.label,
+            source=entry.source,
+            category=entry.category,
+            extra=dict(entry.extra) or None,
+        )
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
+
+
+def import_list_file(
+    store: Store,
+    path: Path,
+    *,
+    name: str | None = None,
+    fmt: str = "auto",
+    hash_type: str | None = None,
+    actor: str,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Parse a list file completely, then store it in one transaction (FILE '-' reads stdin).
+
+    Parsing first means a malformed line anywhere stops the import before the database is
+    touched (ListFormatError names file, line and value); the storage transaction makes a
+    failure half-way through the insert leave nothing behind either.
+    """
+    from matchers.listformats.errors import ListFormatError
+    from matchers.lists import parse_known_list, parse_known_stream
+    from storage.known import import_known_list
+
+    from_stdin = str(path) == STDIN
+    if from_stdin and not name:
+        raise ListImportError("A list read from standard input needs a name: pass --list NAME.")
+    source = STDIN_NAME if from_stdin else str(path)
+    try:
+        if from_stdin:
+            parsed = parse_known_stream(sys.stdin.buffer, name=STDIN_NAME, fmt=fmt,
+                                        hash_type=hash_type)
+        else:
+            parsed = parse_known_list(path, fmt=fmt, hash_type=hash_type)
+        return import_known_list(
+            store,
+            name=name or path.stem,
+            fmt=parsed.format,
+            source_file=source,
+            entries=_stored(parsed.entries, progress),
+            actor=actor,
+            duplicates=parsed.duplicates,
+        )
+    except ListFormatError:
+        raise  # names the file, the line and the value already
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ListImportError(f"{source}: {exc}. Nothing was imported.") from None
+
+
+# --- making lists from images a hotline holds -----------------------------------------
+
+
+@dataclass(frozen=True)
+class HashedFile:
+    """One local file: its digests (full decode, as the reference tools compute them), or
+    why it could not be read."""
+
+    path: Path
+    label: str  # the file name, or its path inside a directory that was walked
+    digests: Digests | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ListRows:
+    """Trawl CSV rows (hash_type, hash, label) for one image, and the rows left out."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, default label): files as given, labelled by name; directories walked
+    recursively in name order, labelled by their path inside the directory so that two
+    IMG_0001.jpg in different folders stay two items of a list."""
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                yield found, found.relative_to(path).as_posix()
+        else:
+            yield path, path.name
+
+
+def hash_files(paths: Iterable[Path], *, max_pixels: int | None = None) -> Iterator[HashedFile]:
+    """Hash local image files (directories walked) on the full decode; the bytes are read,
+    hashed and dropped one file at a time."""
+    from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
+
+    for path, label in expand_paths(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            yield HashedFile(path, label, error=f"cannot read {path}: {exc.strerror or exc}")
+            continue
+        digests = hash_image(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, fast=False)
+        del data
+        yield HashedFile(path, label, digests=digests)
+
+
+def list_rows(hashed: HashedFile, types: Iterable[str], label: str | None = None) -> ListRows:
+    """Trawl CSV list rows for one hashed image; a missing perceptual hash or a PDQ hash
+    below the quality threshold is left out with a warning."""
+    d = hashed.digests
+    out = ListRows()
+    if d is None:
+        return out
+    values = {**d.exact(), **d.perceptual()}
+    for hash_type in types:
+        value = values.get(hash_type)
+        if value is None:
+            out.warnings.append(f"{hashed.path}: no {hash_type} hash ({d.status}: {d.error}); "
+                                f"its {hash_type} row is left out.")
+            continue
+        quality = d.pdq_quality
+        if hash_type == "pdq" and quality is not None and quality < PDQ_QUALITY_THRESHOLD:
+            out.warnings.append(
+                f"{hashed.path}: PDQ quality {quality} is below {PDQ_QUALITY_THRESHOLD} (too "
+                "little detail to match reliably); its pdq row is left out.")
+            continue
+        out.rows.append((hash_type, value, label or hashed.label))
+    return out

@@ -1,0 +1,3 @@
+"""Takedown notices: formats, rendering from templates, and export to files."""
+
+FORMATS = ("csv", "json", "text", "eml")

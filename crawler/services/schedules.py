@@ -1,0 +1,69 @@
+"""Schedules: planned crawls of seeds (by id or tag) by cron expression or interval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from crawler.services.scheduler.timing import (
+    MIN_INTERVAL_SECONDS,
+    ScheduleTimeError,
+    check_cron,
+    first_due,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from storage.db import Store
+    from storage.schedules import ScheduleInfo
+
+
+def add_schedule(
+    store: Store,
+    name: str,
+    *,
+    seed_ids: Sequence[int] = (),
+    tag: str | None = None,
+    cron: str | None = None,
+    every: str | None = None,
+    depth: int | None = None,
+    max_pages: int | None = None,
+    time_budget: str = "1h",
+    start_at: str | None = None,
+    enabled: bool = True,
+    now: datetime,
+) -> tuple[ScheduleInfo, list[str]]:
+    """Validate and create a schedule; returns it with warnings for the person adding it
+    (a tag no seed carries yet, a tag whose seeds are all paused)."""
+    from crawler.clock import parse_datetime
+    from storage.schedules import ScheduleSpec
+    from storage.schedules import add_schedule as store_schedule
+    from storage.seeds import list_seeds
+
+    if bool(cron) == bool(every):
+        raise ScheduleTimeError("Give exactly one of --cron EXPRESSION or --every INTERVAL.")
+    if not seed_ids and not tag:
+        raise ScheduleTimeError(
+            "Say which seeds to crawl: --seed ID (repeatable) and/or --tag TAG.")
+    interval = parse_duration(every, minimum=MIN_INTERVAL_SECONDS) if every else None
+    expression = check_cron(cron) if cron else None
+    budget = parse_duration(time_budget, what="time budget")
+    start = parse_datetime(start_at, what="--start-at") if start_at else None
+    due = first_due(cron=expression, interval_seconds=interval, now=now, start_at=start)
+    spec = ScheduleSpec(
+        name=name, seed_ids=tuple(seed_ids), seed_tag=tag, cron=expression,
+        interval_seconds=interval, depth=depth, max_pages=max_pages,
+        time_budget_seconds=budget, enabled=enabled,
+    )
+    info = store_schedule(store, spec, next_due_at=due)
+    warnings: list[str] = []
+    if tag:
+        tagged = list_seeds(store, tag=tag)
+        if not tagged:
+            warnings.append(f"no seed has the tag {tag!r} yet, so a run now would crawl "
+                            f"nothing; add some with `trawl seeds add URL --tag {tag}`.")
+        elif not any(s.active for s in tagged):
+            warnings.append(f"every seed with the tag {tag!r} is paused, so a run now would "
+                            "crawl nothing; resume them with `trawl seeds resume ID`.")
+    return info, warnings
