@@ -1,8 +1,10 @@
 """Precision and recall of each perceptual hash type and of the match decision, per image kind.
 
-Generates benign images of six kinds (bench/imagesets.py: photo-like, line art, charts, text
-cards, icons, UI screenshots), makes half of each kind "known", and queries with edited copies
-of the known ones (positives) and with the unrelated other half (negatives). Prints Markdown
+Generates benign images of every kind crawler.sitegen.images draws (photo-like, line art,
+diagrams, charts, pie charts, text cards, banners, app screenshots, icons) in each kind's usual
+sizes, makes half of each kind "known", and queries with edited copies of the known ones
+(positives; stored as PNG, so the edit is all that differs) and with the unrelated other half
+(negatives). Prints Markdown
 tables: per hash type at several thresholds, then the combined decision (matchers.decision)
 for several known-list compositions, with and without the flatness measure in the digests.
 
@@ -31,7 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import imagesets
+from crawler.sitegen import images
 from matchers import confidence
 from matchers.confidence import flatness
 from matchers.decision import KnownRef, Match, Matcher
@@ -39,8 +41,13 @@ from matchers.digests import Digests
 from matchers.hashing import hash_image
 from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
 
-POSITIVE_EDITS = list(imagesets.EDITS)
-ALL_EDITS = POSITIVE_EDITS + list(imagesets.DIHEDRAL_EDITS)
+# The edits every hash should survive, and their common combination.
+EDITS: dict[str, images.Edit] = {
+    **images.EDITS,
+    "resize50+jpeg60": lambda img: images.jpeg60(images.resize50(img)),
+}
+POSITIVE_EDITS = list(EDITS)
+ALL_EDITS = POSITIVE_EDITS + list(images.ORIENTATION_EDITS)
 PERCEPTUAL = ("phash", "dhash", "pdq")
 STUDY_THRESHOLDS = {"phash": (4, 6, 8, 10), "dhash": (4, 6, 8, 10)}
 
@@ -82,20 +89,28 @@ def describe(data: bytes, *, fast: bool = True) -> tuple[Digests, float, tuple[s
 def _hash_one(task: tuple[str, int, int]) -> list[Sample]:
     """Image `index` of `kind`: the unrelated original, or the known original and its edits."""
     kind, seed, index = task
-    img = imagesets.generate(kind, seed, index)
-    original = imagesets.original_bytes(kind, img)
+    img = images.sample(kind, seed, index)
+    original = images.encode_as_served(kind, img)
     if index % 2:
         return [Sample(kind, "negative", None, None, *describe(original))]
     samples = [Sample(kind, "known", None, None, *describe(original, fast=False))]
     for name in ALL_EDITS:
-        copy = describe(imagesets.edit(img, name, seed, index))
+        copy = describe(images.encode(edited(img, name, seed, index), "png"))
         samples.append(Sample(kind, "positive", name, None, *copy))
     return samples
 
 
+def edited(img: Image.Image, name: str, seed: int, index: int) -> Image.Image:
+    """The edited copy; a crop takes its 3% from the two sides in a seeded random split."""
+    if name == "crop3":
+        rng = np.random.default_rng([seed, 7919, index])
+        return images.crop3(img, left=rng.random(), top=rng.random())
+    return {**EDITS, **images.ORIENTATION_EDITS}[name](img)
+
+
 def build_dataset(per_kind: int, seed: int, jobs: int, log: Callable[[str], None]) -> Dataset:
     """Even-numbered images of each kind are known, odd-numbered ones unrelated queries."""
-    tasks = [(kind, seed, index) for kind in imagesets.KINDS for index in range(per_kind)]
+    tasks = [(kind, seed, index) for kind in images.KINDS for index in range(per_kind)]
     data = Dataset()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -380,7 +395,7 @@ def decision_table(tally: Tally, kinds: list[str], study: Study) -> list[str]:
 
 
 def summary_table(results: list[tuple[Setup, Tally]], kinds: list[str], study: Study) -> list[str]:
-    graphics = [k for k in kinds if k in imagesets.FLAT_KINDS and k != "icon"]
+    graphics = [k for k in kinds if k in images.FLAT_KINDS and k != "icon"]
     pairs = int((~study.is_source).sum())
     rows = [
         "| setup | high-tier precision % | high-tier recall %: photo / graphics / icon "
@@ -393,7 +408,7 @@ def summary_table(results: list[tuple[Setup, Tally]], kinds: list[str], study: S
             pct(tally.recall(ks, POSITIVE_EDITS, ["high"]))
             for ks in (["photo"], graphics, ["icon"])
         )
-        turned = pct(tally.recall(kinds, list(imagesets.DIHEDRAL_EDITS), ["high"]))
+        turned = pct(tally.recall(kinds, list(images.ORIENTATION_EDITS), ["high"]))
         false_high = tally.count(kinds, ["high"], False)
         speed = sum(tally.asked.values()) / max(tally.seconds, 1e-9)
         rows.append(
@@ -442,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     data = build_dataset(args.per_kind, args.seed, args.jobs, log)
     hashed_in = time.monotonic() - started
-    kinds = list(imagesets.KINDS)
+    kinds = list(images.KINDS)
     study = Study.of(data)
     results = [(setup, run_decision(data, setup)) for setup in SETUPS]
     main_tally = results[0][1]

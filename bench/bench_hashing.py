@@ -38,8 +38,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from crawler.sitegen import images as gen  # noqa: E402
 from matchers.hashing import hash_image  # noqa: E402
-from tests import imagegen as gen  # noqa: E402
 
 META_DIR = ROOT.parent / "shared" / "reference" / "pdq"
 

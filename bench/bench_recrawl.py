@@ -3,7 +3,7 @@ conditional (If-None-Match / If-Modified-Since from the first), so a 304 sends n
 the stored digests are reused (and still matched against the lists).
 
 Two sites, both served from threads of this process on 127.0.0.1 (127.0.0.2 for the CDN):
-- `bulk`: a start page linking PAGES pages x IMAGES photo-like JPEGs (bench/imagesets.py),
+- `bulk`: a start page linking PAGES pages x IMAGES photo-like JPEGs (crawler.sitegen.images),
   ETag validators;
 - `synthetic`: crawler.sitegen's test site (every way a page shows an image, known images
   and edits, hostile files), ETag on its CDN host and Last-Modified on its main host.
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-from bench.imagesets import encode, generate  # noqa: E402
+from crawler.sitegen.images import encode, sample  # noqa: E402
 from crawler.sitegen.server import Reply, RouteServer, static  # noqa: E402
 from storage.db import open_store  # noqa: E402
 from storage.known import KnownHashIn, import_known_list  # noqa: E402
@@ -92,7 +92,7 @@ def bulk_site(pages: int, images: int) -> tuple[list[RouteServer], str, list[str
         tags = []
         for i in range(images):
             index = page * images + i
-            data = encode(generate("photo", 7, index), "JPEG", 85)
+            data = encode(sample("photo", 7, index), "jpeg", quality=85)
             path = f"/img/{index}.jpg"
             server.routes[path] = static(data, "image/jpeg",
                                          etag='"' + hashlib.sha256(data).hexdigest()[:16] + '"')

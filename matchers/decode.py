@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile
+from PIL import GifImagePlugin, Image, ImageFile, TiffImagePlugin
 
 from matchers.confidence import flatness
 from matchers.digests import DigestStatus
+from matchers.jpegtail import ends_early
 from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 
 # The fast path decodes JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, which averages
@@ -26,6 +27,9 @@ FAST_MIN_SIDE_DEEP = 384
 # reduced luma whenever its short side stays at or above COARSE_MIN_SIDE: a quarter of the
 # pixels for the same bits (bench/RESULTS.md, "Hashing"). dHash stays on the reduced luma.
 COARSE_MIN_SIDE = 128
+# Frames are counted for the record only (the first frame is hashed). Counting stops at this
+# many; `frames_capped` then says the animation has more (count_frames).
+MAX_COUNTED_FRAMES = 1_000
 
 
 class TruncatedImagesEnabledError(RuntimeError):
@@ -67,6 +71,7 @@ class Decoded:
     # luma reduced 2x2 once more (1/(2 * scale) of the full size), for pHash and flatness;
     # None when that would fall below COARSE_MIN_SIDE or scale == 1.
     coarse: Image.Image | None = None
+    frames_capped: bool = False  # frames stopped at MAX_COUNTED_FRAMES; there are more
 
 
 def _min_side(scale: int) -> int:
@@ -88,14 +93,40 @@ def reduce_scale(width: int, height: int) -> int:
     return 2 if short // 2 >= FAST_MIN_SIDE else 1
 
 
-def count_frames(img: Image.Image) -> int:
-    """Frames in an animation (1 for a still); 1 when later frames are too broken to count."""
+def count_frames(img: Image.Image, cap: int = MAX_COUNTED_FRAMES) -> tuple[int, bool]:
+    """Frames in an animation (1 for a still), counted up to `cap`, and whether it stopped
+    there; (1, False) when later frames are too broken to count.
+
+    GIF and TIFF have no frame count in their header: Pillow's n_frames walks every frame,
+    which costs seconds for a GIF of 800,000 tiny frames. Those two are walked here only up
+    to the cap (GIF with Pillow's own no-decode step, as n_frames does); APNG, WebP and MPO
+    declare their count, which is only capped.
+    """
     try:
-        frames = int(getattr(img, "n_frames", 1))
+        if isinstance(img, GifImagePlugin.GifImageFile | TiffImagePlugin.TiffImageFile):
+            frames = _walk_frames(img, cap + 1)
+        else:
+            frames = int(getattr(img, "n_frames", 1))
         img.seek(0)
     except Exception:
-        return 1
-    return max(1, frames)
+        return 1, False
+    frames = max(1, frames)
+    return min(frames, cap), frames > cap
+
+
+def _walk_frames(img: Image.Image, limit: int) -> int:
+    """Frames of a GIF or TIFF, stopping at `limit`; the image is left on a later frame."""
+    frames = 1
+    while frames < limit:
+        try:
+            if isinstance(img, GifImagePlugin.GifImageFile):
+                img._seek(frames, False)  # reads the frame's header, decodes nothing
+            else:
+                img.seek(frames)  # TIFF: reads the next IFD only
+        except EOFError:
+            break
+        frames += 1
+    return frames
 
 
 def _convert(img: Image.Image, mode: str) -> Image.Image:
@@ -156,7 +187,7 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
                 "undecodable", f"The body is {name} whose header claims {width} x {height} pixels."
             )
         _check_pixels(name, width, height, max_pixels)
-        frames = count_frames(img)
+        frames, frames_capped = count_frames(img)
         scale = 1
         if fast and fmt == "jpeg":
             scale = draft_scale(width, height)
@@ -195,4 +226,27 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
                 width=width,
                 height=height,
             ) from None
-    return Decoded(width, height, frames, luma, scale, rgb, flat, coarse)
+        if fmt == "jpeg" and img.mode in ("L", "RGB") and _jpeg_ends_early(data, luma, scale):
+            raise DecodeRefused(
+                "undecodable",
+                f"The body is {name} whose header claims {width} x {height} pixels, but its "
+                "compressed data ends before the picture does (the decoder would fill the "
+                "rest with grey), so only the byte digests were computed.",
+                width=width,
+                height=height,
+            )
+    return Decoded(width, height, frames, luma, scale, rgb, flat, coarse, frames_capped)
+
+
+def _jpeg_ends_early(data: bytes, luma: Image.Image, scale: int) -> bool:
+    """Truncated data must never hash, and libjpeg decodes a JPEG whose data stops at a
+    marker before its last block without an error (matchers.jpegtail tells them apart)."""
+
+    def redecode(padded: bytes) -> npt.NDArray[np.uint8]:
+        with Image.open(io.BytesIO(padded), formats=[RASTER_FORMATS["jpeg"]]) as again:
+            if scale > 1:
+                again.draft("L", luma.size)  # the same DCT scale as the first decode
+            again.load()
+            return np.asarray(_convert(again, "L"))
+
+    return ends_early(data, np.asarray(luma), scale, redecode)

@@ -24,7 +24,7 @@ class Digests:
     format: str | None = None  # sniffed from magic bytes: jpeg png gif webp bmp tiff ...
     width: int | None = None
     height: int | None = None
-    frames: int = 1
+    frames: int = 1  # counted up to matchers.decode.MAX_COUNTED_FRAMES
     phash: str | None = None  # 16 hex chars, same bits as str(imagehash.phash(img))
     dhash: str | None = None  # 16 hex chars, same bits as str(imagehash.dhash(img))
     pdq: str | None = None  # 64 hex chars, Meta's reference hex format
@@ -36,6 +36,7 @@ class Digests:
     # rotated and mirrored re-uploads. Stored with the media row (format_dihedral), so a
     # rematch or a 304 re-fetch finds rotated copies without the image.
     pdq_dihedral: tuple[str, ...] = ()
+    frames_capped: bool = False  # counting stopped at `frames`; the animation has more
 
     def as_dict(self, *, dihedral: bool = False) -> dict[str, object]:
         """The fields as JSON-ready values; the seven orientation hashes only if asked for."""

@@ -86,6 +86,7 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
         width=decoded.width,
         height=decoded.height,
         frames=decoded.frames,
+        frames_capped=decoded.frames_capped,
         phash=hashes.phash,
         dhash=hashes.dhash,
         pdq=hashes.pdq,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
+from storage.audit import append_audit
 from storage.db import NotFoundError, StorageError, utcnow
 from storage.models import Crawl, CrawlSeed
-from storage.records import CrawlInfo
+from storage.records import CrawlInfo, DeadCrawl
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -20,11 +23,17 @@ if TYPE_CHECKING:
 __all__ = [
     "COUNTER_KEYS",
     "FINAL_OUTCOMES",
+    "CrawlEndedError",
     "CrawlInfo",
+    "DeadCrawl",
     "SeedsBusyError",
+    "add_crawl_counts",
     "finish_crawl",
     "get_crawl",
+    "heartbeat",
     "list_crawls",
+    "mark_crawl_failed",
+    "reap_dead_crawls",
     "running_seed_ids",
     "start_crawl",
     "update_crawl_stats",
@@ -43,6 +52,13 @@ COUNTER_KEYS = {
 # Any constant: serialises exclusive crawl starts on PostgreSQL (SQLite's BEGIN IMMEDIATE
 # already does).
 PG_CRAWL_START_LOCK_KEY = 0x7472_6177_6C01
+# A crawl process calls heartbeat() this often; a running crawl whose last heartbeat is
+# older than STALE_AFTER_SECONDS counts as dead, wherever it ran (ten missed beats, so a
+# busy or briefly stalled crawl is not mistaken for a dead one).
+HEARTBEAT_SECONDS = 30.0
+STALE_AFTER_SECONDS = 300.0
+# Who the audit trail names when Trawl itself marks a dead crawl failed.
+SYSTEM_ACTOR = "trawl"
 
 
 class SeedsBusyError(StorageError):
@@ -53,8 +69,12 @@ class SeedsBusyError(StorageError):
         pairs = ", ".join(f"seed {s} (crawl {c})" for s, c in sorted(self.busy.items()))
         super().__init__(
             f"These seeds are being crawled already: {pairs}. Wait for those crawls to end, "
-            "or mark them finished if their process died."
+            "or, if their process died, mark them failed (`trawl crawls mark-failed ID`)."
         )
+
+
+class CrawlEndedError(StorageError):
+    """The crawl has already ended, so it cannot be marked failed."""
 
 
 def start_crawl(
@@ -64,13 +84,16 @@ def start_crawl(
     seed_ids: Sequence[int],
     schedule_id: int | None = None,
     pid: int | None = None,
+    host: str | None = None,
     exclusive: bool = False,
 ) -> int:
     """Create a crawl row (outcome 'running') and return its id.
 
-    With `exclusive`, refuse (SeedsBusyError) when any of the seeds is in a running crawl;
-    the check and the insert are one serialised transaction, so two schedulers racing for
-    the same seed cannot both start it.
+    The row records the crawl's process (`pid`, when known), its `host` (default: this
+    machine's name) and a first heartbeat, so a crawl that dies unseen can be recognised
+    (reap_dead_crawls). With `exclusive`, refuse (SeedsBusyError) when any of the seeds is
+    in a running crawl; the check and the insert are one serialised transaction, so two
+    schedulers racing for the same seed cannot both start it.
     """
     seeds = sorted(set(seed_ids))
     with store.session() as session:
@@ -82,11 +105,14 @@ def start_crawl(
             busy = _running_seeds(session, seeds)
             if busy:
                 raise SeedsBusyError(busy)
+        now = utcnow()
         crawl = Crawl(
-            started_at=utcnow(),
+            started_at=now,
             outcome=RUNNING,
             schedule_id=schedule_id,
             pid=pid,
+            host=host if host is not None else socket.gethostname(),
+            heartbeat_at=now,
             start_urls=json.dumps(list(start_urls)),
             stats="{}",
         )
@@ -123,6 +149,140 @@ def finish_crawl(
             session, crawl_id, stats, {"outcome": outcome, "reason": reason,
                                        "finished_at": utcnow()}
         )
+
+
+def heartbeat(store: Store, crawl_id: int) -> bool:
+    """Record that the crawl's process is alive (call every HEARTBEAT_SECONDS).
+
+    Returns False when the crawl is no longer running: it was marked failed (its heartbeat
+    went stale, or an operator said so) or has ended, and the caller should stop.
+    """
+    with store.session() as session:
+        result = session.execute(
+            update(Crawl)
+            .where(Crawl.id == crawl_id, Crawl.outcome == RUNNING)
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def add_crawl_counts(session: Session, crawl_id: int, deltas: Mapping[str, int]) -> None:
+    """Add to the crawl row's counters inside the caller's transaction.
+
+    Why: the writer that stores a batch of pages, images and hits can count them in the
+    same transaction, so a crawl killed at any moment leaves a row that matches what it
+    stored. `deltas` maps counter names (pages, images, hashed, hits, errors) to the
+    non-negative amounts to add; the UPDATE adds in the database (x = x + d), so writers in
+    several processes never lose each other's counts.
+    """
+    unknown = sorted(set(deltas) - set(COUNTER_KEYS))
+    if unknown:
+        raise ValueError(
+            f"Unknown crawl counter(s) {', '.join(unknown)}: use {', '.join(COUNTER_KEYS)}."
+        )
+    values: dict[str, Any] = {}
+    for name, delta in deltas.items():
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta < 0:
+            raise ValueError(f"Crawl counter {name} can only grow: {delta!r} cannot be added.")
+        if delta:
+            column = getattr(Crawl, name)
+            values[name] = column + delta
+    if not values:
+        return
+    result = session.execute(update(Crawl).where(Crawl.id == crawl_id).values(**values))
+    if getattr(result, "rowcount", 1) == 0:
+        raise NotFoundError(f"No crawl has id {crawl_id}: its counters cannot be updated.")
+
+
+def reap_dead_crawls(
+    store: Store,
+    *,
+    host: str,
+    pid_alive: Callable[[int], bool],
+    stale_after: float = STALE_AFTER_SECONDS,
+) -> list[DeadCrawl]:
+    """Mark failed every running crawl that is dead, audited as SYSTEM_ACTOR, and return them.
+
+    Dead means: it runs on `host` (this machine; pids mean nothing elsewhere) and its
+    process is gone (`pid_alive(pid)` is False), or its last heartbeat (its start, for a
+    row written before heartbeats existed) is older than `stale_after` seconds. Each row
+    is changed only if it is still running and still in the state that condemned it, so a
+    crawl that ends or beats at the same moment, or another command reaping at once, is
+    never marked twice or wrongly.
+    """
+    if stale_after <= 0:
+        raise ValueError(f"stale_after must be a positive number of seconds, not {stale_after}.")
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_after)
+    last_sign = func.coalesce(Crawl.heartbeat_at, Crawl.started_at)
+    with store.read_session() as session:
+        rows = list(
+            session.execute(
+                select(Crawl.id, Crawl.pid, Crawl.host, last_sign)
+                .where(Crawl.outcome == RUNNING)
+                .order_by(Crawl.id)
+            )
+        )
+    reaped: list[DeadCrawl] = []
+    for crawl_id, pid, crawl_host, last in rows:
+        if crawl_host == host and pid is not None and not pid_alive(int(pid)):
+            reason = f"its process (pid {pid} on {host}) is gone"
+            condition = Crawl.pid == pid
+        elif last is not None and last < cutoff:
+            reason = (
+                f"no heartbeat for {(now - last).total_seconds():.0f} s "
+                f"(since {last:%Y-%m-%dT%H:%M:%S}Z; the limit is {stale_after:g} s)"
+            )
+            condition = last_sign < cutoff
+        else:
+            continue
+        with store.session() as session:
+            result = session.execute(
+                update(Crawl)
+                .where(Crawl.id == crawl_id, Crawl.outcome == RUNNING, condition)
+                .values(outcome="failed", finished_at=utcnow(), reason=f"marked failed: {reason}")
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                continue
+            append_audit(
+                session, actor=SYSTEM_ACTOR, action="crawl_marked_failed", entity="crawl",
+                entity_id=crawl_id, from_state=RUNNING, to_state="failed",
+                detail={"reason": reason, "pid": pid, "host": crawl_host},
+            )
+        reaped.append(DeadCrawl(crawl_id=crawl_id, pid=pid, host=crawl_host, reason=reason))
+    return reaped
+
+
+def mark_crawl_failed(store: Store, crawl_id: int, *, actor: str, reason: str) -> CrawlInfo:
+    """The operator's word that a running crawl is dead: mark it failed, audited as `actor`.
+
+    Its seeds can then be crawled again. NotFoundError for an unknown id; CrawlEndedError
+    (with its outcome) for a crawl that has already ended.
+    """
+    why = " ".join(reason.split())
+    if not why:
+        raise ValueError(f"Say why crawl {crawl_id} is being marked failed (a reason).")
+    with store.session() as session:
+        result = session.execute(
+            update(Crawl)
+            .where(Crawl.id == crawl_id, Crawl.outcome == RUNNING)
+            .values(outcome="failed", finished_at=utcnow(), reason=f"marked failed by {actor}: "
+                    f"{why}")
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            crawl = session.get(Crawl, crawl_id)
+            if crawl is None:
+                raise NotFoundError(f"No crawl has id {crawl_id}: list crawls to see their ids.")
+            ended = f" at {crawl.finished_at:%Y-%m-%dT%H:%M:%S}Z" if crawl.finished_at else ""
+            raise CrawlEndedError(
+                f"Crawl {crawl_id} already ended ({crawl.outcome}{ended}); only a running "
+                "crawl can be marked failed."
+            )
+        append_audit(
+            session, actor=actor, action="crawl_marked_failed", entity="crawl",
+            entity_id=crawl_id, from_state=RUNNING, to_state="failed", detail={"reason": why},
+        )
+    return get_crawl(store, crawl_id)
 
 
 def get_crawl(store: Store, crawl_id: int) -> CrawlInfo:
@@ -183,7 +343,13 @@ def _running_seeds(session: Session, seed_ids: Sequence[int] | None) -> dict[int
 def _write_stats(
     session: Session, crawl_id: int, stats: Mapping[str, Any], extra: dict[str, Any]
 ) -> None:
-    values: dict[str, Any] = {col: _counter(stats.get(key)) for col, key in COUNTER_KEYS.items()}
+    # Counters never go down: add_crawl_counts may have counted further than this snapshot
+    # of the stats (SQLite's two-argument max() is PostgreSQL's greatest()).
+    larger = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+    values: dict[str, Any] = {
+        col: larger(getattr(Crawl, col), _counter(stats.get(key)))
+        for col, key in COUNTER_KEYS.items()
+    }
     values["stats"] = json.dumps(dict(stats), sort_keys=True, default=str)
     result = session.execute(
         update(Crawl).where(Crawl.id == crawl_id).values(**values, **extra)
@@ -226,6 +392,8 @@ def _info(crawl: Crawl, seed_ids: tuple[int, ...]) -> CrawlInfo:
         reason=crawl.reason,
         schedule_id=crawl.schedule_id,
         pid=crawl.pid,
+        host=crawl.host,
+        heartbeat_at=crawl.heartbeat_at,
         start_urls=tuple(start_urls),
         seed_ids=seed_ids,
         pages=crawl.pages,

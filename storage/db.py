@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -124,7 +125,9 @@ class Store:
         return f"Store({self.display_url!r})"
 
 
-def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
+def open_store(
+    url: str, *, migrate: bool = True, create: bool = True, check_guards: bool = True
+) -> Store:
     """Open the database at `url` and, with `migrate`, bring its schema up to date.
 
     `url` is a SQLAlchemy URL (sqlite:///path/trawl.db, postgresql://user@host/db) or a
@@ -134,10 +137,17 @@ def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
     not exist, an empty PostgreSQL database) is refused instead of created: interfaces
     create databases only when asked to (`trawl init`), never under a mistyped name.
     Migrating is cheap when the database is already at the newest revision: one query.
+
+    With `check_guards` (always, except for the command that repairs them), the audit
+    table's append-only guards must be in place: AuditGuardError (a StorageError) names
+    what is missing and how to restore it. A new SQLite file is created readable by its
+    owner only (0600), and so are its -wal and -shm files, which SQLite gives the same mode.
     """
     parsed, shown = _parse_url(url)
-    if not create and parsed.get_backend_name() == "sqlite":
-        _require_sqlite_file(parsed, shown)
+    if parsed.get_backend_name() == "sqlite":
+        if not create:
+            _require_sqlite_file(parsed, shown)
+        _create_private_sqlite_file(parsed)
     try:
         engine = _create_engine(parsed)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -161,15 +171,18 @@ def open_store(url: str, *, migrate: bool = True, create: bool = True) -> Store:
             "Check that the server is running and that the URL (--db or TRAWL_DATABASE_URL) "
             "is right."
         ) from None
-    if not create and schema_revision(store) is None:
-        engine.dispose()
-        raise NoDatabaseError(_no_database(shown))
-    if migrate:
-        try:
+    try:
+        if not create and schema_revision(store) is None:
+            raise NoDatabaseError(_no_database(shown))
+        if migrate:
             migrate_store(store)
-        except BaseException:
-            engine.dispose()
-            raise
+        if check_guards:
+            from storage.auditguards import check_audit_guards
+
+            check_audit_guards(store)
+    except BaseException:
+        engine.dispose()
+        raise
     return store
 
 
@@ -203,6 +216,16 @@ def head_revision() -> str:
     return _script_directory_head()
 
 
+def revision_applied(current: str, revision: str) -> bool:
+    """Whether a database at revision `current` has had `revision` applied (is at it or
+    after it); False when either is unknown to this version of Trawl."""
+    try:
+        applied = {s.revision for s in _script_directory().iterate_revisions(current, "base")}
+    except Exception:  # alembic raises several types for an unknown revision
+        return False
+    return revision in applied
+
+
 def migrate_store(store: Store) -> bool:
     """Upgrade the schema to the newest revision; True if anything ran.
 
@@ -229,10 +252,16 @@ def migrate_store(store: Store) -> bool:
             config = alembic_config(connection=conn)
             command.upgrade(config, "head")
     except (DBAPIError, SQLAlchemyError) as exc:
+        reason = _reason(exc, store.engine.url)
+        hint = (
+            "Run `trawl init` as the owner of the tables (an app role made with "
+            "--app-role may not change the schema)."
+            if "permission denied" in reason.lower()
+            else "If the tables were created without Trawl's migrations, start from an "
+            "empty database."
+        )
         raise StorageError(
-            f"Could not bring the schema of {store.display_url} up to date: "
-            f"{_reason(exc, store.engine.url)}. If the tables were created without Trawl's "
-            "migrations, start from an empty database."
+            f"Could not bring the schema of {store.display_url} up to date: {reason}. {hint}"
         ) from None
     logger.info("Database %s migrated from %s to %s", store.display_url, current, head)
     return True
@@ -284,6 +313,26 @@ def _parse_url(url: str) -> tuple[URL, str]:
             f"({shown}). Use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME."
         )
     return parsed, shown
+
+
+def _create_private_sqlite_file(url: URL) -> None:
+    """Create a SQLite file that does not exist yet as an empty file of mode 0600.
+
+    SQLite itself would create it 0644 (less the umask), and its -wal and -shm files take
+    the database file's mode, so creating the file first keeps all three private. An
+    existing file (or anything else at the path, such as a symlink) is left as it is, and a
+    missing folder is not created: a typo in --db should fail, not scatter databases.
+    """
+    database = url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(
+            database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError:
+        return  # exists already, or cannot be created: SQLite's own error says which
+    os.close(fd)
 
 
 def _create_engine(url: URL) -> Engine:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from storage.domains import host_of
 from storage.models import (
     AuditEvent,
     Hit,
@@ -20,7 +21,7 @@ from storage.models import (
     NoticeItem,
     Observation,
 )
-from storage.providers import Attributor, host_of
+from storage.providers import Attributor
 from storage.review import UnknownIdError, match_type
 
 if TYPE_CHECKING:

@@ -56,7 +56,11 @@ class Crawl(Base):
     schedule_id: Mapped[int | None] = mapped_column(
         ForeignKey("schedules.id", ondelete="SET NULL"), nullable=True
     )
+    # Where the crawl runs and when it last said it is alive: a running crawl whose process
+    # is gone (same host) or whose heartbeat is stale is marked failed (storage.crawls).
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     start_urls: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
     pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     images: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -258,7 +262,8 @@ class Suppression(Base):
 
 
 class AuditEvent(Base):
-    """Append-only trail: database triggers refuse UPDATE and DELETE on this table."""
+    """Append-only trail: database triggers refuse UPDATE, DELETE and any insert that reuses
+    an id (storage.auditguards describes them; every open_store checks them)."""
 
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from storage.audit import append_audit
 from storage.clock import as_naive_utc
+from storage.domains import host_of
 from storage.hits import page_urls_of
 from storage.models import Hit, KnownHash, KnownList, Media, Notice, NoticeItem, Provider
 from storage.policy import DEFAULT_RENOTICE_HOURS, NOTICEABLE, RECHECKABLE
@@ -19,7 +20,6 @@ from storage.providers import (
     UNATTRIBUTED_PREFIX,
     Attribution,
     Attributor,
-    host_of,
     slugify,
 )
 from storage.review import (

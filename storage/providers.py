@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +37,13 @@ IP_KEY_DIGITS = 39  # 2**128 has 39 decimal digits; keys are zero-padded so they
 _LIST_SPLIT_RE = re.compile(r"[\s;,]+")
 _EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Characters a provider name or address must not hold: they would break a notice's e-mail
+# headers or a printed table into extra lines, or reorder what a reader sees. Control
+# characters (C0, DEL, C1 such as NEL), line and paragraph separators (U+2028, U+2029), and
+# the bidirectional formatting controls.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")
 
 AttributionSource = Literal["ip", "domain", "unattributed"]
 
@@ -136,15 +144,32 @@ def _normalise_domain(text: str) -> str:
     return domain
 
 
+def _unsafe_character(text: str) -> str | None:
+    """The first character of `text` that has no place in a one-line value, described as
+    "U+2028 LINE SEPARATOR" (None when there is none)."""
+    for char in text:
+        if unicodedata.category(char) in _UNSAFE_CATEGORIES or char in _BIDI_CONTROLS:
+            name = unicodedata.name(char, "(a control character)")
+            return f"U+{ord(char):04X} {name}"
+    return None
+
+
 def _parse_row(row: dict[str, str], line: int) -> tuple[ProviderSpec | None, list[str]]:
     problems: list[str] = []
     name = (row.get("name") or "").strip()
     if not name:
         problems.append("the name column is empty; every provider needs a name")
-    elif _CONTROL_RE.search(name) or len(name) > 255:
-        problems.append(f"provider name {name[:60]!r} has control characters or is too long")
+    elif (bad := _unsafe_character(name)) is not None:
+        problems.append(
+            f"provider name {name[:60]!r} contains {bad}; a name must be one line of text, "
+            "without control characters or line and paragraph separators"
+        )
+    elif len(name) > 255:
+        problems.append(f"provider name {name[:60]!r}... is longer than 255 characters")
     email = (row.get("abuse_email") or "").strip() or None
-    if email is not None and not _EMAIL_RE.match(email):
+    if email is not None and (bad := _unsafe_character(email)) is not None:
+        problems.append(f"abuse_email {email[:60]!r} contains {bad}, which no address has")
+    elif email is not None and not _EMAIL_RE.match(email):
         problems.append(f"abuse_email {email!r} is not an e-mail address like abuse@example.net")
     country = (row.get("country") or "").strip().upper() or None
     if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
@@ -195,7 +220,9 @@ def parse_provider_file(path: Path) -> list[ProviderSpec]:
         raise ProviderFileError(label, [(line, "the file is not UTF-8 text")]) from exc
     except OSError as exc:
         raise ProviderFileError(label, [(0, f"cannot read the file: {exc.strerror}")]) from exc
-    reader = csv.reader(text.splitlines(keepends=True))
+    # io.StringIO splits lines at CR and LF only, as csv expects; str.splitlines would also
+    # split at U+2028, U+0085 and the like, and then the reported line numbers go wrong.
+    reader = csv.reader(io.StringIO(text, newline=""))
     errors: list[tuple[int, str]] = []
     header: list[str] | None = None
     specs: list[ProviderSpec] = []

@@ -56,6 +56,18 @@ class CrawlInfo:
     hits: int
     errors: int
     stats: dict[str, Any] = field(default_factory=dict)
+    host: str | None = None  # where its process runs (socket.gethostname())
+    heartbeat_at: datetime | None = None  # when its process last said it is alive
+
+
+@dataclass(frozen=True)
+class DeadCrawl:
+    """A running crawl that reap_dead_crawls found dead and marked failed."""
+
+    crawl_id: int
+    pid: int | None
+    host: str | None
+    reason: str
 
 
 # --- known-hash lists ---------------------------------------------------------------

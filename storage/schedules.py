@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -301,11 +302,14 @@ def claim_due_run(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        started = utcnow()
         crawl = Crawl(
-            started_at=utcnow(),
+            started_at=started,
             outcome="running",
             schedule_id=schedule_id,
             pid=None,
+            host=socket.gethostname(),  # the crawl process runs here, as the scheduler's child
+            heartbeat_at=started,
             start_urls=json.dumps(list(start_urls)),
             stats="{}",
         )

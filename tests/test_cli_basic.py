@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
+from crawler.sitegen import images as gen
 from matchers.hashing import hash_image
 from storage.db import open_store
-from tests import imagegen
 
 REPO = Path(__file__).resolve().parents[1]
 UNREACHABLE_PG = "postgresql://postgres@127.0.0.1:1/nothing_here"
@@ -125,9 +125,9 @@ def test_bad_arguments_exit_with_usage_error(args: list[str], tmp_path: Path) ->
 
 def _write_images(tmp_path: Path) -> dict[str, bytes]:
     files = {
-        "photo.jpg": imagegen.photo_jpeg(11, size=(320, 240)),
-        "chart.png": imagegen.encode(imagegen.chart(12, size=(300, 200)), "png"),
-        "art.webp": imagegen.encode(imagegen.line_art(13, size=(256, 256)), "webp"),
+        "photo.jpg": gen.photo_jpeg(11, size=(320, 240)),
+        "chart.png": gen.encode(gen.chart(12, size=(300, 200)), "png"),
+        "art.webp": gen.encode(gen.line_art(13, size=(256, 256)), "webp"),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import crawler.services.lists
 from crawler.cli.main import cli
+from crawler.sitegen import images as gen
 from storage.audit import list_audit
 from storage.db import open_store
 from storage.known import iter_known_hashes
-from tests import imagegen
 
 
 def run(*args: str, env: dict[str, str | None] | None = None) -> click.testing.Result:
@@ -150,7 +150,7 @@ def test_trawl_hash_csv_output_is_an_importable_list(sqlite_url: str, tmp_path: 
     images.mkdir()
     (images / "sub").mkdir()
     for seed, name in ((1, "p1.jpg"), (2, "sub/p2.jpg")):
-        (images / name).write_bytes(imagegen.photo_jpeg(seed, size=(320, 240)))
+        (images / name).write_bytes(gen.photo_jpeg(seed, size=(320, 240)))
     made = run("hash", "--format", "csv", "--type", "sha1", "--type", "pdq", str(images))
     assert made.exit_code == 0, made.output
     list_file = tmp_path / "made.csv"
@@ -167,7 +167,7 @@ def test_trawl_hash_csv_output_is_an_importable_list(sqlite_url: str, tmp_path: 
 
 def test_pdq_hasher_output_round_trips(sqlite_url: str, tmp_path: Path) -> None:
     image = tmp_path / "one.png"
-    image.write_bytes(imagegen.encode(imagegen.chart(3, size=(300, 200)), "png"))
+    image.write_bytes(gen.encode(gen.chart(3, size=(300, 200)), "png"))
     made = run("hash", "--format", "pdq-hasher", str(image))
     assert made.exit_code == 0, made.output
     list_file = tmp_path / "pdq.txt"
@@ -198,7 +198,7 @@ def test_progress_on_stderr(
 
 def test_import_from_standard_input(sqlite_url: str, tmp_path: Path) -> None:
     image = tmp_path / "one.jpg"
-    image.write_bytes(imagegen.photo_jpeg(8, size=(320, 240)))
+    image.write_bytes(gen.photo_jpeg(8, size=(320, 240)))
     made = run("hash", "--format", "csv", str(image))
     assert made.exit_code == 0, made.output
     unnamed = CliRunner().invoke(cli, ["--db", sqlite_url, "--as", "a", "hashes", "import", "-"],

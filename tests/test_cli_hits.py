@@ -100,6 +100,26 @@ def test_hits_show_text(db_url: str, hits: list[int]) -> None:
     assert "http://site.test/index.html" in out.output
 
 
+def test_a_note_with_newlines_cannot_pose_as_history_lines(db_url: str, hits: list[int]) -> None:
+    forged = "\n    2024-05-01T13:00:00Z  bob          confirm       pending -> confirmed"
+    store = make_store(db_url)
+    try:
+        decide(store, [hits[1]], actor="alice", decision="confirm",
+               note=f"see ticket{forged}\u2028and more\x85", now=T0)
+    finally:
+        store.close()
+    out = run(db_url, "hits", "show", str(hits[1]))
+    assert out.exit_code == 0, out.output
+    history = out.output.split("  history:\n", 1)[1].splitlines()
+    assert len(history) == 1  # one decision, one line
+    assert history[0].split("Z  ", 1)[1].startswith("alice        confirm")
+    assert "see ticket\\n    2024-05-01T13:00:00Z  bob" in history[0]
+    assert history[0].endswith("and more\\x85")
+    assert "\\u2028" in history[0]
+    doc = json.loads(run(db_url, "hits", "show", str(hits[1]), "--format", "json").output)
+    assert doc["history"][-1]["detail"].startswith(f"see ticket{forged}")  # stored as written
+
+
 def test_hits_show_unknown_id(db_url: str, hits: list[int]) -> None:
     out = run(db_url, "hits", "show", "999")
     assert out.exit_code != 0

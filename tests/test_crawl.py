@@ -311,7 +311,7 @@ def test_sigterm_stops_gracefully_and_records_the_crawl(
     [
         ([], "Nothing to crawl: give URLs, or add seeds with `trawl seeds add`."),
         (["--seed", "99"], "No seed with id 99"),
-        (["--tag", "nothing"], "No active seed has the tag 'nothing'"),
+        (["--tag", "nothing"], "No seed has the tag 'nothing'"),
         (["http://127.0.0.1/", "-s", "NOEQUALS"], "Bad --set 'NOEQUALS'"),
     ],
 )
@@ -329,10 +329,10 @@ from twisted.internet import asyncioreactor
 asyncioreactor.install()
 from twisted.internet import defer, reactor
 from crawler.engine.hashpool import HashPool
-from crawler.sitegen.images import encode, synthetic_image
+from crawler.sitegen.images import encode, textured
 from matchers.hashing import hash_image
 
-IMAGES = [encode(synthetic_image(i, (256, 192)), "PNG", b"m%d" % i) for i in range(6)]
+IMAGES = [encode(textured(i, (256, 192)), "png", marker=b"m%d" % i) for i in range(6)]
 
 @defer.inlineCallbacks
 def main():

@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 import pytest
 from PIL import Image
 
+from crawler.sitegen import images as gen
 from matchers.confidence import FLAT_AT, HIGH_TIER_FLOOR, classify, flatness
 from matchers.decision import MAX_ITEM_HASHES, KnownRef, Match, Matcher
 from matchers.digests import Digests
 from matchers.hashing import hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PDQ_QUALITY_THRESHOLD, PHASH_MATCH_THRESHOLD
-from tests import imagegen
 
 PHOTO_SIZE = (480, 360)
 PHOTO_SEEDS = range(6)
@@ -62,14 +62,13 @@ def refs_for(items: dict[str, Digests], types: tuple[str, ...]) -> list[KnownRef
 @functools.cache
 def picture(kind: str, seed: int) -> Image.Image:
     if kind == "photo":
-        return imagegen.photo(seed, PHOTO_SIZE)
-    return imagegen.KINDS[kind](seed)
+        return gen.photo(seed, PHOTO_SIZE)
+    return gen.KINDS[kind](seed)
 
 
 def original(kind: str, seed: int) -> bytes:
     """As a site would serve it: photos as JPEG, graphics as PNG."""
-    fmt = "jpeg" if kind == "photo" else "png"
-    return imagegen.encode(picture(kind, seed), fmt, **({"quality": 90} if fmt == "jpeg" else {}))
+    return gen.encode_as_served(kind, picture(kind, seed))
 
 
 def labels(matches: list[Match], tier: str | None = None) -> set[str | None]:
@@ -92,14 +91,14 @@ def matcher(known: dict[str, Digests]) -> Matcher:
 # --- edits stay within the thresholds and reach the high tier ---------------------------------
 
 
-EDITS: dict[str, Callable[[Image.Image], Image.Image]] = imagegen.EDITS
+EDITS: dict[str, Callable[[Image.Image], Image.Image]] = gen.EDITS
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_edited_photos_match_their_source_in_the_high_tier(matcher: Matcher, edit: str) -> None:
     for seed in PHOTO_SEEDS:
         copy = EDITS[edit](picture("photo", seed))
-        matches = lookup(matcher, hashed(imagegen.encode(copy, "png")))
+        matches = lookup(matcher, hashed(gen.encode(copy, "png")))
         assert f"photo-{seed}" in labels(matches, "high"), (edit, seed, matches)
         assert labels(matches) == {f"photo-{seed}"}, "an edited photo matched another image"
 
@@ -108,13 +107,13 @@ def test_edited_photos_match_their_source_in_the_high_tier(matcher: Matcher, edi
 def test_edited_graphics_still_match_in_some_tier(matcher: Matcher, edit: str) -> None:
     for kind, seed in itertools.product(("chart", "text_card", "line_art"), range(5)):
         copy = EDITS[edit](picture(kind, seed))
-        assert f"{kind}-{seed}" in labels(lookup(matcher, hashed(imagegen.encode(copy, "png"))))
+        assert f"{kind}-{seed}" in labels(lookup(matcher, hashed(gen.encode(copy, "png"))))
 
 
 def test_rotated_photo_matches_only_with_dihedral_pdq(matcher: Matcher) -> None:
     for seed in PHOTO_SEEDS:
-        turned = picture("photo", seed).transpose(Image.Transpose.ROTATE_90)
-        image = hashed(imagegen.encode(turned, "jpeg", quality=90))
+        turned = gen.rotate90(picture("photo", seed))
+        image = hashed(gen.encode(turned, "jpeg", quality=90))
         assert f"photo-{seed}" not in labels(lookup(matcher, image))
         matches = lookup(matcher, image, dihedral=True)
         found = [m for m in matches if m.label == f"photo-{seed}"]
@@ -214,7 +213,7 @@ def test_low_quality_pdq_of_a_real_image_is_not_used() -> None:
     """A nearly blank card: PDQ says quality < 50, so only pHash/dHash may match it."""
     card = Image.new("RGB", (400, 300), (250, 250, 250))
     card.putpixel((200, 150), (0, 0, 0))
-    image = hashed(imagegen.encode(card, "png"))
+    image = hashed(gen.encode(card, "png"))
     assert image.digests.pdq_quality is not None
     assert image.digests.pdq_quality < PDQ_QUALITY_THRESHOLD
     matcher = Matcher.build(refs_for({"blank": image.digests}, ("pdq", "phash")))
@@ -341,9 +340,9 @@ def test_tier_of_a_single_type_match_by_image_class(
 
 def test_flatness_separates_photos_from_flat_graphics() -> None:
     for seed in range(6):
-        assert flatness(imagegen.photo(seed, (320, 240))) < FLAT_AT
+        assert flatness(gen.photo(seed, (320, 240))) < FLAT_AT
         for kind in ("chart", "text_card", "icon"):
-            assert flatness(imagegen.KINDS[kind](seed)) >= FLAT_AT, (kind, seed)
+            assert flatness(gen.KINDS[kind](seed)) >= FLAT_AT, (kind, seed)
 
 
 # --- lookups the crawler makes ---------------------------------------------------------------

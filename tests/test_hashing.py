@@ -13,6 +13,7 @@ import pdqhash
 import pytest
 from PIL import Image
 
+from crawler.sitegen import images as gen
 from matchers.confidence import FLAT_AT, flatness
 from matchers.decode import (
     FAST_MIN_SIDE,
@@ -25,7 +26,6 @@ from matchers.digests import format_dihedral, parse_dihedral
 from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PHASH_MATCH_THRESHOLD
 from matchers.sniff import sniff_format, sniff_kind
-from tests import imagegen as gen
 
 # How far the fast path may drift from the reference (imagehash/pdqhash on the full decode).
 # Measured distributions are in bench/RESULTS.md; these bounds hold with room to spare for

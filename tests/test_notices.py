@@ -261,20 +261,20 @@ def test_recheck_spider_classifies_every_outcome(sqlite_url: str, tmp_path: Path
     import subprocess
     import sys
 
+    from crawler.sitegen import images as gen
     from crawler.sitegen.server import Reply, RouteServer
     from matchers.hashing import hash_image
-    from tests import imagegen
 
     marker = b"TRAWL-RECHECK-MARKER-" + os.urandom(8).hex().encode()
-    same = imagegen.photo_jpeg(21, size=(200, 150)) + marker  # decoders ignore the tail
-    original = imagegen.photo(22, size=(200, 150))
-    reencoded = imagegen.encode(original, "jpeg", quality=70)
-    pdq = hash_image(imagegen.encode(original, "png")).pdq
+    same = gen.photo_jpeg(21, size=(200, 150)) + marker  # decoders ignore the tail
+    original = gen.photo(22, size=(200, 150))
+    reencoded = gen.encode(original, "jpeg", quality=70)
+    pdq = hash_image(gen.encode(original, "png")).pdq
     assert pdq is not None
     server = RouteServer("127.0.0.1", [])
     server.routes.update({
         "/same.jpg": lambda _p, _h: Reply(200, same, "image/jpeg"),
-        "/changed.jpg": lambda _p, _h: Reply(200, imagegen.photo_jpeg(23, size=(200, 150)),
+        "/changed.jpg": lambda _p, _h: Reply(200, gen.photo_jpeg(23, size=(200, 150)),
                                              "image/jpeg"),
         "/reencoded.jpg": lambda _p, _h: Reply(200, reencoded, "image/jpeg"),
         "/gone410.jpg": lambda _p, _h: Reply(410, b"gone"),

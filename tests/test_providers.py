@@ -65,6 +65,20 @@ def test_parse_good_file(tmp_path: Path) -> None:
         ("name,abuse_email,country,ranges,domains\n", 1, "no providers"),
         ('name,abuse_email,country,ranges,domains\n"Evil\r\nBcc: x@y.test",,,,\n', 3,
          "control characters"),
+        # Line and paragraph separators, C1 controls and reordering marks are refused like
+        # CR/LF, and named; they do not shift the reported line numbers either.
+        ("name,abuse_email,country,ranges,domains\nEvil\u2028Bcc: x@y.test,,,,\n", 2,
+         "contains U+2028 LINE SEPARATOR; a name must be one line of text"),
+        ("name,abuse_email,country,ranges,domains\nA,,,,\nEvil\u2029Host,,,,\n", 3,
+         "contains U+2029 PARAGRAPH SEPARATOR"),
+        ("name,abuse_email,country,ranges,domains\nEvil\x85Host,,,,\n", 2,
+         "contains U+0085 (a control character)"),
+        ("name,abuse_email,country,ranges,domains\nEvil\x0bHost,,,,\n", 2,
+         "contains U+000B (a control character)"),
+        ("name,abuse_email,country,ranges,domains\nHost\u202egnp.exe,,,,\n", 2,
+         "contains U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("name,abuse_email,country,ranges,domains\nA,abuse\x00@a.test,,,\n", 2,
+         "abuse_email 'abuse\\x00@a.test' contains U+0000"),
     ],
 )
 def test_malformed_files_name_the_line_and_import_nothing(

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
+from crawler.sitegen import images as gen
 from matchers.hashing import hash_image
 from matchers.hashtypes import PDQ_MATCH_THRESHOLD, PDQ_QUALITY_THRESHOLD
 from storage.crawls import finish_crawl, start_crawl
@@ -17,7 +18,6 @@ from storage.db import Store, open_store
 from storage.hits import list_hits
 from storage.media import CrawlWriter, MediaRecord
 from storage.review import decide
-from tests import imagegen
 
 SIZE = (480, 360)
 BASE = "http://127.0.0.1:9/img/"
@@ -53,20 +53,20 @@ def store_media(db_url: str, images: dict[str, bytes]) -> None:
 
 
 def known() -> dict[str, bytes]:
-    return {f"known-{s}.png": imagegen.encode(imagegen.photo(s, SIZE), "png") for s in (21, 22)}
+    return {f"known-{s}.png": gen.encode(gen.photo(s, SIZE), "png") for s in (21, 22)}
 
 
 def crawled() -> dict[str, bytes]:
-    k21 = imagegen.photo(21, SIZE)
-    k22 = imagegen.photo(22, SIZE)
+    k21 = gen.photo(21, SIZE)
+    k22 = gen.photo(22, SIZE)
     return {
-        "copy.png": imagegen.encode(k21, "png"),  # byte-identical to a known image
-        "half.jpg": imagegen.encode(imagegen.resize50(k21), "jpeg"),
-        "recompressed.jpg": imagegen.encode(imagegen.jpeg60(k22), "jpeg"),
-        "gray.png": imagegen.encode(imagegen.grayscale(k22), "png"),
-        "other-1.jpg": imagegen.photo_jpeg(23, SIZE),
-        "other-2.png": imagegen.encode(imagegen.chart(24), "png"),
-        "broken.jpg": imagegen.truncated(imagegen.photo_jpeg(25, SIZE)),
+        "copy.png": gen.encode(k21, "png"),  # byte-identical to a known image
+        "half.jpg": gen.encode(gen.resize50(k21), "jpeg"),
+        "recompressed.jpg": gen.encode(gen.jpeg60(k22), "jpeg"),
+        "gray.png": gen.encode(gen.grayscale(k22), "png"),
+        "other-1.jpg": gen.photo_jpeg(23, SIZE),
+        "other-2.png": gen.encode(gen.chart(24), "png"),
+        "broken.jpg": gen.truncated(gen.photo_jpeg(25, SIZE)),
     }
 
 

@@ -19,7 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawler.services.scheduler.options import SchedulerOptions, soft_budget
+from crawler.services.scheduler.options import (
+    DEFAULT_KILL_GRACE_SECONDS,
+    SchedulerOptions,
+    soft_budget,
+)
 from crawler.services.scheduler.processes import (
     crawl_arguments,
     is_crawl_process,
@@ -263,7 +267,9 @@ def test_crawl_process_that_dies_is_recorded_failed(store: Store, tmp_path: Path
 def test_stopping_the_scheduler_terminates_its_crawls(store: Store, tmp_path: Path) -> None:
     with LocalSite(pages=6, page_delay=1.0, seed=7) as site:
         schedule = add_every_hour(store, "stopped", [add_site_seed(store, site)])
-        sched = scheduler(store, tmp_path, on_stop="terminate")
+        # The default grace: a loaded machine may need more than a couple of seconds to close.
+        sched = scheduler(store, tmp_path, on_stop="terminate",
+                          kill_grace=DEFAULT_KILL_GRACE_SECONDS)
         sched.tick()
         wait_for(lambda: any(r.url.endswith("/p1") for r in site.log), "the crawl to start")
         sched.request_stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -56,9 +57,15 @@ def test_migrated_database_matches_the_models(fresh_db_url: str) -> None:
         store.close()
 
 
-def test_initial_migration_is_regenerated_from_the_models() -> None:
-    # Fails when storage/models.py changed without `python3 -m storage.migrations.regenerate`.
-    assert regenerate.main(["--check"]) == 0
+# 0001 is frozen: databases exist at it, later revisions build on it (never edit it).
+INITIAL_SHA256 = "47c89d3f729105cafa679c39d0afb1e21b3b74d8ec2f2558b65b7b9f0ea00431"
+
+
+def test_initial_migration_is_frozen() -> None:
+    assert hashlib.sha256(regenerate.INITIAL.read_bytes()).hexdigest() == INITIAL_SHA256
+    assert regenerate.main(["--check"]) == 0  # nothing to check any more
+    assert regenerate.main([]) == 1  # and it refuses to rewrite 0001
+    assert hashlib.sha256(regenerate.INITIAL.read_bytes()).hexdigest() == INITIAL_SHA256
 
 
 def test_downgrade_removes_everything_and_upgrade_restores_it(fresh_db_url: str) -> None:

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
+from crawler.sitegen import images as gen
 from crawler.sitegen.server import Reply, RouteServer
 from matchers.hashing import hash_image
-from tests import imagegen
 from tests.takedown_helpers import audit_rows, make_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ SECOND_HOST = "127.0.0.2"
 
 
 def png(img: Any) -> bytes:
-    return imagegen.encode(img, "png")
+    return gen.encode(img, "png")
 
 
 class Site:
@@ -44,12 +44,12 @@ class Site:
         self.log: list[Any] = []
         self.one = RouteServer("127.0.0.1", self.log)
         self.two = RouteServer(SECOND_HOST, self.log)
-        self.a = imagegen.photo_jpeg(11, size=(320, 240))
-        self.b = imagegen.photo_jpeg(12, size=(320, 240))
-        self.c_image = imagegen.photo(13, size=(320, 240))
+        self.a = gen.photo_jpeg(11, size=(320, 240))
+        self.b = gen.photo_jpeg(12, size=(320, 240))
+        self.c_image = gen.photo(13, size=(320, 240))
         self.c = png(self.c_image)
-        self.d = png(imagegen.line_art(14, size=(200, 150)))
-        self.benign = imagegen.photo_jpeg(15, size=(160, 120))
+        self.d = png(gen.line_art(14, size=(200, 150)))
+        self.benign = gen.photo_jpeg(15, size=(160, 120))
         one, two = self.one.base_url, self.two.base_url
         self.urls = {"a": f"{one}/img/a.jpg", "b": f"{one}/img/b.jpg", "c": f"{two}/c.png",
                      "d": f"{two}/d.png"}
@@ -261,8 +261,8 @@ def test_full_takedown_workflow(db_url: str, site: Site, tmp_path: Path) -> None
 
     # 6. The site removes A, replaces B with another picture, re-encodes C (still PDQ-close).
     del site.one.routes["/img/a.jpg"]
-    Site.image(site.one, "/img/b.jpg", imagegen.photo_jpeg(99, size=(320, 240)), "image/jpeg")
-    Site.image(site.two, "/c.png", imagegen.encode(site.c_image, "jpeg", quality=70),
+    Site.image(site.one, "/img/b.jpg", gen.photo_jpeg(99, size=(320, 240)), "image/jpeg")
+    Site.image(site.two, "/c.png", gen.encode(site.c_image, "jpeg", quality=70),
                "image/jpeg")
     later = {"TRAWL_NOW": iso(sent + timedelta(hours=25))}
     summary = json.loads(trawl.subprocess("recheck", "--format", "json", env=later))

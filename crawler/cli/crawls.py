@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.common import emit, format_option, opened_store, pass_config, require_actor
 from crawler.config import Config
 from crawler.errors import StoppedBySignal, TrawlError
 
@@ -136,6 +136,28 @@ def crawls_show(config: Config, crawl_id: int, trend_limit: int, fmt: str) -> No
         emit([detail], fmt)
         return
     _print_detail(detail)
+
+
+@crawls_group.command("mark-failed")
+@click.argument("crawl_id", type=int)
+@click.option("--reason", default="its process died", show_default=True,
+              help="Why (recorded on the crawl and in the audit trail).")
+@pass_config
+def mark_failed_command(config: Config, crawl_id: int, reason: str) -> None:
+    """Mark running crawl CRAWL_ID failed, so its seeds can be crawled again.
+
+    For a crawl whose process is gone (killed, its machine rebooted) but whose row still
+    says running. Trawl also does this by itself for crawls whose process is gone from this
+    machine or whose heartbeat stopped. Example: trawl --as alice crawls mark-failed 12
+    """
+    from storage.crawls import mark_crawl_failed
+
+    actor = require_actor(config)
+    with opened_store(config) as store:
+        crawl = mark_crawl_failed(store, crawl_id, actor=actor, reason=reason)
+    seeds = ", ".join(f"#{s}" for s in crawl.seed_ids) or "none"
+    click.echo(f"Crawl {crawl.id} marked failed ({crawl.reason}); its seeds ({seeds}) can be "
+               "crawled again.")
 
 
 def _print_detail(d: dict[str, Any]) -> None:

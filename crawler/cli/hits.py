@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -58,6 +59,16 @@ def detail_document(detail: HitDetail) -> dict[str, Any]:
     return doc
 
 
+def _one_line(text: str) -> str:
+    """`text` with control characters and line/paragraph separators escaped (\\n, \\u2028),
+    so that a note with a newline cannot print as if it were another history line."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+        for c in text
+    )
+
+
 def _text(detail: HitDetail) -> str:
     d = detail_document(detail)
     ttr = detail.time_to_removal_seconds
@@ -101,8 +112,9 @@ def _text(detail: HitDetail) -> str:
     for h in d["history"]:
         change = (f"{h['from_state']} -> {h['to_state']}"
                   if h["from_state"] != h["to_state"] else (h["to_state"] or ""))
-        why = f"  {h['detail']}" if h["detail"] else ""
-        lines.append(f"    {h['at']}  {h['actor']:<12} {h['action']:<13} {change}{why}")
+        why = f"  {_one_line(h['detail'])}" if h["detail"] else ""
+        lines.append(f"    {h['at']}  {_one_line(h['actor']):<12} {_one_line(h['action']):<13} "
+                     f"{change}{why}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import struct
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -234,6 +235,11 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
 def worker_main(argv: list[str]) -> int:
     """The worker process: frames in on stdin, frames out on stdout, until stdin closes."""
     max_pixels = int(argv[0]) if argv else None
+    # A stop signal to the crawl's process group is for the crawl: it closes gracefully and
+    # closes our stdin once the images in flight are hashed. Dying here would only make the
+    # crawl re-hash them on a new worker while it is trying to stop. (SIGKILL still works.)
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
     while (header := _read_exact(requests, FRAME.size)) is not None:

@@ -1,8 +1,9 @@
-"""Generated synthetic sites on loopback for tests, `trawl demo` and benchmarks (no real images).
+"""Generated benign images and synthetic sites on loopback for tests, `trawl demo` and benchmarks.
 
-`SyntheticSite` (crawler.sitegen.site) is the test site with known images and hostile cases;
-`BenchSite` (crawler.sitegen.bench) the large benchmark site. Imported lazily, so serving the
-bench site does not load the hashing code.
+`crawler.sitegen.images` is the one generator of benign images (kinds, edits, encoders and
+hostile files); `SyntheticSite` (crawler.sitegen.site) is the test site with known images and
+hostile cases; `BenchSite` (crawler.sitegen.bench) the large benchmark site. Imported lazily,
+so serving the bench site does not load the hashing code.
 """
 
 from __future__ import annotations

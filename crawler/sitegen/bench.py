@@ -7,12 +7,7 @@ generation stays fast.
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-from PIL import Image
-
-from crawler.sitegen.images import synthetic_image, with_jpeg_comment
+from crawler.sitegen.images import encode, grain, textured, with_jpeg_comment
 from crawler.sitegen.server import LoggedRequest, Reply, RouteServer
 
 LINKS_PER_LIST = 100
@@ -20,12 +15,8 @@ NOISE_SIGMA = 5.0  # texture that brings a 1024x768 JPEG (quality 90) to ~130 KB
 
 
 def pool_jpeg(seed: int, size: tuple[int, int] = (1024, 768)) -> bytes:
-    image = synthetic_image(10_000 + seed, size)
-    rng = np.random.default_rng(seed)
-    noisy = np.asarray(image).astype(np.float32) + rng.normal(0, NOISE_SIGMA, (size[1], size[0], 3))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+    image = grain(textured(10_000 + seed, size), seed, NOISE_SIGMA)
+    return encode(image, "jpeg", quality=90)
 
 
 class BenchSite:

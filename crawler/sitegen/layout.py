@@ -43,10 +43,10 @@ def build_layout(
         return site.marker + b"-" + name.encode()
 
     def jpeg(image: Image.Image, name: str, quality: int = 90) -> bytes:
-        return gen.encode(image.convert("RGB"), "JPEG", mark(name), quality=quality)
+        return gen.encode(image, "jpeg", marker=mark(name), quality=quality)
 
     def png(image: Image.Image, name: str) -> bytes:
-        return gen.encode(image, "PNG", mark(name))
+        return gen.encode(image, "png", marker=mark(name))
 
     k0 = site._known_bytes(0, jpeg(known[0], "k0"))
     k1 = site._known_bytes(1, png(known[1], "k1"))
@@ -59,17 +59,17 @@ def build_layout(
     # gallery/1: the common ways of showing an image, each one a known image or an edit.
     img = site._image
     k0_url = img(c, "/img/k0.jpg", k0, "image/jpeg", page=g1, hit=True)
-    k2_half = img(c, "/img/k2-half.jpg", jpeg(gen.resized(known[2]), "k2h"), "image/jpeg",
+    k2_half = img(c, "/img/k2-half.jpg", jpeg(gen.resize50(known[2]), "k2h"), "image/jpeg",
                   page=g1, hit=True)
     u0 = img(c, "/img/u0.jpg", jpeg(unrelated[0], "u0"), "image/jpeg", page=g1)
     k3_q40 = img(c, "/img/k3-q40.jpg", jpeg(known[3], "k3q", 40), "image/jpeg", page=g1, hit=True)
     u1 = img(c, "/img/u1.png", png(unrelated[1], "u1"), "image/png", page=g1)
     img(m, "/files/k1.png", k1, "image/png", page=g1, hit=True)
-    k4_crop = img(c, "/img/k4-crop.jpg", jpeg(gen.cropped(known[4]), "k4c"), "image/jpeg",
+    k4_crop = img(c, "/img/k4-crop.jpg", jpeg(gen.crop3(known[4]), "k4c"), "image/jpeg",
                   page=g1, hit=True)
     k5_gray = img(c, "/img/k5-gray.png", png(gen.grayscale(known[5]), "k5g"), "image/png",
                   page=g1, hit=True)
-    gif = gen.encode(unrelated[2].convert("P"), "GIF", mark("u2"))
+    gif = gen.encode(unrelated[2].convert("P"), "gif", marker=mark("u2"))
     img(m, "/img/u2.gif", gif, "image/gif", page=g1)
     site._page(m, "/gallery/1", f"""
       <meta property="og:image" content="{k4_crop}">
@@ -82,22 +82,22 @@ def build_layout(
       <a href="/">home</a> <a href="/gallery/2#top">next</a>""")
 
     # gallery/2: lazy srcset, CSS background, identical bytes under a second URL, hostile files.
-    u3 = img(c, "/img/u3.webp", gen.encode(unrelated[3], "WEBP", mark("u3"), quality=80),
+    u3 = img(c, "/img/u3.webp", gen.encode(unrelated[3], "webp", marker=mark("u3"), quality=80),
              "image/webp", page=g2)
-    k1_webp = img(c, "/img/k1.webp", gen.encode(known[1], "WEBP", mark("k1w"), quality=80),
+    k1_webp = img(c, "/img/k1.webp", gen.encode(known[1], "webp", marker=mark("k1w"), quality=80),
                   "image/webp", page=g2, hit=True)
     img(m, "/img/k0-copy.jpg", k0, "image/jpeg", page=g2, hit=True)
     # A re-upload turned on its side: found only by PDQ's dihedral search.
     k0_turned = img(c, "/img/k0-turned.jpg",
-                    jpeg(known[0].transpose(Image.Transpose.ROTATE_90), "k0t"), "image/jpeg",
+                    jpeg(gen.rotate90(known[0]), "k0t"), "image/jpeg",
                     page=g2, hit=True)
     img(m, "/img/broken.jpg", gen.truncated(jpeg(unrelated[4], "u4")), "image/jpeg", page=g2,
         status="undecodable")
-    big = gen.oversize_blob(mark("huge"), site.max_image_size + 200_000)
+    big = gen.oversize_blob(site.max_image_size + 200_000, marker=mark("huge"))
     huge = site._serve(m, "/img/huge.jpg", big, "image/jpeg")
     site.expected[huge] = _failed("too_large", g2)
-    img(m, "/img/bomb.png", gen.decompression_bomb(mark("bomb")), "image/png", page=g2,
-        status="too_large")
+    bomb = gen.png_bomb(30_000, 30_000, forged=False, marker=mark("bomb"))  # 900 Mpx in ~100 KB
+    img(m, "/img/bomb.png", bomb, "image/png", page=g2, status="too_large")
     fake = b"<html><body>" + mark("fake") + b" not an image</body></html>"
     img(m, "/img/fake.png", fake, "image/png", page=g2, status="unsupported")
     site.expected[m.base_url + "/img/missing.jpg"] = _failed("http_404", g2)

@@ -27,17 +27,17 @@ CSV_HEADER = ("hash_type", "hash", "label", "source", "category")
 
 
 def _png(image: Image.Image) -> bytes:
-    return gen.encode(image, "PNG", b"-", compress_level=1)
+    return gen.encode(image, "png", marker=b"-", compress_level=1)
 
 
 # The edit each known image appears under on the site (layout.py), in known-image order;
 # None: the original bytes only.
 KNOWN_EDITS: tuple[Callable[[Image.Image], bytes] | None, ...] = (
     None,  # k0: exact copies
-    lambda im: gen.encode(im, "WEBP", b"-", quality=80),  # k1 as WebP
-    lambda im: _png(gen.resized(im)),  # k2 resized to half
-    lambda im: gen.encode(im, "JPEG", b"-", quality=40),  # k3 re-encoded
-    lambda im: _png(gen.cropped(im)),  # k4 cropped 3%
+    lambda im: gen.encode(im, "webp", marker=b"-", quality=80),  # k1 as WebP
+    lambda im: _png(gen.resize50(im)),  # k2 resized to half
+    lambda im: gen.encode(im, "jpeg", marker=b"-", quality=40),  # k3 re-encoded
+    lambda im: _png(gen.crop3(im)),  # k4 cropped 3%
     lambda im: _png(gen.grayscale(im)),  # k5 grayscale
 )
 
@@ -56,7 +56,7 @@ def _pick_seeds(seed: int) -> tuple[list[int], list[int]]:
     for edit in KNOWN_EDITS:
         while True:
             candidate += 1
-            image = gen.synthetic_image(candidate)
+            image = gen.textured(candidate)
             base = hash_image(_png(image)).pdq
             if base is None:
                 continue
@@ -67,7 +67,7 @@ def _pick_seeds(seed: int) -> tuple[list[int], list[int]]:
     unrelated: list[int] = []
     while len(unrelated) < UNRELATED_COUNT:
         candidate += 1
-        pdq = hash_image(_png(gen.synthetic_image(candidate))).pdq
+        pdq = hash_image(_png(gen.textured(candidate))).pdq
         if pdq and all(_pdq_distance(pdq, b) >= UNRELATED_MIN_DISTANCE for _, b in known):
             unrelated.append(candidate)
     return [c for c, _ in known], unrelated
@@ -155,8 +155,8 @@ class SyntheticSite:
     def _pick_images(self, seed: int) -> tuple[list[Image.Image], list[Image.Image]]:
         known_seeds, unrelated_seeds = _pick_seeds(seed)
         return (
-            [gen.synthetic_image(s) for s in known_seeds],
-            [gen.synthetic_image(s) for s in unrelated_seeds],
+            [gen.textured(s) for s in known_seeds],
+            [gen.textured(s) for s in unrelated_seeds],
         )
 
     def _known_bytes(self, index: int, data: bytes) -> bytes:

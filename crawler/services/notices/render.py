@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from contextvars import ContextVar
 from datetime import UTC
 from email.generator import BytesGenerator
 from email.headerregistry import Address
@@ -11,9 +13,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crawler.clock import iso_z
 from crawler.errors import TrawlError
@@ -38,9 +43,52 @@ DEFAULT_LEGAL_BASIS = (
 )
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 
+# Bounds on what a template may do (an operator's --template is configuration, yet a typo in
+# a loop must end in a sentence, not a hung command or a traceback). Jinja2's sandbox already
+# refuses range() over 100,000 items; these bound the rest.
+RENDER_SECONDS = 30.0  # per notice; checked at every call and every piece of output
+MAX_RENDERED_CHARS = 50_000_000  # a notice listing 100,000 URLs stays far below
+MAX_SEQUENCE = 1_000_000  # items `*` may make of a string or list
+MAX_POWER_BITS = 100_000  # size of an integer `**` may make
+_deadline: ContextVar[float | None] = ContextVar("trawl_notice_deadline", default=None)
+
 
 class NoticeRenderError(TrawlError, ValueError):
     """A template or setting that cannot be used; the message names the file and the fault."""
+
+
+def _check_deadline() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise SecurityError(
+            f"it ran for more than {RENDER_SECONDS:g} s (a loop without end, or nested loops "
+            "over large ranges)"
+        )
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox (no attribute tricks, no list.append, range() capped) plus bounds on
+    `*`, `**`, the time spent and, in _render, the size of the output."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for items, times in ((left, right), (right, left)):
+                if (isinstance(items, str | bytes | list | tuple) and isinstance(times, int)
+                        and len(items) * times > MAX_SEQUENCE):
+                    raise SecurityError(
+                        f"it repeats a sequence {times:,} times, past the limit of "
+                        f"{MAX_SEQUENCE:,} items"
+                    )
+        elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+              and abs(left) > 1 and right * abs(left).bit_length() > MAX_POWER_BITS):
+            raise SecurityError(f"it raises {left} to the power {right:,}, a number too large")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
 
 
 def legal_basis(path: Path | None = None) -> str:
@@ -73,9 +121,10 @@ class NoticeRenderer:
         self.legal_basis = legal_basis_text if legal_basis_text is not None else legal_basis()
         self.sender = header_value(sender or os.environ.get(SENDER_ENV) or DEFAULT_SENDER)
         self.organisation = organisation or os.environ.get(ORG_ENV) or DEFAULT_ORG
-        # Text, not HTML: no autoescaping (URLs must stay verbatim). Sandboxed because the
-        # template file is configuration, and configuration should not run arbitrary code.
-        self.env = SandboxedEnvironment(
+        # Text, not HTML: no autoescaping (URLs must stay verbatim). Sandboxed and bounded
+        # because the template file is configuration, and configuration should not run
+        # arbitrary code, nor run for ever.
+        self.env = _BoundedEnvironment(
             loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False,
             undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
             lstrip_blocks=True,
@@ -89,6 +138,10 @@ class NoticeRenderer:
             except TemplateError as exc:
                 raise NoticeRenderError(
                     f"template {template} line {getattr(exc, 'lineno', '?')}: {exc}") from None
+            except (RecursionError, MemoryError) as exc:
+                raise NoticeRenderError(
+                    f"template {template} is nested too deeply to compile "
+                    f"({type(exc).__name__}); simplify it.") from None
         self.template_name = str(template) if template else None
 
     def _render(self, name: str, notice: NoticeInfo) -> str:
@@ -100,12 +153,36 @@ class NoticeRenderer:
             "organisation": self.organisation,
             "sender": self.sender,
         }
+        where = self.template_name or name
+        token = _deadline.set(time.monotonic() + RENDER_SECONDS)
         try:
             template = self.custom or self.env.get_template(name)
-            return template.render(**context)
+            pieces: list[str] = []
+            size = 0
+            for piece in template.generate(**context):
+                size += len(piece)
+                if size > MAX_RENDERED_CHARS:
+                    raise SecurityError(
+                        f"its output passed {MAX_RENDERED_CHARS:,} characters"
+                    )
+                _check_deadline()
+                pieces.append(piece)
+            return "".join(pieces)
+        except (SecurityError, OverflowError, MemoryError, RecursionError) as exc:
+            # OverflowError: the sandbox's "Range too big"; MemoryError and RecursionError:
+            # whatever the bounds above did not foresee.
+            raise NoticeRenderError(
+                f"template {where} was stopped: {exc or type(exc).__name__}. A notice template "
+                "must not loop or compute without bound; simplify it."
+            ) from None
         except TemplateError as exc:
-            where = self.template_name or name
             raise NoticeRenderError(f"template {where} cannot be rendered: {exc}") from None
+        except Exception as exc:  # a template fault (1/0, a bad filter argument): say so
+            raise NoticeRenderError(
+                f"template {where} failed while rendering: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            _deadline.reset(token)
 
     def text(self, notice: NoticeInfo) -> str:
         return self._render(TEXT_TEMPLATE, notice)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.clock import Clock, utcnow
+from crawler.errors import TrawlError
 from crawler.services.scheduler.options import (
     SUPERVISE_SECONDS,
     SchedulerOptions,
@@ -56,6 +57,10 @@ if TYPE_CHECKING:
     from storage.seeds import SeedInfo
 
 logger = logging.getLogger("trawl.scheduler")
+
+class SchedulerError(TrawlError, RuntimeError):
+    """A schedule that cannot run now; the message says why and what to do."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -348,23 +353,23 @@ class Scheduler:
 
     def run_now(self, schedule: ScheduleInfo) -> int:
         """Start one crawl of the schedule now, outside its timetable (its due time is kept).
-        Raises RuntimeError naming the busy seeds when any is being crawled."""
+        Raises SchedulerError naming the busy seeds when any is being crawled."""
         self._reconcile()
         seeds = self.resolve_seeds(schedule)
         if not seeds:
-            raise RuntimeError(f"Schedule {schedule.name!r} has no active seeds to crawl.")
+            raise SchedulerError(f"Schedule {schedule.name!r} has no active seeds to crawl.")
         try:
             crawl_id = start_crawl(
                 self.store, start_urls=[s.url for s in seeds], seed_ids=[s.id for s in seeds],
                 schedule_id=schedule.id, exclusive=True,
             )
         except SeedsBusyError as exc:
-            raise RuntimeError(
+            raise SchedulerError(
                 f"Schedule {schedule.name!r} cannot run now: {exc} "
                 "(`trawl crawls list --outcome running` shows them)."
             ) from None
         if not self.launch(crawl_id, schedule, seeds):
-            raise RuntimeError(f"The crawl process of crawl {crawl_id} could not start.")
+            raise SchedulerError(f"The crawl process of crawl {crawl_id} could not start.")
         return crawl_id
 
     # --- loops ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """People: accounts, API tokens (hashed), login sessions and failed sign-ins for lockout.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-30
 
 Only new tables: existing rows are untouched. The audit trail names people by their
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
