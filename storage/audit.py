@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
@@ -60,11 +61,15 @@ def list_audit(
     entity: str | None = None,
     entity_id: int | None = None,
     actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int | None = None,
+    offset: int = 0,
     newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Events oldest first (or newest first), optionally for one entity kind, one entity
-    or one actor."""
+    """Events oldest first (or newest first), optionally for one entity kind, one entity,
+    one actor or one action, at or after `since` and before `until` (naive UTC)."""
     order = AuditEvent.id.desc() if newest_first else AuditEvent.id
     query = select(AuditEvent).order_by(order)
     if entity is not None:
@@ -73,6 +78,14 @@ def list_audit(
         query = query.where(AuditEvent.entity_id == entity_id)
     if actor is not None:
         query = query.where(AuditEvent.actor == actor)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with store.read_session() as session:

@@ -399,3 +399,71 @@ class Schedule(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- people: accounts, API tokens, login sessions (migration 0004) ------------------
+
+
+class User(Base):
+    """A person who signs in to `trawl serve` or acts through an API token."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)  # analyst | takedown | admin
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)  # argon2 encoded string
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only the sha256 of the token is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_token_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    label: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the sha256 of its cookie, its CSRF secret and its expiry."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (
+        Index("ix_login_session_user", "user_id"),
+        Index("ix_login_session_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    csrf_secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class LoginFailure(Base):
+    """One failed sign-in, by the name tried and the client address (lockout, rate limit)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failure_name", "name", "at"),
+        Index("ix_login_failure_address", "remote_addr", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -20,7 +20,9 @@ from crawler.cli import (
     review,
     schedules,
     seeds,
+    serve,
     takedown,
+    users,
 )
 from crawler.config import ACTOR_ENV, DATABASE_ENV, Config
 from crawler.errors import USER_ERRORS, exit_code_of
@@ -67,7 +69,8 @@ def cli(ctx: click.Context, db_url: str | None, actor: str | None, verbose: bool
         raise UserError(str(exc), exit_code_of(exc)) from None
 
 
-for module in (database, lists, seeds, crawls, hits, review, takedown, schedules, demo):
+for module in (database, lists, seeds, crawls, hits, review, takedown, schedules, demo,
+               users, serve):
     module.register(cli)
 
 

@@ -1,0 +1,93 @@
+"""The app factory: one Store, the routers, the security headers and the error handler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from crawler.config import Config
+from crawler.web.api import audit as api_audit
+from crawler.web.api import docs as api_docs
+from crawler.web.api import me as api_me
+from crawler.web.api import users as api_users
+from crawler.web.errors import handle_error
+from crawler.web.headers import SecurityHeadersMiddleware
+from crawler.web.pages import audit, dashboard, login, users
+from crawler.web.problems import HANDLED, PROBLEM_MEDIA_TYPE
+from crawler.web.settings import WebSettings
+from storage.db import open_store
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+OPENAPI_URL = "/api/openapi.json"
+
+PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router)
+API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.router)
+
+
+def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
+    """The web app over the configured database (opened, and migrated, here).
+
+    Raises storage.errors.StorageError, a sentence, when the database cannot be opened
+    (or does not exist yet: `trawl init` makes it).
+    """
+    settings = web or WebSettings()
+    store = open_store(config.db_url, create=False)  # `trawl init` creates databases
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="Trawl",
+        summary="Crawled images matching known hash lists: review, takedown, accounts.",
+        version="1",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # crawler/web/api/docs.py serves it without a CDN or inline script
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.config = config
+    app.state.settings = settings
+    for router in (*PAGE_ROUTERS, *API_ROUTERS):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(api_docs.DOCS_ASSETS_PATH,
+              StaticFiles(directory=api_docs.swagger_assets_dir()), name="api-docs-assets")
+    for exc_class in HANDLED:
+        app.add_exception_handler(exc_class, handle_error)
+    _document_problems(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so the headers, cookies and rate limit see the proxy's view.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Error responses are application/problem+json in the OpenAPI document, as sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[:1] in ("4", "5") and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,160 @@
+"""Who is asking: session cookies for pages, bearer tokens for the API, roles and CSRF.
+
+A route says what it needs in its signature:
+
+    def page(user: User = Depends(require_role("analyst"))) -> ...
+
+Admin may do everything. For unsafe methods (POST, ...) the same dependency checks the
+CSRF token of a cookie session (form field `csrf_token` or header `X-CSRF-Token`), so no
+page route can forget it; bearer-token API calls need none, and the API accepts a cookie
+for a write only with the CSRF header.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from crawler.services import users as user_service
+from crawler.web.problems import API_PREFIX, Forbidden, NotSignedIn
+from storage.db import Store
+from storage.roles import ROLES
+from storage.users import SessionInfo, UserInfo
+
+User = UserInfo
+
+SESSION_COOKIE = "trawl_session"
+LOGIN_CSRF_COOKIE = "trawl_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An API token from "
+                           "`trawl users token NAME` (or the Users page).")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in person and how they proved it (session is None for a bearer token)."""
+
+    user: UserInfo
+    session: SessionInfo | None
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def is_secure(request: Request) -> bool:
+    """Whether the request came over TLS (as the trusted proxy said, when configured)."""
+    return request.url.scheme == "https"
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _authenticate(request: Request, token: str | None) -> Caller | None:
+    store = store_of(request)
+    if token is not None and is_api(request):  # pages take the session cookie only
+        user = user_service.user_for_token(store, token)
+        return Caller(user, None) if user is not None else None
+    session = user_service.session_for_cookie(store, request.cookies.get(SESSION_COOKIE))
+    return Caller(session.user, session) if session is not None else None
+
+
+async def current_caller(request: Request, token: str | None = None) -> Caller | None:
+    """The caller of this request (cached on request.state), or None when anonymous."""
+    if not hasattr(request.state, "caller"):
+        request.state.caller = await run_in_threadpool(_authenticate, request, token)
+    caller: Caller | None = request.state.caller
+    return caller
+
+
+async def _presented_csrf(request: Request) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header or is_api(request):
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def csrf_matches(expected: str, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(expected.encode(),
+                                                         presented.encode())
+
+
+class RoleRequirement:
+    """A dependency: the signed-in user, if their role is one of `roles` (or admin).
+
+    `roles` is kept so tests can read every route's declared roles off the app.
+    """
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        unknown = set(roles) - set(ROLES)
+        if not roles or unknown:
+            raise ValueError(f"require_role needs roles among {ROLES}, not {sorted(unknown)}")
+        self.roles = frozenset(roles)
+
+    async def __call__(
+        self, request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    ) -> UserInfo:
+        caller = await current_caller(request, credentials.credentials if credentials else None)
+        if caller is None:
+            raise NotSignedIn("Sign in first: send an API token as `Authorization: Bearer "
+                              "TOKEN`." if is_api(request) else "Sign in first.")
+        if not user_service.role_allows(caller.user.role, self.roles):
+            allowed = " or ".join(sorted(self.roles | {"admin"}))
+            raise Forbidden(f"This needs the {allowed} role; {caller.user.name} is "
+                            f"{caller.user.role}.")
+        if (request.method not in SAFE_METHODS and caller.session is not None
+                and not csrf_matches(caller.session.csrf_secret,
+                                     await _presented_csrf(request))):
+            raise Forbidden(
+                f"The request's CSRF token is missing or wrong: send the {CSRF_HEADER} "
+                "header with a cookie session, or use an API token."
+                if is_api(request) else
+                "This form has expired or did not come from Trawl: reload the page and "
+                "try again.")
+        return caller.user
+
+
+def require_role(*roles: str) -> RoleRequirement:
+    """`Depends(require_role("analyst"))`: analysts (and admins) only."""
+    return RoleRequirement(roles)
+
+
+def require_signed_in() -> RoleRequirement:
+    """Anyone signed in, whatever their role."""
+    return RoleRequirement(ROLES)
+
+
+def csrf_token(request: Request) -> str | None:
+    """The CSRF token for forms on this page (the session's secret), if signed in."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return caller.session.csrf_secret if caller and caller.session else None
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, *,
+               max_age: int | None = None) -> None:
+    """HttpOnly, SameSite=Strict, path /, and Secure when the request came over TLS."""
+    response.set_cookie(name, value, max_age=max_age, path="/", secure=is_secure(request),
+                        httponly=True, samesite="strict")
+
+
+def delete_cookie(response: Response, request: Request, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=is_secure(request), httponly=True,
+                           samesite="strict")

@@ -1,0 +1,1 @@
+"""Tests of `trawl serve`: in-process (TestClient) and in a real browser."""
