@@ -65,7 +65,8 @@ def write_arrays(
             out.write(header)
             out.write(b"\0" * (start - _PREAMBLE.size - len(header)))
             for array in arrays.values():
-                out.write(array.data.cast("B"))
+                if array.nbytes:
+                    out.write(array.reshape(-1).view(np.uint8).data)
                 out.write(b"\0" * (-array.nbytes % ALIGN))
             out.write(_TRAILER.pack(TRAILER, total))
             out.flush()

@@ -42,7 +42,9 @@ def hex_to_codes(values: Sequence[str], bits: int | None = None) -> U8:
         return np.empty((0, width), dtype=np.uint8)
     joined = "".join(values)
     try:
-        raw = bytes.fromhex(joined) if len(joined) == 2 * width * len(values) else b""
+        # Every value's own length is checked too: "abc" + "d..." would decode misaligned.
+        same_length = set(map(len, values)) == {2 * width}
+        raw = bytes.fromhex(joined) if same_length else b""
     except ValueError:
         raw = b""
     if len(raw) != width * len(values):  # some value is bad: find and name it
