@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -24,20 +29,27 @@ from sqlalchemy import (
 
 from storage.audit import append_audit
 from storage.db import utcnow
-from storage.models import KnownHash, KnownList
+from storage.models import KnownHash, KnownList, KnownListsVersion
 from storage.records import ImportResult, KnownHashIn, KnownHashRow, KnownListInfo
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from storage.db import Store
 
 __all__ = [
     "ImportResult",
+    "KnownColumns",
     "KnownHashIn",
     "KnownHashRow",
     "KnownListInfo",
+    "KnownSnapshot",
     "import_known_list",
     "iter_known_hashes",
+    "known_lists_stamp",
+    "known_snapshot",
     "list_known_lists",
+    "note_known_lists_changed",
 ]
 
 # Rows per executemany batch: big enough to amortise round trips, small enough that a
@@ -47,6 +59,8 @@ IMPORT_CHUNK_ROWS = 10_000
 IMPORT_SORT_MEMORY = "128MB"
 # Rows fetched per round trip when streaming known hashes to the matcher.
 STREAM_ROWS = 10_000
+# Rows per column batch handed to the matcher builder (see known_snapshot).
+COLUMN_BATCH_ROWS = 100_000
 MAX_HASH_TYPE_LENGTH = KnownHash.__table__.c.hash_type.type.length  # type: ignore[attr-defined]
 MAX_VALUE_LENGTH = KnownHash.__table__.c.value.type.length  # type: ignore[attr-defined]
 MAX_NAME_LENGTH = KnownList.__table__.c.name.type.length  # type: ignore[attr-defined]
@@ -145,6 +159,8 @@ def import_known_list(
                 duplicate_count=KnownList.duplicate_count + duplicates + repeated,
             )
         )
+        if added:
+            note_known_lists_changed(session)
         result = ImportResult(
             list_id=list_id, name=name, added=added, duplicates=duplicates + repeated,
             already_present=already_present,
@@ -199,6 +215,105 @@ def iter_known_hashes(
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
         for row in result:
             yield KnownHashRow(*row)
+
+
+def note_known_lists_changed(session: Session) -> None:
+    """Bump the known-lists version in the caller's transaction.
+
+    Every change to the set of known hashes (an import that added rows, a list removed)
+    must call this, so a matcher saved from the old set is known to be stale.
+    """
+    bumped = session.execute(
+        update(KnownListsVersion).where(KnownListsVersion.id == 1).values(
+            version=KnownListsVersion.version + 1, changed_at=utcnow())
+    )
+    if not bumped.rowcount:  # type: ignore[attr-defined]  # a schema made without 0005's row
+        session.execute(insert(KnownListsVersion).values(
+            id=1, instance=uuid.uuid4().hex, version=1, changed_at=utcnow()))
+
+
+def known_lists_stamp(store: Store) -> str:
+    """The known lists' version as "<database instance>:<version>" (see KnownListsVersion)."""
+    with store.read_session() as session:
+        return _stamp(session.connection())
+
+
+@dataclass(frozen=True)
+class KnownColumns:
+    """One batch of known hashes as columns: what a matcher is built from, no row objects."""
+
+    ids: npt.NDArray[np.int64]
+    list_ids: npt.NDArray[np.int64]
+    hash_types: Sequence[str]
+    values: Sequence[str]
+    labels: Sequence[str | None]
+    categories: Sequence[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class KnownSnapshot:
+    """Every known hash as of one version: the stamp, counts, list names and the rows."""
+
+    stamp: str
+    count: int
+    list_names: dict[int, str]
+    batches: Iterator[KnownColumns]
+
+
+@contextmanager
+def known_snapshot(store: Store, *, batch_rows: int = COLUMN_BATCH_ROWS) -> Iterator[KnownSnapshot]:
+    """Read the stamp, the list names and every known hash in ONE read transaction.
+
+    So the rows are exactly those of the stamp's version (PostgreSQL: REPEATABLE READ;
+    SQLite: one deferred transaction in WAL mode). Rows come through the driver's own
+    cursor in batches of `batch_rows` (a server-side cursor on PostgreSQL): no ORM row
+    objects, and memory bounded by one batch. Consume `batches` inside the block.
+    """
+    conn = store.connect_for_reading()
+    if store.dialect == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            stamp = _stamp(conn)
+            count = int(conn.execute(select(func.count()).select_from(KnownHash)).scalar_one())
+            names = {int(i): str(n) for i, n in conn.execute(select(KnownList.id, KnownList.name))}
+            yield KnownSnapshot(stamp, count, names, _column_batches(store, conn, batch_rows))
+    finally:
+        conn.close()
+
+
+def _stamp(conn: Connection) -> str:
+    row = conn.execute(
+        select(KnownListsVersion.instance, KnownListsVersion.version)
+        .where(KnownListsVersion.id == 1)
+    ).first()
+    return "unversioned:0" if row is None else f"{row[0]}:{row[1]}"
+
+
+def _column_batches(store: Store, conn: Connection, batch_rows: int) -> Iterator[KnownColumns]:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    sql = "SELECT id, list_id, hash_type, value, label, category FROM known_hashes"
+    cursor: Any
+    if store.dialect == "postgresql":
+        cursor = dbapi.cursor(name="trawl_known_columns")  # type: ignore[call-arg]  # psycopg2
+        cursor.itersize = batch_rows  # server-side: rows stream in batches
+    else:
+        cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(batch_rows):
+            ids, list_ids, hash_types, values, labels, categories = zip(*rows, strict=True)
+            yield KnownColumns(
+                ids=np.array(ids, dtype=np.int64), list_ids=np.array(list_ids, dtype=np.int64),
+                hash_types=hash_types, values=values, labels=labels, categories=categories,
+            )
+            del rows, ids, list_ids, hash_types, values, labels, categories
+    finally:
+        cursor.close()
 
 
 # --- internals ----------------------------------------------------------------------
