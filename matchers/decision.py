@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ class _Hit:
     transform: str | None = None
 
 
+_REF_BATCH = 100_000  # KnownRefs turned into columns at a time by Matcher.build
+
+
 class Matcher:
     """Every known hash, indexed per type, and the decision on what a lookup found.
 
@@ -120,20 +124,25 @@ class Matcher:
         naming the known hash id, its list and the value. For millions of hashes feed a
         `MatcherBuilder` column batches instead: no Python object per hash.
         """
-        refs = list(refs)
+        builder = MatcherBuilder({})
         list_ids: dict[str, int] = {}
-        for ref in refs:
-            list_ids.setdefault(ref.list_name, len(list_ids))
-        builder = MatcherBuilder({number: name for name, number in list_ids.items()},
-                                 capacity=len(refs))
-        builder.add(
-            ids=[ref.id for ref in refs],
-            list_ids=[list_ids[ref.list_name] for ref in refs],
-            hash_types=[ref.hash_type for ref in refs],
-            values=[ref.value for ref in refs],
-            labels=[ref.label for ref in refs],
-            categories=[ref.category for ref in refs],
-        )
+        batch: list[KnownRef] = []
+        for ref in itertools.chain(refs, [None]):
+            if ref is not None:
+                batch.append(ref)
+                if ref.list_name not in list_ids:
+                    list_ids[ref.list_name] = len(list_ids)
+                    builder.add_list(list_ids[ref.list_name], ref.list_name)
+            if batch and (ref is None or len(batch) == _REF_BATCH):
+                builder.add(
+                    ids=[r.id for r in batch],
+                    list_ids=[list_ids[r.list_name] for r in batch],
+                    hash_types=[r.hash_type for r in batch],
+                    values=[r.value for r in batch],
+                    labels=[r.label for r in batch],
+                    categories=[r.category for r in batch],
+                )
+                batch = []
         return builder.build(thresholds=thresholds, dihedral=dihedral)
 
     @classmethod
@@ -340,6 +349,10 @@ class MatcherBuilder:
 
     def __init__(self, list_names: Mapping[int, str], *, capacity: int = 0) -> None:
         self._table = RefTableBuilder(list_names, capacity=capacity)
+
+    def add_list(self, list_id: int, name: str) -> None:
+        """Name a list id not given to the constructor."""
+        self._table.add_list(list_id, name)
 
     def add(
         self,

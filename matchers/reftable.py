@@ -136,10 +136,11 @@ class RefTableBuilder:
     """
 
     def __init__(self, list_names: Mapping[int, str], *, capacity: int = 0) -> None:
-        if len(list_names) > _MAX_LISTS:
-            raise ValueError(f"at most {_MAX_LISTS} lists can be indexed, got {len(list_names)}")
-        self._list_ids = np.array(sorted(list_names), dtype=np.int64)
-        self._list_names = [list_names[i] for i in sorted(list_names)]
+        self._list_ids = np.empty(0, np.int64)
+        self._list_names: list[str] = []
+        self._list_no: dict[int, int] = {}
+        for list_id, name in sorted(list_names.items()):
+            self.add_list(list_id, name)
         self._type_names = list(HASH_TYPES)
         self._type_no = {name: no for no, name in enumerate(self._type_names)}
         self._category_no: dict[str, int] = {}
@@ -147,6 +148,18 @@ class RefTableBuilder:
         self._label_size = 0
         self._count = 0
         self._columns = self._allocate(max(capacity, 1024))
+
+    def add_list(self, list_id: int, name: str) -> None:
+        """Make `list_id` known (for callers that meet lists as they go)."""
+        if list_id in self._list_no:
+            return
+        if len(self._list_names) >= _MAX_LISTS:
+            raise ValueError(f"at most {_MAX_LISTS} lists can be indexed")
+        self._list_no[list_id] = len(self._list_names)
+        self._list_names.append(name)
+        self._list_ids = np.array(sorted(self._list_no), dtype=np.int64)
+        self._list_order = np.array([self._list_no[i] for i in self._list_ids.tolist()],
+                                    dtype=np.int64)
 
     @staticmethod
     def _allocate(rows: int) -> dict[str, AnyArray]:
@@ -187,14 +200,15 @@ class RefTableBuilder:
             raise ValueError("every column of a batch needs one entry per known hash")
         if not count:
             return
-        list_no = np.searchsorted(self._list_ids, list_array)
-        unknown = (list_no >= len(self._list_ids)) | (
-            self._list_ids.take(np.minimum(list_no, len(self._list_ids) - 1)) != list_array
+        at_sorted = np.searchsorted(self._list_ids, list_array)
+        unknown = (at_sorted >= len(self._list_ids)) | (
+            self._list_ids.take(np.minimum(at_sorted, len(self._list_ids) - 1)) != list_array
         ) if len(self._list_ids) else np.ones(count, bool)
         if unknown.any():
             at = int(unknown.nonzero()[0][0])
             raise ValueError(f"known hash {id_array[at]} names list id {list_array[at]}, "
                              "which is not among the lists given to the builder")
+        list_no = self._list_order.take(at_sorted)
         self._reserve(count)
         at, end = self._count, self._count + count
         cols = self._columns
