@@ -217,11 +217,16 @@ class RefTableBuilder:
         types = self._type_numbers(hash_types, id_array, list_no)
         cols["types"][at:end] = types
         self._put_values(cols["values"][at:end], types, values, id_array, list_no)
-        category_no = self._category_no
-        cols["categories"][at:end] = (
-            -1 if categories is None
-            else [category_no.setdefault(c, len(category_no)) if c else -1 for c in categories]
-        )
+        if categories is None:
+            cols["categories"][at:end] = -1
+        else:  # few distinct categories: number them once, then map in C
+            numbers = self._category_no
+            for category in set(categories) - numbers.keys():
+                if category:
+                    numbers[category] = len(numbers)
+            lookup: dict[str | None, int] = {**numbers, None: -1, "": -1}
+            cols["categories"][at:end] = np.fromiter(
+                map(lookup.__getitem__, categories), np.int32, count)
         self._put_labels(at, end, labels, list_no)
         self._count = end
 
@@ -255,7 +260,8 @@ class RefTableBuilder:
         self, hash_types: Sequence[str], ids: npt.NDArray[np.int64], list_no: AnyArray
     ) -> npt.NDArray[np.int8]:
         type_no = self._type_no
-        numbers = np.array([type_no.get(name, -1) for name in hash_types], dtype=np.int8)
+        numbers = np.fromiter(map(type_no.get, hash_types, itertools.repeat(-1)), np.int8,
+                              len(hash_types))
         for at in (numbers < 0).nonzero()[0].tolist():  # not a registered name as written
             try:
                 numbers[at] = type_no[get_hash_type(hash_types[at]).name]
@@ -304,20 +310,22 @@ class RefTableBuilder:
             cols["label_lengths"][at:end] = 0
             cols["item_keys"][at:end] = -1
             return
-        encoded = [label.encode() if label else b"" for label in labels]
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        starts = self._label_size + np.cumsum(lengths) - lengths
-        cols["label_starts"][at:end] = starts
+        texts = [label or "" for label in labels]
+        joined = "".join(texts)
+        if joined.isascii():  # one character, one byte: lengths without encoding each
+            blob = joined.encode()
+            lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        else:
+            encoded = [text.encode() for text in texts]
+            blob = b"".join(encoded)
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        cols["label_starts"][at:end] = self._label_size + np.cumsum(lengths) - lengths
         cols["label_lengths"][at:end] = lengths
-        blob = b"".join(encoded)
         self._label_chunks.append(blob)
         self._label_size += len(blob)
-        mask = (1 << _LABEL_BITS) - 1
-        hashed = np.fromiter(
-            (hash(label) & mask if label else -1 for label in labels), np.int64, len(labels)
-        )
+        hashed = np.fromiter(map(hash, texts), np.int64, len(texts)) & ((1 << _LABEL_BITS) - 1)
         cols["item_keys"][at:end] = np.where(
-            hashed >= 0, (list_no.astype(np.int64) << _LABEL_BITS) | hashed, -1
+            lengths > 0, (list_no.astype(np.int64) << _LABEL_BITS) | hashed, -1
         )
 
     def _where(self, ids: npt.NDArray[np.int64], list_no: AnyArray, row: int) -> str:

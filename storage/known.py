@@ -64,7 +64,7 @@ IMPORT_SORT_MEMORY = "128MB"
 # Rows fetched per round trip when streaming known hashes to the matcher.
 STREAM_ROWS = 10_000
 # Rows per column batch handed to the matcher builder (see known_snapshot).
-COLUMN_BATCH_ROWS = 100_000
+COLUMN_BATCH_ROWS = 20_000
 MAX_HASH_TYPE_LENGTH = KnownHash.__table__.c.hash_type.type.length  # type: ignore[attr-defined]
 MAX_VALUE_LENGTH = KnownHash.__table__.c.value.type.length  # type: ignore[attr-defined]
 MAX_NAME_LENGTH = KnownList.__table__.c.name.type.length  # type: ignore[attr-defined]
