@@ -224,7 +224,8 @@ class RefTableBuilder:
             for category in set(categories) - numbers.keys():
                 if category:
                     numbers[category] = len(numbers)
-            lookup: dict[str | None, int] = {**numbers, None: -1, "": -1}
+            lookup: dict[str | None, int] = {None: -1, "": -1}
+            lookup.update(numbers)
             cols["categories"][at:end] = np.fromiter(
                 map(lookup.__getitem__, categories), np.int32, count)
         self._put_labels(at, end, labels, list_no)
