@@ -130,3 +130,26 @@ def test_a_stream_is_read_once(tmp_path: Path) -> None:
             list(entries)
     with pytest.raises(ListFormatError, match="no hashes"):
         KnownListStream([b"\n", b"# nothing\n"], name="<stdin>")
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [(b"md5 \xff\xfe\n", "not valid UTF-8"), (b"md5 ab\rcd\n", "carriage return"),
+     (b"md5 \x00\n", "NUL bytes")],
+)
+def test_block_reading_names_the_bad_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bytes, fragment: str
+) -> None:
+    from matchers.listformats import reader
+
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 100)  # many blocks, lines across their ends
+    good = b"".join(f"md5 {md5(i)}\r\n".encode() for i in range(40))
+    path = tmp_path / "list.txt"
+    path.write_bytes(reader.UTF8_BOM + good + bad + good)
+    with pytest.raises(ListFormatError, match=fragment) as info:
+        parse_known_list(path)
+    assert info.value.line == 41
+    path.write_bytes(reader.UTF8_BOM + good + b"# comment\n\n" + good.rstrip(b"\r\n"))
+    parsed = parse_known_list(path)
+    assert (parsed.lines, len(parsed.entries), parsed.duplicates) == (82, 40, 40)
+    assert parsed.entries[-1].line == 40
