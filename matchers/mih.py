@@ -267,8 +267,8 @@ class HammingIndex:
         cls, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
     ) -> HammingIndex:
         """The index `export` described, around the given (e.g. memory-mapped) arrays."""
-        index = cls(int(meta["bits"]), radius_hint=int(meta["radius_hint"]),
-                    chunks=meta["chunks"])
+        index = cls(int(meta["bits"]), radius_hint=int(meta["radius_hint"]))
+        index._fixed_chunks = meta["chunks"]  # set after: no empty tables of that shape
         count = int(meta["count"])
         inline = arrays.get("inline")
         words = inline[:count].reshape(count, 1) if inline is not None else arrays["words"]
