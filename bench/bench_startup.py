@@ -160,10 +160,14 @@ def bench_size(args: argparse.Namespace, n: int) -> None:
             if n <= args.rows_max:
                 contenders.append("rows")
             results: dict[str, list[dict[str, object]]] = {c: [] for c in contenders}
+            rounds = {"load": args.rounds, "rebuild": args.rebuild_rounds,
+                      "rows": args.rebuild_rounds}
             run_child(url, cache, "rebuild")  # the first build: not timed
-            for round_no in range(args.rounds):
+            for round_no in range(max(rounds.values())):
                 order = contenders if round_no % 2 == 0 else contenders[::-1]
                 for contender in order:
+                    if len(results[contender]) >= rounds[contender]:
+                        continue
                     loads = os.getloadavg()[0]
                     result = run_child(url, cache, contender)
                     result["load"] = loads
@@ -199,14 +203,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--mix", choices=sorted(MIXES), default="all")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="timed loads per size")
+    parser.add_argument("--rebuild-rounds", type=int, default=2,
+                        help="timed rebuilds (and per-row builds) per size: minutes each at 10M")
     parser.add_argument("--rows-max", type=int, default=1_000_000,
                         help="largest size at which the per-row 'rows' contender runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="100k known hashes, 2 rounds")
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.rounds = "100000", 2
+        args.sizes, args.rounds, args.rebuild_rounds = "100000", 2, 1
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, load average "
           f"{os.getloadavg()[0]:.1f} at start")
     print("\n| db | mix | known | contender | matcher s (min / median / max) | open_store s "
