@@ -64,7 +64,9 @@ class RefTable:
         self.label_lengths: npt.NDArray[np.int32] = columns["label_lengths"]
         self.label_text: npt.NDArray[np.uint8] = columns["label_text"]
         self.values: npt.NDArray[np.uint8] = columns["values"]
-        bounds = np.searchsorted(self.types, np.arange(len(self.type_names) + 1)).tolist()
+        # Keys of the column's own dtype: other keys would make numpy convert the column.
+        numbers = np.arange(len(self.type_names) + 1, dtype=self.types.dtype)
+        bounds = np.searchsorted(self.types, numbers).tolist()
         # Row range of each type present: (type number, first row, end row).
         self.sections = [
             (number, start, stop)
