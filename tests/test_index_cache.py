@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.index_cache import INDEX_FILE, index_dir_for, load_or_build_matcher
-from crawler.rematch import build_matcher
+from matchers.decision import KnownRef, Matcher
 from matchers.digests import Digests
 from matchers.matcherfile import FORMAT_VERSION
 from storage.db import Store, open_store
@@ -89,7 +89,10 @@ def test_answers_equal_a_matcher_built_from_rows(store: Store, tmp_path: Path) -
     add_list(store, "a", 0, 30)
     add_list(store, "b", 20, 50)
     cached = load_or_build_matcher(store, tmp_path)
-    rows = build_matcher(store)
+    rows = Matcher.build(
+        KnownRef(r.id, r.list_name, r.hash_type, r.value, r.label, r.category)
+        for r in iter_known_hashes(store)
+    )
     for i in range(0, 55, 3):
         assert cached.match(probe(i)) == rows.match(probe(i))
         assert cached.match(probe(i, 30)) == rows.match(probe(i, 30))
