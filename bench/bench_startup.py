@@ -5,8 +5,8 @@ Contenders, each in a fresh Python process (as a crawl starts), alternated round
   load     the saved matcher file is current: crawler.index_cache.load_or_build_matcher maps it
   rebuild  the lists changed (file removed first): build from the database in column
            batches, save, then map it; its peak RSS is compared with the file's size
-  rows     the previous way, every crawl: crawler.rematch.build_matcher (a KnownRef per row
-           into Matcher.build); only for sizes up to --rows-max (slow)
+  rows     the previous way, every crawl (crawler.rematch.build_matcher): a KnownRef per
+           row into Matcher.build; only for sizes up to --rows-max (slow)
 
 Each figure is the wall time of getting the matcher once the store is open (open_store,
 which checks the schema's migration, is shown apart; imports are excluded), then the first
@@ -103,9 +103,17 @@ def fill(url: str, db: str, n: int, mix: str, seed: int) -> None:
 def child(url: str, cache: str, contender: str) -> dict[str, object]:
     """One start-up, timed in a fresh process; prints a JSON line."""
     from crawler.index_cache import INDEX_FILE, load_or_build_matcher
-    from crawler.rematch import build_matcher
+    from matchers.decision import KnownRef, Matcher
     from matchers.digests import Digests
-    from storage.db import open_store
+    from storage.db import Store, open_store
+    from storage.known import iter_known_hashes
+
+    def build_matcher(store: Store) -> Matcher:
+        """What every crawl did before (crawler.rematch.build_matcher): a KnownRef per row."""
+        return Matcher.build(
+            KnownRef(r.id, r.list_name, r.hash_type, r.value, r.label, r.category)
+            for r in iter_known_hashes(store)
+        )
 
     folder = Path(cache)
     if contender == "rebuild":
