@@ -1,14 +1,19 @@
-"""Benchmark the parse side of importing a 1M-line known-hash list: time and peak memory.
+"""Benchmark the parse side of importing a known-hash list: time and peak memory.
 
 Run from the repository root:
 
     python3 bench/bench_import_parse.py                 # 1M lines, every format
-    python3 bench/bench_import_parse.py --lines 200000 --formats csv
+    python3 bench/bench_import_parse.py --lines 10000000 --formats te --modes stream
+    python3 bench/bench_import_parse.py --quick         # 100k lines, csv and te
 
 Each format's file is generated in a temporary directory (random hashes, 1% repeated so
 duplicates are counted) and parsed in a fresh child process pinned to one core, so that
-the peak RSS (VmHWM) belongs to that parse alone; the RSS after imports is subtracted. tracemalloc's peak is measured in a second child (it slows parsing ~4x, so
-its run is not the timed one). Storage insertion is a separate benchmark (H3's).
+the peak RSS (VmHWM) belongs to that parse alone; the RSS after imports is subtracted.
+Contenders, alternated round by round: `whole` = parse_known_list (the whole list in
+memory, repeats removed in a set: what the CLI did before streaming) and `stream` =
+iterating open_known_list's KnownListStream (what a streaming import reads). Times are
+the child's CPU time. --trace adds tracemalloc's peak from a further child (it slows
+parsing ~4x). Storage insertion is bench_import_store.py's.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ CHILD = """
 import gc, json, os, sys, time, tracemalloc
 sys.path.insert(0, {root!r})
 os.sched_setaffinity(0, {{{core}}})
-from matchers.lists import parse_known_list
+from matchers.lists import open_known_list, parse_known_list
 from pathlib import Path
 def status(field):
     # VmHWM is this process's own peak; ru_maxrss would include the parent's before exec.
@@ -41,14 +46,20 @@ gc.collect()
 base = status("VmRSS")
 if {trace}:
     tracemalloc.start()
-start = time.perf_counter()
-parsed = parse_known_list(Path({path!r}), hash_type={hash_type!r})
-seconds = time.perf_counter() - start
+start = time.process_time()
+if {mode!r} == "whole":
+    parsed = parse_known_list(Path({path!r}), hash_type={hash_type!r})
+    entries, duplicates, lines, fmt = (len(parsed.entries), parsed.duplicates, parsed.lines,
+                                       parsed.format)
+else:
+    with open_known_list(Path({path!r}), hash_type={hash_type!r}) as stream:
+        entries = sum(1 for _ in stream)
+    duplicates, lines, fmt = None, stream.lines, stream.format
+seconds = time.process_time() - start
 peak_traced = tracemalloc.get_traced_memory()[1] if {trace} else 0
 peak = status("VmHWM")
 print(json.dumps(dict(seconds=seconds, base=base, peak=peak, traced=peak_traced,
-                      entries=len(parsed.entries), duplicates=parsed.duplicates,
-                      lines=parsed.lines, format=parsed.format)))
+                      entries=entries, duplicates=duplicates, lines=lines, format=fmt)))
 """
 
 
@@ -76,8 +87,11 @@ def write_list(fmt: str, path: Path, lines: int, rng: np.random.Generator) -> st
     return None
 
 
-def run_child(path: Path, hash_type: str | None, core: int, trace: bool) -> dict[str, float]:
-    code = CHILD.format(root=str(ROOT), core=core, path=str(path), hash_type=hash_type, trace=trace)
+def run_child(
+    path: Path, hash_type: str | None, core: int, trace: bool, mode: str
+) -> dict[str, float]:
+    code = CHILD.format(root=str(ROOT), core=core, path=str(path), hash_type=hash_type,
+                        trace=trace, mode=mode)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
@@ -89,32 +103,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,te,pdq-hasher,plain")
+    parser.add_argument("--modes", default="whole,stream")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--core", type=int, default=0)
+    parser.add_argument("--trace", action="store_true", help="also measure tracemalloc's peak")
+    parser.add_argument("--quick", action="store_true", help="100k lines, csv and te, 2 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.lines, args.formats, args.rounds = 100_000, "csv,te", 2
+    modes = args.modes.split(",")
     rng = np.random.default_rng(1)
     print(
         f"{args.lines:,} lines per file, parsed on core {args.core}; "
         f"load average {os.getloadavg()[0]:.1f} at start\n"
     )
     print(
-        "| format | file MB | entries | duplicates | parse s | lines/s "
-        "| peak RSS over baseline MB | tracemalloc peak MB |"
+        "| format | mode | file MB | entries | duplicates | CPU s (min / median / max) "
+        "| lines/s (median) | peak RSS over baseline MB | tracemalloc peak MB | load |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory(prefix="trawl-bench-") as tmp:
         for fmt in args.formats.split(","):
             path = Path(tmp) / f"list-{fmt}.txt"
             hash_type = write_list(fmt, path, args.lines, rng)
-            timed = run_child(path, hash_type, args.core, trace=False)
-            traced = run_child(path, hash_type, args.core, trace=True)
-            print(
-                f"| {timed['format']} | {path.stat().st_size / 1e6:,.0f} "
-                f"| {int(timed['entries']):,} | {int(timed['duplicates']):,} "
-                f"| {timed['seconds']:.2f} | {args.lines / timed['seconds']:,.0f} "
-                f"| {(timed['peak'] - timed['base']) / 1e6:,.0f} "
-                f"| {traced['traced'] / 1e6:,.0f} |",
-                flush=True,
-            )
+            runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+            loads = []
+            for round_no in range(args.rounds):
+                for mode in modes if round_no % 2 == 0 else modes[::-1]:
+                    loads.append(os.getloadavg()[0])
+                    runs[mode].append(run_child(path, hash_type, args.core, False, mode))
+            for mode, results in runs.items():
+                seconds = sorted(r["seconds"] for r in results)
+                median = float(np.median(seconds))
+                peak = max(r["peak"] - r["base"] for r in results)
+                traced = (
+                    f"{run_child(path, hash_type, args.core, True, mode)['traced'] / 1e6:,.0f}"
+                    if args.trace else "-"
+                )
+                last = results[-1]
+                duplicates = "-" if last["duplicates"] is None else f"{int(last['duplicates']):,}"
+                print(
+                    f"| {last['format']} | {mode} | {path.stat().st_size / 1e6:,.0f} "
+                    f"| {int(last['entries']):,} | {duplicates} "
+                    f"| {seconds[0]:.2f} / {median:.2f} / {seconds[-1]:.2f} "
+                    f"| {args.lines / median:,.0f} | {peak / 1e6:,.0f} | {traced} "
+                    f"| {min(loads):.1f}-{max(loads):.1f} |",
+                    flush=True,
+                )
             path.unlink()
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
 

@@ -8,8 +8,17 @@ Entries are generated lazily (synthetic hex digests, a mix of md5/sha1/sha256/pd
     python3 bench/bench_import_store.py                       # 1M rows, SQLite + PostgreSQL
     python3 bench/bench_import_store.py --rows 100000 --db sqlite
     python3 bench/bench_import_store.py --db postgresql --method copy --method executemany
+    python3 bench/bench_import_store.py --rows 0 --images 0 --file-lines 10000000
+    python3 bench/bench_import_store.py --quick            # 100k rows and lines, both DBs
 
-A second table times storage.media.CrawlWriter (the crawl's write path) with --images N
+`--file-lines N` (default 1M; 0 skips it) times what `trawl hashes import FILE` does, end to
+end: a generated N-line list file (pdq-hasher format: hash,quality,filename, 1% repeats)
+imported by `stream` = open_known_list's KnownListStream straight into import_known_list
+(constant memory), against `parsed` = parse_known_list first, then import (the CLI before
+streaming; only up to --parsed-max lines), each in a fresh process and database,
+alternated round by round (--rounds).
+
+A further table times storage.media.CrawlWriter (the crawl's write path) with --images N
 (default 20000; 0 skips it): N image records, two pages each, 1% with a hit, written with
 the default batch_size and flush_interval, timed until close() has committed the last.
 """
@@ -90,6 +99,95 @@ def child(db: str, url: str, rows: int, method: str) -> dict[str, object]:
     }
 
 
+def write_list_file(path: Path, lines: int) -> None:
+    """pdq-hasher output with 1% repeats: `hash,quality,filename` per line."""
+    with path.open("w") as out:
+        out.write("hash,quality,filename\n")
+        for i in range(lines):
+            n = i - 50 if i % DUPLICATE_EVERY == 99 else i
+            value = hashlib.sha256(n.to_bytes(8, "little")).hexdigest()
+            out.write(f"{value},{n % 101},photos/{n}.jpg\n")
+
+
+def file_child(db: str, url: str, path: str, mode: str) -> dict[str, object]:
+    from matchers.lists import open_known_list, parse_known_list
+    from storage.db import open_store
+    from storage.known import KnownHashIn, import_known_list
+
+    store = open_store(url)
+    baseline = _kib("VmRSS")
+    started = time.perf_counter()
+    cpu = time.process_time()
+    if mode == "stream":
+        with open_known_list(Path(path)) as entries:
+            result = import_known_list(store, name="bench", fmt=entries.format,
+                                       source_file=path, entries=entries, actor="bench")
+    else:
+        parsed = parse_known_list(Path(path))
+        result = import_known_list(
+            store, name="bench", fmt=parsed.format, source_file=path, actor="bench",
+            duplicates=parsed.duplicates,
+            entries=(KnownHashIn(e.hash_type, e.value, e.label, e.source, e.category,
+                                 dict(e.extra) or None) for e in parsed.entries),
+        )
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    peak = _kib("VmHWM")
+    store.close()
+    return {"db": db, "mode": mode, "added": result.added, "duplicates": result.duplicates,
+            "seconds": seconds, "cpu_s": cpu, "peak_rss_delta_mib": (peak - baseline) / 1024}
+
+
+def bench_file(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    print(f"\n{args.file_lines:,}-line list file, `trawl hashes import` path\n")
+    print("| db | mode | lines | added | duplicates | wall s (min / median / max) "
+          "| lines/s (median) | parent CPU s | peak RSS delta MiB | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    modes = ["stream"] + (["parsed"] if args.file_lines <= args.parsed_max else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "list.txt"
+        write_list_file(path, args.file_lines)
+        for db in args.db or ["sqlite", "postgresql"]:
+            runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes}
+            loads = []
+            for round_no in range(args.rounds):
+                for mode in modes if round_no % 2 == 0 else modes[::-1]:
+                    loads.append(os.getloadavg()[0])
+                    runs[mode].append(run_case(db, 0, mode, mode="file", path=str(path)))
+            for mode, results in runs.items():
+                seconds = sorted(float(r["seconds"]) for r in results)  # type: ignore[arg-type]
+                median = float(np.median(seconds))
+                last = results[-1]
+                print(
+                    f"| {db} | {mode} | {args.file_lines:,} | {last['added']:,} "
+                    f"| {last['duplicates']:,} | {seconds[0]:.1f} / {median:.1f} / "
+                    f"{seconds[-1]:.1f} | {args.file_lines / median:,.0f} "
+                    f"| {float(np.median([float(r['cpu_s']) for r in results])):.1f} "  # type: ignore[arg-type]
+                    f"| {max(float(r['peak_rss_delta_mib']) for r in results):,.1f} "  # type: ignore[arg-type]
+                    f"| {min(loads):.1f}-{max(loads):.1f} |",
+                    flush=True,
+                )
+
+
+def bench_rows(args: argparse.Namespace) -> None:
+    """Storage alone: synthetic KnownHashIn entries (generated lazily) into each database."""
+    print()
+    cases: list[tuple[str, str]] = []
+    for db in args.db or ["sqlite", "postgresql"]:
+        methods = ["executemany"] if db == "sqlite" else (args.method or ["copy", "executemany"])
+        cases += [(db, m) for m in methods]
+    columns = ["db", "method", "rows", "added", "duplicates", "import_s", "rows_per_s",
+               "peak_rss_delta_mib", "reimport_s", "reimport_present", "stream_s",
+               "generate_s"]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for db, method in cases:
+        row = run_case(db, args.rows, method)
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |", flush=True)
+
+
 def writer_child(db: str, url: str, images: int) -> dict[str, object]:
     from storage.crawls import start_crawl
     from storage.db import open_store
@@ -118,7 +216,9 @@ def writer_child(db: str, url: str, images: int) -> dict[str, object]:
             "images_per_s": int(images / total)}
 
 
-def run_case(db: str, rows: int, method: str, mode: str = "import") -> dict[str, object]:
+def run_case(
+    db: str, rows: int, method: str, mode: str = "import", path: str = ""
+) -> dict[str, object]:
     import sqlalchemy as sa
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,10 +233,10 @@ def run_case(db: str, rows: int, method: str, mode: str = "import") -> dict[str,
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         try:
-            out = subprocess.run(
-                [sys.executable, __file__, f"--{mode}", db, url, str(rows), method],
-                check=True, capture_output=True, text=True,
-            )
+            command = [sys.executable, __file__, f"--{mode}", db, url, str(rows), method]
+            if mode == "file":
+                command = [sys.executable, __file__, "--file", db, url, path, method]
+            out = subprocess.run(command, check=True, capture_output=True, text=True)
         finally:
             if admin is not None:
                 with admin.connect() as conn:
@@ -150,6 +250,10 @@ def main() -> None:
         db, url, rows, method = sys.argv[2:6]
         print(json.dumps(child(db, url, int(rows), method)))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--file":
+        db, url, path, mode = sys.argv[2:6]
+        print(json.dumps(file_child(db, url, path, mode)))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--writer":
         db, url, images = sys.argv[2:5]
         print(json.dumps(writer_child(db, url, int(images))))
@@ -160,19 +264,20 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--method", action="append", choices=("copy", "executemany"),
                         help="PostgreSQL load method(s); SQLite always uses executemany")
+    parser.add_argument("--file-lines", type=int, default=1_000_000)
+    parser.add_argument("--parsed-max", type=int, default=1_000_000,
+                        help="largest file the parse-first contender runs on")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="100k rows and lines, 2,000 images, one round")
     args = parser.parse_args()
-    cases: list[tuple[str, str]] = []
-    for db in args.db or ["sqlite", "postgresql"]:
-        methods = ["executemany"] if db == "sqlite" else (args.method or ["copy", "executemany"])
-        cases += [(db, m) for m in methods]
-    columns = ["db", "method", "rows", "added", "duplicates", "import_s", "rows_per_s",
-               "peak_rss_delta_mib", "reimport_s", "reimport_present", "stream_s",
-               "generate_s"]
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for db, method in cases:
-        row = run_case(db, args.rows, method)
-        print("| " + " | ".join(str(row[c]) for c in columns) + " |", flush=True)
+    if args.quick:
+        args.rows, args.file_lines, args.images, args.rounds = 100_000, 100_000, 2000, 1
+    print(f"load average {os.getloadavg()[0]:.1f} at start\n")
+    if args.file_lines:
+        bench_file(args)
+    if args.rows:
+        bench_rows(args)
     if args.images:
         columns = ["db", "images", "hits", "total_s", "images_per_s"]
         print("\n| " + " | ".join(columns) + " |")

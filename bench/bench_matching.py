@@ -3,12 +3,15 @@
 Run from the repository root, e.g.
 
     python3 bench/bench_matching.py                      # full run: 1M and 10M codes
-    python3 bench/bench_matching.py --sizes 100000 --queries 2000   # quick look
+    python3 bench/bench_matching.py --quick              # 100k codes, 2,000 queries
+    python3 bench/bench_matching.py --types pdq --kinds uniform --old daf1b8a  # vs a revision
     python3 bench/bench_matching.py --threshold-study    # pHash/dHash threshold data
     python3 bench/bench_matching.py --types pdq --kinds uniform --sizes 1000000 \
         --chunks 12,13,14,16 --brute-queries 0              # compare chunk counts
 
-Everything runs on one core (sched_setaffinity, --core). Lists are generated: uniform
+Everything runs on one core (sched_setaffinity, --core); rates are per second of CPU time
+and the contenders (one query at a time, batched, and with --old the index code of an
+earlier revision over the same tables) alternate round by round. Lists are generated: uniform
 random codes, and clustered ones (1000 centres, each code a centre with a few bits
 flipped) with queries near the centres. Queries are mostly misses (uniform random) with
 --hit-fraction of them made by flipping up to radius/2 bits of a known code. Brute force
@@ -93,20 +96,46 @@ def rate(count: int, seconds: float) -> str:
 
 def bench_hamming(args: argparse.Namespace, name: str, bits: int, radius: int) -> None:
     print(f"\n#### {name}: {bits}-bit codes, radius {radius}\n")
+    old = f" | {args.old} single q/s" if args.old else ""
     print(
         "| list | known | chunks | build s | index MB (arrays / RSS delta) "
-        "| single q/s | batch q/s | hits/query | brute-force q/s | agree |"
+        f"| single q/s (min / median / max){old} | batch q/s (median) | hits/query "
+        "| brute-force q/s | agree | load |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---|---:|---:|---:|" + ("---:|" if args.old else "") + "---:|---:|---:|---|---|")
     for kind in args.kinds:
         for n in args.sizes:
             for chunks in args.chunks:
                 print(hamming_row(args, kind, n, bits, radius, chunks), flush=True)
 
 
+def spread(rates: list[float]) -> str:
+    return f"{min(rates):,.0f} / {float(np.median(rates)):,.0f} / {max(rates):,.0f}"
+
+
+def old_index(args: argparse.Namespace, index: HammingIndex) -> object:
+    """The same tables searched by matchers/mih.py as of --old (see bench/ab_mih.py)."""
+    import tempfile
+
+    from bench.ab_mih import load_revision
+
+    module = load_revision(args.old, Path(tempfile.mkdtemp()))
+    tables = index._built()
+    old = module.HammingIndex(index.bits, radius_hint=index.radius_hint)
+    old._tables = module._Tables(tables.ids, tables.words, tables.widths, tables.starts,
+                                 tables.offsets, tables.postings, tables.inline)
+    return old
+
+
 def hamming_row(
     args: argparse.Namespace, kind: str, n: int, bits: int, radius: int, chunks: int | None
 ) -> str:
+    """Build one index, then alternate the contenders round by round on the same queries.
+
+    Rates are queries per second of this process's CPU time (time.process_time): what
+    one core does, however busy the shared machine is (caches are still shared).
+    """
+    load = os.getloadavg()[0]
     rng = np.random.default_rng(args.seed)
     codes, centres = make_list(kind, n, bits, radius, rng)
     queries = make_queries(codes, centres, args.queries, radius, args.hit_fraction, rng)
@@ -118,27 +147,39 @@ def hamming_row(
     index.build()
     build_s = time.perf_counter() - start
     rss_delta = rss_bytes() - before
-
-    start = time.perf_counter()
-    found = [index.search(q, radius) for q in queries]
-    single_s = time.perf_counter() - start
-    start = time.perf_counter()
-    batch = index.search_many(queries, radius)
-    batch_s = time.perf_counter() - start
-    assert batch == found
-
+    raw = [q.tobytes() for q in queries]
+    found = [index.search(q, radius) for q in raw]  # also warms the caches
+    contenders: dict[str, Callable[[], object]] = {
+        "single": lambda: [index.search(q, radius) for q in raw],
+        "batch": lambda: index.search_many(queries, radius),
+    }
+    if args.old and chunks is None:
+        previous = old_index(args, index)
+        assert [previous.search(q, radius) for q in raw[:200]] == found[:200]  # type: ignore[attr-defined]
+        contenders["old"] = lambda: [previous.search(q, radius) for q in raw]  # type: ignore[attr-defined]
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_no in range(args.rounds):
+        order = list(contenders.items())
+        for name, run in order if round_no % 2 == 0 else order[::-1]:
+            start = time.process_time()
+            result = run()
+            rates[name].append(len(raw) / (time.process_time() - start))
+            if name == "batch":
+                assert result == found
     sample = queries[: args.brute_queries]
-    start = time.perf_counter()
+    start = time.process_time()
     expected = [brute_force_search(codes, q, radius, ids=ids) for q in sample]
-    brute_s = time.perf_counter() - start
+    brute_s = time.process_time() - start
     agree = "yes" if expected == found[: len(sample)] else "NO"
-    brute = f"{rate(len(sample), brute_s)} (on {len(sample)}, extrapolated)" if sample.size else "-"
+    brute = f"{rate(len(sample), brute_s)} (on {len(sample)})" if sample.size else "-"
     hits = sum(len(r) for r in found) / len(queries)
+    old = f" | {spread(rates['old'])}" if "old" in rates else (" | -" if args.old else "")
     return (
         f"| {kind} | {n:,} | {describe(index.chunk_widths)} "
         f"| {build_s:.1f} | {index.nbytes / 1e6:,.0f} / {rss_delta / 1e6:,.0f} "
-        f"| {rate(len(queries), single_s)} | {rate(len(queries), batch_s)} "
-        f"| {hits:.2f} | {brute} | {agree if sample.size else '-'} |"
+        f"| {spread(rates['single'])}{old} | {float(np.median(rates['batch'])):,.0f} "
+        f"| {hits:.2f} | {brute} | {agree if sample.size else '-'} "
+        f"| {load:.1f} -> {os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -158,9 +199,9 @@ def bench_exact(args: argparse.Namespace) -> None:
         index.build()
         build_s = time.perf_counter() - start
         raw = [q.tobytes() for q in queries]
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time, as for the Hamming indexes
         found = [index.lookup(q) for q in raw]
-        lookup_s = time.perf_counter() - start
+        lookup_s = time.process_time() - start
         per_query = sum(len(f) for f in found) / len(raw)
         print(
             f"| {n:,} | {build_s:.1f} | {index.nbytes / 1e6:,.0f} | {rate(len(raw), lookup_s)} "
@@ -254,8 +295,15 @@ def main() -> None:
     parser.add_argument(
         "--chunks", default="auto", help="chunk counts to compare, e.g. 12,13,14 (default: auto)"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes per contender")
+    parser.add_argument("--old", default=None,
+                        help="also time matchers/mih.py as of this git revision (e.g. daf1b8a)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small run to check the script: 100k codes, 2,000 queries")
     parser.add_argument("--threshold-study", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.queries, args.brute_queries = "100000", 2000, 10
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.kinds = args.kinds.split(",")
     args.chunks = [None if c == "auto" else int(c) for c in args.chunks.split(",")]
@@ -275,7 +323,12 @@ def main() -> None:
         bench_hamming(args, "PDQ", 256, 31)
     if "md5" in types:
         bench_exact(args)
-    print(f"\nload average {os.getloadavg()[0]:.1f} at end")
+    peak = 0
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) * 1024
+    print(f"\nload average {os.getloadavg()[0]:.1f} at end; peak RSS {peak / 2**20:,.0f} MiB")
 
 
 if __name__ == "__main__":

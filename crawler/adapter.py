@@ -113,19 +113,9 @@ def stored_match(match: Match) -> MatchIn:
 
 
 def build_matcher(store: Store, *, thresholds: Mapping[str, int] | None = None) -> Matcher:
-    """A matcher over every known hash in the database (all lists)."""
-    from matchers.decision import KnownRef, Matcher
-    from storage.known import iter_known_hashes
+    """The matcher over every known hash in the database (all lists), as crawl, rematch
+    and recheck use it: memory-mapped from the index file built when the lists last
+    changed (crawler.index_cache), rebuilt first if they changed since."""
+    from crawler.index_cache import index_dir_for, load_or_build_matcher
 
-    refs = (
-        KnownRef(
-            id=row.id,
-            list_name=row.list_name,
-            hash_type=row.hash_type,
-            value=row.value,
-            label=row.label,
-            category=row.category,
-        )
-        for row in iter_known_hashes(store)
-    )
-    return Matcher.build(refs, thresholds=thresholds)
+    return load_or_build_matcher(store, index_dir_for(store), thresholds)

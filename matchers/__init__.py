@@ -8,6 +8,7 @@ stays cheap):
     hash_image(data) -> Digests                      matchers.hashing
     parse_known_list(path, ...) -> ParsedList        matchers.lists (ListFormatError)
     Matcher.build(refs).match(digests) -> [Match]    matchers.decision (KnownRef)
+    MatcherBuilder(...).build().save(path); Matcher.load(path)   (memory-mapped)
     HammingIndex / ExactIndex / BruteForceIndex      matchers.index
     HASH_TYPES, get_hash_type                        matchers.hashtypes
 """
@@ -30,6 +31,7 @@ _LAZY = {
     "Matcher": "matchers.decision",
     "Match": "matchers.decision",
     "KnownRef": "matchers.decision",
+    "MatcherBuilder": "matchers.decision",
     "HammingIndex": "matchers.index",
     "ExactIndex": "matchers.index",
     "BruteForceIndex": "matchers.index",

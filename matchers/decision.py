@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from array import array
+import itertools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -25,14 +26,10 @@ from matchers.hashtypes import (
     HASH_TYPES,
     PDQ_QUALITY_THRESHOLD,
     PERCEPTUAL_TYPES,
-    HashType,
     get_hash_type,
 )
 from matchers.index import ExactIndex, HammingIndex
-
-# A label shared by more known hashes than this names a category or a whole list, not one
-# known image, so it does not join hashes into one item for corroboration.
-MAX_ITEM_HASHES = 16
+from matchers.reftable import MAX_ITEM_HASHES, KnownRef, RefTable, RefTableBuilder
 
 # pdqhash.compute_dihedral order after the original: the PIL transpose that, applied to the
 # query image, gives the orientation whose hash matched (Image.Transpose member names).
@@ -45,20 +42,6 @@ PDQ_DIHEDRAL_TRANSFORMS = (
     "transpose",
     "transverse",
 )
-# Raw value bytes kept per known hash: room for the widest registered type (PDQ, 32 bytes).
-_VALUE_BYTES = max(t.bits for t in HASH_TYPES.values()) // 8
-
-
-@dataclass(frozen=True, slots=True)
-class KnownRef:
-    """One known hash as the matcher sees it (a row of a known list, with its store id)."""
-
-    id: int
-    list_name: str
-    hash_type: str
-    value: str
-    label: str | None = None
-    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,89 +70,6 @@ class Match:
     transform: str | None = None  # PDQ dihedral match: see PDQ_DIHEDRAL_TRANSFORMS
 
 
-class _RefTable:
-    """Every known hash as parallel numpy arrays sorted by id, about 70 bytes each.
-
-    A lookup needs the known hash behind each id the indexes return, and the other hashes
-    of the same item; as Python objects that costs ~650 bytes per hash (6.5 GB for ten
-    million), so names are interned into tables and values kept as raw bytes.
-    """
-
-    def __init__(self, refs: Iterable[KnownRef]) -> None:
-        self.type_names = list(HASH_TYPES)
-        type_no = {name: no for no, name in enumerate(self.type_names)}
-        self.strings: list[str] = []  # list names, labels and categories
-        string_no: dict[str, int] = {}
-
-        def intern(text: str | None) -> int:
-            if not text:
-                return -1
-            return string_no.setdefault(text, len(string_no))
-
-        ids, types = array("q"), array("b")
-        lists, labels, categories = array("i"), array("i"), array("i")
-        raw = bytearray()
-        for ref in refs:
-            hash_type, value = _parsed(ref)
-            ids.append(ref.id)
-            types.append(type_no[hash_type.name])
-            lists.append(intern(ref.list_name))
-            labels.append(intern(ref.label))
-            categories.append(intern(ref.category))
-            raw += bytes.fromhex(value).ljust(_VALUE_BYTES, b"\0")
-        self.strings = list(string_no)
-        order = np.argsort(np.frombuffer(ids, dtype=np.int64), kind="stable")
-        self.ids = np.frombuffer(ids, dtype=np.int64)[order]
-        repeated = self.ids[1:][self.ids[1:] == self.ids[:-1]]
-        if len(repeated):
-            raise ValueError(f"known hash id {repeated[0]} appears twice; ids must be unique")
-        self.types = np.frombuffer(types, dtype=np.int8)[order]
-        self.lists = np.frombuffer(lists, dtype=np.int32)[order]
-        self.labels = np.frombuffer(labels, dtype=np.int32)[order]
-        self.categories = np.frombuffer(categories, dtype=np.int32)[order]
-        self.values = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(-1, _VALUE_BYTES)[order]
-        # Items: rows sharing (list, label), found by binary search over the sorted keys.
-        keys = (self.lists.astype(np.int64) << 32) | self.labels.astype(np.int64)
-        self.item_keys = np.where(self.labels >= 0, keys, -1)
-        self.item_order = np.argsort(self.item_keys, kind="stable")
-        self.sorted_keys = self.item_keys[self.item_order]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def rows_of(self, known_ids: Sequence[int]) -> npt.NDArray[np.intp]:
-        return np.searchsorted(self.ids, np.asarray(known_ids, dtype=np.int64))
-
-    def type_of(self, row: int) -> str:
-        return self.type_names[int(self.types[row])]
-
-    def value(self, row: int) -> str:
-        return bytes(self.values[row, : HASH_TYPES[self.type_of(row)].bits // 8]).hex()
-
-    def text(self, number: int) -> str | None:
-        return self.strings[number] if number >= 0 else None
-
-    def ref(self, row: int) -> KnownRef:
-        return KnownRef(
-            id=int(self.ids[row]),
-            list_name=self.strings[int(self.lists[row])],
-            hash_type=self.type_of(row),
-            value=self.value(row),
-            label=self.text(int(self.labels[row])),
-            category=self.text(int(self.categories[row])),
-        )
-
-    def item(self, row: int) -> npt.NDArray[np.intp] | None:
-        """Rows of the item `row` belongs to, or None if its label does not name one image."""
-        key = self.item_keys[row]
-        if key < 0:
-            return None
-        lo, hi = np.searchsorted(self.sorted_keys, [key, key + 1])
-        if hi - lo > MAX_ITEM_HASHES:
-            return None
-        return self.item_order[lo:hi]
-
-
 @dataclass(slots=True)
 class _Hit:
     row: int
@@ -178,26 +78,34 @@ class _Hit:
     transform: str | None = None
 
 
+_REF_BATCH = 100_000  # KnownRefs turned into columns at a time by Matcher.build
+
+
 class Matcher:
     """Every known hash, indexed per type, and the decision on what a lookup found.
 
-    Built once per crawl (or list import) from the known lists and shared read-only:
-    exact types in an `ExactIndex`, each perceptual type in a `HammingIndex` searched at
-    its threshold, so every known hash within the threshold comes back with its distance.
+    Built once when the known lists change (from column batches: `MatcherBuilder`), saved
+    with `save` and memory-mapped by every crawl with `load`, read-only and shared between
+    processes. Exact types are in an `ExactIndex`, each perceptual type in a `HammingIndex`
+    searched at its threshold, so every known hash within the threshold comes back with
+    its distance. Indexes hold row numbers of the known-hash table, not store ids.
     """
 
     def __init__(
         self,
-        table: _RefTable,
+        table: RefTable,
         thresholds: Mapping[str, int],
         indexes: Mapping[str, ExactIndex | HammingIndex],
         *,
         dihedral: bool = True,
+        stamp: str | None = None,
     ) -> None:
         self._table = table
         self.thresholds: Mapping[str, int] = thresholds
         self._indexes = indexes
         self.dihedral = dihedral
+        # The known lists' version this matcher was built from (see storage.known).
+        self.stamp = stamp
 
     @classmethod
     def build(
@@ -213,26 +121,81 @@ class Matcher:
         and mirrored re-uploads), when the digests carry them: 8 PDQ searches per image.
 
         Values are normalised (lowercase hex) and checked; a bad one raises ValueError
-        naming the known hash id, its list and the value.
+        naming the known hash id, its list and the value. For millions of hashes feed a
+        `MatcherBuilder` column batches instead: no Python object per hash.
         """
-        limits = _thresholds(thresholds or {})
-        table = _RefTable(refs)
+        builder = MatcherBuilder({})
+        list_ids: dict[str, int] = {}
+        batch: list[KnownRef] = []
+        for ref in itertools.chain(refs, [None]):
+            if ref is not None:
+                batch.append(ref)
+                if ref.list_name not in list_ids:
+                    list_ids[ref.list_name] = len(list_ids)
+                    builder.add_list(list_ids[ref.list_name], ref.list_name)
+            if batch and (ref is None or len(batch) == _REF_BATCH):
+                builder.add(
+                    ids=[r.id for r in batch],
+                    list_ids=[list_ids[r.list_name] for r in batch],
+                    hash_types=[r.hash_type for r in batch],
+                    values=[r.value for r in batch],
+                    labels=[r.label for r in batch],
+                    categories=[r.category for r in batch],
+                )
+                batch = []
+        return builder.build(thresholds=thresholds, dihedral=dihedral)
+
+    @classmethod
+    def from_table(
+        cls,
+        table: RefTable,
+        *,
+        thresholds: Mapping[str, int] | None = None,
+        dihedral: bool = True,
+        stamp: str | None = None,
+    ) -> Matcher:
+        """Index a finished `RefTable`: each type's slice of it becomes that type's index."""
         indexes: dict[str, ExactIndex | HammingIndex] = {}
-        for number, name in enumerate(table.type_names):
-            rows = table.types == number
-            if not rows.any():
-                continue
+        for number, start, stop in table.sections:
+            name = table.type_names[number]
             bits = HASH_TYPES[name].bits
-            index = ExactIndex(bits) if name in EXACT_TYPES else HammingIndex(bits)
-            index.add(table.ids[rows], table.values[rows, : bits // 8])
-            index.build()
-            indexes[name] = index
-        return cls(table, limits, indexes, dihedral=dihedral)
+            rows = np.arange(start, stop, dtype=np.int64)
+            codes = table.values[start:stop, : bits // 8]
+            indexes[name] = (
+                ExactIndex.from_codes(bits, rows, codes)
+                if name in EXACT_TYPES
+                else HammingIndex.from_codes(bits, rows, codes)
+            )
+        return cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral, stamp=stamp)
 
     @classmethod
     def empty(cls) -> Matcher:
         """A matcher with no known hashes: every lookup returns no matches."""
-        return cls(_RefTable(()), _thresholds({}), {})
+        return MatcherBuilder({}).build()
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        *,
+        thresholds: Mapping[str, int] | None = None,
+        dihedral: bool = True,
+    ) -> Matcher:
+        """A matcher saved by `save`, memory-mapped read-only (milliseconds at any size).
+
+        Raises `MatcherFileError` (a ValueError) for a file that is missing, cut short,
+        damaged or written by another format version: rebuild it then.
+        """
+        from matchers.matcherfile import load_matcher
+
+        table, indexes, stamp = load_matcher(path)
+        return cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral, stamp=stamp)
+
+    def save(self, path: Path) -> int:
+        """Write the matcher (tables, indexes, `stamp`) to `path` atomically; return bytes."""
+        from matchers.matcherfile import save_matcher
+
+        return save_matcher(path, self._table, self._indexes, self.stamp)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -271,10 +234,9 @@ class Matcher:
         if not hits:
             return []
         image_class = classify(d.width, d.height, flat)
-        grouped: dict[int, list[_Hit]] = defaultdict(list)  # by item key, or -1 - row
+        grouped: dict[int, list[_Hit]] = defaultdict(list)  # by item, or -1 - row
         for hit in hits:
-            key = int(self._table.item_keys[hit.row])
-            grouped[key if self._table.item(hit.row) is not None else -1 - hit.row].append(hit)
+            grouped[self._table.group_of(hit.row)].append(hit)
         matches = [
             match
             for item_hits in grouped.values()
@@ -295,8 +257,7 @@ class Matcher:
         for name, value in d.exact().items():
             index = self._indexes.get(name)
             if isinstance(index, ExactIndex):
-                found = index.lookup(bytes.fromhex(value))
-                hits += [_Hit(int(row), name, 0) for row in self._table.rows_of(found)]
+                hits += [_Hit(row, name, 0) for row in index.lookup(bytes.fromhex(value))]
         return hits
 
     def _perceptual_queries(self, d: Digests) -> dict[str, str]:
@@ -310,19 +271,18 @@ class Matcher:
         for name, value in queries.items():
             index = self._indexes[name]
             radius = self.thresholds[name]
-            nearest: dict[int, tuple[int, str | None]] = {}
+            nearest: dict[int, tuple[int, str | None]] = {}  # by row
             orientations: list[tuple[str, str | None]] = [(value, None)]
             if name == "pdq":
                 turned = _dihedral_values(dihedral)
                 orientations += zip(turned, PDQ_DIHEDRAL_TRANSFORMS[: len(turned)], strict=True)
             for query, transform in orientations:
-                for known_id, distance in index.search(bytes.fromhex(query), radius):
-                    if known_id not in nearest or distance < nearest[known_id][0]:
-                        nearest[known_id] = (distance, transform)
-            rows = self._table.rows_of(list(nearest))
+                for row, distance in index.search(bytes.fromhex(query), radius):
+                    if row not in nearest or distance < nearest[row][0]:
+                        nearest[row] = (distance, transform)
             hits += [
-                _Hit(int(row), name, distance, transform)
-                for row, (distance, transform) in zip(rows, nearest.values(), strict=True)
+                _Hit(row, name, distance, transform)
+                for row, (distance, transform) in nearest.items()
             ]
         return hits
 
@@ -386,6 +346,46 @@ class Matcher:
         return sum(d > CONTRADICTION_FACTOR * self.thresholds[n] for n, d in nearest.items())
 
 
+class MatcherBuilder:
+    """Builds a `Matcher` from known hashes fed in column batches (e.g. database pages).
+
+    `list_names` maps the list ids the batches use to list names. Nothing per hash is kept
+    as a Python object, so ten million hashes build in bounded memory: about the finished
+    matcher plus one column's copy while sorting.
+    """
+
+    def __init__(self, list_names: Mapping[int, str], *, capacity: int = 0) -> None:
+        self._table = RefTableBuilder(list_names, capacity=capacity)
+
+    def add_list(self, list_id: int, name: str) -> None:
+        """Name a list id not given to the constructor."""
+        self._table.add_list(list_id, name)
+
+    def add(
+        self,
+        ids: npt.ArrayLike,
+        list_ids: npt.ArrayLike,
+        hash_types: Sequence[str],
+        values: Sequence[str],
+        labels: Sequence[str | None] | None = None,
+        categories: Sequence[str | None] | None = None,
+    ) -> None:
+        """Add a batch: one entry per known hash in each column (see `RefTableBuilder`)."""
+        self._table.add(ids, list_ids, hash_types, values, labels, categories)
+
+    def build(
+        self,
+        *,
+        thresholds: Mapping[str, int] | None = None,
+        dihedral: bool = True,
+        stamp: str | None = None,
+    ) -> Matcher:
+        """The matcher over everything added; `stamp` names the lists' version it holds."""
+        return Matcher.from_table(
+            self._table.finish(), thresholds=thresholds, dihedral=dihedral, stamp=stamp
+        )
+
+
 def _thresholds(overrides: Mapping[str, int]) -> dict[str, int]:
     limits = {name: HASH_TYPES[name].default_threshold for name in PERCEPTUAL_TYPES}
     for name, value in overrides.items():
@@ -403,15 +403,6 @@ def _thresholds(overrides: Mapping[str, int]) -> dict[str, int]:
     return limits
 
 
-def _parsed(ref: KnownRef) -> tuple[HashType, str]:
-    """The ref's registered type and normalised value, or ValueError saying which ref."""
-    try:
-        hash_type = get_hash_type(ref.hash_type)
-        return hash_type, hash_type.parse(ref.value)
-    except ValueError as exc:
-        raise ValueError(f"known hash {ref.id} in list {ref.list_name!r}: {exc}") from None
-
-
 def _dihedral_values(values: Sequence[str]) -> list[str]:
     if not values:
         return []
@@ -424,4 +415,11 @@ def _dihedral_values(values: Sequence[str]) -> list[str]:
     return [pdq.parse(value) for value in values]
 
 
-__all__ = ["MAX_ITEM_HASHES", "PDQ_DIHEDRAL_TRANSFORMS", "KnownRef", "Match", "Matcher"]
+__all__ = [
+    "MAX_ITEM_HASHES",
+    "PDQ_DIHEDRAL_TRANSFORMS",
+    "KnownRef",
+    "Match",
+    "Matcher",
+    "MatcherBuilder",
+]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +42,9 @@ def hex_to_codes(values: Sequence[str], bits: int | None = None) -> U8:
         return np.empty((0, width), dtype=np.uint8)
     joined = "".join(values)
     try:
-        raw = bytes.fromhex(joined) if len(joined) == 2 * width * len(values) else b""
+        # Every value's own length is checked too: "abc" + "d..." would decode misaligned.
+        same_length = set(map(len, values)) == {2 * width}
+        raw = bytes.fromhex(joined) if same_length else b""
     except ValueError:
         raw = b""
     if len(raw) != width * len(values):  # some value is bad: find and name it
@@ -104,12 +107,42 @@ class ExactIndex:
         """Sort what was added (otherwise the next lookup does it)."""
         if not self._pending:
             return
-        ids = np.concatenate([self._ids, *(i for i, _ in self._pending)])
-        codes = np.concatenate([self._codes, *(c for _, c in self._pending)])
+        parts = [(self._ids, self._codes)] if len(self._ids) else []
+        parts += self._pending
         self._pending.clear()
+        if len(parts) == 1:  # no concatenated copy: the sorted copies below are the index
+            ids, codes = parts[0]
+        else:
+            ids = np.concatenate([i for i, _ in parts])
+            codes = np.concatenate([c for _, c in parts])
         prefix = codes[:, :8].copy().view(">u8").reshape(-1).astype(np.uint64)
         order = np.argsort(prefix, kind="stable")
-        self._ids, self._codes, self._prefix = ids[order], codes[order], prefix[order]
+        self._ids = ids.take(order)
+        self._codes = codes.take(order, axis=0)
+        self._prefix = prefix.take(order)
+
+    @classmethod
+    def from_codes(cls, bits: int, ids: npt.ArrayLike, codes: npt.ArrayLike) -> ExactIndex:
+        """An index built at once over `codes` (no defensive copies; see HammingIndex)."""
+        index = cls(bits)
+        rows = as_code_rows(codes, bits)
+        index._pending.append((as_ids(ids, len(rows)), rows))
+        index.build()
+        return index
+
+    def export(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """(parameters, arrays) that `restore` turns back into this index (for saving)."""
+        self.build()
+        return {"bits": self.bits}, {"ids": self._ids, "codes": self._codes, "prefix": self._prefix}
+
+    @classmethod
+    def restore(
+        cls, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+    ) -> ExactIndex:
+        """The index `export` described, around the given (e.g. memory-mapped) arrays."""
+        index = cls(int(meta["bits"]))
+        index._ids, index._codes, index._prefix = arrays["ids"], arrays["codes"], arrays["prefix"]
+        return index
 
     def lookup(self, code: bytes | npt.ArrayLike) -> list[int]:
         """Ids of every entry equal to `code` (sorted; empty if unknown)."""

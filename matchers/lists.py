@@ -1,10 +1,11 @@
-"""Known-hash list files: detect the format, parse all of it or none of it."""
+"""Known-hash list files: detect the format, then stream entries or parse all or nothing."""
 
 from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,6 +15,7 @@ from matchers.listformats import csvlist, pdqhasher, plainlist, telist
 from matchers.listformats.entries import EntryCollector, KnownEntry, ParsedList
 from matchers.listformats.errors import ListFormatError
 from matchers.listformats.reader import LineReader
+from matchers.sniff import describe_kind, sniff_kind
 
 FORMATS = ("auto", csvlist.NAME, telist.NAME, pdqhasher.NAME, plainlist.NAME)
 _SELF_TYPED = {csvlist.NAME, telist.NAME}  # formats that name the hash type on every line
@@ -25,6 +27,141 @@ _FORMAT_HELP = (
 )
 
 
+class KnownListStream:
+    """A list file's entries, parsed one line at a time: memory independent of its length.
+
+    The format is detected (or checked) from the first content line when the stream is
+    made, so `format` is known before any entry is read; iterating yields every entry in
+    file order, repeats included (`KnownEntry.line` says where), and raises
+    ListFormatError at the first bad line. An importer that stores entries as they come
+    inside one transaction, and rolls back on that error, is all-or-nothing without ever
+    holding the list. After iteration, `lines` counts every physical line, `entries` the
+    entries yielded and `low_quality` the PDQ entries below the matching quality.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO | Iterable[bytes],
+        *,
+        name: str,
+        fmt: str = "auto",
+        hash_type: str | None = None,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ListFormatError(
+                name, None, f"unknown list format {fmt!r}; use one of {', '.join(FORMATS)}"
+            )
+        plain_type = None
+        if hash_type is not None:
+            try:
+                plain_type = get_hash_type(hash_type)
+            except ValueError as exc:
+                raise ListFormatError(name, None, str(exc), hash_type) from None
+        self.name = name
+        stream = _refuse_binary(stream, name)
+        self._reader = LineReader(stream, name)
+        self._lines = iter(self._reader)
+        self._first = next(self._lines, None)
+        if self._first is None:
+            raise ListFormatError(
+                name,
+                None,
+                "the file has no hashes (it is empty, or only blank lines and # comments)",
+            )
+        chosen = _detect(self._first, name, plain_type is not None) if fmt == "auto" else fmt
+        if plain_type is not None and (
+            chosen in _SELF_TYPED or (chosen == pdqhasher.NAME and plain_type.name != "pdq")
+        ):
+            raise ListFormatError(
+                name,
+                None,
+                f"a hash type ({plain_type.name}) was given, but this is a {chosen} list, "
+                "which names its own hash types; leave the type out",
+            )
+        if chosen == plainlist.NAME and plain_type is None:
+            raise ListFormatError(
+                name, None,
+                f"a plain list needs its hash type; give one of {', '.join(HASH_TYPES)} "
+                "(`--type` on the command line)",
+            )
+        self.format = chosen
+        self._plain_type = plain_type
+        self.entries = 0
+        self.low_quality = 0
+        self._started = False
+
+    @property
+    def lines(self) -> int:
+        """Physical lines read so far (all of them once iteration has ended)."""
+        return self._reader.lines_read
+
+    def __iter__(self) -> Iterator[KnownEntry]:
+        if self._started:
+            raise RuntimeError("a KnownListStream can be iterated only once")
+        self._started = True
+        assert self._first is not None
+        content = itertools.chain([self._first], self._lines)
+        if self.format == csvlist.NAME:
+            parsed = csvlist.parse(content, self.name)
+        elif self.format == telist.NAME:
+            parsed = telist.parse(content, self.name)
+        elif self.format == pdqhasher.NAME:
+            parsed = pdqhasher.parse(content, self.name)
+        else:
+            assert self._plain_type is not None
+            parsed = plainlist.parse(content, self.name, self._plain_type)
+        count = 0
+        low_threshold = HASH_TYPES["pdq"].quality_threshold or 0
+        for count, entry in enumerate(parsed, 1):  # noqa: B007 - count is used below
+            if entry.extra and "quality" in entry.extra and entry.hash_type == "pdq":
+                self.low_quality += int(entry.extra["quality"]) < low_threshold
+            yield entry
+        self.entries = count
+        if not count:
+            raise ListFormatError(self.name, None, "the file has a header but no hashes")
+
+
+# Kinds of file that are certainly not a hash list: images and other binary documents.
+_NOT_LISTS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff", "avif", "pdf", "ico",
+                        "jxl", "jp2", "psd", "heic", "mp4"})
+_SNIFF_BYTES = 64
+
+
+def _refuse_binary(stream: BinaryIO | Iterable[bytes], name: str) -> BinaryIO | Iterable[bytes]:
+    """The stream unchanged, unless its first bytes say it is an image or another binary
+    document: then a ListFormatError that says so (and quotes none of its bytes), because
+    importing the image itself instead of its hashes is an easy mistake to make."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        head = bytes(peek(_SNIFF_BYTES)[:_SNIFF_BYTES])
+    else:
+        chunks = iter(stream)
+        first = next(chunks, b"")
+        head, stream = first[:_SNIFF_BYTES], itertools.chain([first], chunks)
+    kind = sniff_kind(head)
+    if kind in _NOT_LISTS:
+        raise ListFormatError(
+            name, None,
+            f"this is {describe_kind(kind)}, not a hash list; to make a list from images you "
+            "hold, hash them first (`trawl hash --format csv FILE... > list.csv`) and import "
+            "that",
+        )
+    return stream
+
+
+@contextmanager
+def open_known_list(
+    path: Path, *, fmt: str = "auto", hash_type: str | None = None
+) -> Iterator[KnownListStream]:
+    """A `KnownListStream` over a file, closed when the block ends."""
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ListFormatError(str(path), None, f"cannot read the file ({exc.strerror})") from None
+    with stream:
+        yield KnownListStream(stream, name=str(path), fmt=fmt, hash_type=hash_type)
+
+
 def parse_known_list(
     path: Path, *, fmt: str = "auto", hash_type: str | None = None
 ) -> ParsedList:
@@ -33,14 +170,11 @@ def parse_known_list(
     Nothing is returned from a file with any error, so an import can never be partial.
     `fmt` is auto|csv|te|pdq-hasher|plain; `plain` needs `hash_type`, which the other
     formats carry themselves. Repeats of a (type, value) within the file are kept once
-    and counted in `duplicates`.
+    and counted in `duplicates`. Holds the whole list in memory (~350 bytes per entry):
+    to import, stream with `open_known_list` instead.
     """
-    try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed below, after parsing
-    except OSError as exc:
-        raise ListFormatError(str(path), None, f"cannot read the file ({exc.strerror})") from None
-    with stream:
-        return parse_known_stream(stream, name=str(path), fmt=fmt, hash_type=hash_type)
+    with open_known_list(path, fmt=fmt, hash_type=hash_type) as entries:
+        return _collect(entries)
 
 
 def parse_known_stream(
@@ -51,61 +185,23 @@ def parse_known_stream(
     hash_type: str | None = None,
 ) -> ParsedList:
     """`parse_known_list` for an open binary stream (stdin); `name` is used in errors."""
-    if fmt not in FORMATS:
-        raise ListFormatError(
-            name, None, f"unknown list format {fmt!r}; use one of {', '.join(FORMATS)}"
-        )
-    plain_type = None
-    if hash_type is not None:
-        try:
-            plain_type = get_hash_type(hash_type)
-        except ValueError as exc:
-            raise ListFormatError(name, None, str(exc), hash_type) from None
-    reader = LineReader(stream, name)
-    lines = iter(reader)
-    first = next(lines, None)
-    if first is None:
-        raise ListFormatError(
-            name,
-            None,
-            "the file has no hashes (it is empty, or only blank lines and # comments)",
-        )
-    chosen = _detect(first, name, plain_type is not None) if fmt == "auto" else fmt
-    if plain_type is not None and (
-        chosen in _SELF_TYPED or (chosen == pdqhasher.NAME and plain_type.name != "pdq")
-    ):
-        raise ListFormatError(
-            name,
-            None,
-            f"a hash type ({plain_type.name}) was given, but this is a {chosen} list, which "
-            "names its own hash types; leave the type out",
-        )
-    if chosen == plainlist.NAME and plain_type is None:
-        raise ListFormatError(
-            name, None, f"a plain list needs its hash type; give one of {', '.join(HASH_TYPES)}"
-        )
+    return _collect(KnownListStream(stream, name=name, fmt=fmt, hash_type=hash_type))
+
+
+def _collect(entries: KnownListStream) -> ParsedList:
     collector = EntryCollector()
-    content = itertools.chain([first], lines)
     # Millions of new objects and no cycles: the cyclic collector would only re-scan them
     # over and over (it made 1M-line imports ~40% slower).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if chosen == csvlist.NAME:
-            csvlist.parse(content, name, collector)
-        elif chosen == telist.NAME:
-            telist.parse(content, name, collector)
-        elif chosen == pdqhasher.NAME:
-            pdqhasher.parse(content, name, collector)
-        else:
-            assert plain_type is not None
-            plainlist.parse(content, name, collector, plain_type)
+        for entry in entries:
+            collector.add(entry)
     finally:
         if gc_was_enabled:
             gc.enable()
-    if not collector.entries:
-        raise ListFormatError(name, None, "the file has a header but no hashes")
-    return collector.result(chosen, reader.lines_read)
+    return ParsedList(entries.format, collector.entries, collector.duplicates, entries.lines,
+                      entries.low_quality)
 
 
 def _detect(first: tuple[int, str], name: str, have_type: bool) -> str:
@@ -123,12 +219,13 @@ def _detect(first: tuple[int, str], name: str, have_type: bool) -> str:
             return plainlist.NAME
         token = text.split()[0]
         fits = [t.name for t in HASH_TYPES.values() if t.hex_length == len(token)]
+        flag = f"--type {fits[0]}" if len(fits) == 1 else "--type TYPE"
         hint = f" ({len(token)} hex characters would fit {' or '.join(fits)})" if fits else ""
         raise ListFormatError(
             name,
             number,
             "this looks like one hash per line, which does not say what type the hashes are; "
-            f"give the hash type{hint}",
+            f"give the hash type with `{flag}` on the command line{hint}",
             token,
         )
     raise ListFormatError(
@@ -143,8 +240,10 @@ def _detect(first: tuple[int, str], name: str, have_type: bool) -> str:
 __all__ = [
     "FORMATS",
     "KnownEntry",
+    "KnownListStream",
     "ListFormatError",
     "ParsedList",
+    "open_known_list",
     "parse_known_list",
     "parse_known_stream",
 ]

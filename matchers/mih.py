@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import combinations
-from math import comb
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,8 +22,18 @@ from matchers.hamming import (
     sorted_neighbours,
     to_words,
 )
+from matchers.mihplan import (
+    CANDIDATE_COST,
+    ENTRY_COST,
+    MAX_CHUNK_BITS,
+    PROBE_COST,
+    ball,
+    choose_chunks,
+    chunk_widths,
+    flip_masks,
+    probe_radii,
+)
 
-MAX_CHUNK_BITS = 24  # a chunk table has 2**width buckets; wider tables cost too much memory
 # Below this many bytes of codes a linear scan is about as fast as the tables' fixed
 # per-query cost (~15-20 us): measured break-even ~20,000 pHash or ~1,000 PDQ codes;
 # 64 KiB is 8,192 pHash or 2,048 PDQ codes, where either way costs < 40 us a query.
@@ -32,70 +41,7 @@ SMALL_INDEX_BYTES = 1 << 16
 # Probing that would verify more than this fraction of the index is slower than one
 # sequential scan of it (random gathers vs a streaming pass), e.g. on a very skewed list.
 BRUTE_FORCE_FRACTION = 0.25
-# Per-query cost of one bucket probe relative to verifying one candidate: both are about
-# one cache miss on large indexes (bench/bench_matching.py); used to pick the chunk count.
-PROBE_COST = 1.0
-CANDIDATE_COST = 1.5
 _BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits in cache)
-
-
-@lru_cache(maxsize=64)
-def _flip_masks(width: int, radius: int) -> I64:
-    """Every `width`-bit XOR mask with at most `radius` bits set (one probe each)."""
-    masks = [0]
-    for flips in range(1, radius + 1):
-        masks.extend(sum(1 << b for b in chosen) for chosen in combinations(range(width), flips))
-    return np.array(masks, dtype=np.int64)
-
-
-def _ball(width: int, radius: int) -> int:
-    return sum(comb(width, k) for k in range(radius + 1))
-
-
-def chunk_widths(bits: int, chunks: int) -> list[int]:
-    """Split `bits` into `chunks` contiguous widths differing by at most one, widest first."""
-    base, extra = divmod(bits, chunks)
-    return [base + 1] * extra + [base] * (chunks - extra)
-
-
-def probe_radii(chunks: int, radius: int) -> list[int]:
-    """Per-chunk probe radii s_j that guarantee every code within `radius` is found.
-
-    Pigeonhole: if every chunk distance d_j exceeded s_j, the total would be at least
-    sum(s_j + 1) = radius + 1. s_j = -1 means the chunk need not be probed at all. The
-    first (widest, emptiest) chunks get the larger radii.
-    """
-    base, extra = divmod(radius + 1, chunks)
-    return [base if j < extra else base - 1 for j in range(chunks)]
-
-
-def estimate_cost(bits: int, chunks: int, radius: int, n: int) -> tuple[float, float]:
-    """(bucket probes, expected candidates) per query if codes were uniformly random."""
-    probes = candidates = 0.0
-    for width, reach in zip(chunk_widths(bits, chunks), probe_radii(chunks, radius), strict=True):
-        if reach >= 0:
-            ball = _ball(width, reach)
-            probes += ball
-            candidates += ball * n / 2.0**width
-    return probes, candidates
-
-
-def choose_chunks(bits: int, radius: int, n: int) -> int:
-    """The chunk count with the cheapest expected query among those that fit in memory.
-
-    A table over a w-bit chunk has 2**w + 1 offsets; all offsets together may use at most
-    8 entries per code (plus 1 Mi), so memory stays proportional to the list.
-    """
-    fewest = -(-bits // MAX_CHUNK_BITS)
-    best, best_cost = bits // 4, float("inf")
-    for chunks in range(fewest, bits // 4 + 1):
-        if sum(2**w for w in chunk_widths(bits, chunks)) > 8 * n + 2**20:
-            continue
-        probes, candidates = estimate_cost(bits, chunks, radius, n)
-        cost = PROBE_COST * probes + CANDIDATE_COST * candidates
-        if cost < best_cost:
-            best, best_cost = chunks, cost
-    return best
 
 
 def _expand(starts: I64, lengths: I64) -> I64:
@@ -116,6 +62,9 @@ class _Plan:
     bases: I64  # where that chunk's offsets start in the flat offsets array
     direct: int  # the first probes are chunk 0's, whose buckets are row ranges
     multi_chunk: bool  # a code can be found via two chunks: deduplicate hits
+    # Every code within the radius turns up in at least this many chunks' probes: with 2,
+    # only rows seen twice are verified (see `search`).
+    min_hits: int = 1
 
 
 @dataclass
@@ -133,7 +82,7 @@ class _Tables:
     # Single-word codes copied in posting order for every chunk (`words` is a view of its
     # first n): a candidate is verified from the position alone, with no gather by row.
     inline: U64 | None
-    plans: dict[int, _Plan | None] = field(default_factory=dict)
+    plans: dict[tuple[int, int], _Plan | None] = field(default_factory=dict)
     # (right shift, mask) taking each chunk's value out of a code held as one Python int.
     key_shifts: list[tuple[int, int]] = field(init=False)
 
@@ -210,6 +159,56 @@ class HammingIndex:
             self._pending.clear()
             self._tables = self._make_tables(ids, words)
 
+    @classmethod
+    def from_codes(
+        cls, bits: int, ids: npt.ArrayLike, codes: npt.ArrayLike, *, radius_hint: int | None = None
+    ) -> HammingIndex:
+        """An index built at once over `codes`, without `add`'s defensive copies.
+
+        For building from large column arrays (the matcher's builder): the tables take their
+        own sorted copies, so peak memory stays near the finished index plus the input.
+        """
+        index = cls(bits, radius_hint=radius_hint)
+        rows = as_code_rows(codes, bits)
+        index._tables = index._make_tables(as_ids(ids, len(rows)), to_words(rows))
+        return index
+
+    def export(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """(parameters, arrays) that `restore` turns back into this index (for saving)."""
+        tables = self._built()
+        meta = {
+            "bits": self.bits,
+            "radius_hint": self.radius_hint,
+            "chunks": self._fixed_chunks,
+            "widths": list(tables.widths),
+            "starts": list(tables.starts),
+            "count": len(tables.ids),
+        }
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "ids": tables.ids, "offsets": tables.offsets, "postings": tables.postings
+        }
+        if tables.inline is not None:
+            arrays["inline"] = tables.inline
+        else:
+            arrays["words"] = tables.words
+        return meta, arrays
+
+    @classmethod
+    def restore(
+        cls, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+    ) -> HammingIndex:
+        """The index `export` described, around the given (e.g. memory-mapped) arrays."""
+        index = cls(int(meta["bits"]), radius_hint=int(meta["radius_hint"]))
+        index._fixed_chunks = meta["chunks"]  # set after: no empty tables of that shape
+        count = int(meta["count"])
+        inline = arrays.get("inline")
+        words = inline[:count].reshape(count, 1) if inline is not None else arrays["words"]
+        index._tables = _Tables(
+            arrays["ids"], words, [int(w) for w in meta["widths"]],
+            [int(s) for s in meta["starts"]], arrays["offsets"], arrays["postings"], inline,
+        )
+        return index
+
     def _built(self) -> _Tables:
         self.build()
         return self._tables
@@ -248,16 +247,16 @@ class HammingIndex:
             words = inline[:n].reshape(n, 1)  # rows are in chunk 0's order: the same codes
         return _Tables(ids, words, widths, starts, offsets, postings, inline)
 
-    def _plan(self, tables: _Tables, radius: int) -> _Plan | None:
+    def _plan(self, tables: _Tables, radius: int, min_hits: int = 1) -> _Plan | None:
         """Probe plan for a radius, or None when scanning everything is cheaper."""
-        if radius in tables.plans:
-            return tables.plans[radius]
+        if (radius, min_hits) in tables.plans:
+            return tables.plans[radius, min_hits]
         plan = None
         widths = tables.widths
-        reach = probe_radii(len(widths), radius) if widths else []
-        probes = sum(_ball(w, s) for w, s in zip(widths, reach, strict=True) if s >= 0)
+        reach = probe_radii(len(widths), radius, min_hits) if widths else []
+        probes = sum(ball(w, s) for w, s in zip(widths, reach, strict=True) if s >= 0)
         if widths and probes < BRUTE_FORCE_FRACTION * len(tables.ids):
-            parts = [(j, _flip_masks(widths[j], s)) for j, s in enumerate(reach) if s >= 0]
+            parts = [(j, flip_masks(widths[j], s)) for j, s in enumerate(reach) if s >= 0]
             bases = np.cumsum([0] + [2**w + 1 for w in widths])
             plan = _Plan(
                 chunks=np.concatenate([np.full(len(m), j, np.intp) for j, m in parts]),
@@ -265,9 +264,25 @@ class HammingIndex:
                 bases=np.concatenate([np.full(len(m), bases[j], np.int64) for j, m in parts]),
                 direct=len(parts[0][1]),  # chunk 0 always has the largest radius
                 multi_chunk=len(parts) > 1,
+                min_hits=min_hits,
             )
-        tables.plans[radius] = plan
+        tables.plans[radius, min_hits] = plan
         return plan
+
+    def _single_plan(self, tables: _Tables, radius: int) -> _Plan | None:
+        """The plan one query uses: for multi-word codes, the cheaper of verifying every
+        candidate and verifying only rows two chunks agree on (see `search`)."""
+        key = (radius, 0)
+        if key not in tables.plans:
+            plan = self._plan(tables, radius)
+            if tables.inline is None and len(tables.widths) > 2:
+                twice = self._plan(tables, radius, 2)
+                if twice is not None and (
+                    plan is None or _plan_cost(tables, twice) < _plan_cost(tables, plan)
+                ):
+                    plan = twice
+            tables.plans[key] = plan
+        return tables.plans[key]
 
     def _query(self, code: bytes | npt.ArrayLike) -> tuple[U64, int]:
         """One query as (1, words) uint64 and as a Python int (bits in hex order)."""
@@ -282,7 +297,7 @@ class HammingIndex:
             raise ValueError(f"radius must be >= 0, got {radius}")
         query, value = self._query(code)
         tables = self._built()
-        plan = self._plan(tables, radius)
+        plan = self._single_plan(tables, radius)
         if plan is None:
             return scan(tables.words, tables.ids, query[0], radius)
         # Plain method calls throughout: at ~40 us a query, numpy's Python-level wrappers
@@ -291,13 +306,16 @@ class HammingIndex:
         at = plan.bases + (keys.take(plan.chunks) ^ plan.masks)
         lo = tables.offsets.take(at)
         lengths = tables.offsets.take(at + 1) - lo
-        ends = lengths.cumsum()
+        # In the tables' own integer type (int32 below 2**31 entries): half the memory
+        # traffic, and sorting int32 row numbers costs half as much as int64.
+        kind = tables.offsets.dtype
+        ends = lengths.cumsum(dtype=kind)
         total = int(ends[-1])
         if total == 0:
             return []
         if total > BRUTE_FORCE_FRACTION * len(tables.ids):
             return scan(tables.words, tables.ids, query[0], radius)
-        positions = (lo - (ends - lengths)).repeat(lengths) + np.arange(total)
+        positions = (lo - (ends - lengths)).repeat(lengths) + np.arange(total, dtype=kind)
         if tables.inline is not None:  # single-word codes: verified by position alone
             counts = np.bitwise_count(tables.inline.take(positions) ^ query[0, 0])
             hit = (counts <= radius).nonzero()[0]
@@ -306,9 +324,22 @@ class HammingIndex:
             rows, dist = tables.postings.take(positions.take(hit)), counts.take(hit).astype(np.intp)
         else:
             split = int(ends[plan.direct - 1])
-            rows, dist = _verify(tables, positions[:split], positions[split:], query, radius)
-            if len(rows) == 0:
+            rows = np.concatenate((positions[:split], tables.postings.take(positions[split:])))
+            if plan.min_hits == 2:
+                # Pigeonhole guarantees every answer is in two chunks' buckets: rows seen
+                # once (nearly all of them) are never fetched, which saves a random read
+                # of a whole code per candidate; sorting the row numbers is cheaper.
+                rows.sort()
+                rows = rows[1:][rows[1:] == rows[:-1]]
+                if len(rows) > 1:
+                    rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+            dist = _row_distances(_rows(tables.words, rows), query)
+            near = (dist <= radius).nonzero()[0]
+            if len(near) == 0:
                 return []
+            rows, dist = rows.take(near), dist.take(near)
+            if plan.min_hits == 2:
+                return sorted_neighbours(tables.ids[rows].astype(np.int64), dist)
         if plan.multi_chunk and len(rows) > 1:
             rows, first = np.unique(rows, return_index=True)
             dist = dist[first]
@@ -407,21 +438,16 @@ class HammingIndex:
         ]
 
 
-def _verify(
-    tables: _Tables, direct: I64, via: I64, query: U64, radius: int
-) -> tuple[I64, Distances]:
-    """Rows within radius among chunk-0 rows `direct` and posting positions `via`.
-
-    For multi-word codes; single-word ones are verified by position (see `search`).
-    """
-    dist_direct = _row_distances(_rows(tables.words, direct), query)
-    near = dist_direct <= radius
-    rows_via = tables.postings[via].astype(np.int64)
-    dist_via = _row_distances(_rows(tables.words, rows_via), query)
-    keep = dist_via <= radius
-    rows_via = rows_via[keep]
-    rows = np.concatenate([direct[near], rows_via])
-    return rows, np.concatenate([dist_direct[near], dist_via[keep]])
+def _plan_cost(tables: _Tables, plan: _Plan) -> float:
+    """Expected per-query cost of a plan for uniformly random codes (see the constants)."""
+    n = len(tables.ids)
+    probes = len(plan.masks)
+    found = float(sum(
+        n / 2.0 ** tables.widths[int(j)] for j in plan.chunks
+    ))  # expected rows in the probed buckets
+    if plan.min_hits == 2:
+        return PROBE_COST * probes + ENTRY_COST * found
+    return PROBE_COST * probes + CANDIDATE_COST * found
 
 
 def _rows(words: U64, rows: I64) -> U64:
@@ -430,14 +456,26 @@ def _rows(words: U64, rows: I64) -> U64:
 
 
 def _row_distances(words: U64, queries: U64) -> Distances:
-    """Distance of each row to its own query row (or to one broadcast query)."""
-    counts = np.bitwise_count(np.bitwise_xor(words, queries))
-    total: Distances
+    """Distance of each row to its own query row (or to one broadcast query).
+
+    Sums the per-word popcounts without `sum(axis=1)`, which is slow over short rows
+    (a third of a PDQ search's time): four words' counts (<= 64 each) are the bytes of
+    one uint32, added by a multiply into the top byte. Only a total of exactly 256 (all
+    bits differ) would wrap, to 0; such rows are recounted.
+    """
+    words ^= queries  # `words` is always a fresh gather, so in place is safe
+    counts = np.bitwise_count(words)
     if counts.shape[1] == 1:
-        total = counts[:, 0].astype(np.intp)
-    else:
-        total = counts.sum(axis=1, dtype=np.intp)
-    return total
+        return counts[:, 0].astype(np.intp)
+    if counts.shape[1] == 4:
+        total = ((counts.view(np.uint32)[:, 0] * np.uint32(0x01010101)) >> np.uint32(24))
+        wrapped = (total == 0).nonzero()[0]
+        result = total.astype(np.intp)
+        if len(wrapped):
+            result[wrapped] = counts[wrapped].sum(axis=1, dtype=np.intp)
+        return result
+    summed: Distances = counts.sum(axis=1, dtype=np.intp)
+    return summed
 
 
 def _chunk_keys(words: U64, start: int, width: int) -> npt.NDArray[np.uint32]:

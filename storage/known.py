@@ -2,80 +2,71 @@
 
 from __future__ import annotations
 
-import json
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from storage.audit import append_audit
 from storage.db import utcnow
-from storage.models import KnownHash, KnownList
+from storage.knownstage import (
+    IMPORT_CHUNK_ROWS,
+    ImportEntry,
+    ImportMethod,
+    ImportProgress,
+    create_stage,
+    stage_entries,
+)
+from storage.models import KnownHash, KnownList, KnownListsVersion
 from storage.records import ImportResult, KnownHashIn, KnownHashRow, KnownListInfo
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from storage.db import Store
 
 __all__ = [
+    "IMPORT_CHUNK_ROWS",
+    "ImportEntry",
     "ImportResult",
+    "KnownColumns",
     "KnownHashIn",
     "KnownHashRow",
     "KnownListInfo",
+    "KnownSnapshot",
     "import_known_list",
     "iter_known_hashes",
+    "known_lists_stamp",
+    "known_snapshot",
     "list_known_lists",
+    "note_known_lists_changed",
 ]
 
-# Rows per executemany batch: big enough to amortise round trips, small enough that a
-# million-line import never holds more than this many entries in memory at once.
-IMPORT_CHUNK_ROWS = 10_000
 # PostgreSQL work_mem for the import's transaction (sorting 1M staged rows needs ~80MB).
 IMPORT_SORT_MEMORY = "128MB"
 # Rows fetched per round trip when streaming known hashes to the matcher.
 STREAM_ROWS = 10_000
-MAX_HASH_TYPE_LENGTH = KnownHash.__table__.c.hash_type.type.length  # type: ignore[attr-defined]
-MAX_VALUE_LENGTH = KnownHash.__table__.c.value.type.length  # type: ignore[attr-defined]
+# Rows per column batch handed to the matcher builder (see known_snapshot).
+COLUMN_BATCH_ROWS = 20_000
 MAX_NAME_LENGTH = KnownList.__table__.c.name.type.length  # type: ignore[attr-defined]
 
-ImportMethod = Literal["auto", "copy", "executemany"]
-
-# The import first loads entries into this temporary table (no indexes: fast to fill), then
-# moves them into known_hashes with one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which
-# tells how many were new; the first entry of a repeated hash wins.
-_STAGE = Table(
-    "trawl_import_stage",
-    MetaData(),
-    Column("seq", BigInteger, nullable=False),
-    Column("hash_type", String(16), nullable=False),
-    Column("value", String(128), nullable=False),
-    Column("label", Text),
-    Column("source", Text),
-    Column("category", Text),
-    Column("extra", Text),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
-_STAGE_COLUMNS = ("seq", "hash_type", "value", "label", "source", "category", "extra")
+# Sorted so index inserts are sequential; COLLATE "C" lets PostgreSQL sort by bytes
+# (hex and type names sort the same either way) instead of calling strcoll per comparison.
 _MOVE = """
     INSERT INTO known_hashes (list_id, hash_type, value, label, source, category, extra)
     SELECT :list_id, hash_type, value, label, source, category, extra
-    FROM trawl_import_stage WHERE true ORDER BY hash_type, value, seq
+    FROM trawl_import_stage WHERE true ORDER BY {order}
     ON CONFLICT (list_id, hash_type, value) DO NOTHING
 """
+_MOVE_ORDER = {
+    "postgresql": 'hash_type COLLATE "C", value COLLATE "C", seq',
+    "sqlite": "hash_type, value, seq",
+}
 
 
 def import_known_list(
@@ -84,10 +75,11 @@ def import_known_list(
     name: str,
     fmt: str,
     source_file: str | None,
-    entries: Iterable[KnownHashIn],
+    entries: Iterable[ImportEntry],
     actor: str,
     duplicates: int = 0,
     method: ImportMethod = "auto",
+    progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Import `entries` into the list called `name` (created if new) in ONE transaction:
     if anything fails, including the `entries` iterator raising half-way, nothing is kept,
@@ -95,9 +87,13 @@ def import_known_list(
     repeated within this import count as duplicates (added to the parser's `duplicates`).
     An audit event records the actor and the counts.
 
-    `entries` is consumed once, in chunks, so a million-line list is never all in memory.
-    `method` is for benchmarks: on PostgreSQL "auto" loads with COPY, "executemany" with
-    batched INSERTs; SQLite always uses executemany.
+    `entries` is consumed once, in chunks, so a list of any length costs the same memory:
+    pass a `matchers.lists.KnownListStream` straight in, and a bad line anywhere (its
+    ListFormatError propagates) leaves nothing stored. Repeats are counted by the database
+    (the entries go to a temporary stage table first), never in a Python set. `progress`
+    is called with the number of entries staged after each chunk. `method` is for
+    benchmarks: on PostgreSQL "auto" loads with COPY, "executemany" with batched INSERTs;
+    SQLite always uses executemany.
     """
     name = name.strip()
     if not name:
@@ -125,10 +121,10 @@ def import_known_list(
         if store.dialect == "postgresql":
             # The move sorts the staged rows: in memory, not in temp files.
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{IMPORT_SORT_MEMORY}'")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS trawl_import_stage")
-        _STAGE.create(conn)
-        total = _stage(store, conn, _validated(entries), method)
-        added = int(conn.execute(text(_MOVE), {"list_id": list_id}).rowcount)
+        create_stage(store, conn)
+        total = stage_entries(store, conn, entries, method, progress)
+        move = _MOVE.format(order=_MOVE_ORDER[store.dialect])
+        added = int(conn.execute(text(move), {"list_id": list_id}).rowcount)
         if before:
             distinct = int(conn.execute(text(
                 "SELECT COUNT(*) FROM (SELECT DISTINCT hash_type, value FROM trawl_import_stage)"
@@ -145,6 +141,8 @@ def import_known_list(
                 duplicate_count=KnownList.duplicate_count + duplicates + repeated,
             )
         )
+        if added:
+            note_known_lists_changed(session)
         result = ImportResult(
             list_id=list_id, name=name, added=added, duplicates=duplicates + repeated,
             already_present=already_present,
@@ -201,110 +199,100 @@ def iter_known_hashes(
             yield KnownHashRow(*row)
 
 
-# --- internals ----------------------------------------------------------------------
+def note_known_lists_changed(session: Session) -> None:
+    """Bump the known-lists version in the caller's transaction.
+
+    Every change to the set of known hashes (an import that added rows, a list removed)
+    must call this, so a matcher saved from the old set is known to be stale.
+    """
+    bumped = session.execute(
+        update(KnownListsVersion).where(KnownListsVersion.id == 1).values(
+            version=KnownListsVersion.version + 1, changed_at=utcnow())
+    )
+    if not bumped.rowcount:  # type: ignore[attr-defined]  # a schema made without 0005's row
+        session.execute(insert(KnownListsVersion).values(
+            id=1, instance=uuid.uuid4().hex, version=1, changed_at=utcnow()))
 
 
-def _validated(entries: Iterable[KnownHashIn]) -> Iterator[tuple[Any, ...]]:
-    """Stage rows (seq, hash_type, value, label, source, category, extra), checked."""
-    for seq, entry in enumerate(entries, start=1):
-        hash_type = (entry.hash_type or "").strip().lower()
-        value = (entry.value or "").strip().lower()
-        if not hash_type or len(hash_type) > MAX_HASH_TYPE_LENGTH:
-            raise ValueError(
-                f"Entry {seq} has hash type {entry.hash_type!r}: it must be a known type "
-                f"name of at most {MAX_HASH_TYPE_LENGTH} characters."
-            )
-        if not value or len(value) > MAX_VALUE_LENGTH:
-            raise ValueError(
-                f"Entry {seq} ({hash_type}) has value {entry.value[:40]!r}: it must be "
-                f"1 to {MAX_VALUE_LENGTH} hex characters."
-            )
-        extra = json.dumps(entry.extra, sort_keys=True) if entry.extra else None
-        yield (seq, hash_type, value, _clean(entry.label), _clean(entry.source),
-               _clean(entry.category), _clean(extra))
+def known_lists_stamp(store: Store) -> str:
+    """The known lists' version as "<database instance>:<version>" (see KnownListsVersion)."""
+    with store.read_session() as session:
+        return _stamp(session.connection())
 
 
-def _clean(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; a label never needs one."""
-    if value is None:
-        return None
-    return value.replace("\x00", "") if "\x00" in value else value
+@dataclass(frozen=True)
+class KnownColumns:
+    """One batch of known hashes as columns: what a matcher is built from, no row objects."""
+
+    ids: npt.NDArray[np.int64]
+    list_ids: npt.NDArray[np.int64]
+    hash_types: Sequence[str]
+    values: Sequence[str]
+    labels: Sequence[str | None]
+    categories: Sequence[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def _stage(store: Store, conn: Connection, rows: Iterator[tuple[Any, ...]],
-           method: ImportMethod) -> int:
-    if store.dialect == "postgresql" and method in ("auto", "copy"):
-        return _copy_rows(conn, rows)
-    total = 0
-    if store.dialect == "sqlite":
-        sql = f"INSERT INTO trawl_import_stage VALUES ({', '.join('?' * len(_STAGE_COLUMNS))})"
-        while chunk := list(islice(rows, IMPORT_CHUNK_ROWS)):
-            conn.exec_driver_sql(sql, chunk)
-            total += len(chunk)
-        return total
-    stmt = insert(_STAGE)
-    while chunk := list(islice(rows, IMPORT_CHUNK_ROWS)):
-        conn.execute(stmt, [dict(zip(_STAGE_COLUMNS, row, strict=True)) for row in chunk])
-        total += len(chunk)
-    return total
+@dataclass(frozen=True)
+class KnownSnapshot:
+    """Every known hash as of one version: the stamp, counts, list names and the rows."""
+
+    stamp: str
+    count: int
+    list_names: dict[int, str]
+    batches: Iterator[KnownColumns]
 
 
-def _copy_rows(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> int:
-    """COPY rows into the stage table through psycopg2, streaming from the iterator."""
-    reader = _CopyReader(rows)
+@contextmanager
+def known_snapshot(store: Store, *, batch_rows: int = COLUMN_BATCH_ROWS) -> Iterator[KnownSnapshot]:
+    """Read the stamp, the list names and every known hash in ONE read transaction.
+
+    So the rows are exactly those of the stamp's version (PostgreSQL: REPEATABLE READ;
+    SQLite: one deferred transaction in WAL mode). Rows come through the driver's own
+    cursor in batches of `batch_rows` (a server-side cursor on PostgreSQL): no ORM row
+    objects, and memory bounded by one batch. Consume `batches` inside the block.
+    """
+    conn = store.connect_for_reading()
+    if store.dialect == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            stamp = _stamp(conn)
+            count = int(conn.execute(select(func.count()).select_from(KnownHash)).scalar_one())
+            names = {int(i): str(n) for i, n in conn.execute(select(KnownList.id, KnownList.name))}
+            yield KnownSnapshot(stamp, count, names, _column_batches(store, conn, batch_rows))
+    finally:
+        conn.close()
+
+
+def _stamp(conn: Connection) -> str:
+    row = conn.execute(
+        select(KnownListsVersion.instance, KnownListsVersion.version)
+        .where(KnownListsVersion.id == 1)
+    ).first()
+    return "unversioned:0" if row is None else f"{row[0]}:{row[1]}"
+
+
+def _column_batches(store: Store, conn: Connection, batch_rows: int) -> Iterator[KnownColumns]:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    cursor = dbapi.cursor()
+    sql = "SELECT id, list_id, hash_type, value, label, category FROM known_hashes"
+    cursor: Any
+    if store.dialect == "postgresql":
+        cursor = dbapi.cursor(name="trawl_known_columns")  # type: ignore[call-arg]  # psycopg2
+        cursor.itersize = batch_rows  # server-side: rows stream in batches
+    else:
+        cursor = dbapi.cursor()
     try:
-        cursor.copy_expert(
-            f"COPY trawl_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN", reader
-        )
-    except Exception:
-        if reader.error is not None:  # psycopg2 wraps it in QueryCanceled: give the original
-            raise reader.error from None
-        raise
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(batch_rows):
+            ids, list_ids, hash_types, values, labels, categories = zip(*rows, strict=True)
+            yield KnownColumns(
+                ids=np.array(ids, dtype=np.int64), list_ids=np.array(list_ids, dtype=np.int64),
+                hash_types=hash_types, values=values, labels=labels, categories=categories,
+            )
+            del rows, ids, list_ids, hash_types, values, labels, categories
     finally:
         cursor.close()
-    return reader.count
-
-
-class _CopyReader:
-    """A file-like object giving COPY text format lines for staged rows, on demand."""
-
-    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
-        self.rows = rows
-        self.count = 0
-        self.error: Exception | None = None
-        self._buffer = ""
-
-    def read(self, size: int = -1) -> str:
-        want = size if size and size > 0 else 1 << 20
-        parts = [self._buffer]
-        length = len(self._buffer)
-        while length < want:
-            try:
-                row = next(self.rows, None)
-            except Exception as exc:  # the caller's iterator failed (e.g. a bad line)
-                self.error = exc
-                raise
-            if row is None:
-                break
-            line = "\t".join(_copy_field(v) for v in row) + "\n"
-            parts.append(line)
-            length += len(line)
-            self.count += 1
-        data = "".join(parts)
-        self._buffer = data[want:]
-        return data[:want]
-
-
-def _copy_field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, int):
-        return str(value)
-    text_value = str(value)
-    if any(c in text_value for c in "\\\t\n\r"):
-        text_value = (text_value.replace("\\", "\\\\").replace("\t", "\\t")
-                      .replace("\n", "\\n").replace("\r", "\\r"))
-    return text_value

@@ -118,6 +118,22 @@ class KnownHash(Base):
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
 
 
+class KnownListsVersion(Base):
+    """One row, bumped by every list import or removal (migration 0005).
+
+    A matcher saved to disk records the stamp it was built from ("<instance>:<version>");
+    the crawl reuses the file while the stamp is current and rebuilds it otherwise. The
+    instance is random per database, so a file never passes for another database's.
+    """
+
+    __tablename__ = "known_lists_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    instance: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 # --- what the crawler saw -----------------------------------------------------------
 
 

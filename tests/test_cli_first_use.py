@@ -111,3 +111,21 @@ def test_a_non_url_gets_no_nonsense_suggestion(sqlite_url: str) -> None:
     assert "it is not a web address" in result.output
     typo = run("--db", sqlite_url, "seeds", "add", "forum.example/board")
     assert "write it as http://forum.example/board" in typo.output
+
+
+def test_list_mistakes_are_named_without_echoing_bytes(sqlite_url: str, tmp_path: Path) -> None:
+    from crawler.sitegen import images as gen
+
+    plain = tmp_path / "md5s.txt"
+    plain.write_text("d41d8cd98f00b204e9800998ecf8427e  a.jpg\n")
+    result = run("--db", sqlite_url, "--as", "a", "hashes", "import", str(plain))
+    assert result.exit_code == 1
+    assert "`--type md5`" in result.output
+    picture = tmp_path / "photo.jpg"
+    picture.write_bytes(gen.photo_jpeg(3, size=(320, 240)))
+    result = run("--db", sqlite_url, "--as", "a", "hashes", "import", str(picture))
+    assert result.exit_code == 1
+    assert "this is a JPEG image, not a hash list" in result.output
+    assert "trawl hash --format csv" in result.output
+    assert "JFIF" not in result.output
+    assert "\\xff" not in result.output

@@ -353,3 +353,81 @@ def test_hex_to_codes_infers_width_from_first_value() -> None:
         hex_to_codes(["00ff", "ff00aa"])
     with pytest.raises(ValueError, match="pass bits"):
         hex_to_codes([])
+
+
+# --- verifying only rows two chunks agree on; saving and restoring the tables -----------
+
+
+def test_probe_radii_for_two_hits_satisfy_pigeonhole() -> None:
+    for chunks in range(2, 20):
+        for radius in range(0, 70):
+            reach = probe_radii(chunks, radius, min_hits=2)
+            # A code missed by all but one chunk is at least this far away:
+            assert sum(sorted(s + 1 for s in reach)[: chunks - 1]) >= radius + 1
+            assert reach == sorted(reach, reverse=True)
+    with pytest.raises(ValueError, match="min_hits"):
+        probe_radii(4, 8, min_hits=5)
+
+
+@pytest.mark.parametrize(("bits", "radius", "clustered"),
+                         [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True)])
+def test_two_hit_search_equals_brute_force(bits: int, radius: int, clustered: bool) -> None:
+    rng = np.random.default_rng(radius)
+    codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
+             else random_codes(rng, 8_000, bits))
+    ids = rng.permutation(10**6)[:8_000]
+    index = HammingIndex(bits, radius_hint=radius)
+    index.add(ids, codes)
+    tables = index._built()
+    plan = index._plan(tables, radius, 2)
+    assert plan is not None
+    assert plan.min_hits == 2
+    tables.plans[radius, 0] = plan  # what search() uses for one query
+    near = queries_near(rng, codes, 30, radius + 2)
+    for query in np.concatenate([near, random_codes(rng, 10, bits)]):
+        expected = brute_force_search(codes, query, radius, ids=ids)
+        assert index.search(query.tobytes(), radius) == expected
+
+
+def test_large_pdq_index_verifies_rows_two_chunks_agree_on() -> None:
+    """The cost model picks the two-hit plan where it pays: PDQ at 10M (12 chunks)."""
+    index = HammingIndex(256, radius_hint=31, chunks=12)
+    index.add(np.arange(3), random_codes(np.random.default_rng(1), 3, 256))
+    tables = index._built()
+    fake_n = np.zeros(10_000_000, np.int32)  # only the count matters to the estimate
+    tables.ids = fake_n
+    plan = index._single_plan(tables, 31)
+    assert plan is not None
+    assert plan.min_hits == 2
+
+
+@pytest.mark.parametrize(("bits", "n", "chunks"), [(64, 20_000, None), (256, 5_000, None),
+                                                  (256, 5_000, 13), (64, 100, None)])
+def test_export_and_restore_answer_identically(bits: int, n: int, chunks: int | None) -> None:
+    rng = np.random.default_rng(n)
+    codes = random_codes(rng, n, bits)
+    index = HammingIndex.from_codes(bits, np.arange(n) * 3, codes)
+    if chunks is not None:
+        index = HammingIndex(bits, chunks=chunks)
+        index.add(np.arange(n) * 3, codes)
+    meta, arrays = index.export()
+    frozen = {name: array.copy() for name, array in arrays.items()}
+    for array in frozen.values():
+        array.flags.writeable = False  # as when memory-mapped
+    restored = HammingIndex.restore(meta, frozen)
+    assert restored.chunk_widths == index.chunk_widths
+    queries = np.concatenate([queries_near(rng, codes, 20, bits // 8), random_codes(rng, 5, bits)])
+    radius = bits // 8
+    for query in queries:
+        assert restored.search(query.tobytes(), radius) == index.search(query.tobytes(), radius)
+    assert restored.search_many(queries, radius) == index.search_many(queries, radius)
+
+
+def test_exact_index_export_and_restore() -> None:
+    rng = np.random.default_rng(3)
+    codes = random_codes(rng, 1000, 128)
+    index = ExactIndex.from_codes(128, np.arange(1000) + 7, codes)
+    restored = ExactIndex.restore(*index.export())
+    for row in (0, 500, 999):
+        assert restored.lookup(codes[row].tobytes()) == [row + 7]
+    assert restored.lookup(bytes(16)) == []

@@ -2,8 +2,8 @@
 
 matchers and storage never import Scrapy, each other, or crawler; inside crawler the arrows
 run one way: interfaces (cli, web) -> services -> engine (the Scrapy parts) -> the shared
-bottom (adapter, config, errors, clock, files); spiders are driven by the engine and never
-imported back.
+bottom (adapter, index_cache, config, errors, clock, files); spiders are driven by the
+engine and never imported back.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ FORBIDDEN_MODULES = {
     "crawler.config": ("crawler.engine", "crawler.services", "crawler.cli", "crawler.web"),
     "crawler.errors": ("crawler.engine", "crawler.services", "crawler.cli", "crawler.web"),
     "crawler.clock": ("crawler.engine", "crawler.services", "crawler.cli", "crawler.web"),
+    "crawler.files": ("crawler.engine", "crawler.services", "crawler.cli", "crawler.web"),
+    "crawler.index_cache": ("crawler.engine", "crawler.services", "crawler.cli", "crawler.web"),
     "crawler.sitegen": ("crawler.services", "crawler.cli", "crawler.web"),
     "spiders": ("crawler.services", "crawler.cli", "crawler.web"),
 }

@@ -266,7 +266,8 @@ def test_plain_needs_a_type(tmp_path: Path) -> None:
     path = write(tmp_path, f"{MD5}\n{MD5_B}\n")
     error = parse_error(path)
     assert error.line == 1
-    assert "give the hash type (32 hex characters would fit md5)" in str(error)
+    assert ("give the hash type with `--type md5` on the command line (32 hex characters "
+            "would fit md5)") in str(error)
     parsed = parse_known_list(path, hash_type="md5")
     assert parsed.format == "plain"
     assert [e.value for e in parsed.entries] == [MD5, MD5_B]

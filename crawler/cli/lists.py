@@ -60,8 +60,8 @@ def import_command(
 
     actor = actor_or_login(config)
 
-    def progress(done: int, total: int) -> None:
-        _warn(f"import: {done}/{total} entries stored")
+    def progress(done: int) -> None:
+        _warn(f"import: {done} entries stored")
 
     if str(file) != STDIN and file.stat().st_size >= LARGE_FILE_BYTES:
         _warn(f"import: reading {file} ({file.stat().st_size // 1_000_000} MB)")

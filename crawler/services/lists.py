@@ -13,9 +13,8 @@ from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
 
 if TYPE_CHECKING:
     from matchers.digests import Digests
-    from matchers.lists import KnownEntry
     from storage.db import Store
-    from storage.known import ImportResult, KnownHashIn
+    from storage.known import ImportResult
 
 STDIN, STDIN_NAME = "-", "<stdin>"  # `trawl hashes import - --list NAME` reads a pipe
 PROGRESS_EVERY = 100_000  # entries between progress reports during an import
@@ -23,29 +22,27 @@ PROGRESS_EVERY = 100_000  # entries between progress reports during an import
 # usually carry (exact md5/sha256 for identical files, PDQ for edited copies).
 DEFAULT_LIST_TYPES = ("md5", "sha256", "pdq")
 
-Progress = Callable[[int, int], None]  # (entries stored so far, total entries)
+Progress = Callable[[int], None]  # entries stored so far
+
+
+def _every(step: int, progress: Progress | None) -> Progress | None:
+    """`progress`, called only when the count passes another multiple of `step`."""
+    if progress is None:
+        return None
+    reported = 0
+
+    def report(done: int) -> None:
+        nonlocal reported
+        if done // step > reported // step:
+            reported = done
+            progress(done)
+
+    return report
 
 
 class ListImportError(TrawlError, ValueError):
     """A list that cannot be imported for a reason the parser does not name (no list name
     for standard input, an unreadable encoding); nothing was imported."""
-
-
-def _stored(entries: list[KnownEntry], progress: Progress | None) -> Iterator[KnownHashIn]:
-    from storage.known import KnownHashIn
-
-    total = len(entries)
-    for done, entry in enumerate(entries, 1):
-        yield KnownHashIn(
-            hash_type=entry.hash_type,
-            value=entry.value,
-            label=entry.label,
-            source=entry.source,
-            category=entry.category,
-            extra=dict(entry.extra) or None,
-        )
-        if progress is not None and done % PROGRESS_EVERY == 0:
-            progress(done, total)
 
 
 def import_list_file(
@@ -58,39 +55,42 @@ def import_list_file(
     actor: str,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Parse a list file completely, then store it in one transaction (FILE '-' reads stdin).
+    """Import a list file (FILE '-' reads stdin) all or nothing, in memory independent of
+    its length, then rebuild the known-hash index so the next crawl starts at once.
 
-    Parsing first means a malformed line anywhere stops the import before the database is
-    touched (ListFormatError names file, line and value); the storage transaction makes a
-    failure half-way through the insert leave nothing behind either.
+    The file is parsed as it is stored, inside one transaction: a malformed line anywhere
+    (ListFormatError naming file, line and value) rolls everything back, so nothing from
+    the file is kept.
     """
+    from crawler.adapter import build_matcher
     from matchers.listformats.errors import ListFormatError
-    from matchers.lists import parse_known_list, parse_known_stream
+    from matchers.lists import KnownListStream, open_known_list
     from storage.known import import_known_list
 
     from_stdin = str(path) == STDIN
     if from_stdin and not name:
         raise ListImportError("A list read from standard input needs a name: pass --list NAME.")
     source = STDIN_NAME if from_stdin else str(path)
+
+    def store_all(entries: KnownListStream) -> ImportResult:
+        return import_known_list(store, name=name or path.stem, fmt=entries.format,
+                                 source_file=source, entries=entries, actor=actor,
+                                 progress=_every(PROGRESS_EVERY, progress))
+
     try:
         if from_stdin:
-            parsed = parse_known_stream(sys.stdin.buffer, name=STDIN_NAME, fmt=fmt,
-                                        hash_type=hash_type)
+            result = store_all(KnownListStream(sys.stdin.buffer, name=STDIN_NAME, fmt=fmt,
+                                               hash_type=hash_type))
         else:
-            parsed = parse_known_list(path, fmt=fmt, hash_type=hash_type)
-        return import_known_list(
-            store,
-            name=name or path.stem,
-            fmt=parsed.format,
-            source_file=source,
-            entries=_stored(parsed.entries, progress),
-            actor=actor,
-            duplicates=parsed.duplicates,
-        )
+            with open_known_list(path, fmt=fmt, hash_type=hash_type) as entries:
+                result = store_all(entries)
     except ListFormatError:
         raise  # names the file, the line and the value already
     except (ValueError, UnicodeDecodeError) as exc:
         raise ListImportError(f"{source}: {exc}. Nothing was imported.") from None
+    if result.added:
+        build_matcher(store)  # the index file for the new lists, built now, not by a crawl
+    return result
 
 
 # --- making lists from images a hotline holds -----------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from matchers.hashtypes import HASH_TYPES
 from matchers.hashtypes.base import shorten
-from matchers.listformats.entries import EntryCollector
+from matchers.listformats.entries import KnownEntry
 from matchers.listformats.errors import ListFormatError
 
 NAME = "csv"
@@ -31,8 +31,8 @@ def looks_like_partial_header(first_line: str) -> bool:
     return len(columns) > 1 and any(name in columns for name in (*REQUIRED, *OPTIONAL))
 
 
-def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector) -> None:
-    """Parse content lines (header first) into the collector, raising on the first error."""
+def parse(lines: Iterator[tuple[int, str]], path: str) -> Iterator[KnownEntry]:
+    """Entries of content lines (header first), raising ListFormatError at the first bad one."""
     header_line, header_text = next(lines)
     columns = header_columns(header_text)
     _check_header(columns, header_text, header_line, path)
@@ -41,7 +41,6 @@ def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector
     i_type, i_hash = where["hash_type"], where["hash"]
     i_label, i_source, i_category = (where.get(name) for name in OPTIONAL)
 
-    add = collector.add
     for number, text in lines:
         row = _split(text, path, number)
         if len(row) != len(columns):
@@ -63,14 +62,14 @@ def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector
         value = row[i_hash].strip().lower()
         if not hash_type.is_valid(value):
             raise ListFormatError(path, number, hash_type.explain(row[i_hash]), row[i_hash])
-        add(
-            hash_type,
+        yield KnownEntry(
+            hash_type.name,
             value,
-            number,
             None if i_label is None else row[i_label].strip() or None,
             None if i_source is None else row[i_source].strip() or None,
             None if i_category is None else row[i_category].strip() or None,
             {name: row[i].strip() for i, name in others if row[i].strip()} if others else {},
+            number,
         )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from matchers.hashtypes import HASH_TYPES
 from matchers.hashtypes.base import shorten
-from matchers.listformats.entries import EntryCollector
+from matchers.listformats.entries import KnownEntry
 from matchers.listformats.errors import ListFormatError
 
 NAME = "pdq-hasher"
@@ -19,7 +19,7 @@ def looks_like(first_line: str) -> bool:
     return first_line.strip().lower() == HEADER or bool(_FIRST_FIELDS.match(first_line))
 
 
-def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector) -> None:
+def parse(lines: Iterator[tuple[int, str]], path: str) -> Iterator[KnownEntry]:
     """The hash is PDQ; quality (0-100) goes to extra["quality"] and the filename to label."""
     pdq = HASH_TYPES["pdq"]
     first = True
@@ -49,12 +49,7 @@ def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector
                 f"quality {shorten(raw_quality)} is not a whole number from 0 to 100",
                 raw_quality,
             )
-        quality = int(quality_text)
-        collector.add(
-            pdq,
-            value,
-            number,
-            label=filename.strip() or None,
-            extra={"quality": str(quality)},
-            quality=quality,
+        yield KnownEntry(
+            pdq.name, value, filename.strip() or None,
+            extra={"quality": str(int(quality_text))}, line=number,
         )

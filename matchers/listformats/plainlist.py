@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from matchers.hashtypes import HashType
-from matchers.listformats.entries import EntryCollector
+from matchers.listformats.entries import KnownEntry
 from matchers.listformats.errors import ListFormatError
 
 NAME = "plain"
@@ -18,8 +18,8 @@ def looks_like(first_line: str) -> bool:
 
 
 def parse(
-    lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector, hash_type: HashType
-) -> None:
+    lines: Iterator[tuple[int, str]], path: str, hash_type: HashType
+) -> Iterator[KnownEntry]:
     """`<hash>` or `<hash> <label>`; a `*` before the label (md5sum binary mode) is dropped."""
     for number, text in lines:
         tokens = text.split(None, 1)
@@ -27,4 +27,4 @@ def parse(
         if not hash_type.is_valid(value):
             raise ListFormatError(path, number, hash_type.explain(tokens[0]), tokens[0])
         label = tokens[1].strip().removeprefix("*").strip() if len(tokens) > 1 else None
-        collector.add(hash_type, value, number, label=label or None)
+        yield KnownEntry(hash_type.name, value, label or None, line=number)

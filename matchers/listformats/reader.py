@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from matchers.hashtypes.base import shorten
 from matchers.listformats.errors import ListFormatError
 
 UTF8_BOM = b"\xef\xbb\xbf"
+BLOCK_BYTES = 1 << 20  # a file is read, decoded and split this much at a time
 _OTHER_BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32",
     b"\x00\x00\xfe\xff": "UTF-32",
@@ -17,7 +18,10 @@ _OTHER_BOMS = {
 
 
 class LineReader:
-    """Decode raw lines one at a time so an encoding error can name its line.
+    """Decode lines so that an encoding error can name its line.
+
+    An open file is read in blocks of BLOCK_BYTES (decoded and split in C); any other
+    iterable of raw lines, line by line.
 
     Iterating yields content lines only: blank lines and lines whose first non-blank
     character is `#` carry no hashes in any format. `lines_read` counts every physical
@@ -38,9 +42,51 @@ class LineReader:
 
     def all_lines(self) -> Iterator[tuple[int, str]]:
         """Every line, numbered from 1; a UTF-8 BOM on the first is dropped."""
+        read = getattr(self._raw, "read", None)
+        if read is None:
+            return self._each_line(self._raw)
+        return self._blocks(read)
+
+    def _blocks(self, read: Callable[[int], bytes]) -> Iterator[tuple[int, str]]:
+        """A file read in blocks: decoded and split in C, the line-by-line checks made once
+        per block (a block with a problem is re-read line by line to name the line)."""
+        pending = b""
+        while block := read(BLOCK_BYTES):
+            data = pending + block
+            cut = data.rfind(b"\n") + 1
+            pending = data[cut:]
+            if cut:
+                yield from self._block(data[:cut])
+        if pending:
+            yield from self._block(pending)
+
+    def _block(self, data: bytes) -> Iterator[tuple[int, str]]:
+        first = self.lines_read
+        if first == 0:
+            data = self._strip_bom(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text or text.count("\r") != text.count("\r\n"):
+            pieces = data.split(b"\n")  # not splitlines(): a lone CR must stay in its line
+            raw_lines = [piece + b"\n" for piece in pieces[:-1]]
+            if pieces[-1]:
+                raw_lines.append(pieces[-1])
+            yield from self._each_line(raw_lines)
+            return
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        self.lines_read = first + len(lines)
+        yield from enumerate(lines, first + 1)
+
+    def _each_line(self, raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
         number = self.lines_read
         try:
-            for raw in self._raw:
+            for raw in raw_lines:
                 number += 1
                 if number == 1:
                     raw = self._strip_bom(raw)

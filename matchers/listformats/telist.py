@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from matchers.hashtypes import HASH_TYPES, HashType
 from matchers.hashtypes.base import shorten
-from matchers.listformats.entries import EntryCollector
+from matchers.listformats.entries import KnownEntry
 from matchers.listformats.errors import ListFormatError
 
 NAME = "te"
@@ -45,7 +45,7 @@ def looks_like(first_line: str) -> bool:
     return name in SIGNAL_TYPES or name in UNSUPPORTED
 
 
-def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector) -> None:
+def parse(lines: Iterator[tuple[int, str]], path: str) -> Iterator[KnownEntry]:
     """`<signal_type> <hash> [label...]`: anything after the hash becomes the label."""
     for number, text in lines:
         tokens = text.split(None, 2)
@@ -73,4 +73,4 @@ def parse(lines: Iterator[tuple[int, str]], path: str, collector: EntryCollector
         if not hash_type.is_valid(value):
             raise ListFormatError(path, number, hash_type.explain(tokens[1]), tokens[1])
         label = tokens[2].strip() if len(tokens) > 2 else None
-        collector.add(hash_type, value, number, label=label or None)
+        yield KnownEntry(hash_type.name, value, label or None, line=number)

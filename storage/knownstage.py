@@ -1,0 +1,243 @@
+"""Staging an import: entries checked a chunk at a time into a temporary table.
+
+storage.known moves the staged rows into known_hashes in the same transaction. The per-row
+Python here is what bounds an import's speed, so each chunk is one comprehension, its
+checks run over the chunk's distinct types and value lengths, and PostgreSQL gets one COPY
+text block per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, insert
+
+from storage.models import KnownHash
+
+if TYPE_CHECKING:
+    from storage.db import Store
+
+# Rows per executemany batch: big enough to amortise round trips, small enough that a
+# million-line import never holds more than this many entries in memory at once.
+IMPORT_CHUNK_ROWS = 10_000
+# Bytes psycopg2 asks the COPY reader for at a time (its default, 8 KiB, means thousands
+# of calls per chunk).
+COPY_READ_BYTES = 1 << 20
+MAX_HASH_TYPE_LENGTH = KnownHash.__table__.c.hash_type.type.length  # type: ignore[attr-defined]
+MAX_VALUE_LENGTH = KnownHash.__table__.c.value.type.length  # type: ignore[attr-defined]
+
+ImportMethod = Literal["auto", "copy", "executemany"]
+
+# The import first loads entries into this temporary table (no indexes: fast to fill), then
+# moves them into known_hashes with one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which
+# tells how many were new; the first entry of a repeated hash wins.
+_STAGE = Table(
+    "trawl_import_stage",
+    MetaData(),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash_type", String(16), nullable=False),
+    Column("value", String(128), nullable=False),
+    Column("label", Text),
+    Column("source", Text),
+    Column("category", Text),
+    Column("extra", Text),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+_STAGE_COLUMNS = ("seq", "hash_type", "value", "label", "source", "category", "extra")
+# SQLite numbers staged rows itself (seq is the rowid): one column less to bind per row.
+_SQLITE_STAGE = (
+    "CREATE TEMPORARY TABLE trawl_import_stage (seq INTEGER PRIMARY KEY, hash_type TEXT "
+    "NOT NULL, value TEXT NOT NULL, label TEXT, source TEXT, category TEXT, extra TEXT)"
+)
+
+
+class ImportEntry(Protocol):
+    """What an import reads of each entry: KnownHashIn, or matchers' KnownEntry as parsed."""
+
+    @property
+    def hash_type(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def extra(self) -> Mapping[str, str] | None: ...
+
+
+ImportProgress = Callable[[int], None]  # entries staged so far
+
+
+def create_stage(store: Store, conn: Connection) -> None:
+    """A fresh, empty trawl_import_stage in the caller's transaction."""
+    conn.exec_driver_sql("DROP TABLE IF EXISTS trawl_import_stage")
+    if store.dialect == "sqlite":
+        conn.exec_driver_sql(_SQLITE_STAGE)
+    else:
+        _STAGE.create(conn)
+
+
+def _stage_rows(chunk: Sequence[ImportEntry], first: int) -> _Chunk:
+    """Stage rows (hash_type, value, label, source, category, extra) of one chunk, checked.
+
+    One comprehension per chunk and checks over the chunk's distinct types and value
+    lengths: per-row Python work is what bounds an import's speed.
+    """
+    rows: list[tuple[Any, ...]] = [
+        ((e.hash_type or "").strip().lower(), (e.value or "").strip().lower(), e.label,
+         e.source, e.category, _extra_json(e.extra) if e.extra else None)
+        for e in chunk
+    ]
+    for hash_type in {row[0] for row in rows}:
+        if not hash_type or len(hash_type) > MAX_HASH_TYPE_LENGTH:
+            at = next(i for i, row in enumerate(rows) if row[0] == hash_type)
+            raise ValueError(
+                f"Entry {first + at} has hash type {chunk[at].hash_type!r}: it must be a "
+                f"known type name of at most {MAX_HASH_TYPE_LENGTH} characters."
+            )
+    lengths = [len(row[1]) for row in rows]
+    if min(lengths) < 1 or max(lengths) > MAX_VALUE_LENGTH:
+        at = next(i for i, n in enumerate(lengths) if not 1 <= n <= MAX_VALUE_LENGTH)
+        raise ValueError(
+            f"Entry {first + at} ({rows[at][0]}) has value {chunk[at].value[:40]!r}: it must "
+            f"be 1 to {MAX_VALUE_LENGTH} hex characters."
+        )
+    # Every field in one string, built in C (None shows as "None": harmless here).
+    joined = "\x1f".join(map(str, chain.from_iterable(rows)))
+    if "\x00" in joined:  # PostgreSQL text cannot hold NUL; a label never needs one
+        rows = [row[:2] + tuple(_no_nul(t) for t in row[2:]) for row in rows]
+    return _Chunk(first, rows, any(c in joined for c in _COPY_SPECIAL))
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    first: int  # number of the chunk's first entry in the import (1-based)
+    rows: list[tuple[Any, ...]]
+    needs_escape: bool  # a field holds a character COPY's text format escapes
+
+
+@lru_cache(maxsize=4096)
+def _extra_json_cached(items: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(items), sort_keys=True)
+
+
+def _extra_json(extra: Mapping[str, str]) -> str:
+    """JSON of the extra columns; cached, as lists repeat them (PDQ quality: 101 values)."""
+    try:
+        return _extra_json_cached(tuple(extra.items()))
+    except TypeError:  # an unhashable value: encode it directly
+        return json.dumps(dict(extra), sort_keys=True)
+
+
+def _no_nul(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value is not None and "\x00" in value else value
+
+
+def _chunks(entries: Iterable[ImportEntry]) -> Iterator[_Chunk]:
+    """Stage rows IMPORT_CHUNK_ROWS entries at a time."""
+    source = iter(entries)
+    first = 1
+    while entries_chunk := list(islice(source, IMPORT_CHUNK_ROWS)):
+        yield _stage_rows(entries_chunk, first)
+        first += len(entries_chunk)
+
+
+def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry],
+                  method: ImportMethod, progress: ImportProgress | None) -> int:
+    """Check and load `entries` into the stage table, a chunk at a time; return the count."""
+    if store.dialect == "postgresql" and method in ("auto", "copy"):
+        return _copy_rows(conn, _chunks(entries), progress)
+    total = 0
+    if store.dialect == "sqlite":
+        sql = ("INSERT INTO trawl_import_stage (hash_type, value, label, source, category, "
+               "extra) VALUES (?, ?, ?, ?, ?, ?)")
+        for chunk in _chunks(entries):
+            conn.exec_driver_sql(sql, chunk.rows)
+            total += len(chunk.rows)
+            if progress is not None:
+                progress(total)
+        return total
+    stmt = insert(_STAGE)
+    for chunk in _chunks(entries):
+        conn.execute(stmt, [dict(zip(_STAGE_COLUMNS, (seq, *row), strict=True))
+                            for seq, row in enumerate(chunk.rows, chunk.first)])
+        total += len(chunk.rows)
+        if progress is not None:
+            progress(total)
+    return total
+
+
+def _copy_rows(conn: Connection, chunks: Iterator[_Chunk],
+               progress: ImportProgress | None) -> int:
+    """COPY rows into the stage table through psycopg2, streaming chunk by chunk."""
+    reader = _CopyReader(chunks, progress)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        cursor.copy_expert(
+            f"COPY trawl_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN", reader,
+            size=COPY_READ_BYTES,
+        )
+    except Exception:
+        if reader.error is not None:  # psycopg2 wraps it in QueryCanceled: give the original
+            raise reader.error from None
+        raise
+    finally:
+        cursor.close()
+    return reader.count
+
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped.
+_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = "\\\t\n\r"
+
+
+class _CopyReader:
+    """A file-like object giving COPY text-format lines for staged rows, a chunk at a time."""
+
+    def __init__(self, chunks: Iterator[_Chunk], progress: ImportProgress | None) -> None:
+        self.chunks = chunks
+        self.progress = progress
+        self.count = 0
+        self.error: Exception | None = None
+        self._buffer = ""
+
+    def read(self, size: int = -1) -> str:
+        want = size if size and size > 0 else COPY_READ_BYTES
+        while len(self._buffer) < want:
+            try:
+                chunk = next(self.chunks, None)
+            except Exception as exc:  # the caller's entries failed (e.g. a bad line)
+                self.error = exc
+                raise
+            if chunk is None:
+                break
+            self._buffer += self._lines(chunk)
+        data, self._buffer = self._buffer[:want], self._buffer[want:]
+        return data
+
+    def _lines(self, chunk: _Chunk) -> str:
+        rows = chunk.rows
+        if chunk.needs_escape:
+            rows = [tuple(None if f is None else f.translate(_COPY_ESCAPES) for f in row)
+                    for row in rows]
+        text = "".join(
+            f"{seq}\t{t}\t{v}\t{_NULL if lab is None else lab}\t{_NULL if src is None else src}"
+            f"\t{_NULL if cat is None else cat}\t{_NULL if ext is None else ext}\n"
+            for seq, (t, v, lab, src, cat, ext) in enumerate(rows, chunk.first)
+        )
+        self.count += len(rows)
+        if self.progress is not None:
+            self.progress(self.count)
+        return text
