@@ -439,7 +439,8 @@ def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -
 
 
 @pytest.mark.parametrize(
-    "size", [(1024, 768), (768, 1024), (400, 750), (400, 800), (300, 1000), (1000, 100)]
+    "size",
+    [(1024, 768), (768, 1024), (400, 750), (400, 800), (300, 1000), (1000, 100), (200, 380)],
 )
 @pytest.mark.parametrize("out", [(32, 32), (9, 8)])
 def test_fast_resize_follows_pillows_pass_order_and_rounding(
@@ -447,8 +448,9 @@ def test_fast_resize_follows_pillows_pass_order_and_rounding(
 ) -> None:
     """The fast path's two products reproduce Pillow's LANCZOS resize (imagehash's thumbnail).
 
-    Pillow rounds to uint8 after each pass, and Pillow 13 starts vertically for images at
-    least twice as tall as wide (400x800 does, 400x750 does not); the emulation must agree
+    Pillow rounds to uint8 after each pass, and Pillow 13 starts vertically when the height
+    loses more than twice as many pixels as the width (400x800 does, 400x750 does not, and
+    200x380 does for 32x32 but not for 9x8); the emulation must agree
     with the installed Pillow pixel for pixel, give or take its fixed-point coefficients.
     """
     from matchers.perceptual import _pillow_resize, _vertical_first, lanczos_matrix
@@ -457,8 +459,8 @@ def test_fast_resize_follows_pillows_pass_order_and_rounding(
     x = np.random.default_rng(w * h).integers(0, 256, (h, w), dtype=np.uint8)
     expected = np.asarray(Image.fromarray(x).resize(out, Image.Resampling.LANCZOS)).astype(int)
     rows, cols = lanczos_matrix(h, out[1]), lanczos_matrix(w, out[0])
-    got = _pillow_resize(x.astype(np.float64), rows, cols, _vertical_first(size))
-    other = _pillow_resize(x.astype(np.float64), rows, cols, not _vertical_first(size))
+    got = _pillow_resize(x.astype(np.float64), rows, cols, _vertical_first(size, out))
+    other = _pillow_resize(x.astype(np.float64), rows, cols, not _vertical_first(size, out))
     assert np.abs(got - expected).max() <= 1
     # Random pixels put thumbnail values near 127.5, where fixed point and float round apart.
     assert np.count_nonzero(got != expected) <= 0.1 * expected.size
