@@ -5,13 +5,13 @@ Three ways in:
 * `reference_hashes` runs imagehash and pdqhash themselves on a full decode: the definition
   of the hashes that known lists are made with (hash_image's fast=False).
 * `exact_hashes` gives the same values for a full decode more cheaply: the very Pillow calls
-  imagehash makes, and PDQ's arithmetic as matrix products.
+  imagehash makes, and PDQ's arithmetic as banded products on pdqhash's float luma.
 * `fast_hashes` computes all three hashes as separable linear operators on a reduced luma
   array. Each hash is "filter then decimate" - Pillow's LANCZOS resize to 32x32 (pHash) and
   9x8 (dHash), PDQ's two-pass Jarosz box filter sampled at 64x64 - so each is an
   (rows x height) matrix on the left and a (width x cols) matrix on the right, built once
-  per axis length and cached. When the luma was decoded at 1/s scale (JPEG draft mode, or
-  Image.reduce), each matrix is *folded*: column j of the small image stands for the mean
+  per axis length and cached. When the luma was decoded at 1/s scale (JPEG draft mode),
+  each matrix is *folded*: column j of the small image stands for the mean
   of full-resolution columns s*j .. s*j+s-1, so it gets the sum of their weights. The
   result approximates the full-resolution filters on the full-resolution image rather than
   re-deriving filters for the small size, which is what keeps the fast path within a few
