@@ -395,13 +395,15 @@ def real_speed(images: list[realimages.RealImage], rounds: int) -> list[str]:
         if image.content == "photo":
             groups.setdefault("all photos (any format)", []).append(j)
         groups.setdefault("mixed: the whole set", []).append(j)
+        groups.setdefault(f"path: {hash_path(image.data)}", []).append(j)
     lines = [
         "| class | n | hash_image CPU img/s min / median / max | reference CPU img/s"
         " min / median / max | speed-up median (min-max over rounds) |",
         "|---|---:|---|---|---|",
     ]
     order_names = [k for k in realimages.KINDS if k in groups]
-    for name in [*order_names, "all photos (any format)", "mixed: the whole set"]:
+    by_path = [f"path: {p}" for p in PATHS]
+    for name in [*order_names, "all photos (any format)", "mixed: the whole set", *by_path]:
         idx = groups.get(name)
         if not idx:
             continue

@@ -386,7 +386,7 @@ def pdq_grid(x: FloatArray, full_size: tuple[int, int], scale: int = 1) -> Float
 # to ~PDQ_MARGIN; an image with more near-ties than these counts (thin lines averaging to an
 # even grey, where imagehash's own bits are decided by rounding) is hashed on the full decode.
 PHASH_MARGIN = 16.0
-PHASH_NEAR_TIES = 1  # besides the median pair, which flips 2 bits at worst
+PHASH_NEAR_TIES = 0  # besides the median pair, which flips 2 bits at worst
 PDQ_MARGIN = 2.0
 PDQ_NEAR_TIES = 48
 
