@@ -37,10 +37,11 @@ logger = logging.getLogger(__name__)
 # How hash_image (fast=True) reached an image's perceptual hashes; see hash_path.
 HashPath = Literal["reduced", "graphic", "near_ties", "full"]
 # A draft is a graphic (decoded again in full) when at least this share of its pixels fall
-# in its GRAPHIC_TONES most common of 32 grey levels. Measured on drafts (bench/RESULTS.md):
-# photographs 0.23-0.46, except scientific images on flat backgrounds (a moon, a deep-sky
-# field, cells: 0.89-0.94); line art, charts, tables and text pages 0.83-0.99. It is
-# flatness (matchers.confidence) without the 64x64 thumbnail, which blurs text into grey.
+# in its GRAPHIC_TONES most common of 32 grey levels. Measured on the drafts of the real
+# bench set (bench/realimages.py): photographs 0.23-0.78, except scientific images on flat
+# backgrounds (a moon, a deep-sky field, cells: 0.89-0.93); line art, charts, tables and text
+# pages 0.83-0.99 (generated ones 0.96-0.99). It is flatness (matchers.confidence) without
+# the 64x64 thumbnail, which blurs text into grey.
 GRAPHIC_TONE_SHARE = 0.8
 GRAPHIC_TONES = 4
 
