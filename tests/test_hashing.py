@@ -211,7 +211,8 @@ def test_other_formats_are_never_reduced_and_hash_exactly(fmt: str) -> None:
 
 # Pinned values: (pHash, dHash, PDQ) from hash_image, and from the reference (imagehash /
 # pdqhash on the full decode; fast=False). The reference equals the fast values except for
-# the few PDQ bits noted on a reduced JPEG. A change means the generator, Pillow/libjpeg or the hashing drifted.
+# the few PDQ bits noted on a reduced JPEG. A change means the generator, Pillow/libjpeg or
+# the hashing drifted.
 GOLDEN: dict[str, tuple[Make, tuple[str, str, str], tuple[str, str, str]]] = {
     "photo7-png": (
         lambda: gen.encode(gen.photo(7), "png"),  # never reduced: the exact path
