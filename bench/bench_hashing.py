@@ -1,9 +1,17 @@
 """Hashing benchmark: hash_image throughput on one core, and fidelity to the reference hashes.
 
-    python3 bench/bench_hashing.py            # full run (a few minutes), prints Markdown
+    python3 bench/bench_hashing.py            # full run (~30 min), prints Markdown
     python3 bench/bench_hashing.py --quick    # smaller sets, for a smoke test
+    python3 bench/bench_hashing.py --sections real,blas   # only some sections
 
-Throughput: hash_image (fast path; md5+sha1+sha256+pHash+dHash+PDQ) next to the reference
+Real images (bench/realimages.py; needs the `bench` extra): fidelity of hash_image (fast) to
+imagehash/pdqhash on the full decode, per image class and size class (p50/p99/max), the path
+the fast path took, and CPU images/s of hash_image and the reference pipeline over the same
+bytes, alternated round by round in one process (min/median/max over rounds).
+
+BLAS: CPU per image of hash_image in fresh processes with and without OPENBLAS_NUM_THREADS.
+
+Generated images (crawler/sitegen/images), throughput: hash_image (fast path; md5+sha1+sha256+pHash+dHash+PDQ) next to the reference
 pipeline (the same digests with imagehash.phash and pdqhash.compute on a full decode, no dHash)
 over the same bytes in the same run, pinned to one CPU. Both wall-clock and process CPU rates are
 printed: on a shared machine CPU time is the steadier figure.
@@ -32,16 +40,19 @@ from pathlib import Path
 
 import imagehash
 import numpy as np
+import numpy.typing as npt
 import pdqhash
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import realimages  # noqa: E402
 from crawler.sitegen import images as gen  # noqa: E402
-from matchers.hashing import hash_image  # noqa: E402
+from matchers.hashing import hash_image, hash_path  # noqa: E402
+from tests.reference import pdq_reference_dir  # noqa: E402
 
-META_DIR = ROOT.parent / "shared" / "reference" / "pdq"
+META_DIR = pdq_reference_dir()
 
 
 def reference_pipeline(data: bytes) -> tuple[str, str, str, str, str]:
@@ -294,25 +305,222 @@ def meta_reference() -> list[str]:
     return lines
 
 
+# --- real images -------------------------------------------------------------------------------
+
+# The bounds hash_image (fast) must keep to the reference, in every class (issue 15).
+BOUNDS = {"phash": (2, 4), "dhash": (2, 4), "pdq": (6, 10)}  # (p99, max)
+HASHES = ("phash", "dhash", "pdq")
+PATHS = ("reduced", "graphic", "near_ties", "full")
+
+
+def pct(values: Sequence[int], q: float) -> int:
+    return int(np.percentile(np.asarray(values), q, method="higher"))
+
+
+def real_fidelity(images: list[realimages.RealImage]) -> list[str]:
+    """Distances fast vs reference per image class and size class, and the paths taken."""
+    dist: dict[str, dict[str, list[int]]] = {}  # group -> hash -> distances
+    paths: dict[str, dict[str, int]] = {}
+    for image in images:
+        fast = hash_image(image.data)
+        if fast.phash is None or fast.dhash is None or fast.pdq is None:
+            raise SystemExit(f"{image.name}: hash_image failed: {fast.error}")
+        ref = reference_hashes(image.data)
+        path = hash_path(image.data) or "none"
+        for group in (image.kind, image.size_class, f"{image.kind} / {image.size_class}", "all"):
+            cell = dist.setdefault(group, {h: [] for h in HASHES})
+            for key, value in zip(HASHES, ref, strict=True):
+                cell[key].append(distance(getattr(fast, key), value))
+            counts = paths.setdefault(group, dict.fromkeys(PATHS, 0))
+            counts[path] = counts.get(path, 0) + 1
+    lines = [
+        "| class | n | pHash p50/p99/max | dHash p50/p99/max | PDQ p50/p99/max |"
+        " reduced / graphic / near-ties / full |",
+        "|---|---:|---|---|---|---|",
+    ]
+    kinds = [k for k in realimages.KINDS if k in dist]
+    sizes = [g for g in sorted({i.size_class for i in images}, key=_size_key)]
+    for group in [*kinds, *sizes, "all"]:
+        lines.append(_fidelity_row(group, dist[group], paths[group]))
+    over = []
+    for group, cell in dist.items():
+        for key, (p99_bound, max_bound) in BOUNDS.items():
+            p99, top = pct(cell[key], 99), max(cell[key])
+            if p99 > p99_bound or top > max_bound:
+                over.append(f"{group} {key} p99 {p99} max {top}")
+    lines.append("")
+    lines.append(
+        "Bounds (p99 / max): pHash and dHash 2 / 4, PDQ 6 / 10, checked in every class, size "
+        "class and class x size cell: "
+        + ("all within." if not over else "OVER in " + "; ".join(sorted(over)) + ".")
+    )
+    return lines
+
+
+def _size_key(size_class: str) -> int:
+    return int(size_class.split()[-1].split("-")[0])
+
+
+def _fidelity_row(group: str, cell: dict[str, list[int]], paths: dict[str, int]) -> str:
+    stats = " | ".join(f"{pct(cell[h], 50)} / {pct(cell[h], 99)} / {max(cell[h])}" for h in HASHES)
+    taken = " / ".join(str(paths.get(p, 0)) for p in PATHS)
+    return f"| {group} | {len(cell['pdq'])} | {stats} | {taken} |"
+
+
+def real_speed(images: list[realimages.RealImage], rounds: int) -> list[str]:
+    """CPU images/s per class, hash_image vs the reference, alternated round by round.
+
+    Each round times every image once with each pipeline (process CPU time, per image), the
+    order of the two pipelines swapped every round; a group's rate in a round is its images
+    over the sum of their times.
+    """
+    datas = [i.data for i in images]
+    for d in datas:  # warm-up: operator caches, lazy imports
+        hash_image(d)
+        reference_pipeline(d)
+    fast_t = np.zeros((rounds, len(datas)))
+    ref_t = np.zeros((rounds, len(datas)))
+    loads = [os.getloadavg()[0]]
+    for r in range(rounds):
+        order = [(hash_image, fast_t), (reference_pipeline, ref_t)]
+        for fn, out in order if r % 2 == 0 else order[::-1]:
+            for j, d in enumerate(datas):
+                c0 = time.process_time()
+                fn(d)
+                out[r, j] = time.process_time() - c0
+        loads.append(os.getloadavg()[0])
+    groups: dict[str, list[int]] = {}
+    for j, image in enumerate(images):
+        groups.setdefault(image.kind, []).append(j)
+        if image.content == "photo":
+            groups.setdefault("all photos (any format)", []).append(j)
+        groups.setdefault("mixed: the whole set", []).append(j)
+        groups.setdefault(f"path: {hash_path(image.data)}", []).append(j)
+    lines = [
+        "| class | n | hash_image CPU img/s min / median / max | reference CPU img/s"
+        " min / median / max | speed-up median (min-max over rounds) |",
+        "|---|---:|---|---|---|",
+    ]
+    order_names = [k for k in realimages.KINDS if k in groups]
+    by_path = [f"path: {p}" for p in PATHS]
+    for name in [*order_names, "all photos (any format)", "mixed: the whole set", *by_path]:
+        idx = groups.get(name)
+        if not idx:
+            continue
+        fast_rates = len(idx) / fast_t[:, idx].sum(axis=1)
+        ref_rates = len(idx) / ref_t[:, idx].sum(axis=1)
+        ratios = fast_rates / ref_rates
+        lines.append(
+            f"| {name} | {len(idx)} | {_spread(fast_rates)} | {_spread(ref_rates)} |"
+            f" {np.median(ratios):.1f}x ({ratios.min():.1f}-{ratios.max():.1f}) |"
+        )
+        print(lines[-1], file=sys.stderr)
+    lines.append("")
+    lines.append(
+        f"{rounds} rounds; 1-minute load average {' -> '.join(f'{v:.1f}' for v in loads)} "
+        "(before the first round and after each)."
+    )
+    return lines
+
+
+def _spread(rates: npt.NDArray[np.float64]) -> str:
+    return f"{rates.min():.0f} / {np.median(rates):.0f} / {rates.max():.0f}"
+
+
+# --- BLAS threading ------------------------------------------------------------------------------
+
+_BLAS_CHILD = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from matchers.hashing import hash_image
+from crawler.sitegen import images as gen
+datas = [gen.photo_jpeg(s) for s in range({n})]
+hash_image(datas[0])
+c0, w0 = time.process_time(), time.perf_counter()
+for d in datas:
+    hash_image(d)
+print((time.process_time() - c0) / len(datas) * 1000, (time.perf_counter() - w0) / len(datas) * 1000)
+"""
+
+
+def blas_threads(quick: bool) -> list[str]:
+    """CPU per image in fresh processes (not pinned: BLAS may use both cores)."""
+    import subprocess
+
+    n = 40 if quick else 200
+    base = {k: v for k, v in os.environ.items() if k not in _BLAS_VARS}
+    cases = {
+        "no BLAS variable set (a plain library caller: hash_image limits BLAS itself)": {},
+        "OPENBLAS_NUM_THREADS=1 (what the CLI and the hash workers set)": {
+            "OPENBLAS_NUM_THREADS": "1"
+        },
+        "OPENBLAS_NUM_THREADS=2 (a caller choosing threads: left alone)": {
+            "OPENBLAS_NUM_THREADS": "2"
+        },
+    }
+    lines = ["| process environment | CPU ms / image | wall ms / image |", "|---|---:|---:|"]
+    for label, extra in cases.items():
+        out = subprocess.run(
+            [sys.executable, "-c", _BLAS_CHILD.format(root=str(ROOT), n=n)],
+            env={**base, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        lines.append(f"| {label} | {float(out[0]):.2f} | {float(out[1]):.2f} |")
+    lines.append("")
+    lines.append(f"{n} JPEG photos 1024x768 q85 (crawler/sitegen/images), one process per row.")
+    return lines
+
+
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+SECTIONS = ("real", "blas", "generated", "meta")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller image sets")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (default 0)")
+    parser.add_argument("--rounds", type=int, default=0, help="speed rounds (default 5, quick 3)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}"
+    )
     args = parser.parse_args()
-    os.sched_setaffinity(0, {args.cpu})
+    sections = set(args.sections.split(","))
     load = os.getloadavg()
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"pinned to CPU {args.cpu}; load average {load[0]:.1f} at start "
-          f"(shared machine, other jobs running). Python {platform.python_version()}, "
-          f"Pillow {Image.__version__}, numpy {np.__version__}.\n")  # fmt: skip
-    print("### Throughput (one core)\n")
-    print("\n".join(throughput(args.quick)))
-    print("\n### Fidelity: fast path vs reference on the full decode (Hamming distance, bits)\n")
-    print("\n".join(fidelity(args.quick)))
-    print("\n### Edits of photo-like images: distance to the original (hash_image, bits)\n")
-    print("\n".join(edit_robustness(args.quick)))
-    print("\n### PDQ vs Meta's published hashes (PDQMD5TestData.csv)\n")
-    print("\n".join(meta_reference()))
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+          f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start. "
+          f"Python {platform.python_version()}, Pillow {Image.__version__}, "
+          f"numpy {np.__version__}.\n")  # fmt: skip
+    if "blas" in sections:  # before pinning: the point is what BLAS does with both cores
+        print("### BLAS threading: hash_image's CPU per image in a fresh process\n")
+        print("\n".join(blas_threads(args.quick)))
+    os.sched_setaffinity(0, {args.cpu})
+    print(f"\n(Pinned to CPU {args.cpu} from here on.)")
+    if "real" in sections:
+        t0 = time.perf_counter()
+        images = realimages.real_images(quick=args.quick)
+        print(f"\n### Real images (bench/realimages.py): {len(images)} images, built in "
+              f"{time.perf_counter() - t0:.0f} s\n")  # fmt: skip
+        print("#### Fidelity: hash_image (fast) vs imagehash/pdqhash on the full decode (bits)\n")
+        print("\n".join(real_fidelity(images)))
+        rounds = args.rounds or (3 if args.quick else 5)
+        print("\n#### Speed (one core, CPU time)\n")
+        print("\n".join(real_speed(images, rounds)))
+    if "generated" in sections:
+        print("\n### Generated images: throughput (one core)\n")
+        print("\n".join(throughput(args.quick)))
+        print(
+            "\n### Generated images: fidelity, fast path vs reference on the full decode (bits)\n"
+        )
+        print("\n".join(fidelity(args.quick)))
+        print("\n### Edits of photo-like images: distance to the original (hash_image, bits)\n")
+        print("\n".join(edit_robustness(args.quick)))
+    if "meta" in sections:
+        print("\n### PDQ vs Meta's published hashes (PDQMD5TestData.csv)\n")
+        print("\n".join(meta_reference()))
 
 
 if __name__ == "__main__":

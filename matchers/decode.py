@@ -12,14 +12,17 @@ from PIL import GifImagePlugin, Image, ImageFile, TiffImagePlugin
 from matchers.confidence import flatness
 from matchers.digests import DigestStatus
 from matchers.jpegtail import ends_early
+from matchers.perceptual import PDQ_GRID, pdq_luma_of
 from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 
 # The fast path decodes JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, which averages
-# 2x2, 4x4 or 8x8 blocks) and shrinks other formats with Image.reduce. It never goes below
-# FAST_MIN_SIDE pixels on the short side, and reductions of 3x or more keep FAST_MIN_SIDE_DEEP:
-# measured on line art, PDQ drifts up to 8 bits from the reference at 2x down to ~300 px, but
-# up to 10 bits at 4x down to ~270 px and 18-24 bits at 8x down to ~135 px (bench/RESULTS.md).
-# Images too small to reduce get the reference hashes exactly.
+# 2x2, 4x4 or 8x8 blocks). It never goes below FAST_MIN_SIDE pixels on the short side, and
+# reductions of 4x or more keep FAST_MIN_SIDE_DEEP: measured on line art, PDQ drifts up to 8
+# bits from the reference at 2x down to ~300 px, but up to 10 bits at 4x down to ~270 px and
+# 18-24 bits at 8x down to ~135 px (bench/RESULTS.md). Other formats are never reduced: their
+# decoders have no reduced mode, so a reduction saves only the hashing after a full decode,
+# and on real line art (PNG, GIF) it moved pHash by up to 12 bits and PDQ by up to 14. They,
+# and JPEGs too small to reduce, get the reference hashes exactly.
 FAST_MIN_SIDE = 256
 FAST_MIN_SIDE_DEEP = 384
 # pHash resizes to 32x32 with a filter tens of pixels wide, so on the fast path it (and
@@ -66,12 +69,18 @@ class Decoded:
     frames: int
     luma: Image.Image  # mode L, 1/scale of the full size (scale 1: exactly img.convert("L"))
     scale: int
-    rgb: npt.NDArray[np.uint8] | None  # full-size H x W x 3, present when scale == 1
+    # Full-size H x W x 3, when scale == 1 and the hashes need it: always with fast=False
+    # (the reference libraries take RGB), on the fast path only for images smaller than PDQ's
+    # 64 x 64 grid (handed to pdqhash itself).
+    rgb: npt.NDArray[np.uint8] | None
     flatness: float | None = None  # matchers.confidence.flatness of the first frame
     # luma reduced 2x2 once more (1/(2 * scale) of the full size), for pHash and flatness;
     # None when that would fall below COARSE_MIN_SIDE or scale == 1.
     coarse: Image.Image | None = None
     frames_capped: bool = False  # frames stopped at MAX_COUNTED_FRAMES; there are more
+    # pdqhash's float luma of the full image (perceptual.pdq_luma_of), on the fast path at
+    # scale 1 when rgb is not kept.
+    pdq_luma: npt.NDArray[np.float32] | None = None
 
 
 def _min_side(scale: int) -> int:
@@ -82,15 +91,6 @@ def draft_scale(width: int, height: int) -> int:
     """The JPEG DCT scale (8, 4, 2 or 1) the fast path decodes an image of this size at."""
     short = min(width, height)
     return next((s for s in (8, 4, 2) if short // s >= _min_side(s)), 1)
-
-
-def reduce_scale(width: int, height: int) -> int:
-    """The Image.reduce factor the fast path applies to a non-JPEG image of this size."""
-    short = min(width, height)
-    deep = short // FAST_MIN_SIDE_DEEP
-    if deep >= 3:
-        return deep
-    return 2 if short // 2 >= FAST_MIN_SIDE else 1
 
 
 def count_frames(img: Image.Image, cap: int = MAX_COUNTED_FRAMES) -> tuple[int, bool]:
@@ -149,10 +149,29 @@ def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> Decoded:
+def _transparent(img: Image.Image) -> bool:
+    """Whether some pixel of the (loaded) image is not fully opaque.
+
+    matplotlib and many tools write RGBA PNGs whose alpha is 255 everywhere; compositing
+    those onto white changes nothing and costs a full-size RGBA pass, so it is skipped.
+    """
+    if img.mode in ("RGBA", "LA", "PA"):
+        low = img.getchannel("A").getextrema()[0]
+        return isinstance(low, int | float) and low < 255
+    return "transparency" in img.info
+
+
+def open_and_decode(
+    data: bytes, fmt: str, *, max_pixels: int, fast: bool, full: bool = False, grey: bool = False
+) -> Decoded:
     """Decode the first frame of `data` (already sniffed as `fmt`) for hashing.
 
-    Raises DecodeRefused (too_large before any pixel is decoded; undecodable for broken data).
+    fast=True decodes large JPEGs at reduced scale unless `full`, and prepares PDQ's luma
+    without an RGB copy where the mode allows; fast=False decodes in full and keeps RGB for
+    the reference libraries. `grey` (with fast and full) decodes a JPEG's luma channel alone
+    at full size: no colour conversion, and the hashes read it in place of the luma of the
+    decoded colours, within a few bits of them (bench/RESULTS.md). Raises DecodeRefused
+    (too_large before any pixel is decoded; undecodable for broken data).
     """
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # A truncated file must fail, never hash as a half-grey picture: someone switched
@@ -189,27 +208,28 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
         _check_pixels(name, width, height, max_pixels)
         frames, frames_capped = count_frames(img)
         scale = 1
-        if fast and fmt == "jpeg":
+        if fast and full and grey and fmt == "jpeg":
+            img.draft("L", (width, height))  # scale 1; CMYK files stay in colour
+        elif fast and not full and fmt == "jpeg":
             scale = draft_scale(width, height)
             if scale > 1:
                 # Pillow picks the largest scale leaving at least the requested size.
                 drafted = img.draft("L", (width // scale, height // scale))
                 scale = round(width / drafted[1][2]) if drafted else 1
-        elif fast:
-            scale = reduce_scale(width, height)
         try:
             img.load()
             luma = _convert(img, "L")
-            if scale > 1 and fmt != "jpeg":
-                luma = luma.reduce(scale)
-            rgb = np.asarray(_convert(img, "RGB")) if scale == 1 else None
+            rgb, lum = None, None
+            if scale == 1 and fast and min(width, height) >= PDQ_GRID:
+                lum = pdq_luma_of(img, luma)
+            elif scale == 1:
+                rgb = np.asarray(_convert(img, "RGB"))
             coarse = None
             if scale > 1 and min(luma.size) // 2 >= COARSE_MIN_SIDE:
                 coarse = luma.reduce(2)
             # Transparent pixels count as the white a page shows them on; otherwise the
             # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
-            transparent = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            flat = flatness(img if transparent else luma if coarse is None else coarse)
+            flat = flatness(img if _transparent(img) else luma if coarse is None else coarse)
         except MemoryError:
             raise DecodeRefused(
                 "too_large",
@@ -235,7 +255,8 @@ def open_and_decode(data: bytes, fmt: str, *, max_pixels: int, fast: bool) -> De
                 width=width,
                 height=height,
             )
-    return Decoded(width, height, frames, luma, scale, rgb, flat, coarse, frames_capped)
+    return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
+                   frames_capped=frames_capped, pdq_luma=lum)
 
 
 def _jpeg_ends_early(data: bytes, luma: Image.Image, scale: int) -> bool:

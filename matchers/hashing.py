@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from matchers.decode import (
     FAST_MIN_SIDE,
@@ -19,14 +23,69 @@ from matchers.digests import Digests
 from matchers.perceptual import PerceptualHashes, exact_hashes, fast_hashes, reference_hashes
 from matchers.sniff import SUPPORTED_LIST, describe_kind, sniff_format, sniff_kind
 
-__all__ = ["DEFAULT_MAX_PIXELS", "FAST_MIN_SIDE", "hash_image", "sniff_format"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "FAST_MIN_SIDE",
+    "hash_image",
+    "hash_path",
+    "limit_blas_threads",
+    "sniff_format",
+]
 
 logger = logging.getLogger(__name__)
+
+# How hash_image (fast=True) reached an image's perceptual hashes; see hash_path.
+HashPath = Literal["reduced", "graphic", "near_ties", "full"]
+# A draft is a graphic (decoded again in full) when at least this share of its pixels fall
+# in its GRAPHIC_TONES most common of 32 grey levels. Measured on the drafts of the real
+# bench set (bench/realimages.py): photographs 0.23-0.78, except scientific images on flat
+# backgrounds (a moon, a deep-sky field, cells: 0.89-0.93); line art, charts, tables and text
+# pages 0.83-0.99 (generated ones 0.96-0.99). It is flatness (matchers.confidence) without
+# the 64x64 thumbnail, which blurs text into grey.
+GRAPHIC_TONE_SHARE = 0.8
+GRAPHIC_TONES = 4
+
+
+def tone_share(luma: Image.Image) -> float:
+    """Share (0..1) of a greyscale image's pixels in its GRAPHIC_TONES most common grey levels."""
+    levels = np.asarray(luma.histogram(), dtype=np.int64).reshape(32, 8).sum(axis=1)
+    return float(np.sort(levels)[-GRAPHIC_TONES:].sum() / max(1, levels.sum()))
+
 
 # Images whose header claims more pixels are refused before decoding (status too_large).
 # 50 MP covers phone and camera photos (8000 x 6000 is 48 MP) while bounding one decode to
 # about 200 MB; Pillow's own bomb limits (89 MP warning, 179 MP error) sit above it.
 DEFAULT_MAX_PIXELS = 50_000_000
+
+# Environment variables that set the BLAS's thread count when it loads; a user who set one
+# chose the threading, and hash_image leaves it alone.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_blas_lock = threading.Lock()
+_blas_checked = False
+_blas_limited = False
+
+
+def limit_blas_threads() -> bool:
+    """Limit numpy's BLAS to one thread in this process, once; True if it was limited.
+
+    Why: hash_image's matrix products are small (64 x a few thousand), and a multi-threaded
+    BLAS spends more CPU waking and spinning its threads than it saves: measured, about twice
+    the CPU per image on 2 cores (bench/RESULTS.md). The CLI and the hash workers set
+    OPENBLAS_NUM_THREADS=1 before numpy loads; a program calling hash_image as a library gets
+    the same through this, on its first call. It is process-wide (BLAS has one setting per
+    process), so it is skipped when the user set any of BLAS_THREAD_VARIABLES: a program that
+    wants a multi-threaded BLAS for its own work sets one of them.
+    """
+    global _blas_checked, _blas_limited
+    with _blas_lock:
+        if not _blas_checked:
+            if not any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES):
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(limits=1, user_api="blas")
+                _blas_limited = True
+            _blas_checked = True
+        return _blas_limited
 
 
 def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = True) -> Digests:
@@ -40,13 +99,19 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
     claimed pixel count is checked against `max_pixels` before anything is decoded, and an
     animation is hashed on its first frame (`frames` counts them).
 
-    fast=True (the default) hashes JPEGs decoded at reduced scale (draft mode) and large
-    images of other formats after Image.reduce, never below FAST_MIN_SIDE (256) pixels on
-    the short side (FAST_MIN_SIDE_DEEP, 384, for reductions of 3x and more); the hashes stay
-    within a few bits of the reference (bench/RESULTS.md has the measured distribution).
-    Images too small to reduce get the reference hashes, computed more cheaply. fast=False
-    runs imagehash.phash/dhash and pdqhash.compute on the full decode: the reference itself.
+    fast=True (the default) hashes large JPEGs decoded at reduced scale (draft mode), never
+    below FAST_MIN_SIDE (256) pixels on the short side (FAST_MIN_SIDE_DEEP, 384, for 4x and
+    8x), unless the reduced image cannot decide the bits: graphics (see tone_share) and
+    images whose hash values sit on near-ties are decoded in full. Every other image
+    (other formats, small JPEGs) gets the reference hashes exactly, computed more cheaply.
+    The reduced hashes stay within a few bits of the reference (bench/RESULTS.md has the
+    measured distribution). fast=False runs imagehash.phash/dhash and pdqhash.compute on the
+    full decode: the reference itself.
+
+    BLAS is limited to one thread on the first call (see limit_blas_threads).
     """
+    if not _blas_checked:
+        limit_blas_threads()
     base = Digests(
         md5=hashlib.md5(data).hexdigest(),
         sha1=hashlib.sha1(data).hexdigest(),
@@ -58,8 +123,7 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
         kind = sniff_kind(data)
         return replace(base, status="unsupported", error=_unsupported(kind, len(data)), format=kind)
     try:
-        decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=fast)
-        hashes = _perceptual(decoded, fast=fast)
+        decoded, hashes, _path = _decode_and_hash(data, fmt, max_pixels=max_pixels, fast=fast)
     except DecodeRefused as refused:
         return replace(
             base,
@@ -96,14 +160,53 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
     )
 
 
-def _perceptual(decoded: Decoded, *, fast: bool) -> PerceptualHashes:
-    if decoded.rgb is None:  # decoded at 1/scale: the fast operators
-        coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
-        size = (decoded.width, decoded.height)
-        return fast_hashes(np.asarray(decoded.luma), size, decoded.scale, coarse)
+def hash_path(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> HashPath | None:
+    """Which way hash_image(data) takes to the perceptual hashes (None: it computes none).
+
+    "reduced": hashed on the JPEG draft; "graphic" and "near_ties": the draft was decoded and
+    then the full image, because it showed a graphic or hash values on near-ties;
+    "full": decoded in full from the start (other formats, small JPEGs). For tests and the
+    bench, which report the fast path's choices per class of image.
+    """
+    fmt = sniff_format(data)
+    if fmt is None:
+        return None
+    try:
+        return _decode_and_hash(data, fmt, max_pixels=max_pixels, fast=True)[2]
+    except DecodeRefused:
+        return None
+
+
+def _decode_and_hash(
+    data: bytes, fmt: str, *, max_pixels: int, fast: bool
+) -> tuple[Decoded, PerceptualHashes, HashPath]:
+    """Decode and hash, reduced where the reduced image can decide the bits.
+
+    A draft is trusted only for images that are not graphics: on sharp-edged line art,
+    charts and text the JPEG scaled IDCT moves dHash by up to 7 bits and PDQ by up to 8 from
+    the reference (bench/RESULTS.md), so those, like drafts whose hash values sit on
+    near-ties, are decoded again in full and get the exact hashes.
+    """
+    decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=fast)
+    path: HashPath = "full"
+    if decoded.scale > 1:
+        path = "graphic"
+        if tone_share(decoded.luma) < GRAPHIC_TONE_SHARE:
+            coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
+            size = (decoded.width, decoded.height)
+            hashes = fast_hashes(np.asarray(decoded.luma), size, decoded.scale, coarse)
+            if hashes is not None:
+                return decoded, hashes, "reduced"
+            path = "near_ties"
+        # The full image's luma channel, decoded alone: on these images within 2 bits of the
+        # reference for pHash/dHash and 4 for PDQ (bench/RESULTS.md), at a third of the cost
+        # of the colour decode and exact path.
+        decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True, full=True, grey=True)
     if fast:
-        return exact_hashes(decoded.luma, decoded.rgb)
-    return reference_hashes(decoded.luma, decoded.rgb)
+        return decoded, exact_hashes(decoded.luma, rgb=decoded.rgb, lum=decoded.pdq_luma), path
+    if decoded.rgb is None:
+        raise AssertionError("a decode with fast=False always keeps its RGB pixels")
+    return decoded, reference_hashes(decoded.luma, decoded.rgb), "full"
 
 
 def _unsupported(kind: str | None, size: int) -> str:

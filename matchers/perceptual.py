@@ -5,13 +5,13 @@ Three ways in:
 * `reference_hashes` runs imagehash and pdqhash themselves on a full decode: the definition
   of the hashes that known lists are made with (hash_image's fast=False).
 * `exact_hashes` gives the same values for a full decode more cheaply: the very Pillow calls
-  imagehash makes, and PDQ's arithmetic as matrix products.
+  imagehash makes, and PDQ's arithmetic as banded products on pdqhash's float luma.
 * `fast_hashes` computes all three hashes as separable linear operators on a reduced luma
   array. Each hash is "filter then decimate" - Pillow's LANCZOS resize to 32x32 (pHash) and
   9x8 (dHash), PDQ's two-pass Jarosz box filter sampled at 64x64 - so each is an
   (rows x height) matrix on the left and a (width x cols) matrix on the right, built once
-  per axis length and cached. When the luma was decoded at 1/s scale (JPEG draft mode, or
-  Image.reduce), each matrix is *folded*: column j of the small image stands for the mean
+  per axis length and cached. When the luma was decoded at 1/s scale (JPEG draft mode),
+  each matrix is *folded*: column j of the small image stands for the mean
   of full-resolution columns s*j .. s*j+s-1, so it gets the sum of their weights. The
   result approximates the full-resolution filters on the full-resolution image rather than
   re-deriving filters for the small size, which is what keeps the fast path within a few
@@ -40,7 +40,7 @@ PDQ_GRID = 64  # PDQ samples the filtered image on a 64x64 grid ...
 PDQ_DCT = 16  # ... and keeps DCT coefficients 1..16 in each direction
 PDQ_MIN_HASHABLE_DIM = 5  # below this Meta's code returns an all-zero hash of quality 0
 _LANCZOS_SUPPORT = 3.0
-_LUMA_BAND = 512  # rows of float luma computed at once on the exact path
+_LUMA_BAND = 32  # rows of float luma computed at once on the exact path
 _CACHE_MAX_SIDE = 1536  # operators for longer (reduced) sides are rebuilt, not cached
 
 
@@ -202,9 +202,7 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     filtered row as the full product at a fraction of the multiply-adds.
     """
     n_small = -(-n_full // scale)
-    if n_small > _CACHE_MAX_SIDE:
-        return None
-    dense = operator("pdq", n_full, scale)
+    dense = operator("pdq", n_full, scale)  # built, not cached, for long axes
     nonzero = dense != 0.0
     if not nonzero.any(axis=1).all():
         return None
@@ -222,10 +220,18 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     return indices, weights
 
 
-def band_down(band: Band, x: FloatArray) -> FloatArray:
-    """`dense @ x` for the operator `band` stands for (64 x rows of x)."""
+def band_down(band: Band, x: npt.NDArray[Any]) -> FloatArray:
+    """`dense @ x` for the operator `band` stands for (64 x rows of x).
+
+    Each band is a contiguous run of rows, so each output row is one vector-matrix product
+    over a view of x: no gathered copy of the image (which cost more than the products).
+    """
     rows, weights = band
-    out: FloatArray = np.matmul(weights[:, None, :], x.take(rows, axis=0))[:, 0, :]
+    out = np.empty((rows.shape[0], x.shape[1]), dtype=np.float32)
+    n = x.shape[0]
+    for i, first in enumerate(rows[:, 0].tolist()):
+        segment = x[first : first + weights.shape[1]]
+        out[i] = weights[i, : min(weights.shape[1], n - first)] @ segment
     return out
 
 
@@ -256,8 +262,16 @@ _PDQ_DCT_MATRIX.flags.writeable = False
 
 def phash_from_thumbnail(pixels: npt.NDArray[Any]) -> str:
     """imagehash.phash's tail: DCT-II of the 32x32 thumbnail, 8x8 low band vs its median."""
+    return _phash_bits(_phash_low(pixels))
+
+
+def _phash_low(pixels: npt.NDArray[Any]) -> FloatArray:
     dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
-    low = dct[:PHASH_SIZE, :PHASH_SIZE]
+    low: FloatArray = dct[:PHASH_SIZE, :PHASH_SIZE]
+    return low
+
+
+def _phash_bits(low: FloatArray) -> str:
     return bits_to_hex((low > np.median(low)).ravel())
 
 
@@ -324,15 +338,14 @@ def _round_u8(a: FloatArray) -> FloatArray:
 _PILLOW_VERTICAL_FIRST = int(PIL.__version__.split(".")[0]) >= 13
 
 
-def _vertical_first(size: tuple[int, int]) -> bool:
-    """Whether Pillow's LANCZOS resize of a `size` (width, height) image starts vertically.
+def _vertical_first(size: tuple[int, int], out: tuple[int, int]) -> bool:
+    """Whether Pillow's resize of a `size` (width, height) image to `out` starts vertically.
 
-    Probed against Pillow 13.0 for 32x32 and 9x8 outputs (the thumbnails imagehash makes):
-    from 200 px wide up, 9x8 switches exactly at height >= 2 x width and 32x32 a little
-    earlier (1.85-1.95 x width). Images in that sliver get the other order and drift by the
-    rounding it causes, as every image did before this emulation.
+    Probed against Pillow 13.0 (exact float emulations of both orders, compared with
+    Pillow's output on random images of 400 sizes): it starts vertically exactly when the
+    height loses more than twice as many pixels as the width.
     """
-    return _PILLOW_VERTICAL_FIRST and size[1] >= 2 * size[0]
+    return _PILLOW_VERTICAL_FIRST and size[1] - out[1] > 2 * (size[0] - out[0])
 
 
 def _pillow_resize(
@@ -349,13 +362,59 @@ def _pillow_resize(
     return _round_u8(rows @ _round_u8(x @ cols.T))
 
 
+def pdq_grid(x: FloatArray, full_size: tuple[int, int], scale: int = 1) -> FloatArray:
+    """PDQ's filtered 64x64 grid of a luma image decoded at 1/scale of `full_size`.
+
+    PDQ's rows and columns are narrow boxes (a few taps each), so they are applied as bands
+    (gather + weighted sum) instead of 64 mostly-zero rows of a matrix product: on the full
+    decode that is O(pixels), and the same values as the dense product bit for bit in every
+    image measured (bench/RESULTS.md).
+    """
+    full_w, full_h = full_size
+    down = _pdq_band(full_h, scale)
+    rows: FloatArray = operator("pdq", full_h, scale) @ x if down is None else band_down(down, x)
+    across = _pdq_band(full_w, scale)
+    if across is None:
+        grid: FloatArray = rows @ operator("pdq", full_w, scale).T
+        return grid
+    return band_across(across, rows)
+
+
+# The reduced decode decides a bit only when its value is clear of the bit's threshold by more
+# than the reduction moves it. Measured on real and generated photos (bench/RESULTS.md), the
+# reduced pHash coefficients move by up to ~PHASH_MARGIN from the reference's and PDQ's by up
+# to ~PDQ_MARGIN; an image with more near-ties than these counts (thin lines averaging to an
+# even grey, where imagehash's own bits are decided by rounding) is hashed on the full decode.
+PHASH_MARGIN = 16.0
+PHASH_NEAR_TIES = 0  # besides the median pair, which flips 2 bits at worst
+PDQ_MARGIN = 2.0
+PDQ_NEAR_TIES = 48
+
+
+def phash_near_ties(low: FloatArray) -> int:
+    """pHash coefficients (of 64) within PHASH_MARGIN of their median, the median pair aside."""
+    gaps = np.sort(np.abs(low.ravel() - np.median(low)))
+    return int(np.count_nonzero(gaps[2:] < PHASH_MARGIN))
+
+
+def pdq_near_ties(coeffs: FloatArray) -> int:
+    """PDQ coefficients (of 256) within PDQ_MARGIN of their median, the median itself aside."""
+    flat = coeffs.ravel()
+    median = np.partition(flat, 127)[127]
+    return int(np.count_nonzero(np.abs(flat - median) < PDQ_MARGIN)) - 1
+
+
 def fast_hashes(
     luma: npt.NDArray[np.uint8],
     full_size: tuple[int, int],
     scale: int,
     coarse: npt.NDArray[np.uint8] | None = None,
-) -> PerceptualHashes:
+) -> PerceptualHashes | None:
     """All three hashes of a luma image decoded at 1/scale of `full_size` (width, height).
+
+    None when the reduced image cannot decide them: too many pHash or PDQ values lie nearer
+    their threshold than the reduction can move them (thin lines that average to an even
+    grey); the caller then hashes the full decode.
 
     `coarse`, if given, is `luma` reduced 2x2 once more (1/(2 * scale)), and pHash is taken
     from it: its 32x32 Lanczos filter is tens of pixels wide, so the box moves it less than
@@ -365,40 +424,32 @@ def fast_hashes(
     """
     full_w, full_h = full_size
     x = luma.astype(np.float32)
-    # Each hash is (rows operator) @ x @ (columns operator).T, the pass over the pixels
-    # first. PDQ's rows and columns are narrow boxes (a few taps each), so they are applied
-    # as bands (gather + weighted sum) instead of 64 mostly-zero rows of a matrix product.
-    down = _pdq_band(full_h, scale)
-    pdq_rows: FloatArray = (
-        operator("pdq", full_h, scale) @ x if down is None else band_down(down, x)
-    )
-    across = _pdq_band(full_w, scale)
-    pdq_grid: FloatArray
-    if across is None:
-        pdq_grid = pdq_rows @ operator("pdq", full_w, scale).T
-    else:
-        pdq_grid = band_across(across, pdq_rows)
-    vertical_first = _vertical_first(full_size)
-    dthumb = _pillow_resize(
-        x,
-        operator("dhash_height", full_h, scale),
-        operator("dhash_width", full_w, scale),
-        vertical_first,
-    )
     source, source_scale = (x, scale) if coarse is None else (coarse.astype(np.float32), 2 * scale)
     thumb = _pillow_resize(
         source,
         operator("phash", full_h, source_scale),
         operator("phash", full_w, source_scale),
-        vertical_first,
+        _vertical_first(full_size, (PHASH_THUMB, PHASH_THUMB)),
+    ).astype(np.float64)
+    low = _phash_low(thumb)
+    if phash_near_ties(low) > PHASH_NEAR_TIES:
+        return None
+    dthumb = _pillow_resize(
+        x,
+        operator("dhash_height", full_h, scale),
+        operator("dhash_width", full_w, scale),
+        _vertical_first(full_size, (DHASH_SIZE + 1, DHASH_SIZE)),
     )
     if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0
         dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7
     else:
-        pdq, quality, dihedral = pdq_dihedral_from_grid(pdq_grid)
+        grid = pdq_grid(x, full_size, scale)
+        if pdq_near_ties(_PDQ_DCT_MATRIX @ grid @ _PDQ_DCT_MATRIX.T) > PDQ_NEAR_TIES:
+            return None
+        pdq, quality, dihedral = pdq_dihedral_from_grid(grid)
     return PerceptualHashes(
-        phash=phash_from_thumbnail(thumb.astype(np.float64)),
+        phash=_phash_bits(low),
         dhash=dhash_from_thumbnail(dthumb),
         pdq=pdq,
         pdq_quality=quality,
@@ -406,30 +457,40 @@ def fast_hashes(
     )
 
 
-def exact_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> PerceptualHashes:
+def exact_hashes(
+    luma: Image.Image,
+    *,
+    rgb: npt.NDArray[np.uint8] | None = None,
+    lum: npt.NDArray[np.float32] | None = None,
+) -> PerceptualHashes:
     """The reference hashes of a full-resolution image, computed without the libraries' costs.
 
-    pHash/dHash: the very Pillow calls imagehash makes. PDQ: pdqhash's float luma, then
-    Meta's filter/decimate/DCT as matrix products (agrees bit-for-bit with pdqhash in every
-    case measured; only float summation order differs).
+    pHash/dHash: the very Pillow calls imagehash makes, on `luma` (mode L). PDQ: from `lum`,
+    pdqhash's float luma (pdq_luma_of), or else `rgb` (H x W x 3): Meta's filter, decimation
+    and DCT as banded products (agrees bit-for-bit with pdqhash in every case measured; only
+    float summation order differs). Images narrower than PDQ's 64x64 grid are handed to
+    pdqhash itself (they need `rgb`): there the grid repeats pixels, DCT coefficients tie
+    exactly, and which way a tie falls depends on the summation order.
     """
     thumb = np.asarray(luma.resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.LANCZOS))
     dthumb = np.asarray(luma.resize((DHASH_SIZE + 1, DHASH_SIZE), Image.Resampling.LANCZOS))
-    h, w = rgb.shape[:2]
+    w, h = luma.size
     if w < PDQ_MIN_HASHABLE_DIM or h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0
         dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7
+    elif min(w, h) < PDQ_GRID or lum is None:
+        if rgb is None:
+            raise ValueError("exact_hashes needs rgb for images smaller than 64 x 64 or no lum")
+        if min(w, h) < PDQ_GRID:
+            import pdqhash
+
+            vectors, pdq_quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+            hexes = tuple(bits_to_hex(np.asarray(v).astype(bool)) for v in vectors)
+            pdq, quality, dihedral = hexes[0], int(pdq_quality), hexes[1:]
+        else:
+            pdq, quality, dihedral = pdq_dihedral_from_grid(pdq_grid(pdq_luma(rgb), (w, h)))
     else:
-        rows = operator("pdq", h)
-        filtered = np.zeros((PDQ_GRID, w), dtype=np.float32)
-        # pdqhash's luma exactly (a float64 weighted sum, then float32), a band of rows at a
-        # time so a long thin image never needs several float64 copies of itself at once.
-        for top in range(0, h, _LUMA_BAND):
-            band = rgb[top : top + _LUMA_BAND]
-            r, g, b = band[:, :, 0], band[:, :, 1], band[:, :, 2]
-            lum = (r * 0.299 + g * 0.587 + b * 0.114).astype(np.float32)
-            filtered += rows[:, top : top + _LUMA_BAND] @ lum
-        pdq, quality, dihedral = pdq_dihedral_from_grid(filtered @ operator("pdq", w).T)
+        pdq, quality, dihedral = pdq_dihedral_from_grid(pdq_grid(lum, (w, h)))
     return PerceptualHashes(
         phash=phash_from_thumbnail(thumb),
         dhash=dhash_from_thumbnail(dthumb),
@@ -437,3 +498,57 @@ def exact_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> PerceptualHas
         pdq_quality=quality,
         pdq_dihedral=dihedral,
     )
+
+
+# pdqhash's luma weights 0.299, 0.587, 0.114, as integers over a common scale.
+_LUMA_WEIGHTS = (np.float32(299), np.float32(587), np.float32(114))
+_LUMA_SCALE = np.float32(1000)
+
+
+def pdq_luma(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """pdqhash's luma exactly: float32(0.299 r + 0.587 g + 0.114 b) of a float64 sum.
+
+    Computed as (299 r + 587 g + 114 b) / 1000 in float32: the integer sum is exact in
+    float32 (under 2**24) and the division is correctly rounded, which gives the same
+    float32 as pdqhash's float64 sum for all 2**24 colours (checked exhaustively in
+    tests/test_hashing.py), without float64 temporaries. A band of rows at a time, so the
+    temporaries stay in cache; `rgb` may be a strided view (RGBA's first three channels).
+    """
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w), dtype=np.float32)
+    tmp = np.empty((_LUMA_BAND, w), dtype=np.float32)
+    for top in range(0, h, _LUMA_BAND):
+        band, acc = rgb[top : top + _LUMA_BAND], out[top : top + _LUMA_BAND]
+        part = tmp[: band.shape[0]]
+        np.multiply(band[:, :, 0], _LUMA_WEIGHTS[0], out=acc, dtype=np.float32)
+        np.multiply(band[:, :, 1], _LUMA_WEIGHTS[1], out=part, dtype=np.float32)
+        acc += part
+        np.multiply(band[:, :, 2], _LUMA_WEIGHTS[2], out=part, dtype=np.float32)
+        acc += part
+        acc /= _LUMA_SCALE
+    return out
+
+
+def pdq_luma_of(img: Image.Image, luma: Image.Image) -> npt.NDArray[np.float32]:
+    """pdq_luma of img.convert("RGB"), without that copy where the mode allows.
+
+    Grey images: pdqhash's luma of (v, v, v) is exactly v for every v in 0..255, so it is the
+    L image itself. Palette images: the luma of each palette entry, looked up. RGB(A): the
+    pixels as they are (alpha ignored, as convert("RGB") does). Others: through RGB.
+    """
+    mode = img.mode
+    if mode in ("L", "LA"):
+        return np.asarray(luma, dtype=np.float32)
+    if mode in ("P", "PA") and img.palette is not None and img.palette.mode in ("RGB", "RGBA"):
+        entries = np.zeros((256, 3), dtype=np.uint8)
+        palette = np.asarray(img.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)[:256]
+        entries[: len(palette)] = palette
+        table = pdq_luma(entries[None, :, :])[0]
+        indices = np.asarray(img)
+        looked_up: npt.NDArray[np.float32] = table[
+            indices if indices.ndim == 2 else indices[..., 0]
+        ]
+        return looked_up
+    if mode in ("RGB", "RGBA", "RGBX"):
+        return pdq_luma(np.asarray(img)[:, :, :3])
+    return pdq_luma(np.asarray(img.convert("RGB")))
