@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from matchers.digests import Digests, DigestStatus, format_dihedral, parse_dihedral
-from storage.records import MatchIn, MediaRecord
+from storage.records import DIGEST_FIELDS, MatchIn, MediaRecord
 
 if TYPE_CHECKING:
     from matchers.decision import Match, Matcher
@@ -36,33 +36,17 @@ def media_record(
 ) -> MediaRecord:
     """The media row for one fetched (or failed) image URL; digest fields stay None when
     nothing was hashed. A fetch that delivered bytes takes the status of their digests."""
-    d = digests
     status = fetch_status
     if status in ("ok", "not_modified"):
-        status = d.status if d is not None else "error"
+        status = digests.status if digests is not None else "error"
+    kept: dict[str, Any] = {}
+    if digests is not None:
+        kept = {name: getattr(digests, name) for name in DIGEST_FIELDS}
+        kept["pdq_dihedral"] = format_dihedral(digests.pdq_dihedral)
     return MediaRecord(
-        url=url,
-        host=urlsplit(url).hostname,
-        content_type=content_type,
-        size=d.size if d else None,
-        format=d.format if d else None,
-        width=d.width if d else None,
-        height=d.height if d else None,
-        frames=d.frames if d else None,
-        md5=d.md5 if d else None,
-        sha1=d.sha1 if d else None,
-        sha256=d.sha256 if d else None,
-        phash=d.phash if d else None,
-        dhash=d.dhash if d else None,
-        pdq=d.pdq if d else None,
-        pdq_quality=d.pdq_quality if d else None,
-        flatness=d.flatness if d else None,
-        pdq_dihedral=format_dihedral(d.pdq_dihedral) if d else None,
-        server_ip=server_ip,
-        etag=etag,
-        last_modified=last_modified,
-        fetch_status=status,
-        error=error or (d.error if d else None),
+        url=url, host=urlsplit(url).hostname, content_type=content_type, server_ip=server_ip,
+        etag=etag, last_modified=last_modified, fetch_status=status,
+        error=error or (digests.error if digests else None), **kept,
     )
 
 
@@ -79,23 +63,11 @@ def digests_of(row: Any) -> Digests | None:
     else:  # a later failed fetch, or a row without a status: judge by what was hashed
         decoded = row.phash is not None or row.pdq is not None or row.dhash is not None
         status = "ok" if decoded else "undecodable"
-    return Digests(
-        md5=row.md5,
-        sha1=row.sha1,
-        sha256=row.sha256,
-        size=row.size or 0,
-        status=status,
-        format=getattr(row, "format", None),
-        width=row.width,
-        height=row.height,
-        frames=getattr(row, "frames", None) or 1,
-        phash=row.phash,
-        dhash=row.dhash,
-        pdq=row.pdq,
-        pdq_quality=row.pdq_quality,
-        flatness=row.flatness,
-        pdq_dihedral=parse_dihedral(row.pdq_dihedral),
-    )
+    values: dict[str, Any] = {name: getattr(row, name, None) for name in DIGEST_FIELDS}
+    values["size"] = values["size"] or 0
+    values["frames"] = values["frames"] or 1
+    values["pdq_dihedral"] = parse_dihedral(values["pdq_dihedral"])
+    return Digests(status=status, **values)
 
 
 def stored_match(match: Match) -> MatchIn:

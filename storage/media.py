@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from sqlalchemy import case, select
 from storage.db import dialect_insert, url_key, utcnow
 from storage.hits import Recorded, record_matches
 from storage.models import Media, Observation
-from storage.records import MatchIn, MediaDigestRow, MediaInfo, MediaRecord
+from storage.records import DIGEST_FIELDS, MatchIn, MediaDigestRow, MediaInfo, MediaRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,18 +43,13 @@ MAX_ERROR_LENGTH = 2000
 
 # Describe the bytes that were hashed: a later failed fetch (404, timeout) of the same URL
 # keeps them, so hits keep their evidence and conditional requests their validators.
-DIGEST_COLUMNS = (
-    "content_type", "format", "size", "width", "height", "frames", "md5", "sha1", "sha256",
-    "phash", "dhash", "pdq", "pdq_quality", "flatness", "pdq_dihedral", "etag",
-    "last_modified",
-)
+DIGEST_COLUMNS = (*DIGEST_FIELDS, "content_type", "etag", "last_modified")
 # Describe the latest fetch: always overwritten.
 FETCH_COLUMNS = ("url", "host", "server_ip", "fetch_status", "error", "last_seen",
                  "last_crawl_id")
-_LIMITS = {
-    name: getattr(Media.__table__.c[name].type, "length", None)
-    for name in ("host", "content_type", "format", "server_ip", "fetch_status", "md5", "sha1",
-                 "sha256", "phash", "dhash", "pdq")
+_LIMITS = {  # the length of every bounded text column a record fills
+    name: length for name in (*DIGEST_COLUMNS, *FETCH_COLUMNS)
+    if (length := getattr(Media.__table__.c[name].type, "length", None))
 } | {"error": MAX_ERROR_LENGTH}
 
 
@@ -229,17 +225,16 @@ def get_media_by_url(store: Store, url: str) -> MediaInfo | None:
 def iter_media_digests(store: Store) -> Iterator[MediaDigestRow]:
     """Stream the digests of every image hashed so far (rows with a sha256), by id, so a
     newly imported list can be matched without crawling again. Exhaust or close() it."""
+    names = [f.name for f in fields(MediaDigestRow)]
     query = (
-        select(Media.id, Media.url, Media.md5, Media.sha1, Media.sha256, Media.size,
-               Media.phash, Media.dhash, Media.pdq, Media.pdq_quality, Media.width,
-               Media.height, Media.flatness, Media.pdq_dihedral)
+        select(*(getattr(Media, name) for name in names))
         .where(Media.sha256.is_not(None))
         .order_by(Media.id)
     )
     with store.connect_for_reading() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
         for row in result:
-            yield MediaDigestRow(*tuple(row))
+            yield MediaDigestRow(**dict(zip(names, row, strict=True)))
 
 
 def record_rematch(store: Store, images: Sequence[tuple[int, Sequence[MatchIn]]]) -> Recorded:

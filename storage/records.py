@@ -122,6 +122,14 @@ class KnownHashRow:
 # --- media and hits -----------------------------------------------------------------
 
 
+# What a media row keeps of the bytes that were hashed (never the bytes): the one list the
+# writer, the readers and the adapter (crawler/adapter.py) take their digest fields from.
+DIGEST_FIELDS = (
+    "size", "format", "width", "height", "frames", "md5", "sha1", "sha256", "phash", "dhash",
+    "pdq", "pdq_quality", "flatness", "pdq_dihedral",
+)
+
+
 @dataclass(frozen=True)
 class MediaRecord:
     """One fetched (or failed) image URL, as the crawler hands it to storage. Never bytes."""

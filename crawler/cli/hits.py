@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.common import emit, format_option, one_line, opened_store, pass_config, plain
+from matchers.hashtypes import HASH_TYPES
 from storage.policy import DEFAULT_TIER, HIT_STATES, TIER_CHOICES
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _text(detail: HitDetail) -> str:
             f"list {one_line(m.list)}, label {one_line(m.label or '-')}, category "
             f"{one_line(m.category or '-')}")
     lines.append("  digests:")
-    for name in ("md5", "sha1", "sha256", "phash", "dhash", "pdq"):
+    for name in HASH_TYPES:
         value = getattr(detail, name)
         if value:
             extra = f" (quality {detail.pdq_quality})" if name == "pdq" else ""
