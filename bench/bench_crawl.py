@@ -2,7 +2,8 @@
 
 The site (~150 KB 1024x768 JPEGs, every image URL distinct bytes) is served by a separate
 process, started once per size. Per size and round, the bare spider (bench/bare_spider.py:
-same links, same concurrency, no hashing, no database) and `trawl crawl` (a fresh copy of a
+same links, same concurrency: CONCURRENT_REQUESTS 32, 8 per host, and trawl's
+CONCURRENT_ITEMS; no hashing, no database) and `trawl crawl` (a fresh copy of a
 database holding a 40,003-hash list and its built matcher file) run as subprocesses, one
 after the other, their order alternating round by round. Reported per contender:
 
@@ -42,11 +43,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from crawler.engine import settings as trawl_engine_settings  # noqa: E402
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
 # thread/inline pools hash in the crawl process: its BLAS must be single-threaded too (the
 # process pool sets this for its workers itself; see crawler.engine.hashpool.WORKER_ENV).
 SINGLE_THREADED_BLAS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TICK = os.sysconf("SC_CLK_TCK")
+# Both spiders get trawl's CONCURRENT_ITEMS: Scrapy starts that many tasks per response.
+TRAWL_CONCURRENT_ITEMS = trawl_engine_settings.CONCURRENT_ITEMS
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -198,7 +203,8 @@ def fresh_db(template: Path, work: Path, name: str) -> str:
 
 def run_bare(url: str, args: argparse.Namespace, work: Path, keep: set[int]) -> dict[str, Any]:
     run = run_measured(
-        [sys.executable, str(ROOT / "bench" / "bare_spider.py"), url, str(args.concurrency)],
+        [sys.executable, str(ROOT / "bench" / "bare_spider.py"), url, str(args.concurrency),
+         str(args.items)],
         work, ENV, keep,
     )
     bare = json.loads(run["out"].strip().splitlines()[-1])
@@ -245,27 +251,33 @@ def _spread(values: list[float], digits: int = 1) -> str:
 
 def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                template: Path) -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
-         "--images-per-page", str(per_page), "--pool-size", str(args.pool_size)],
-        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True,
-    )
-    keep = {server.pid}
-    results: dict[str, list[dict[str, Any]]] = {"bare": [], "trawl": []}
-    try:
+    server: subprocess.Popen[str] | None = None
+    if args.site:  # a site already serving (its CPU is not measured then)
+        site = {"start_url": args.site, "images": pages * per_page}
+    else:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
+             "--images-per-page", str(per_page), "--pool-size", str(args.pool_size)],
+            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True,
+        )
         assert server.stdout is not None
         site = json.loads(server.stdout.readline())
+    keep = {server.pid} if server is not None else set()
+    server_pid = server.pid if server is not None else 0
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "trawl": []}
+    contenders = args.contenders.split(",")
+    try:
         url = site["start_url"]
         for n in range(args.rounds):
-            order = ["bare", "trawl"] if n % 2 == 0 else ["trawl", "bare"]
+            order = contenders if n % 2 == 0 else contenders[::-1]
             for name in order:
-                served = _cpu_ticks(server.pid)
+                served = _cpu_ticks(server_pid) if server_pid else 0
                 load = os.getloadavg()[0]
                 if name == "bare":
                     run = run_bare(url, args, work, keep)
                 else:
                     run = run_trawl(url, args, work, keep, template, n)
-                run["server_cpu"] = (_cpu_ticks(server.pid) - served) / TICK
+                run["server_cpu"] = (_cpu_ticks(server_pid) - served) / TICK if server_pid else 0
                 run["load"] = load
                 results[name].append(run)
                 print(json.dumps({"size": f"{pages}x{per_page}", "round": n, "contender": name,
@@ -280,10 +292,12 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                                   "wall": round(run["wall"], 1), "load": round(load, 2)}),
                       flush=True)
     finally:
-        server.terminate()
-        server.wait(10)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+    results = {k: v for k, v in results.items() if v}
     rates = {k: [r["images"] / r["elapsed"] for r in v] for k, v in results.items()}
-    ratios = [t / b for t, b in zip(rates["trawl"], rates["bare"], strict=True)]
+    ratios = [t / b for t, b in zip(rates.get("trawl", []), rates.get("bare", []), strict=False)]
     print(f"## {pages}x{per_page} ({site['images']} images), {args.rounds} rounds, "
           "min / median / max")
     for name, runs in results.items():
@@ -298,7 +312,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
         if name == "trawl":
             line += f" | hits {sorted({r['hits'] for r in runs})}"
         print(line)
-    print(f"ratio (trawl/bare img/s, same round) {_spread(ratios, 2)}", flush=True)
+    if ratios:
+        print(f"ratio (trawl/bare img/s, same round) {_spread(ratios, 2)}", flush=True)
 
 
 def main() -> None:
@@ -309,6 +324,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pool-size", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--items", type=int, default=TRAWL_CONCURRENT_ITEMS,
+                        help="the bare spider's CONCURRENT_ITEMS (default: trawl's own)")
+    parser.add_argument("--contenders", default="bare,trawl")
+    parser.add_argument("--site", help="the start URL of a bench site already serving")
+    parser.add_argument("--no-hash-alone", action="store_true")
     parser.add_argument("-s", "--setting", action="append", default=[],
                         help="extra `-s NAME=VALUE` for trawl crawl (repeatable)")
     args = parser.parse_args()
@@ -316,14 +336,15 @@ def main() -> None:
     _become_subreaper()
     print(f"# load average before: {os.getloadavg()}  cpus: {os.cpu_count()}")
     print(f"# pool={args.pool} workers={args.workers} concurrency={args.concurrency} "
-          f"extra={args.setting}")
+          f"bare CONCURRENT_ITEMS={args.items} extra={args.setting}")
     with tempfile.TemporaryDirectory(prefix="trawl-bench-") as tmp:
         work = Path(tmp)
         template = template_db(work)
         for size in args.sizes.split(","):
             pages, per_page = (int(n) for n in size.split("x"))
             bench_size(pages, per_page, args, work, template)
-    print(f"hash_image alone: CPU ms/img {hashing_cpu_ms():.2f} (this process)")
+    if not args.no_hash_alone:
+        print(f"hash_image alone: CPU ms/img {hashing_cpu_ms():.2f} (this process)")
     print(f"# load average after: {os.getloadavg()}")
 
 

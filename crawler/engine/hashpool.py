@@ -415,6 +415,9 @@ def worker_main(argv: list[str]) -> int:
     sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
     config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
     analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_size)
+    # Import the hashing stack now, while the crawl fetches its first pages, rather than
+    # on the first image.
+    import matchers.hashing  # noqa: F401
     while (header := _read_exact(requests, FRAME.size)) is not None:
         job_id, size = FRAME.unpack(header)
         data = _read_exact(requests, size)
