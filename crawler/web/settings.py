@@ -7,8 +7,11 @@ import os
 from dataclasses import dataclass
 
 from crawler.errors import TrawlError
+from storage.policy import DEFAULT_CLAIM_MINUTES, DEFAULT_CONFIRMATIONS_REQUIRED
 
 TRUSTED_PROXIES_ENV = "TRAWL_TRUSTED_PROXIES"
+CONFIRMATIONS_ENV = "TRAWL_CONFIRMATIONS_REQUIRED"  # the same variables as `trawl review`
+CLAIM_MINUTES_ENV = "TRAWL_CLAIM_MINUTES"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,9 @@ class WebSettings:
     headers are ignored, so nobody can claim TLS or another address by sending them."""
 
     trusted_proxies: tuple[str, ...] = ()
+    # Review: distinct analysts needed to confirm an image, and how long a claim holds.
+    confirmations_required: int = DEFAULT_CONFIRMATIONS_REQUIRED
+    claim_minutes: float = DEFAULT_CLAIM_MINUTES
 
     @classmethod
     def build(cls, trusted_proxies: str | None = None) -> WebSettings:
@@ -33,4 +39,22 @@ class WebSettings:
                     f"The trusted proxy {proxy!r} is not an IP address or network: give the "
                     "proxy's address, e.g. --trust-proxy 127.0.0.1."
                 ) from None
-        return cls(trusted_proxies=proxies)
+        return cls(trusted_proxies=proxies,
+                   confirmations_required=int(_number(CONFIRMATIONS_ENV,
+                                                      DEFAULT_CONFIRMATIONS_REQUIRED)),
+                   claim_minutes=_number(CLAIM_MINUTES_ENV, DEFAULT_CLAIM_MINUTES))
+
+
+def _number(name: str, default: float) -> float:
+    """A positive number from the environment (TrawlError naming the variable if not)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0 or (name == CONFIRMATIONS_ENV and not value.is_integer()):
+        raise TrawlError(f"{name}={text!r} is not a positive "
+                         f"{'whole ' if name == CONFIRMATIONS_ENV else ''}number.")
+    return value

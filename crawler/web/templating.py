@@ -33,6 +33,8 @@ class NavItem:
 
 NAV = (
     NavItem("Dashboard", "/", ROLES),
+    NavItem("Review", "/review", ("analyst",)),
+    NavItem("Hits", "/hits", ("analyst",)),
     NavItem("Audit", "/audit", ROLES),
     NavItem("Users", "/users", (ADMIN_ROLE,)),
     NavItem("API", "/api/docs", ROLES),
