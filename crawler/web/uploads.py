@@ -10,26 +10,23 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from crawler.web.problems import WebError
 
 MIB = 1024 * 1024
 
 
-class BodyTooLarge(WebError):
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-
-
-def too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(
+def too_large(limit: int) -> HTTPException:
+    """An HTTPException, because FastAPI's body parsing passes only those through."""
+    return HTTPException(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
         f"The upload is larger than this server accepts ({limit / MIB:g} MiB): import a "
         "larger file on the server with the CLI (`trawl hashes import FILE --as NAME`), or "
-        "raise TRAWL_WEB_MAX_UPLOAD_MB.", field="file")
+        "raise TRAWL_WEB_MAX_UPLOAD_MB.")
 
 
 class BodyLimitMiddleware:
-    """Raises BodyTooLarge (answered by the app's one error handler) from the body stream."""
+    """Raises 413 (answered by the app's one error handler) from the body stream."""
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app

@@ -34,6 +34,7 @@ from storage.notices import (
     prepare_notices,
 )
 from storage.policy import DEFAULT_RENOTICE_HOURS
+from storage.review import WorkflowError
 
 router = APIRouter(prefix="/api/v1", tags=["notices"], responses=PROBLEM_RESPONSES)
 takedown = require_role("takedown")
@@ -139,9 +140,11 @@ def notice_download(store: Store, reference: str, fmt: str, actor: str) -> Respo
 
 def prepare(store: Store, body: PrepareIn, actor: str, now: datetime | None
             ) -> list[NoticeInfo]:
-    with refusals("provider"):
+    try:
         return prepare_notices(store, actor=actor, provider=body.provider or None,
                                due_only=body.due_only, now=now)
+    except WorkflowError as exc:  # the one refusal here: a provider nobody imported
+        raise BadInput(str(exc), field="provider") from None
 
 
 def send(store: Store, reference: str, actor: str, now: datetime | None) -> SentOut:
