@@ -77,7 +77,9 @@ def test_seeds_are_validated_as_the_cli_does_and_audited(web: TestClient, app: F
     assert r.status_code == 201, r.text
     [seed] = r.json()
     assert seed["url"] == "https://example.org/forum"  # the CLI's canonical form
-    assert seed["tags"] == ["forum"] and seed["depth"] == 2 and seed["active"]
+    assert seed["tags"] == ["forum"]
+    assert seed["depth"] == 2
+    assert seed["active"]
     assert events(app, entity="seed") == [("ann", "add", "seed", seed["id"])]
 
     bad = ["ftp://example.org/", "https://example.org/ok"]
@@ -92,12 +94,15 @@ def test_seeds_are_validated_as_the_cli_does_and_audited(web: TestClient, app: F
 
     r = web.post("/api/v1/seeds", headers=bearer(seeded, "ann"),
                  json={"urls": ["https://example.net/"], "tags": ["a,b"]})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tags"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "tags"
     r = web.post("/api/v1/seeds", headers=bearer(seeded, "ann"),
                  json={"urls": ["https://example.net/"], "depth": -1})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "depth"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "depth"
     r = web.post("/api/v1/seeds", headers=bearer(seeded, "ann"), json={"urls": []})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "urls"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "urls"
 
 
 def test_seeds_pause_resume_filter_and_page(web: TestClient, app: FastAPI,
@@ -107,7 +112,8 @@ def test_seeds_pause_resume_filter_and_page(web: TestClient, app: FastAPI,
                  json={"urls": urls, "tags": ["batch"]})
     ids = [s["id"] for s in r.json()]
     r = web.post(f"/api/v1/seeds/{ids[0]}/pause", headers=bearer(seeded, "ann"))
-    assert r.status_code == 200 and r.json()["active"] is False
+    assert r.status_code == 200
+    assert r.json()["active"] is False
     assert web.post(f"/api/v1/seeds/{ids[0]}/pause",
                     headers=bearer(seeded, "ann")).status_code == 200  # no change, no event
     assert web.post(f"/api/v1/seeds/{ids[0]}/resume",
@@ -117,11 +123,14 @@ def test_seeds_pause_resume_filter_and_page(web: TestClient, app: FastAPI,
     assert web.post("/api/v1/seeds/999/pause", headers=bearer(seeded, "ann")).status_code == 404
 
     first = web.get("/api/v1/seeds?limit=2", headers=bearer(seeded, "ann")).json()
-    assert [s["id"] for s in first["items"]] == ids[:2] and first["next_offset"] == 2
+    assert [s["id"] for s in first["items"]] == ids[:2]
+    assert first["next_offset"] == 2
     last = web.get("/api/v1/seeds?limit=2&offset=4", headers=bearer(seeded, "ann")).json()
-    assert [s["id"] for s in last["items"]] == ids[4:] and last["next_offset"] is None
+    assert [s["id"] for s in last["items"]] == ids[4:]
+    assert last["next_offset"] is None
     r = web.get("/api/v1/seeds?limit=0", headers=bearer(seeded, "ann"))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "limit"
     assert web.get("/api/v1/seeds?tag=nothing",
                    headers=bearer(seeded, "ann")).json()["items"] == []
 
@@ -148,14 +157,17 @@ def test_schedules_add_pause_resume_run_now(web: TestClient, app: FastAPI,
                  json={"name": "nightly", "tag": "nightly", "cron": "0 2 * * *"})
     assert r.status_code == 201, r.text
     nightly = r.json()["schedule"]
-    assert nightly["when"] == "cron 0 2 * * *" and nightly["next_due_at"].endswith("02:00:00Z")
+    assert nightly["when"] == "cron 0 2 * * *"
+    assert nightly["next_due_at"].endswith("02:00:00Z")
     r = web.post("/api/v1/schedules", headers=headers,
                  json={"name": "watch", "seed_ids": [seed["id"]], "every": "6h",
                        "time_budget": "30m"})
-    assert r.status_code == 201 and r.json()["schedule"]["when"] == "every 6h"
+    assert r.status_code == 201
+    assert r.json()["schedule"]["when"] == "every 6h"
     r = web.post("/api/v1/schedules", headers=headers,
                  json={"name": "lonely", "tag": "nobody-has-it", "every": "1d"})
-    assert r.status_code == 201 and "no seed has the tag" in r.json()["warnings"][0]
+    assert r.status_code == 201
+    assert "no seed has the tag" in r.json()["warnings"][0]
 
     for body, field in (
         ({"name": "x", "tag": "t", "cron": "not a cron"}, "cron"),
@@ -180,7 +192,8 @@ def test_schedules_add_pause_resume_run_now(web: TestClient, app: FastAPI,
     assert [e[1] for e in events(app, entity="schedule", entity_id=sid)] == [
         "add", "pause", "resume", "run_now"]
     page = web.get("/api/v1/schedules?limit=2", headers=headers).json()
-    assert len(page["items"]) == 2 and page["next_offset"] == 2
+    assert len(page["items"]) == 2
+    assert page["next_offset"] == 2
 
 
 # --- crawls ------------------------------------------------------------------------------
@@ -204,10 +217,12 @@ def test_crawls_history_live_counters_and_detail(web: TestClient, app: FastAPI,
     assert [c["id"] for c in everything["items"]] == [running]
     assert everything["next_offset"] == 1
     detail = web.get(f"/api/v1/crawls/{done}", headers=headers).json()
-    assert detail["dropped"] == {"offsite": 2} and detail["start_urls"] == ["http://127.0.0.1:9/"]
+    assert detail["dropped"] == {"offsite": 2}
+    assert detail["start_urls"] == ["http://127.0.0.1:9/"]
     assert web.get("/api/v1/crawls/999", headers=headers).status_code == 404
     r = web.get("/api/v1/crawls?outcome=exploded", headers=headers)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "outcome"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "outcome"
 
 
 # --- lists -------------------------------------------------------------------------------
@@ -228,18 +243,22 @@ def test_list_upload_is_all_or_nothing_with_the_line_named(web: TestClient, app:
     r = web.post("/api/v1/lists", headers=headers,
                  files={"file": ("hotline.csv", GOOD_LIST.encode(), "text/csv")})
     assert r.status_code == 201, r.text
-    assert r.json()["name"] == "hotline" and r.json()["added"] == 2
+    assert r.json()["name"] == "hotline"
+    assert r.json()["added"] == 2
     [listed] = web.get("/api/v1/lists", headers=headers).json()["items"]
-    assert listed["entry_count"] == 2 and listed["imported_by"] == "ada"
+    assert listed["entry_count"] == 2
+    assert listed["imported_by"] == "ada"
     assert listed["source_file"] == "hotline.csv (uploaded)"
     assert ("ada", "import", "list") in [e[:3] for e in events(app, entity="list")]
 
     r = web.post("/api/v1/lists", headers=headers, data={"format": "plain"},
                  files={"file": ("x.txt", b"0" * 32, "text/plain")})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hash_type"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "hash_type"
     r = web.post("/api/v1/lists", headers=headers, data={"format": "yaml"},
                  files={"file": ("x.txt", b"x", "text/plain")})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "format"
     assert web.post("/api/v1/lists", headers=bearer(seeded, "ann"),
                     files={"file": ("x.csv", GOOD_LIST.encode())}).status_code == 403
 
@@ -272,7 +291,8 @@ def test_uploads_are_size_limited_while_they_stream(seeded: Seeded) -> None:
 
 def test_provider_upload_names_every_bad_line(web: TestClient, seeded: Seeded) -> None:
     headers = bearer(seeded, "tom")
-    bad = "name,abuse_email,country,ranges,domains\nA,not-an-email,US,10.0.0.0/8,\nB,b@b.test,NL,300.1.1.1/8,\n"
+    bad = ("name,abuse_email,country,ranges,domains\n"
+           "A,not-an-email,US,10.0.0.0/8,\nB,b@b.test,NL,300.1.1.1/8,\n")
     r = web.post("/api/v1/providers", headers=headers,
                  files={"file": ("providers.csv", bad.encode(), "text/csv")})
     assert r.status_code == 422, r.text
@@ -282,9 +302,11 @@ def test_provider_upload_names_every_bad_line(web: TestClient, seeded: Seeded) -
     good = "name,abuse_email,country,ranges,domains\nA,abuse@a.test,US,10.0.0.0/8,a.test\n"
     r = web.post("/api/v1/providers", headers=headers,
                  files={"file": ("providers.csv", good.encode(), "text/csv")})
-    assert r.status_code == 201 and r.json()["providers"] == ["A"]
+    assert r.status_code == 201
+    assert r.json()["providers"] == ["A"]
     [provider] = web.get("/api/v1/providers", headers=headers).json()["items"]
-    assert provider["ranges"] == ["10.0.0.0/8"] and provider["domains"] == ["a.test"]
+    assert provider["ranges"] == ["10.0.0.0/8"]
+    assert provider["domains"] == ["a.test"]
 
 
 def test_notices_prepare_export_each_format_and_mark_sent(
@@ -299,10 +321,12 @@ def test_notices_prepare_export_each_format_and_mark_sent(
     assert r.status_code == 200, r.text
     [notice] = r.json()
     reference = notice["reference"]
-    assert notice["provider"] == "Big Cloud" and len(notice["items"]) == 2
+    assert notice["provider"] == "Big Cloud"
+    assert len(notice["items"]) == 2
     assert notice["created_by"] == "tom"
     r = web.post("/api/v1/notices/prepare", headers=headers, json={"provider": "Nobody"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "provider"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "provider"
 
     for fmt, media_type, ext in (("csv", "text/csv", "csv"), ("json", "application/json", "json"),
                                  ("text", "text/plain", "txt"), ("eml", "message/rfc822", "eml")):
@@ -315,14 +339,16 @@ def test_notices_prepare_export_each_format_and_mark_sent(
     assert json.loads(web.get(f"/api/v1/notices/{reference}/export?format=json",
                               headers=headers).text)[0]["reference"] == reference
     r = web.get(f"/api/v1/notices/{reference}/export?format=pdf", headers=headers)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "format"
     assert web.get("/api/v1/notices/TRAWL-nope/export", headers=headers).status_code == 404
 
     r = web.post(f"/api/v1/notices/{reference}/sent", headers=headers)
     assert r.status_code == 200, r.text
     assert len(r.json()["notified"]) == 2
     again = web.post(f"/api/v1/notices/{reference}/sent", headers=headers)
-    assert again.status_code == 409 and "already marked sent" in again.json()["detail"]
+    assert again.status_code == 409
+    assert "already marked sent" in again.json()["detail"]
     assert web.post("/api/v1/notices/TRAWL-nope/sent", headers=headers).status_code == 404
     got = web.get(f"/api/v1/notices/{reference}", headers=headers).json()
     assert got["sent_by"] == "tom"
