@@ -31,7 +31,7 @@ class Conflict(WebError):
 def file_problem(exc: ListFormatError | ProviderFileError, field: str) -> BadInput:
     """A malformed upload: 422 with one error per line at fault."""
     if isinstance(exc, ListFormatError):
-        entry = {"field": field, "message": str(exc)}
+        entry = {"field": field, "message": exc.problem}
         if exc.line is not None:
             entry["line"] = str(exc.line)
         return BadInput(str(exc), field=field, errors=[entry])

@@ -235,7 +235,9 @@ def test_list_upload_is_all_or_nothing_with_the_line_named(web: TestClient, app:
                  files={"file": ("hotline.csv", BAD_LIST.encode(), "text/csv")})
     assert r.status_code == 422, r.text
     problem = r.json()
-    assert problem["errors"] == [{"field": "file", "line": "3", "message": problem["detail"]}]
+    assert problem["errors"] == [{"field": "file", "line": "3", "message": (
+        "'nothex' is not a valid md5 hash: it contains non-hex characters 'hnotx'; want 32 "
+        "hexadecimal characters (0-9, a-f)")}]
     assert problem["detail"].startswith("hotline.csv (uploaded), line 3:")
     assert "Nothing was imported" in problem["detail"]
     assert web.get("/api/v1/lists", headers=headers).json()["items"] == []

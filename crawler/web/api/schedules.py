@@ -33,6 +33,7 @@ class ScheduleOut(BaseModel):
     depth: int | None
     max_pages: int | None
     time_budget_seconds: int
+    budget: str = Field(description="The time budget, readable (e.g. 1h).")
     enabled: bool
     next_due_at: UtcTime | None = Field(description="The next run (UTC).")
     last_run_at: UtcTime | None
@@ -68,8 +69,9 @@ def schedule_out(info: ScheduleInfo) -> ScheduleOut:
     when = (f"cron {info.cron}" if info.cron
             else f"every {format_duration(info.interval_seconds or 0)}")
     fields: dict[str, Any] = {name: getattr(info, name) for name in ScheduleOut.model_fields
-                              if name not in ("when", "seed_ids")}
-    return ScheduleOut(**fields, seed_ids=list(info.seed_ids), when=when)
+                              if name not in ("when", "seed_ids", "budget")}
+    return ScheduleOut(**fields, seed_ids=list(info.seed_ids), when=when,
+                       budget=format_duration(info.time_budget_seconds))
 
 
 def field_of(message: str) -> str:

@@ -28,7 +28,8 @@
     link.textContent = String(crawl.id);
     first.appendChild(link);
     tr.appendChild(first);
-    tr.appendChild(cell(crawl.started_at.replace("T", " ").replace("Z", "")));
+    // As the page shows times: ISO 8601 UTC to the second.
+    tr.appendChild(cell(String(crawl.started_at).replace(/\.\d+Z$/, "Z")));
     for (const name of COUNTERS) {
       const td = cell(crawl[name]);
       td.dataset.field = name;
