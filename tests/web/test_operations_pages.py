@@ -145,3 +145,21 @@ def test_audit_page_filters_operations_by_entity_and_actor(web: TestClient,
     assert len(rows) == 1
     assert "https://example.org/" in html
     assert "No events match." in web.get("/audit?actor=tom&entity=seed").text
+
+
+def test_audit_filters_suggest_values_and_refuse_a_reversed_range(
+    web: TestClient, app: FastAPI, seeded: Seeded,
+) -> None:
+    session_for(app, web, "tom")
+    html = web.get("/audit").text
+    assert '<datalist id="audit-actors">' in html
+    assert '<option value="ann">' in html
+    assert '<option value="seed">' in html
+    r = web.get("/audit?since=2026-05-02&until=2026-05-01")
+    assert r.status_code == 422
+    assert "until: 2026-05-01 is before since (2026-05-02)" in r.text
+    assert web.get("/audit?since=2026-05-01&until=2026-05-01").status_code == 200
+    r = web.get("/api/v1/audit?since=2026-05-02T00:00:00Z&until=2026-05-01T00:00:00Z",
+                headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "until"
