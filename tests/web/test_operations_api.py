@@ -367,3 +367,35 @@ def test_recheck_with_nothing_to_check_names_the_field(web: TestClient,
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "hit_ids"
     assert "Nothing to re-check" in r.json()["detail"]
+
+
+def test_due_renotices_are_listed_per_provider_and_prepared_alone(
+    web: TestClient, app: FastAPI, seeded: Seeded, tmp_path: Path,
+) -> None:
+    from storage.notices import mark_sent, prepare_notices
+    from tests.takedown_helpers import T0
+
+    store = store_of(app)
+    _a, _hostile, c, _pending = confirmed_hits(store, str(tmp_path))
+    [big, tiny] = prepare_notices(store, actor="tom", now=T0)
+    mark_sent(store, [tiny.reference], actor="tom", now=T0)  # long ago: a re-notice is due
+    headers = bearer(seeded, "tom")
+    awaiting = {g["provider"]: g for g in web.get("/api/v1/notices/awaiting",
+                                                  headers=headers).json()}
+    assert (awaiting["Tiny Host"]["new"], awaiting["Tiny Host"]["overdue"]) == (0, 1)
+    [due_item] = awaiting["Tiny Host"]["items"]
+    assert due_item["hit_id"] == c
+    assert due_item["item_kind"] == "overdue"
+    assert due_item["renotice_due_at"] == "2024-05-02T12:00:00Z"
+    assert (awaiting["Big Cloud"]["new"], awaiting["Big Cloud"]["overdue"]) == (2, 0)
+    due_only = web.get("/api/v1/notices/awaiting?due_only=true", headers=headers).json()
+    assert [g["provider"] for g in due_only] == ["Tiny Host"]
+
+    r = web.post("/api/v1/notices/prepare", headers=headers, json={"due_only": True})
+    [renotice] = r.json()
+    assert renotice["kind"] == "renotice"
+    assert [i["hit_id"] for i in renotice["items"]] == [c]
+    assert big.reference != renotice["reference"]
+    session_for(app, web, "tom")
+    html = web.get("/notices").text
+    assert f"hit {c}, notified, due 2024-05-02T12:00:00Z" in html

@@ -79,6 +79,8 @@ class AwaitingOut(BaseModel):
     abuse_email: str | None
     new: int = Field(description="Confirmed images never noticed.")
     overdue: int = Field(description="Re-notices due.")
+    items: list[NoticeItemOut] = Field(description="The images, each with its kind "
+                                       "(new or overdue) and, if overdue, when it fell due.")
 
 
 class PrepareIn(BaseModel):
@@ -108,7 +110,8 @@ def notice_out(notice: NoticeInfo) -> NoticeOut:
 def awaiting_out(group: AwaitingNotice) -> AwaitingOut:
     return AwaitingOut(provider=group.provider, provider_key=group.provider_key,
                        abuse_email=group.abuse_email,
-                       new=len(group.items) - group.overdue, overdue=group.overdue)
+                       new=len(group.items) - group.overdue, overdue=group.overdue,
+                       items=[item_out(i) for i in group.items])
 
 
 def renotice_hours() -> float:
