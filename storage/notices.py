@@ -368,14 +368,28 @@ def list_notices(
     *,
     references: Sequence[str] | None = None,
     unsent_only: bool = False,
+    sent_only: bool = False,
+    provider_key: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[NoticeInfo]:
-    """Notices with their items as they are now (newest first)."""
+    """Notices with their items as they are now (newest first); `provider_key` (a provider's
+    name, or unattributed:<domain>, any case) keeps one provider's; `limit` and `offset`
+    page them."""
     with store.read_session() as session:
         query = select(Notice).order_by(Notice.created_at.desc(), Notice.id.desc())
         if references:
             query = query.where(Notice.reference.in_(list(references)))
         if unsent_only:
             query = query.where(Notice.sent_at.is_(None))
+        if sent_only:
+            query = query.where(Notice.sent_at.is_not(None))
+        if provider_key:
+            query = query.where(func.lower(Notice.provider_key) == provider_key.strip().lower())
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         out = []
         for notice in session.scalars(query):
             rows = [(hit, media) for hit, media in session.execute(

@@ -396,6 +396,18 @@ def test_due_renotices_are_listed_per_provider_and_prepared_alone(
     assert renotice["kind"] == "renotice"
     assert [i["hit_id"] for i in renotice["items"]] == [c]
     assert big.reference != renotice["reference"]
+    first = web.get("/api/v1/notices?limit=2", headers=headers).json()
+    assert len(first["items"]) == 2
+    assert first["next_offset"] == 2
+    rest = web.get("/api/v1/notices?limit=2&offset=2", headers=headers).json()
+    assert len(rest["items"]) == 1
+    assert rest["next_offset"] is None
+    tiny_host = web.get("/api/v1/notices?provider=tiny%20host", headers=headers).json()
+    assert {n["reference"] for n in tiny_host["items"]} == {tiny.reference,
+                                                           renotice["reference"]}
+    assert [n["reference"] for n in web.get("/api/v1/notices?unsent=true&provider=Tiny Host",
+                                            headers=headers).json()["items"]] == [
+        renotice["reference"]]
     session_for(app, web, "tom")
     html = web.get("/notices").text
     assert f"hit {c}, notified, due 2024-05-02T12:00:00Z" in html

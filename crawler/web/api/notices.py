@@ -162,14 +162,15 @@ def send(store: Store, reference: str, actor: str, now: datetime | None) -> Sent
 @router.get("/notices", response_model=Page[NoticeOut], summary="Notices, newest first")
 def get_notices(
     request: Request,
-    provider: str | None = Query(None, description="Only this provider (name or key)."),
+    provider: str | None = Query(None, max_length=200, description="Only this provider "
+                                 "(its name, or unattributed:<domain>)."),
     unsent: bool = Query(False, description="Only notices not marked sent."),
     page: PageRequest = Depends(page_request),
     user: User = Depends(takedown),
 ) -> Page[NoticeOut]:
-    rows = [n for n in list_notices(store_of(request), unsent_only=unsent)
-            if not provider or provider.lower() in (n.provider.lower(), n.provider_key.lower())]
-    return make_page([notice_out(n) for n in rows[page.offset: page.offset + page.fetch]], page)
+    rows = list_notices(store_of(request), unsent_only=unsent, provider_key=provider or None,
+                        limit=page.fetch, offset=page.offset)
+    return make_page([notice_out(n) for n in rows], page)
 
 
 @router.get("/notices/awaiting", response_model=list[AwaitingOut],

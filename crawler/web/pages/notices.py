@@ -32,11 +32,10 @@ def _page(request: Request, *, provider: str = "", state: str = "all", offset: i
           error: Exception | None = None, done: str | None = None) -> Response:
     store = store_of(request)
     wanted = provider.strip().lower()
-    notices = [n for n in list_notices(store, unsent_only=state == "unsent")
-               if (state != "sent" or n.sent_at is not None)
-               and (not wanted or wanted in (n.provider.lower(), n.provider_key.lower()))]
     page = page_request(offset)
-    shown = make_page(notices[offset: offset + page.fetch], page)
+    notices = list_notices(store, unsent_only=state == "unsent", sent_only=state == "sent",
+                           provider_key=wanted or None, limit=page.fetch, offset=offset)
+    shown = make_page(notices, page)
     newer, older = pager_links("/notices", shown, {"provider": provider,
                                                     "state": "" if state == "all" else state})
     awaiting = [g for g in awaiting_notices(store, now=now_of(request))
