@@ -300,9 +300,10 @@ def list_crawls(
     seed_id: int | None = None,
     limit: int | None = 50,
     outcome: str | None = None,
+    offset: int = 0,
 ) -> list[CrawlInfo]:
     """Crawls newest first; `seed_id` keeps those covering that seed, `outcome` those that
-    ended that way ('running' lists the crawls in progress)."""
+    ended that way ('running' lists the crawls in progress); `offset` skips that many."""
     query = select(Crawl).order_by(Crawl.id.desc())
     if seed_id is not None:
         query = query.where(
@@ -310,6 +311,8 @@ def list_crawls(
         )
     if outcome is not None:
         query = query.where(Crawl.outcome == outcome)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with store.read_session() as session:

@@ -331,7 +331,13 @@ class AuditEvent(Base):
     an id (storage.auditguards describes them; every open_store checks them)."""
 
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        # The Audit page's filters, each paged newest first (migration 0010).
+        Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_action", "action", "id"),
+        Index("ix_audit_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -99,7 +99,7 @@ def schedule_add(
         info, warnings = add_schedule(
             store, name, seed_ids=seed_ids, tag=tag, cron=cron, every=every, depth=depth,
             max_pages=max_pages, time_budget=time_budget, start_at=start_at,
-            enabled=not paused, now=config.clock(),
+            enabled=not paused, now=config.clock(), actor=config.actor,
         )
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -119,10 +119,10 @@ def schedule_list(config: Config, fmt: str) -> None:
 
 
 def _set_enabled(config: Config, ref: str, enabled: bool, fmt: str) -> None:
-    from storage.schedules import get_schedule, set_enabled
+    from crawler.services.schedules import set_schedule_enabled
 
     with opened_store(config) as store:
-        info = set_enabled(store, get_schedule(store, ref).id, enabled)
+        info = set_schedule_enabled(store, ref, enabled, actor=config.actor)
     emit([schedule_row(info)], fmt, SCHEDULE_COLUMNS)
 
 
@@ -177,12 +177,13 @@ def schedule_run_now(
     """
     from crawler.services.scheduler.options import SchedulerOptions, default_log_dir
     from crawler.services.scheduler.scheduler import Scheduler
-    from storage.schedules import get_schedule, set_next_due
+    from crawler.services.schedules import queue_run_now
+    from storage.schedules import get_schedule
 
     with opened_store(config) as store:
         info = get_schedule(store, ref)
         if queue:
-            info = set_next_due(store, info.id, config.clock())
+            info = queue_run_now(store, info.id, now=config.clock(), actor=config.actor)
             click.echo(f"Schedule {info.id} ({info.name}) is due now; the scheduler will start it.")
             return
         _configure_logging()

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.errors import TrawlError
 from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
@@ -62,28 +62,51 @@ def import_list_file(
     (ListFormatError naming file, line and value) rolls everything back, so nothing from
     the file is kept.
     """
+    from matchers.listformats.errors import ListFormatError
+
+    if str(path) == STDIN:
+        if not name:
+            raise ListImportError(
+                "A list read from standard input needs a name: pass --list NAME.")
+        return import_list_stream(store, sys.stdin.buffer, name=name, source=STDIN_NAME,
+                                  fmt=fmt, hash_type=hash_type, actor=actor,
+                                  progress=progress)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ListFormatError(str(path), None, f"cannot read the file ({exc.strerror})") from None
+    with stream:
+        return import_list_stream(store, stream, name=name or path.stem, source=str(path),
+                                  fmt=fmt, hash_type=hash_type, actor=actor,
+                                  progress=progress)
+
+
+def import_list_stream(
+    store: Store,
+    stream: BinaryIO,
+    *,
+    name: str,
+    source: str,
+    fmt: str = "auto",
+    hash_type: str | None = None,
+    actor: str,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a list from an open binary stream (a file, a pipe, an upload) as list `name`,
+    all or nothing, then rebuild the known-hash index. `source` names the stream in errors
+    (ListFormatError: source, line and value) and in the list's record."""
     from crawler.adapter import build_matcher
     from matchers.listformats.errors import ListFormatError
-    from matchers.lists import KnownListStream, open_known_list
+    from matchers.lists import KnownListStream
     from storage.known import import_known_list
 
-    from_stdin = str(path) == STDIN
-    if from_stdin and not name:
-        raise ListImportError("A list read from standard input needs a name: pass --list NAME.")
-    source = STDIN_NAME if from_stdin else str(path)
-
-    def store_all(entries: KnownListStream) -> ImportResult:
-        return import_known_list(store, name=name or path.stem, fmt=entries.format,
-                                 source_file=source, entries=entries, actor=actor,
-                                 progress=_every(PROGRESS_EVERY, progress))
-
+    if not name.strip():
+        raise ListImportError(f"{source}: the list needs a name. Nothing was imported.")
     try:
-        if from_stdin:
-            result = store_all(KnownListStream(sys.stdin.buffer, name=STDIN_NAME, fmt=fmt,
-                                               hash_type=hash_type))
-        else:
-            with open_known_list(path, fmt=fmt, hash_type=hash_type) as entries:
-                result = store_all(entries)
+        entries = KnownListStream(stream, name=source, fmt=fmt, hash_type=hash_type)
+        result = import_known_list(store, name=name.strip(), fmt=entries.format,
+                                   source_file=source, entries=entries, actor=actor,
+                                   progress=_every(PROGRESS_EVERY, progress))
     except ListFormatError:
         raise  # names the file, the line and the value already
     except (ValueError, UnicodeDecodeError) as exc:
