@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Subquery, and_, case, delete, func, select
 
@@ -233,12 +233,15 @@ def _oldest_live(session: Session, when: datetime, oldest: int) -> tuple[LiveHit
     """The `oldest` notified or live images, longest since their first notice first."""
     if oldest <= 0:
         return ()
-    rows = session.execute(
-        select(Hit.id, Hit.status, Hit.notified_at, Hit.renotice_due_at, Media.url)
-        .join(Media, Media.id == Hit.media_id)
-        .where(Hit.status.in_(RECHECKABLE), Hit.notified_at.is_not(None))
-        .order_by(Hit.notified_at, Hit.id).limit(oldest)
-    ).all()
+    rows: list[Any] = []
+    for status in RECHECKABLE:  # one index range (status, notified_at) each, then merged
+        rows += session.execute(
+            select(Hit.id, Hit.status, Hit.notified_at, Hit.renotice_due_at, Media.url)
+            .join(Media, Media.id == Hit.media_id)
+            .where(Hit.status == status, Hit.notified_at.is_not(None))
+            .order_by(Hit.notified_at, Hit.id).limit(oldest)
+        ).all()
+    rows = sorted(rows, key=lambda row: (row[2], row[0]))[:oldest]
     ids = [row[0] for row in rows]
     latest = _latest_sent_notice()
     provider_of = dict(session.execute(
