@@ -256,6 +256,42 @@ Index("ix_hit_review_order", Hit.status, Hit.tier, Hit.confidence.desc(), Hit.cr
       Hit.id)
 
 
+class HitStateCount(Base):
+    """Images per (state, tier), pre-aggregated for the dashboard and `trawl stats`: rows of
+    +1/-1 deltas written by triggers on hits (0008), summed when read and folded together
+    now and then (storage.stats). Append-only deltas, so concurrent decisions never wait
+    on a shared counter row."""
+
+    __tablename__ = "hit_state_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class TakedownChange(Base):
+    """One row per change that can move the takedown figures (a hit entering or leaving
+    notified/live/removed, its notice or removal times, a notice): written by triggers
+    (0008). The newest id is the figures' version."""
+
+    __tablename__ = "takedown_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class StatsSnapshot(Base):
+    """A figure computed at a version (e.g. time to removal per provider at the newest
+    takedown_changes id): reused until the version moves."""
+
+    __tablename__ = "stats_snapshots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    computed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
 class HitMatch(Base):
     """One known hash an image matched: evidence of its hit, with how far to trust it."""
 

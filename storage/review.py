@@ -300,8 +300,11 @@ def claim_next(
             wanted = limit - len(claimed)
             candidates = [row for row in own if row[0] not in tried][:wanted]
             if len(candidates) < wanted:
+                # PostgreSQL: rows another analyst is claiming right now are skipped, not
+                # waited for (SQLite has one writer at a time anyway).
                 more = session.execute(
-                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried)))
+                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried))
+                    .with_for_update(skip_locked=True, of=Hit))
                 candidates += [row for row in more if row[0] not in tried][
                     :wanted - len(candidates)]
             if not candidates:

@@ -43,7 +43,8 @@ def _queue_page(request: Request, user: User, tier: str, *, error: str | None = 
     store = store_of(request)
     seen = review_queue(store, actor=user.name, tier=tier, limit=DEFAULT_CLAIM_LIMIT,
                         now=now_of(request))
-    items = [*seen.mine, *seen.next_up]
+    # Your batch while you hold one; otherwise the images the next claim would give you.
+    items = list(seen.mine or seen.next_up)
     return render(request, "review.html", {
         "queue": seen, "items": items, "providers": providers_of(store, items),
         "tiers": TIER_CHOICES, "tier": tier, "now": seen.now, "minutes_left": minutes_left,
