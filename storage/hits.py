@@ -310,11 +310,15 @@ def list_hits(
     offset: int = 0,
     ids: Sequence[int] | None = None,
     newest_first: bool = False,
+    host: str | None = None,
 ) -> list[HitRow]:
     """Hits (one per image) by id, oldest first unless `newest_first`; optionally only those
     in a status (or one of several), of a tier ('high' or 'low'; None or 'all' for both),
-    or with those ids. Each carries its pages, its server and every match, best first."""
+    served from a host (exact name), or with those ids. Each carries its pages, its server
+    and every match, best first."""
     query = select(Hit.id).order_by(Hit.id.desc() if newest_first else Hit.id)
+    if host is not None:
+        query = query.join(Media, Media.id == Hit.media_id).where(Media.host == host)
     if status is not None:
         query = query.where(Hit.status.in_([status] if isinstance(status, str) else status))
     if tier not in (None, "all"):
@@ -334,13 +338,14 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
     out: dict[int, HitRow] = {}
     for chunk in _chunks(list(dict.fromkeys(hit_ids))):
         hits = session.execute(
-            select(Hit, Media.url, Media.server_ip, Media.sha256, Media.host)
+            select(Hit, Media.url, Media.server_ip, Media.sha256, Media.host, Media.first_seen,
+                   Media.last_seen)
             .join(Media, Media.id == Hit.media_id).where(Hit.id.in_(chunk))
         ).all()
         matches = matches_of(session, chunk)
         pages = page_urls_of(session, [hit.media_id for hit, *_ in hits])
         votes = confirmations_of(session, chunk)
-        for hit, url, server_ip, sha256, host in hits:
+        for hit, url, server_ip, sha256, host, first_seen, last_seen in hits:
             evidence = matches.get(hit.id, ())
             urls, count = pages.get(hit.media_id, ((), 0))
             best = evidence[0] if evidence else None
@@ -355,6 +360,7 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
                 sha256=sha256, created_at=hit.created_at, updated_at=hit.updated_at,
                 crawl_id=hit.crawl_id, claimed_by=hit.claimed_by,
                 claimed_until=hit.claimed_until, confirmations=votes.get(hit.id, 0),
+                first_seen=first_seen, last_seen=last_seen,
             )
     return out
 

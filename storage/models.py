@@ -145,6 +145,7 @@ class Media(Base):
         Index("ix_media_md5", "md5"),
         Index("ix_media_sha1", "sha1"),
         Index("ix_media_sha256", "sha256"),
+        Index("ix_media_host", "host"),  # the hits list filtered by host
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -216,6 +217,13 @@ class Hit(Base):
         UniqueConstraint("media_id", name="uq_hit_media"),
         # The review queue: pending images of a tier, most trusted and oldest first.
         Index("ix_hit_queue", "status", "tier", "confidence", "created_at"),
+        # Claims: an analyst's own batch, and everyone's live claims.
+        Index("ix_hit_claimed_by", "claimed_by", "claimed_until"),
+        Index("ix_hit_claimed_until", "claimed_until"),
+        # Listings by state, newest first; still-live images oldest first; due re-notices.
+        Index("ix_hit_status_id", "status", "id"),
+        Index("ix_hit_status_notified", "status", "notified_at"),
+        Index("ix_hit_status_renotice", "status", "renotice_due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -240,6 +248,12 @@ class Hit(Base):
     # Votes with an id up to this one were cast before the image was last re-opened (new
     # evidence after a rejection): they stay in its history but no longer count.
     vote_floor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+# The same order as the review queue reads it (confidence descending, then oldest): a page
+# of the queue is an index range, not a sort of every pending image.
+Index("ix_hit_review_order", Hit.status, Hit.tier, Hit.confidence.desc(), Hit.created_at,
+      Hit.id)
 
 
 class HitMatch(Base):
@@ -400,6 +414,9 @@ class NoticeItem(Base):
         ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True
     )
     hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), primary_key=True)
+
+    # An image's notices (its provider and how many were sent), without a scan.
+    __table_args__ = (Index("ix_notice_item_hit", "hit_id"),)
 
 
 # --- schedules ----------------------------------------------------------------------

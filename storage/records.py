@@ -277,6 +277,8 @@ class HitRow:
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     confirmations: int = 0  # distinct analysts who confirmed in the current round
+    first_seen: datetime | None = None  # the image URL, first and last crawled
+    last_seen: datetime | None = None
 
 
 # --- audit --------------------------------------------------------------------------

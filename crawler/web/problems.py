@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crawler.errors import TrawlError
 from crawler.services.users import AccountError, LockedOut, SignInRefused
 from storage.errors import NotFoundError, StorageError
+from storage.review import UnknownIdError, WorkflowError
 from storage.users import LastAdminError, UserExistsError
 
 logger = logging.getLogger(__name__)
@@ -104,8 +105,10 @@ def problem_for(exc: Exception) -> Problem:
             return Problem(400, str(exc))
         case UserExistsError() | LastAdminError():
             return Problem(409, str(exc))
-        case NotFoundError():
+        case NotFoundError() | UnknownIdError():
             return Problem(404, str(exc))
+        case WorkflowError():  # refused by the review workflow: someone's claim, a state
+            return Problem(409, str(exc))
         case StorageError():
             logger.warning("database problem: %s", exc)
             return Problem(503, str(exc))

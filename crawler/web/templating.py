@@ -33,6 +33,8 @@ class NavItem:
 
 NAV = (
     NavItem("Dashboard", "/", ROLES),
+    NavItem("Review", "/review", (ANALYST_ROLE,)),
+    NavItem("Hits", "/hits", (ANALYST_ROLE,)),
     NavItem("Seeds", "/seeds", (ANALYST_ROLE,)),
     NavItem("Schedules", "/schedules", (ANALYST_ROLE,)),
     NavItem("Crawls", "/crawls", (ANALYST_ROLE,)),
