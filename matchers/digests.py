@@ -12,6 +12,27 @@ DigestStatus = Literal["ok", "unsupported", "undecodable", "too_large"]
 
 
 @dataclass(frozen=True, slots=True)
+class VariantHashes:
+    """The perceptual hashes of one query-side variant of an image: the picture inside its
+    frame or letterbox, or without its caption band (matchers.variants finds them)."""
+
+    name: str  # the match's transform: trim, uncaption-top, trim+uncaption-left, ...
+    pdq: str
+    pdq_quality: int
+    phash: str
+    dhash: str
+    flatness: float  # of the variant itself (a frame makes the whole image look flat)
+    width: int  # of the variant, in the full image's pixels
+    height: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def perceptual(self) -> dict[str, str]:
+        return {"phash": self.phash, "dhash": self.dhash, "pdq": self.pdq}
+
+
+@dataclass(frozen=True, slots=True)
 class Digests:
     """Cryptographic digests always; perceptual ones only when the image decoded (status ok)."""
 
@@ -37,14 +58,19 @@ class Digests:
     # rematch or a 304 re-fetch finds rotated copies without the image.
     pdq_dihedral: tuple[str, ...] = ()
     frames_capped: bool = False  # counting stopped at `frames`; the animation has more
+    # Hashes of the picture inside a frame, letterbox or caption band (matchers.variants),
+    # matched like the orientations; () for most images, which have none.
+    variants: tuple[VariantHashes, ...] = ()
 
     def as_dict(self, *, dihedral: bool = False) -> dict[str, object]:
-        """The fields as JSON-ready values; the seven orientation hashes only if asked for."""
+        """The fields as JSON-ready values; the seven orientation hashes and the variants'
+        hashes only if asked for (`dihedral`: everything the matcher reads)."""
         out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
         if dihedral:
             out["pdq_dihedral"] = list(self.pdq_dihedral)
+            out["variants"] = [variant.as_dict() for variant in self.variants]
         else:
-            del out["pdq_dihedral"]
+            del out["pdq_dihedral"], out["variants"]
         return out
 
     @classmethod
@@ -52,6 +78,7 @@ class Digests:
         """Inverse of as_dict (unknown keys are an error, so a version skew is loud)."""
         given = dict(values)
         given["pdq_dihedral"] = tuple(given.get("pdq_dihedral", ()))
+        given["variants"] = tuple(VariantHashes(**v) for v in given.get("variants", ()))
         return cls(**given)
 
     def perceptual(self) -> dict[str, str]:

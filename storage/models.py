@@ -116,6 +116,9 @@ class KnownHash(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     category: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+    # Which variant of the known item this hash is (crop-centre-90, trim, ...: lists made
+    # with `trawl hash --variants crops`); None for the full image's hash (migration 0006).
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class KnownListsVersion(Base):

@@ -83,6 +83,7 @@ class KnownHashIn:
     source: str | None = None
     category: str | None = None
     extra: dict[str, str] | None = None
+    variant: str | None = None  # crop-centre-90, ...: a stored variant of the item
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class KnownHashRow:
     value: str
     label: str | None
     category: str | None
+    variant: str | None = None
 
 
 # --- media and hits -----------------------------------------------------------------
