@@ -172,19 +172,20 @@ def _caption_depth(a: FloatArray) -> tuple[int, float]:
     far = np.abs(a - tone) > 2 * BORDER_TOLERANCE
     background = near.mean(axis=1)
     differing = far.mean(axis=1)
-    best = (0, 0.0)
     for depth in range(max(2, int(np.ceil(CAPTION_MIN * n))), int(CAPTION_MAX * n) + 1):
-        if depth + 1 >= n:
+        if depth >= n:
             break
-        if background[depth - 1] < 1 - BORDER_OUTLIERS * 3:
+        if differing[depth] < CAPTION_EDGE:
             continue
-        edge = min(float(differing[depth]), float(differing[depth + 1]))
-        if edge < CAPTION_EDGE or float(background[:depth].mean()) < CAPTION_BACKGROUND:
+        # The band's last line is background; the thumbnail's line at the edge may mix
+        # band and picture, so the line before it counts too.
+        plain = 1 - 3 * BORDER_OUTLIERS
+        if background[depth - 1] < plain and background[depth - 2] < plain:
             continue
-        if edge > best[1]:
-            best = (depth, edge)
-        break  # the band ends at its first full-width edge
-    return best
+        if float(background[:depth].mean()) < CAPTION_BACKGROUND:
+            continue
+        return depth, float(differing[depth])
+    return 0, 0.0
 
 
 def find_regions(luma: Image.Image) -> list[Region]:

@@ -244,6 +244,7 @@ class MatchRow:
     known_value: str
     crawl_id: int | None  # the crawl that found it; None for a rematch
     found_at: datetime
+    known_variant: str | None = None  # the stored crop it matched (crop-centre-90, ...)
 
 
 @dataclass(frozen=True)
