@@ -51,8 +51,9 @@ CAPTION_MIN = 0.04
 CAPTION_MAX = 0.35
 # ... its pixels are mostly (this share) its background tone, text over it allowed ...
 CAPTION_BACKGROUND = 0.55
-# ... the line before the edge is background almost everywhere, and the edge line differs
-# from the background on this share of its pixels.
+# ... the line before the edge is background almost everywhere, the edge line differs
+# from the background on this share of its pixels, and no line after it (within
+# CAPTION_MAX) is background again (as the gap after a line of large text is).
 CAPTION_EDGE = 0.6
 SIDES = ("top", "bottom", "left", "right")
 
@@ -169,9 +170,8 @@ def _caption_depth(a: FloatArray) -> tuple[int, float]:
     if not _is_border(first, tone):
         return 0, 0.0
     near = np.abs(a - tone) <= BORDER_TOLERANCE  # background pixels
-    far = np.abs(a - tone) > 2 * BORDER_TOLERANCE
     background = near.mean(axis=1)
-    differing = far.mean(axis=1)
+    differing = 1 - background
     for depth in range(max(2, int(np.ceil(CAPTION_MIN * n))), int(CAPTION_MAX * n) + 1):
         if depth >= n:
             break
@@ -183,6 +183,11 @@ def _caption_depth(a: FloatArray) -> tuple[int, float]:
         if background[depth - 1] < plain and background[depth - 2] < plain:
             continue
         if float(background[:depth].mean()) < CAPTION_BACKGROUND:
+            continue
+        # A line of large text also differs across most of the band; the picture never
+        # returns to the band's background the way the gap after a text line does.
+        after = background[depth + 1 : depth + 1 + int(CAPTION_MAX * n)]
+        if len(after) and float(after.max()) >= plain:
             continue
         return depth, float(differing[depth])
     return 0, 0.0
@@ -259,7 +264,7 @@ def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) ->
              "right": (w - hi, 0, w, h)}[side]
     lines = _lines(np.asarray(part.crop(strip), dtype=np.float32), side)
     tone = float(np.median(lines[min(1, len(lines) - 1)]))
-    differing = np.mean(np.abs(lines[lo:hi] - tone) > 2 * BORDER_TOLERANCE, axis=1)
+    differing = np.mean(np.abs(lines[lo:hi] - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing >= CAPTION_EDGE)
     return lo + int(edge[0]) if len(edge) else round(coarse * per_line)
 
