@@ -90,6 +90,38 @@ class Digests:
         return {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}
 
 
+def format_variants(variants: tuple[VariantHashes, ...]) -> str | None:
+    """The variants' hashes as one string for a media row ("name,pdq,quality,phash,dhash,
+    flatness,width,height" per variant, ";" between them); None when there are none."""
+    if not variants:
+        return None
+    return ";".join(
+        f"{v.name},{v.pdq},{v.pdq_quality},{v.phash},{v.dhash},{v.flatness:.4f},{v.width},"
+        f"{v.height}"
+        for v in variants
+    )
+
+
+def parse_variants(text: str | None) -> tuple[VariantHashes, ...]:
+    """Inverse of format_variants; a damaged entry is left out (a rematch then matches the
+    image without it, as before variants existed)."""
+    if not text:
+        return ()
+    out = []
+    for entry in text.split(";"):
+        parts = entry.split(",")
+        if len(parts) != 8 or len(parts[1]) != 64 or len(parts[3]) != 16 or len(parts[4]) != 16:
+            continue
+        try:
+            for value in (parts[1], parts[3], parts[4]):
+                int(value, 16)
+            out.append(VariantHashes(parts[0], parts[1], int(parts[2]), parts[3], parts[4],
+                                     float(parts[5]), int(parts[6]), int(parts[7])))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
 def format_dihedral(values: tuple[str, ...]) -> str | None:
     """The seven orientation hashes as one space-separated string (None when absent)."""
     return " ".join(values) if values else None

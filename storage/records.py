@@ -128,7 +128,7 @@ class KnownHashRow:
 # writer, the readers and the adapter (crawler/adapter.py) take their digest fields from.
 DIGEST_FIELDS = (
     "size", "format", "width", "height", "frames", "md5", "sha1", "sha256", "phash", "dhash",
-    "pdq", "pdq_quality", "flatness", "pdq_dihedral",
+    "pdq", "pdq_quality", "flatness", "pdq_dihedral", "variant_hashes",
 )
 
 
@@ -153,6 +153,7 @@ class MediaRecord:
     pdq_quality: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None  # 7 space-separated PDQ hex (rotations and mirrors)
+    variant_hashes: str | None = None  # matchers.digests.format_variants
     server_ip: str | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -203,6 +204,7 @@ class MediaInfo:
     first_seen: datetime
     last_seen: datetime
     last_crawl_id: int | None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class MediaDigestRow:
     height: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)

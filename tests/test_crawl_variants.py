@@ -27,6 +27,7 @@ class VariantSite:
     def __init__(self) -> None:
         self.server = RouteServer("127.0.0.1", [])
         self.originals = {f"item-{n}.png": photo(n).convert("RGB") for n in (1, 2, 3, 4)}
+        self.later = photo(5).convert("RGB")  # in a list imported after the crawl
         one, two, three, four = self.originals.values()
         self.copies = {  # name -> (label, how the hit says it was found)
             "framed.jpg": ("item-1.png", "trim"),
@@ -39,6 +40,8 @@ class VariantSite:
             "captioned.jpg": caption(two, 0.15, "top", text="example.test reposted"),
             "letterboxed.jpg": letterbox(three),
             "cropped.jpg": crop_sides(four, 0.05),
+            "later-captioned.jpg": caption(self.later, 0.12, "bottom", fill=(20, 20, 20),
+                                           ink=(250, 250, 250)),
             # Unrelated pictures wrapped the same ways.
             "decoy-framed.jpg": frame(photo(11), 0.1, (245, 245, 245)),
             "decoy-captioned.jpg": caption(photo(12), 0.15, "top", text="example.test"),
@@ -92,7 +95,7 @@ def test_crawl_finds_edited_copies_and_not_decoys(
          site.server.base_url + "/", "--no-progress", "--format", "json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout)["images"] == 8
+    assert json.loads(done.stdout)["images"] == 9
 
     hits = json.loads(trawl(db_url, "hits", "list", "--tier", "all", "--format", "json"))
     found = {row["media_url"]: row for row in hits}
@@ -106,3 +109,19 @@ def test_crawl_finds_edited_copies_and_not_decoys(
     # The evidence of the cropped copy names the stored crop it matched.
     detail = trawl(db_url, "hits", "show", str(found[site.url("cropped.jpg")]["id"]))
     assert "item-4.png (crop-centre-90)" in detail
+
+    # A list imported after the crawl: the rematch finds the captioned copy from the stored
+    # variant hashes, without fetching the image again.
+    (held / "later").mkdir()
+    (held / "later" / "item-5.png").write_bytes(encode(site.later, "png"))
+    later = CliRunner().invoke(cli, ["hash", "--format", "csv", str(held / "later")],
+                               catch_exceptions=False)
+    (tmp_path / "later.csv").write_text(later.output, encoding="utf-8")
+    trawl(db_url, "hashes", "import", str(tmp_path / "later.csv"), "--list", "later")
+    trawl(db_url, "rematch")
+    hits = json.loads(trawl(db_url, "hits", "list", "--tier", "all", "--format", "json"))
+    found = {row["media_url"]: row for row in hits}
+    assert set(found) == {site.url(name) for name in [*site.copies, "later-captioned.jpg"]}
+    late = found[site.url("later-captioned.jpg")]
+    assert (late["label"], late["transform"], late["tier"]) == (
+        "item-5.png", "uncaption-bottom", "high")

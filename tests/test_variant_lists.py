@@ -24,6 +24,7 @@ from matchers.reftable import KnownRef
 from matchers.variants import LIST_CROPS
 from storage.db import alembic_config, open_store, schema_revision
 from storage.known import KnownHashIn, import_known_list, iter_known_hashes
+from storage.media import iter_media_digests
 
 T = datetime(2026, 1, 2, 3, 4, 5)
 
@@ -120,6 +121,15 @@ def test_migration_0006_upgrades_a_0005_database_holding_rows(fresh_db_url: str)
                     "INSERT INTO known_hashes (list_id, hash_type, value, label, category) "
                     "SELECT id, :type, :value, 'item-1', 'A1' FROM known_lists"),
                     {"type": hash_type, "value": value})
+            conn.execute(sa.text(
+                "INSERT INTO media (url, url_key, host, sha256, md5, sha1, pdq, fetch_status, "
+                "first_seen, last_seen) VALUES ('http://img.test/a.jpg', :key, 'img.test', "
+                ":sha, :md5, :sha1, :pdq, 'ok', :t, :t)"),
+                {"key": "a" * 64, "sha": "2" * 64, "md5": "1" * 32, "sha1": "4" * 40,
+                 "pdq": "3" * 64, "t": T})
+            conn.execute(sa.text(
+                "INSERT INTO observations (media_id, page_url, page_key, seen_at) "
+                "SELECT id, 'http://site.test/', :key, :t FROM media"), {"key": "b" * 64, "t": T})
     finally:
         store.close()
     store = open_store(fresh_db_url)  # upgrades to the head
@@ -128,6 +138,9 @@ def test_migration_0006_upgrades_a_0005_database_holding_rows(fresh_db_url: str)
         rows = list(iter_known_hashes(store))
         assert [(r.hash_type, r.label, r.category, r.variant) for r in rows] == [
             ("md5", "item-1", "A1", None), ("pdq", "item-1", "A1", None)]
+        (seen,) = list(iter_media_digests(store))
+        assert (seen.url, seen.pdq, seen.variant_hashes) == ("http://img.test/a.jpg", "3" * 64,
+                                                             None)
         import_known_list(store, name="iwf", fmt="csv", source_file=None, actor="alice",
                           entries=[KnownHashIn("pdq", "4" * 64, "item-1",
                                                variant="crop-centre-90")])
@@ -136,7 +149,9 @@ def test_migration_0006_upgrades_a_0005_database_holding_rows(fresh_db_url: str)
             command.downgrade(alembic_config(connection=conn), "0005")
             columns = {c["name"] for c in sa.inspect(conn).get_columns("known_hashes")}
             count = conn.execute(sa.text("SELECT COUNT(*) FROM known_hashes")).scalar_one()
+            media = conn.execute(sa.text("SELECT COUNT(*) FROM media")).scalar_one()
+            seen = conn.execute(sa.text("SELECT COUNT(*) FROM observations")).scalar_one()
         assert "variant" not in columns
-        assert count == 3
+        assert (count, media, seen) == (3, 1, 1)
     finally:
         store.close()
