@@ -116,6 +116,9 @@ class KnownHash(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     category: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+    # Which variant of the known item this hash is (crop-centre-90, trim, ...: lists made
+    # with `trawl hash --variants crops`); None for the full image's hash (migration 0006).
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class KnownListsVersion(Base):
@@ -170,6 +173,9 @@ class Media(Base):
     # PDQ of the seven other orientations (rotations, mirrors), space-separated hex: lets a
     # recrawl's 304 and `trawl rematch` find rotated re-uploads without the image.
     pdq_dihedral: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Hashes of the picture inside a frame or without a caption band (migration 0006), so a
+    # rematch or a 304 re-fetch finds such copies without the image.
+    variant_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
