@@ -123,3 +123,70 @@ def test_a_killed_crawl_row_matches_what_it_stored_and_is_marked_failed(
                                                                "failed")
     finally:
         store.close()
+
+
+def test_a_crawl_marked_failed_while_it_runs_stops_and_keeps_the_reason(
+    sqlite_url: str, slow_site: tuple[RouteServer, list[bytes]]
+) -> None:
+    server, _images = slow_site
+    proc = subprocess.Popen(
+        crawl_command(sqlite_url, server.base_url + "/", "--no-progress",
+                      "-s", "TRAWL_HEARTBEAT_INTERVAL=0.3"),
+        env=crawl_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _stored(sqlite_url)[1] < 2:  # it is fetching images
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "no images stored within 60 s"
+            time.sleep(0.1)
+        marked = CliRunner().invoke(cli, ["--db", sqlite_url, "--as", "alice", "crawls",
+                                          "mark-failed", "1", "--reason", "stuck"])
+        assert marked.exit_code == 0, marked.output
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 1, err.decode()[-2000:]
+    store = open_store(sqlite_url)
+    try:
+        crawl = get_crawl(store, 1)
+        assert crawl.outcome == "failed"
+        assert crawl.reason == "marked failed by alice: stuck"  # the decision, not overwritten
+        assert crawl.stats.get("finish_reason") == "marked_failed"
+        with store.read_session() as session:
+            hashed = session.scalar(select(func.count()).select_from(Media)
+                                    .where(Media.sha256.is_not(None))) or 0
+        assert hashed < IMAGES  # it stopped early
+    finally:
+        store.close()
+
+
+def test_a_dead_crawl_does_not_block_its_seed(sqlite_url: str) -> None:
+    """A seed whose crawl's process is gone from this machine can be crawled again at once:
+    `trawl crawl` marks the dead crawl failed before starting."""
+    from storage.crawls import start_crawl
+    from storage.seeds import SeedSpec, add_seeds
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store = open_store(sqlite_url)
+    try:
+        seed_id = add_seeds(store, [SeedSpec("http://127.0.0.1:9/", "127.0.0.1")])[0].id
+        dead = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[seed_id],
+                           pid=gone.pid, exclusive=True)
+    finally:
+        store.close()
+    done = subprocess.run(crawl_command(sqlite_url, "--seed", str(seed_id), "--no-progress"),
+                          env=crawl_env(), cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "being crawled already" not in done.stderr, done.stderr
+    assert f"crawl {dead} was still marked running" in done.stderr
+    store = open_store(sqlite_url)
+    try:
+        assert get_crawl(store, dead).outcome == "failed"
+        assert len(list_crawls(store)) == 2
+    finally:
+        store.close()

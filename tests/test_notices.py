@@ -225,6 +225,7 @@ def test_text_and_eml_render_and_parse(store, tmp_path: Path, monkeypatch) -> No
     assert NoticeRenderer(template=custom).text(notice) == "REF=TRAWL-20240501-big-cloud-1 N=2\n"
 
 
+@pytest.mark.hostile
 def test_eml_headers_cannot_be_injected(store) -> None:
     confirmed_hits(store)
     notice = prepare_notices(store, actor="tina", now=T0)[0]
