@@ -4,8 +4,14 @@ operator's --allow-address (or TRAWL_ALLOW_ADDRESSES) lets it, and refusals are 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -160,3 +166,51 @@ def test_the_resolver_checks_every_answer_it_gives() -> None:
         assert PolicyResolver._checked("93.184.216.34", "rebind.example") == "93.184.216.34"
     finally:
         use_policy(AddressPolicy())
+
+
+def test_a_recheck_of_an_internal_url_is_refused_unless_allowed(
+    sqlite_url: str, hosts: Hosts, tmp_path: Path
+) -> None:
+    """Refused is inconclusive, never 'removed': the content may well still be there."""
+    from storage.notices import mark_sent, prepare_notices
+    from storage.review import decide
+    from tests.takedown_helpers import T0, HitSpec, add_hits
+
+    url = f"{hosts.internal.base_url}/admin/internal-image.png"
+    store = open_store(sqlite_url)
+    try:
+        ids = add_hits(store, [HitSpec(url, sha256=hashlib.sha256(PNG).hexdigest())])
+        decide(store, ids, actor="alice", decision="confirm", now=T0)
+        mark_sent(store, [n.reference for n in prepare_notices(store, actor="tina", now=T0)],
+                  actor="tina", now=T0)
+    finally:
+        store.close()
+
+    def recheck(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "crawler.cli.main", "--db", sqlite_url, "recheck",
+             "--format", "json", *args], env=crawl_env(TRAWL_NOW="2024-05-02T12:00:00Z"),
+            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    refused = recheck()
+    assert hosts.internal_log == []
+    assert refused["removed"] == []
+    ((hit_id, why),) = refused["inconclusive"]
+    assert hit_id == ids[0]
+    assert "refused to connect to 127.0.0.3" in why
+    allowed = recheck("--allow-address", "127.0.0.3")
+    assert allowed["live"] == ids
+    assert [r.url for r in hosts.internal_log] == [url]
+
+
+def test_the_scheduler_hands_its_allowance_to_every_crawl(tmp_path: Path) -> None:
+    from crawler.services.scheduler.processes import spawn_crawl
+
+    show = [sys.executable, "-c", "import os; print(os.environ['TRAWL_ALLOW_ADDRESSES'])"]
+    log = tmp_path / "logs" / "crawl-1.log"
+    spawn_crawl(show, [], db_url="sqlite://", log_path=log,
+                allow_addresses=["10.0.0.0/8", "127.0.0.3/32"]).wait(timeout=30)
+    assert log.read_text().splitlines()[-1] == "10.0.0.0/8,127.0.0.3/32"
