@@ -74,6 +74,12 @@ class AddressPolicyMiddleware:
         self.policy = AddressPolicy(self.networks, self._seed_hosts())
         self._seed_policies.clear()
         use_policy(self.policy)
+        from twisted.internet import reactor
+
+        if not isinstance(getattr(reactor, "resolver", None), PolicyResolver):
+            # Started by something other than a CrawlerProcess (which installs the
+            # TWISTED_DNS_RESOLVER): install it, or connections would go unchecked.
+            PolicyResolver.from_crawler(self.crawler, reactor).install_on_reactor()
 
     def _seed_hosts(self, seed: int | None = None) -> list[str]:
         plans = list(getattr(self.crawler.spider, "plans", None) or ())
