@@ -142,6 +142,10 @@ def test_a_bad_allowance_is_a_sentence_before_anything_runs(sqlite_url: str) -> 
                                     "--allow-address", "10.0.0.1/8"])
     assert done.exit_code == 1
     assert "did you mean 10.0.0.0/8" in done.output
+    as_setting = CliRunner().invoke(cli, ["--db", sqlite_url, "crawl", "http://127.0.0.1:9/",
+                                          "-s", "TRAWL_ALLOW_ADDRESSES=intranet"])
+    assert as_setting.exit_code == 1
+    assert "'intranet' is not an IP address or CIDR block" in as_setting.output
     with pytest.raises(AddressAllowanceError, match="TRAWL_ALLOW_ADDRESSES"):
         allowed_addresses([], environ={"TRAWL_ALLOW_ADDRESSES": "nonsense"})
 

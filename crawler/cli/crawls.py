@@ -74,7 +74,9 @@ def crawl(
     from crawler.services.crawls import build_plans, run_crawl, select_seeds
 
     settings = _parse_settings(set_pairs)
-    settings.update(address_settings(allow_addresses))
+    # -s TRAWL_ALLOW_ADDRESSES=... is one more way to say --allow-address: checked the same
+    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
+    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
     settings.setdefault("LOG_LEVEL", log_level)
     if depth is not None:
         settings["TRAWL_DEFAULT_DEPTH"] = depth
