@@ -123,7 +123,7 @@ def test_an_image_slow_to_hash_is_a_timeout_and_its_worker_is_replaced(
                        "/fine.png": gen.encode(gen.photo(3, size=(120, 90)), "png")}
     _Handler.pages = {"/": b'<html><body><img src="/slow.jpg"><img src="/fine.png"></body></html>'}
     done = run_crawl_process(sqlite_url, server + "/", "--no-progress",
-                             env=crawl_env(TRAWL_HASH_TIMEOUT="0.3"))
+                             env=crawl_env(TRAWL_HASH_TIMEOUT="1"))
     assert done.returncode == 0, done.stderr[-3000:]
     stats = summary_of(done)["stats"]
     assert stats["trawl/hash_timeouts"] == 1
