@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 # Statuses a stored media row can carry that describe its digests (the others describe a
 # failed fetch, whose row keeps the digests of an earlier successful one).
-_DIGEST_STATUSES: tuple[DigestStatus, ...] = ("ok", "unsupported", "undecodable", "too_large")
+_DIGEST_STATUSES: tuple[DigestStatus, ...] = (
+    "ok", "unsupported", "undecodable", "too_large", "timeout",
+)
 
 
 def media_record(

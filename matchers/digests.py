@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 # ok: decoded and hashed; unsupported: not a raster format we hash (SVG, HTML, ...);
 # undecodable: claimed a format but is truncated/broken; too_large: over the pixel limit.
-DigestStatus = Literal["ok", "unsupported", "undecodable", "too_large"]
+# timeout: hashing ran past its CPU time limit (crawler.engine.hashpool); crypto digests only
+DigestStatus = Literal["ok", "unsupported", "undecodable", "too_large", "timeout"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Worker protocol (stdin/stdout of `python3 -m crawler.engine.hashpool`): request frames
 `>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + the Digests as
-JSON. Nothing but these frames crosses the pipes and nothing is written anywhere.
+JSON, after one empty reply with job id 0 that says the worker is ready. Nothing but these
+frames crosses the pipes and nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import struct
 import sys
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -22,12 +24,13 @@ from typing import Any, BinaryIO, cast
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ProcessProtocol
 
-from matchers.digests import Digests
+from matchers.digests import Digests, DigestStatus
 
 logger = logging.getLogger(__name__)
 
 POOL_KINDS = ("process", "thread", "inline")
 FRAME = struct.Struct(">QI")
+READY_ID = 0  # a worker's first reply, empty: imports done, ready to hash (jobs count from 1)
 MAX_RESTARTS = 20  # worker crashes tolerated per crawl before hashing gives up
 PIPE_SIZE = 4 * 1024 * 1024  # bytes; capped by /proc/sys/fs/pipe-max-size
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -36,14 +39,15 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def crypto_only(data: bytes, error: str) -> Digests:
-    """Digests of bytes that could not be hashed perceptually (a worker crashed on them)."""
+def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -> Digests:
+    """Digests of bytes that could not be hashed perceptually (a worker crashed on them, or
+    ran out of time: status 'timeout')."""
     return Digests(
         md5=hashlib.md5(data).hexdigest(),
         sha1=hashlib.sha1(data).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        status="undecodable",
+        status=status,
         error=error,
     )
 
@@ -66,11 +70,16 @@ class _Job:
 
 
 class _Worker(ProcessProtocol):
-    """One hashing process; replies are matched to jobs by id (they arrive in order)."""
+    """One hashing process; replies are matched to jobs by id (they arrive in order, so the
+    oldest job sent is the one being hashed, and its time limit runs from then)."""
 
     def __init__(self, pool: HashPool) -> None:
         self.pool = pool
         self.jobs: dict[int, _Job] = {}
+        self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
+        self._limit: Any = None  # the head job's IDelayedCall
+        self.timed_out: int | None = None  # the job it was killed for
+        self.ready = False  # its imports are done (start-up time is not an image's)
         self._buffer = bytearray()
         self.ended = False
 
@@ -83,9 +92,38 @@ class _Worker(ProcessProtocol):
 
     def send(self, job_id: int, job: _Job) -> None:
         self.jobs[job_id] = job
+        self._order.append(job_id)
         transport: Any = self.transport  # zope interfaces confuse mypy's method binding
         transport.write(FRAME.pack(job_id, len(job.data)))
         transport.write(job.data)
+        if len(self._order) == 1:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Start the time limit of the job now at the head (the one being hashed)."""
+        if self.pool.timeout is None or not self._order or self.ended or not self.ready:
+            return
+        from twisted.internet import reactor
+
+        self._limit = cast(Any, reactor).callLater(self.pool.timeout, self._overrun,
+                                                  self._order[0])
+
+    def _disarm(self) -> None:
+        if self._limit is not None and self._limit.active():
+            self._limit.cancel()
+        self._limit = None
+
+    def _overrun(self, job_id: int) -> None:
+        """The head job took too long: kill this worker (the pool replaces it); the job is
+        recorded as a timeout and the others waiting here go to another worker."""
+        self._limit = None
+        if self.ended or not self._order or self._order[0] != job_id:
+            return
+        self.timed_out = job_id
+        try:
+            cast(Any, self.transport).signalProcess("KILL")
+        except Exception:  # already gone: processEnded does the rest
+            logger.debug("hash worker already gone at its time limit")
 
     def outReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -95,12 +133,21 @@ class _Worker(ProcessProtocol):
                 return
             payload = bytes(self._buffer[FRAME.size : FRAME.size + size])
             del self._buffer[: FRAME.size + size]
+            if job_id == READY_ID:
+                self.ready = True
+                self._arm()
+                continue
             job = self.jobs.pop(job_id, None)
+            if self._order and self._order[0] == job_id:
+                self._order.popleft()
+                self._disarm()
+                self._arm()
             if job is not None:
                 job.deferred.callback(Digests.from_dict(json.loads(payload)))
 
     def processEnded(self, reason: Any) -> None:
         self.ended = True
+        self._disarm()
         self.pool._worker_ended(self)
 
 
@@ -115,13 +162,18 @@ class HashPool:
     the image retried once; if it kills a worker again it gets crypto digests only.
     """
 
-    def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None):
+    def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
+                 timeout: float | None = None):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
         self.workers = max(1, workers)
         self.max_pixels = max_pixels
+        # Seconds one image may take in a worker process (None: no limit). Threads and
+        # inline hashing cannot be stopped, so only the process pool enforces it.
+        self.timeout = timeout if timeout and timeout > 0 else None
         self.restarts = 0
+        self.timeouts = 0
         self._procs: list[_Worker] = []
         self._threads: ThreadPoolExecutor | None = None
         self._next_id = 0
@@ -174,15 +226,28 @@ class HashPool:
         self._procs.remove(worker)
         if self._closing and not worker.jobs:
             return
-        self.restarts += 1
-        logger.warning("A hashing worker exited with %d images pending", len(worker.jobs))
-        if self.restarts <= MAX_RESTARTS and not self._closing:
-            self._spawn()
-        for job in worker.jobs.values():
-            if job.retried or self.restarts > MAX_RESTARTS:
+        overrun = worker.jobs.pop(worker.timed_out, None) if worker.timed_out else None
+        if overrun is not None:
+            # Killed on purpose: always replaced, never counted as a crash (a site serving
+            # slow images must not use up the restarts and leave hashing to crypto only).
+            self.timeouts += 1
+            logger.warning("An image took more than %gs to hash; its worker was replaced",
+                           self.timeout)
+            if not self._closing:
+                self._spawn()
+            overrun.deferred.callback(crypto_only(
+                overrun.data, f"hashing took longer than {self.timeout:g}s (TRAWL_HASH_TIMEOUT)",
+                status="timeout"))
+        else:
+            self.restarts += 1
+            logger.warning("A hashing worker exited with %d images pending", len(worker.jobs))
+            if self.restarts <= MAX_RESTARTS and not self._closing:
+                self._spawn()
+        for job in worker.jobs.values():  # waiting behind the one that ended the worker
+            if overrun is None and (job.retried or self.restarts > MAX_RESTARTS):
                 job.deferred.callback(crypto_only(job.data, "the hashing worker crashed on it"))
             else:
-                job.retried = True
+                job.retried = job.retried or overrun is None
                 self._dispatch(job)
         worker.jobs.clear()
 
@@ -242,6 +307,10 @@ def worker_main(argv: list[str]) -> int:
         signal.signal(stop, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
+    import matchers.hashing  # noqa: F401  (the slow imports, before saying ready)
+
+    replies.write(FRAME.pack(READY_ID, 0))
+    replies.flush()
     while (header := _read_exact(requests, FRAME.size)) is not None:
         job_id, size = FRAME.unpack(header)
         data = _read_exact(requests, size)

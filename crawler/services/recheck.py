@@ -32,6 +32,7 @@ CRAWL_ONLY = (
     "crawler.engine.middlewares.scope.ScopeMiddleware",
     "crawler.engine.middlewares.conditional.ConditionalImageMiddleware",
     "crawler.engine.extensions.crawlstats.CrawlStatsExtension",
+    "crawler.engine.extensions.heartbeat.HeartbeatExtension",
 )
 
 

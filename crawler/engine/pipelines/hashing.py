@@ -39,7 +39,8 @@ class HashPipeline:
     def from_crawler(cls, crawler: Crawler) -> HashPipeline:
         s = crawler.settings
         max_pixels = s.getint("TRAWL_MAX_PIXELS") or None
-        pool = HashPool(s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels)
+        pool = HashPool(s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels,
+                        timeout=s.getfloat("TRAWL_HASH_TIMEOUT") or None)
         assert crawler.stats is not None
         return cls(crawler, pool, s.getint("TRAWL_DIGEST_CACHE_SIZE"), crawler.stats)
 
@@ -49,6 +50,8 @@ class HashPipeline:
     def close_spider(self) -> None:
         self.pool.close()
         self.stats.set_value("trawl/hash_pool_restarts", self.pool.restarts)
+        if self.pool.timeouts:
+            self.stats.set_value("trawl/hash_timeouts", self.pool.timeouts)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ImageItem):

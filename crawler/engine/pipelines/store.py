@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 class StorePipeline:
     """Writes through storage.media.CrawlWriter, which batches; a timer commits at least
-    every TRAWL_FLUSH_INTERVAL seconds so a killed crawl keeps what it found."""
+    every TRAWL_FLUSH_INTERVAL seconds so a killed crawl keeps what it found. The crawl
+    row's counters go with the rows they count: images, hashed and hits with each image's
+    record, pages and errors (which leave no rows) as of each timed flush."""
 
     def __init__(
         self, crawler: Crawler, stats: StatsCollector, flush_interval: float, batch_size: int
@@ -35,6 +37,7 @@ class StorePipeline:
         # Pages seen showing an image whose fetch has not finished yet.
         self._pending_pages: dict[str, list[str]] = {}
         self._recorded: set[int] = set()  # hash() of image URLs with a media row
+        self._counted = {"pages": 0, "errors": 0}  # stats values handed to the writer so far
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -62,6 +65,12 @@ class StorePipeline:
 
     def flush(self) -> None:
         assert self.writer is not None
+        deltas = {}
+        for name, counted in self._counted.items():
+            now = int(self.stats.get_value(f"trawl/{name}", 0))
+            deltas[name] = max(0, now - counted)
+            self._counted[name] = max(counted, now)
+        self.writer.count(deltas)
         try:
             recorded = self.writer.flush()
         except Exception:  # keep crawling; the writer keeps its batch for the next attempt
@@ -96,6 +105,8 @@ class StorePipeline:
             content_type=item.content_type, server_ip=item.server_ip, etag=item.etag,
             last_modified=item.last_modified,
         )
+        hashed = item.digests is not None and item.fetch_status != "not_modified"
+        self.writer.count({"images": 1, "hashed": int(hashed), "hits": int(bool(item.matches))})
         self.writer.add(record, pages, [stored_match(m) for m in item.matches])
         self._recorded.add(hash(item.url))
         self.stats.inc_value("trawl/images")
