@@ -20,7 +20,7 @@ from storage.crawls import COUNTER_KEYS, add_crawl_counts
 from storage.db import dialect_insert, url_key, utcnow
 from storage.hits import Recorded
 from storage.media import CrawlWriter, _media_ids
-from storage.models import CrawlRequestDone, CrawlWorker, Worker
+from storage.models import Crawl, CrawlRequestDone, CrawlWorker, Worker
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ __all__ = [
     "WorkerInfo",
     "crawl_worker_counts",
     "list_workers",
+    "note_crawl_frontier",
     "record_done",
     "register_worker",
     "stop_worker",
@@ -97,6 +98,12 @@ def stop_worker(store: Store, worker_id: str) -> None:
     with store.session() as session:
         session.execute(update(Worker).where(Worker.id == worker_id).values(
             stopped_at=utcnow(), rate=0.0))
+
+
+def note_crawl_frontier(store: Store, crawl_id: int, frontier: str) -> None:
+    """Record that a crawl (a row a scheduler claimed) runs on this Redis frontier."""
+    with store.session() as session:
+        session.execute(update(Crawl).where(Crawl.id == crawl_id).values(frontier=frontier))
 
 
 def list_workers(

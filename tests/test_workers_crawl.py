@@ -280,3 +280,53 @@ def test_worker_without_redis_says_what_to_check(pg_url: str, tmp_path: Path) ->
         timeout=60, check=False)
     assert done.returncode != 0
     assert "Cannot reach the Redis frontier at redis://127.0.0.1:1/0" in done.stderr
+
+
+def test_several_crawls_share_the_workers_and_a_time_budget_spans_them(
+    workers: Workers, site: SyntheticSite,
+) -> None:
+    import_site_list(workers.db_url, site)
+    with SlowSite(pages=30, images=6, delay=0.3) as slow:
+        for _ in range(2):
+            workers.start("TRAWL_HOST_CONCURRENCY=2")
+        workers.wait_ready()  # the budget counts from the moment the crawl is queued
+        endless = workers.crawl(slow.url("/"), "--depth", "1", "--time-budget", "4",
+                                wait=False)
+        summary = workers.crawl(site.start_url, "--max-image-size", str(site.max_image_size))
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 60
+            while (crawl := get_crawl(store, int(endless["crawl_id"]))).outcome == "running":
+                assert time.monotonic() < deadline, workers.logs()
+                time.sleep(0.3)
+        finally:
+            store.close()
+    assert summary["outcome"] == "finished"
+    assert (summary["pages"], summary["hits"]) == (EXPECTED_PAGES, len(site.expected_hits))
+    assert crawl.outcome == "timeout"
+    assert crawl.reason == "stopped: time budget spent"
+    assert 0 < crawl.images < 30 * 6
+    assert crawl.finished_at is not None
+    assert (crawl.finished_at - crawl.started_at).total_seconds() < 20
+
+
+def test_the_scheduler_queues_due_crawls_for_the_workers(
+    workers: Workers, site: SyntheticSite,
+) -> None:
+    import_site_list(workers.db_url, site)
+    workers.cli("seeds", "add", site.start_url)
+    workers.cli("schedule", "add", "nightly", "--seed", "1", "--every", "1d")
+    workers.start()
+    out = workers.cli("scheduler", "--once", "--distributed", "--redis", workers.redis_url,
+                      "--redis-prefix", workers.prefix, "--log-dir",
+                      str(workers.log_dir / "crawls"))
+    store = open_store(workers.db_url)
+    try:
+        crawl = get_crawl(store, 1)
+        hits = {h.media_url for h in list_hits(store)}
+    finally:
+        store.close()
+    assert crawl.outcome == "finished", (out, crawl.reason, workers.logs())
+    assert crawl.frontier == workers.redis_url
+    assert crawl.pages == EXPECTED_PAGES
+    assert hits >= {u for u in site.expected_hits if "huge" not in u}

@@ -57,6 +57,19 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every started worker has opened its spider and beats in Redis."""
+        import redis
+
+        from crawler.engine.distributed.frontier import RedisFrontier
+
+        frontier = RedisFrontier(redis.Redis.from_url(self.redis_url), self.prefix)
+        deadline = time.monotonic() + timeout
+        alive = sum(proc.poll() is None for proc in self.procs)
+        while len(frontier.live_workers()) < alive:
+            assert time.monotonic() < deadline, "workers never started" + self.logs()
+            time.sleep(0.1)
+
     def crawl(self, *args: str, wait: bool = True, timeout: float = 240) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "crawler.cli.main", "--db", self.db_url, "crawl",
                "--distributed", "--redis", self.redis_url, "--redis-prefix", self.prefix,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import TrawlError
 from crawler.services.scheduler.options import (
@@ -227,10 +228,15 @@ def _configure_logging() -> None:
               "wait for them, or detach (a restarted scheduler takes them over).")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Crawl logs, one file per crawl (default: $TRAWL_CRAWL_LOG_DIR or a temp dir).")
+@click.option("--distributed", is_flag=True,
+              help="Queue each due crawl in the shared Redis frontier for `trawl worker` "
+              "processes (on any machine) instead of crawling on this one.")
+@redis_options
 @pass_config
 def scheduler_command(
     config: Config, once: bool, max_concurrent: int, poll_seconds: float,
-    kill_grace: float, on_stop: str, log_dir: Path | None,
+    kill_grace: float, on_stop: str, log_dir: Path | None, distributed: bool, redis_url: str,
+    redis_prefix: str,
 ) -> None:
     """Start due crawls, each in its own process, at most K at once, each within its budget.
 
@@ -244,6 +250,7 @@ def scheduler_command(
     options = SchedulerOptions(
         max_concurrent=max_concurrent, poll_seconds=poll_seconds, kill_grace=kill_grace,
         on_stop=on_stop, log_dir=log_dir or default_log_dir(),
+        redis_url=redis_url if distributed else None, redis_prefix=redis_prefix,
     )
     with opened_store(config) as store:
         scheduler = Scheduler(store, options, clock=config.clock)

@@ -63,6 +63,7 @@ def enqueue_distributed_crawl(
     from crawler.engine.distributed.frontier import redis_display_url
     from crawler.engine.distributed.seeding import enqueue_crawl
     from storage.crawls import finish_crawl, start_crawl
+    from storage.workers import note_crawl_frontier
 
     overrides = dict(settings or {})
     plans = build_plans(
@@ -77,6 +78,8 @@ def enqueue_distributed_crawl(
             schedule_id=schedule_id, pid=None, exclusive=bool(seed_ids),
             frontier=redis_display_url(redis_url),
         )
+    else:
+        note_crawl_frontier(store, crawl_id, redis_display_url(redis_url))
     size = overrides.get("TRAWL_MAX_IMAGE_SIZE")
     try:
         enqueue_crawl(frontier, crawl_id, plans, time_budget=time_budget,

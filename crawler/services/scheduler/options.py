@@ -48,6 +48,10 @@ class SchedulerOptions:
     log_dir: Path = field(default_factory=default_log_dir)
     launch_grace: float = LAUNCH_GRACE_SECONDS
     crawl_command: tuple[str, ...] = ()  # default: this Python, -m crawler.cli.main
+    # Set: crawls are queued in this Redis frontier for `trawl worker` processes, and the
+    # crawl process only waits for the crawl to end (its budget then applies to the workers).
+    redis_url: str | None = None
+    redis_prefix: str = "trawl"
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:

@@ -35,10 +35,15 @@ def crawl_arguments(
     time_budget: float | None,
     depth: int | None,
     max_pages: int | None,
+    frontier_prefix: str | None = None,
 ) -> list[str]:
     """`crawl --crawl-id N --seed ID...` with the schedule's limits: the crawl row exists
-    already (the scheduler claimed it), so the crawl process fills it in."""
+    already (the scheduler claimed it), so the crawl process fills it in. With
+    `frontier_prefix` it queues the crawl for `trawl worker` processes and waits for it to
+    end (the Redis URL goes through the environment, see spawn_crawl)."""
     args = ["crawl", "--crawl-id", str(crawl_id)]
+    if frontier_prefix is not None:
+        args += ["--distributed", "--wait", "--redis-prefix", frontier_prefix]
     for seed_id in seed_ids:
         args += ["--seed", str(seed_id)]
     if time_budget is not None:
@@ -213,12 +218,15 @@ def spawn_crawl(
     *,
     db_url: str,
     log_path: Path,
+    redis_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a crawl process in its own session (so its group can be killed as one and it
-    outlives a scheduler that is killed), output appended to log_path. The database URL goes
-    through the environment, not argv, so a password never shows in `ps`."""
+    outlives a scheduler that is killed), output appended to log_path. The database and Redis
+    URLs go through the environment, not argv, so a password never shows in `ps`."""
     env = dict(os.environ)
     env["TRAWL_DATABASE_URL"] = db_url
+    if redis_url is not None:
+        env["TRAWL_REDIS_URL"] = redis_url
     env.pop("TRAWL_NOW", None)  # fake time is for the scheduler's due times only
     paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
