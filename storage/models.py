@@ -68,6 +68,9 @@ class Crawl(Base):
     hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     stats: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON object
+    # The shared frontier a distributed crawl runs on (its Redis URL, without password);
+    # None: crawled in one process.
+    frontier: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class CrawlSeed(Base):
@@ -548,3 +551,57 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- distributed crawling (`trawl worker`) --------------------------------------------
+
+
+class Worker(Base):
+    """A `trawl worker` process: where it runs and when it last said it is alive."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    frontier: Mapped[str] = mapped_column(String(255), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    crawl_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # latest it worked on
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    rate: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)  # requests/s
+
+
+class CrawlWorker(Base):
+    """One worker's share of one crawl: the counters its committed requests added."""
+
+    __tablename__ = "crawl_workers"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    images: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hashed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class CrawlRequestDone(Base):
+    """Lease bookkeeping: a request of a distributed crawl whose results are committed.
+
+    A worker that dies after committing but before releasing its lease has the request
+    crawled again by another; the primary key makes that second run count nothing.
+    """
+
+    __tablename__ = "crawl_requests_done"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(kind url)
+    worker_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    done_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

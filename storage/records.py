@@ -58,6 +58,7 @@ class CrawlInfo:
     stats: dict[str, Any] = field(default_factory=dict)
     host: str | None = None  # where its process runs (socket.gethostname())
     heartbeat_at: datetime | None = None  # when its process last said it is alive
+    frontier: str | None = None  # distributed crawls: the Redis URL of their frontier
 
 
 @dataclass(frozen=True)

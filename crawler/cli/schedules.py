@@ -16,6 +16,7 @@ from crawler.cli.common import (
     opened_store,
     pass_config,
 )
+from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import TrawlError
 from crawler.services.scheduler.options import (
@@ -243,10 +244,15 @@ def _configure_logging() -> None:
               help="Crawl logs, one file per crawl (default: $TRAWL_CRAWL_LOG_DIR, else "
               "crawl-logs/ under $TRAWL_HOME or the XDG data dir).")
 @allow_address_option
+@click.option("--distributed", is_flag=True,
+              help="Queue each due crawl in the shared Redis frontier for `trawl worker` "
+              "processes (on any machine) instead of crawling on this one.")
+@redis_options
 @pass_config
 def scheduler_command(
     config: Config, once: bool, max_concurrent: int, poll_seconds: float,
     kill_grace: float, on_stop: str, log_dir: Path | None, allow_addresses: tuple[str, ...],
+    distributed: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Start due crawls, each in its own process, at most K at once, each within its budget.
 
@@ -262,6 +268,7 @@ def scheduler_command(
     options = SchedulerOptions(
         max_concurrent=max_concurrent, poll_seconds=poll_seconds, kill_grace=kill_grace,
         on_stop=on_stop, log_dir=log_dir or default_log_dir(), allow_addresses=allowed,
+        redis_url=redis_url if distributed else None, redis_prefix=redis_prefix,
     )
     with opened_store(config) as store:
         scheduler = Scheduler(store, options, clock=config.clock)
