@@ -3,11 +3,12 @@
 
 Worker protocol (stdin/stdout of `python3 -m crawler.engine.hashpool`): request frames
 `>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + JSON
-{"c": cache hit, "r": {"d": the Digests, "m": the matches or null}}. Nothing but these
-frames crosses the pipes and nothing is written anywhere. What a worker does besides
-hashing comes from the environment variable TRAWL_HASH_WORKER (JSON, see WorkerConfig):
-the path of the saved matcher file to match with (memory-mapped read-only, so N workers
-share one copy through the page cache) and the size of its LRU of results by sha256.
+{"c": cache hit, "r": {"d": the Digests, "m": the matches or null}}, after one empty reply
+with job id 0 that says the worker is ready. Nothing but these frames crosses the pipes and
+nothing is written anywhere. What a worker does besides hashing comes from the environment
+variable TRAWL_HASH_WORKER (JSON, see WorkerConfig): the path of the saved matcher file to
+match with (memory-mapped read-only, so N workers share one copy through the page cache)
+and the size of its LRU of results by sha256.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import signal
 import struct
 import sys
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ProcessProtocol
 
-from matchers.digests import Digests
+from matchers.digests import Digests, DigestStatus
 
 if TYPE_CHECKING:
     from matchers.decision import Match, Matcher
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 POOL_KINDS = ("process", "thread", "inline")
 FRAME = struct.Struct(">QI")
+READY_ID = 0  # a worker's first reply, empty: imports done, ready to hash (jobs count from 1)
 MAX_RESTARTS = 20  # worker crashes tolerated per crawl before hashing gives up
 PIPE_SIZE = 4 * 1024 * 1024  # bytes; capped by /proc/sys/fs/pipe-max-size
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -80,14 +82,17 @@ class WorkerConfig:
                    cache_size)
 
 
-def crypto_only(data: bytes, error: str) -> Digests:
-    """Digests of bytes that could not be hashed perceptually (a worker crashed on them)."""
+
+
+def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -> Digests:
+    """Digests of bytes that could not be hashed perceptually (a worker crashed on them, or
+    ran out of time: status 'timeout')."""
     return Digests(
         md5=hashlib.md5(data).hexdigest(),
         sha1=hashlib.sha1(data).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        status="undecodable",
+        status=status,
         error=error,
     )
 
@@ -216,11 +221,16 @@ class _Job:
 
 
 class _Worker(ProcessProtocol):
-    """One hashing process; replies are matched to jobs by id (they arrive in order)."""
+    """One hashing process; replies are matched to jobs by id (they arrive in order, so the
+    oldest job sent is the one being hashed, and its time limit runs from then)."""
 
     def __init__(self, pool: HashPool) -> None:
         self.pool = pool
         self.jobs: dict[int, _Job] = {}
+        self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
+        self._limit: Any = None  # the head job's IDelayedCall
+        self.timed_out: int | None = None  # the job it was killed for
+        self.ready = False  # its imports are done (start-up time is not an image's)
         self._buffer = bytearray()
         self.ended = False
 
@@ -233,9 +243,38 @@ class _Worker(ProcessProtocol):
 
     def send(self, job_id: int, job: _Job) -> None:
         self.jobs[job_id] = job
+        self._order.append(job_id)
         transport: Any = self.transport  # zope interfaces confuse mypy's method binding
         transport.write(FRAME.pack(job_id, len(job.data)))
         transport.write(job.data)
+        if len(self._order) == 1:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Start the time limit of the job now at the head (the one being hashed)."""
+        if self.pool.timeout is None or not self._order or self.ended or not self.ready:
+            return
+        from twisted.internet import reactor
+
+        self._limit = cast(Any, reactor).callLater(self.pool.timeout, self._overrun,
+                                                  self._order[0])
+
+    def _disarm(self) -> None:
+        if self._limit is not None and self._limit.active():
+            self._limit.cancel()
+        self._limit = None
+
+    def _overrun(self, job_id: int) -> None:
+        """The head job took too long: kill this worker (the pool replaces it); the job is
+        recorded as a timeout and the others waiting here go to another worker."""
+        self._limit = None
+        if self.ended or not self._order or self._order[0] != job_id:
+            return
+        self.timed_out = job_id
+        try:
+            cast(Any, self.transport).signalProcess("KILL")
+        except Exception:  # already gone: processEnded does the rest
+            logger.debug("hash worker already gone at its time limit")
 
     def outReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -245,12 +284,21 @@ class _Worker(ProcessProtocol):
                 return
             payload = bytes(self._buffer[FRAME.size : FRAME.size + size])
             del self._buffer[: FRAME.size + size]
+            if job_id == READY_ID:
+                self.ready = True
+                self._arm()
+                continue
             job = self.jobs.pop(job_id, None)
+            if self._order and self._order[0] == job_id:
+                self._order.popleft()
+                self._disarm()
+                self._arm()
             if job is not None:
                 job.deferred.callback(decode_reply(payload))
 
     def processEnded(self, reason: Any) -> None:
         self.ended = True
+        self._disarm()
         self.pool._worker_ended(self)
 
 
@@ -273,16 +321,21 @@ class HashPool:
     """
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
-                 *, matcher: Matcher | None = None, cache_size: int = 0):
+                 timeout: float | None = None, *, matcher: Matcher | None = None,
+                 cache_size: int = 0):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
         self.workers = max(1, workers)
         self.max_pixels = max_pixels
+        # Seconds one image may take in a worker process (None: no limit). Threads and
+        # inline hashing cannot be stopped, so only the process pool enforces it.
+        self.timeout = timeout if timeout and timeout > 0 else None
         self.config = WorkerConfig.for_matcher(matcher, cache_size)
         # thread/inline: analysed in this process (with the matcher object itself)
         self._local = _Analyser(max_pixels, matcher, cache_size)
         self.restarts = 0
+        self.timeouts = 0
         self._procs: list[_Worker] = []
         self._threads: ThreadPoolExecutor | None = None
         self._next_id = 0
@@ -342,16 +395,29 @@ class HashPool:
         self._procs.remove(worker)
         if self._closing and not worker.jobs:
             return
-        self.restarts += 1
-        logger.warning("A hashing worker exited with %d images pending", len(worker.jobs))
-        if self.restarts <= MAX_RESTARTS and not self._closing:
-            self._spawn()
-        for job in worker.jobs.values():
-            if job.retried or self.restarts > MAX_RESTARTS:
+        overrun = worker.jobs.pop(worker.timed_out, None) if worker.timed_out else None
+        if overrun is not None:
+            # Killed on purpose: always replaced, never counted as a crash (a site serving
+            # slow images must not use up the restarts and leave hashing to crypto only).
+            self.timeouts += 1
+            logger.warning("An image took more than %gs to hash; its worker was replaced",
+                           self.timeout)
+            if not self._closing:
+                self._spawn()
+            overrun.deferred.callback(Analysis(crypto_only(
+                overrun.data, f"hashing took longer than {self.timeout:g}s (TRAWL_HASH_TIMEOUT)",
+                status="timeout"), None))
+        else:
+            self.restarts += 1
+            logger.warning("A hashing worker exited with %d images pending", len(worker.jobs))
+            if self.restarts <= MAX_RESTARTS and not self._closing:
+                self._spawn()
+        for job in worker.jobs.values():  # waiting behind the one that ended the worker
+            if overrun is None and (job.retried or self.restarts > MAX_RESTARTS):
                 digests = crypto_only(job.data, "the hashing worker crashed on it")
                 job.deferred.callback(Analysis(digests, None))
             else:
-                job.retried = True
+                job.retried = job.retried or overrun is None
                 self._dispatch(job)
         worker.jobs.clear()
 
@@ -413,11 +479,12 @@ def worker_main(argv: list[str]) -> int:
         signal.signal(stop, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
+    import matchers.hashing  # noqa: F401  (the slow imports, before saying ready)
+
     config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
     analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_size)
-    # Import the hashing stack now, while the crawl fetches its first pages, rather than
-    # on the first image.
-    import matchers.hashing  # noqa: F401
+    replies.write(FRAME.pack(READY_ID, 0))
+    replies.flush()
     while (header := _read_exact(requests, FRAME.size)) is not None:
         job_id, size = FRAME.unpack(header)
         data = _read_exact(requests, size)

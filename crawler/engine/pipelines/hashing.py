@@ -24,7 +24,7 @@ class HashPipeline:
     URLs are analysed once while in the pool's LRU (TRAWL_DIGEST_CACHE_SIZE, keyed by
     sha256, computed where the bytes are hashed)."""
 
-    def __init__(self, crawler: Crawler, pool_args: tuple[str, int, int | None],
+    def __init__(self, crawler: Crawler, pool_args: tuple[str, int, int | None, float | None],
                  cache_size: int, stats: StatsCollector, match: bool = True) -> None:
         self.crawler = crawler
         self.pool_args = pool_args
@@ -37,7 +37,8 @@ class HashPipeline:
     def from_crawler(cls, crawler: Crawler) -> HashPipeline:
         s = crawler.settings
         max_pixels = s.getint("TRAWL_MAX_PIXELS") or None
-        pool_args = (s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels)
+        pool_args = (s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels,
+                     s.getfloat("TRAWL_HASH_TIMEOUT") or None)
         assert crawler.stats is not None
         return cls(crawler, pool_args, s.getint("TRAWL_DIGEST_CACHE_SIZE"), crawler.stats,
                    s.getbool("TRAWL_MATCH_IN_HASH_POOL", True))
@@ -51,6 +52,8 @@ class HashPipeline:
         if self.pool is not None:
             self.pool.close()
             self.stats.set_value("trawl/hash_pool_restarts", self.pool.restarts)
+            if self.pool.timeouts:
+                self.stats.set_value("trawl/hash_timeouts", self.pool.timeouts)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ImageItem):

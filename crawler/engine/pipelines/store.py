@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 # Seconds between hand-overs of what the reactor collected to the writer: a found hit is
 # committed within about this (plus the write), whatever TRAWL_FLUSH_INTERVAL says.
 HAND_OVER_INTERVAL = 0.1
-# (image item, pages that showed it) or (image URL, page URL): one observation.
-Entry = tuple[ImageItem, list[str]] | tuple[str, str]
+# (image item, pages that showed it), (image URL, page URL): one observation, or
+# {counter: delta}: the crawl row's pages and errors counted since the last hand-over.
+Entry = tuple[ImageItem, list[str]] | tuple[str, str] | dict[str, int]
 
 
 class WriteThread:
@@ -103,9 +104,15 @@ class WriteThread:
         hit = False
         for entry in entries:
             try:
-                if isinstance(entry[0], ImageItem):
+                if isinstance(entry, dict):
+                    self.writer.count(entry)
+                elif isinstance(entry[0], ImageItem):
                     item, pages = entry
                     assert isinstance(pages, list)
+                    # The crawl row's counters go with the rows they count (same commit).
+                    hashed = item.digests is not None and item.fetch_status != "not_modified"
+                    self.writer.count({"images": 1, "hashed": int(hashed),
+                                       "hits": int(bool(item.matches))})
                     record = media_record(
                         item.url, item.digests, fetch_status=item.fetch_status,
                         error=item.error, content_type=item.content_type,
@@ -143,7 +150,9 @@ class StorePipeline:
     """Writes through a WriteThread (a CrawlWriter on its own thread, which batches): the
     reactor only collects entries and hands them over every HAND_OVER_INTERVAL seconds;
     hits are committed at once, everything else at least every TRAWL_FLUSH_INTERVAL, so a
-    killed crawl keeps what it found."""
+    killed crawl keeps what it found. The crawl row's counters go with the rows they
+    count: images, hashed and hits with each image's record, pages and errors (which leave
+    no rows) as of each hand-over."""
 
     def __init__(
         self, crawler: Crawler, stats: StatsCollector, flush_interval: float, batch_size: int
@@ -159,6 +168,7 @@ class StorePipeline:
         self._pending_pages: dict[str, list[str]] = {}
         self._recorded: set[int] = set()  # hash() of image URLs with a media row
         self._counted = (Recorded(), 0)
+        self._handed = {"pages": 0, "errors": 0}  # stats values handed to the writer so far
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -188,9 +198,17 @@ class StorePipeline:
 
     def hand_over(self) -> None:
         assert self.writes is not None
-        entries, self._entries = self._entries, []
-        self.writes.hand_over(entries)
         self._count()
+        entries, self._entries = self._entries, []
+        deltas = {}
+        for name, handed in self._handed.items():
+            now = int(self.stats.get_value(f"trawl/{name}", 0))
+            if now > handed:
+                deltas[name] = now - handed
+                self._handed[name] = now
+        if deltas:
+            entries.append(deltas)
+        self.writes.hand_over(entries)
 
     def _count(self) -> None:
         """Stats from what the writer did since the last call (its totals are cumulative)."""
