@@ -44,6 +44,9 @@ class ScheduleSpec:
     max_pages: int | None = None
     time_budget_seconds: int = DEFAULT_TIME_BUDGET_SECONDS
     enabled: bool = True
+    # CIDR blocks its crawls may reach besides the seeds' hosts (checked by the caller:
+    # crawler.services.addresses)
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class ScheduleInfo:
     created_at: datetime
     last_crawl_id: int | None = None
     last_outcome: str | None = None
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def _info(row: Schedule) -> ScheduleInfo:
         next_due_at=row.next_due_at,
         last_run_at=row.last_run_at,
         created_at=row.created_at,
+        allow_addresses=tuple(str(a) for a in json.loads(row.allow_addresses or "[]")),
     )
 
 
@@ -146,6 +151,7 @@ def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> 
             depth=spec.depth,
             max_pages=spec.max_pages,
             time_budget_seconds=spec.time_budget_seconds,
+            allow_addresses=json.dumps(list(dict.fromkeys(spec.allow_addresses))),
             enabled=spec.enabled,
             next_due_at=next_due_at,
             last_run_at=None,

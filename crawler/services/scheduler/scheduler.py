@@ -331,8 +331,10 @@ class Scheduler:
             depth=schedule.depth, max_pages=schedule.max_pages,
         )
         try:
+            allowed = list(dict.fromkeys([*self.options.allow_addresses,
+                                          *schedule.allow_addresses]))
             popen = spawn_crawl(self._command, args, db_url=self.store.url, log_path=log_path,
-                                allow_addresses=self.options.allow_addresses)
+                                allow_addresses=allowed)
         except OSError as exc:
             close_crawl(self.store, crawl_id, outcome="failed",
                         reason=f"the crawl process could not start: {exc}")
