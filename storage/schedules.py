@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text, update
 
-from storage.crawls import PG_CRAWL_START_LOCK_KEY, SeedsBusyError
+from storage.audit import append_audit
+from storage.crawls import PG_CRAWL_START_LOCK_KEY, SYSTEM_ACTOR, SeedsBusyError
 from storage.db import utcnow
 from storage.errors import StorageError
 from storage.models import Crawl, CrawlSeed, Schedule, Seed
@@ -342,14 +343,24 @@ def close_crawl(
 ) -> bool:
     """Set a crawl's outcome and reason, keeping the stats its process saved, but only while
     its outcome is one of only_if: a crawl that recorded its own end is never overwritten by
-    a scheduler that noticed it late. Returns whether the row changed."""
+    a scheduler that noticed it late. Returns whether the row changed; a change is audited
+    (as Trawl itself: the scheduler decided it, not the crawl)."""
     with store.session() as session:
+        before = session.scalar(select(Crawl.outcome).where(Crawl.id == crawl_id))
         result = session.execute(
             update(Crawl)
             .where(Crawl.id == crawl_id, Crawl.outcome.in_(list(only_if)))
             .values(outcome=outcome, reason=reason, finished_at=utcnow())
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if changed:
+            append_audit(
+                session, actor=SYSTEM_ACTOR,
+                action="crawl_marked_failed" if outcome == "failed" else "crawl_closed",
+                entity="crawl", entity_id=crawl_id, from_state=before, to_state=outcome,
+                detail={"reason": reason},
+            )
+        return changed
 
 
 def running_crawls(store: Store) -> list[RunningCrawl]:
