@@ -86,6 +86,7 @@ def start_crawl(
     pid: int | None = None,
     host: str | None = None,
     exclusive: bool = False,
+    frontier: str | None = None,
 ) -> int:
     """Create a crawl row (outcome 'running') and return its id.
 
@@ -93,7 +94,8 @@ def start_crawl(
     machine's name) and a first heartbeat, so a crawl that dies unseen can be recognised
     (reap_dead_crawls). With `exclusive`, refuse (SeedsBusyError) when any of the seeds is
     in a running crawl; the check and the insert are one serialised transaction, so two
-    schedulers racing for the same seed cannot both start it.
+    schedulers racing for the same seed cannot both start it. `frontier` names the Redis
+    frontier of a distributed crawl (its workers keep the heartbeat; it has no pid).
     """
     seeds = sorted(set(seed_ids))
     with store.session() as session:
@@ -115,6 +117,7 @@ def start_crawl(
             heartbeat_at=now,
             start_urls=json.dumps(list(start_urls)),
             stats="{}",
+            frontier=frontier,
         )
         session.add(crawl)
         session.flush()
@@ -310,9 +313,10 @@ def list_crawls(
     seed_id: int | None = None,
     limit: int | None = 50,
     outcome: str | None = None,
+    offset: int = 0,
 ) -> list[CrawlInfo]:
     """Crawls newest first; `seed_id` keeps those covering that seed, `outcome` those that
-    ended that way ('running' lists the crawls in progress)."""
+    ended that way ('running' lists the crawls in progress); `offset` skips that many."""
     query = select(Crawl).order_by(Crawl.id.desc())
     if seed_id is not None:
         query = query.where(
@@ -320,6 +324,8 @@ def list_crawls(
         )
     if outcome is not None:
         query = query.where(Crawl.outcome == outcome)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with store.read_session() as session:
@@ -405,6 +411,7 @@ def _info(crawl: Crawl, seed_ids: tuple[int, ...]) -> CrawlInfo:
         pid=crawl.pid,
         host=crawl.host,
         heartbeat_at=crawl.heartbeat_at,
+        frontier=crawl.frontier,
         start_urls=tuple(start_urls),
         seed_ids=seed_ids,
         pages=crawl.pages,

@@ -100,6 +100,10 @@ def _info(row: Schedule) -> ScheduleInfo:
     )
 
 
+def _state(enabled: bool) -> str:
+    return "enabled" if enabled else "paused"
+
+
 def _check_spec(spec: ScheduleSpec) -> None:
     if not spec.name.strip():
         raise ScheduleError("A schedule needs a name (e.g. 'nightly-forums').")
@@ -123,9 +127,10 @@ def _check_spec(spec: ScheduleSpec) -> None:
         raise ScheduleError(f"Schedule {spec.name!r}: the time budget must be positive.")
 
 
-def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> ScheduleInfo:
+def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime,
+                 actor: str | None = None) -> ScheduleInfo:
     """Create a schedule due first at next_due_at. Refuses a duplicate name and seed ids
-    that do not exist, naming them."""
+    that do not exist, naming them. With `actor`, audited in the same transaction."""
     _check_spec(spec)
     name = spec.name.strip()
     with store.session() as session:
@@ -160,6 +165,12 @@ def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> 
         )
         session.add(row)
         session.flush()
+        if actor is not None:
+            append_audit(session, actor=actor, action="add", entity="schedule",
+                         entity_id=row.id, to_state=_state(spec.enabled),
+                         detail={"name": name, "seed_ids": ids, "seed_tag": row.seed_tag,
+                                 "cron": row.cron, "interval_seconds": row.interval_seconds,
+                                 "next_due_at": next_due_at.isoformat()})
         return _info(row)
 
 
@@ -210,25 +221,39 @@ def get_schedule(store: Store, ref: int | str) -> ScheduleInfo:
     return replace(info, last_crawl_id=last[0], last_outcome=last[1]) if last else info
 
 
-def set_enabled(store: Store, schedule_id: int, enabled: bool) -> ScheduleInfo:
+def set_enabled(store: Store, schedule_id: int, enabled: bool, *,
+                actor: str | None = None) -> ScheduleInfo:
     """Pause (False) or resume (True). A resumed schedule whose due time passed while it was
-    paused runs once, soon: the scheduler's catch-up rule, not a burst."""
+    paused runs once, soon: the scheduler's catch-up rule, not a burst. With `actor`, a
+    change of state is audited in the same transaction."""
     with store.session() as session:
-        result = session.execute(
+        before = session.scalar(select(Schedule.enabled).where(Schedule.id == schedule_id))
+        if before is None:
+            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        session.execute(
             update(Schedule).where(Schedule.id == schedule_id).values(enabled=enabled)
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        if actor is not None and before != enabled:
+            append_audit(session, actor=actor, action="resume" if enabled else "pause",
+                         entity="schedule", entity_id=schedule_id,
+                         from_state=_state(before), to_state=_state(enabled))
     return get_schedule(store, schedule_id)
 
 
-def set_next_due(store: Store, schedule_id: int, next_due_at: datetime) -> ScheduleInfo:
+def set_next_due(store: Store, schedule_id: int, next_due_at: datetime, *,
+                 actor: str | None = None) -> ScheduleInfo:
+    """Move the schedule's next run (to now: the running scheduler starts it at its next
+    pass). With `actor`, audited as `run_now` in the same transaction."""
     with store.session() as session:
         result = session.execute(
             update(Schedule).where(Schedule.id == schedule_id).values(next_due_at=next_due_at)
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        if actor is not None:
+            append_audit(session, actor=actor, action="run_now", entity="schedule",
+                         entity_id=schedule_id,
+                         detail={"next_due_at": next_due_at.isoformat()})
     return get_schedule(store, schedule_id)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import literal, select, update
 
+from storage.audit import append_audit
 from storage.db import NotFoundError, dialect_insert, url_key, utcnow
 from storage.models import Seed
 from storage.records import SeedInfo, SeedSpec
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 __all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seeds_active"]
 
 
-def add_seeds(store: Store, specs: Iterable[SeedSpec]) -> list[SeedInfo]:
+def add_seeds(store: Store, specs: Iterable[SeedSpec], *,
+              actor: str | None = None) -> list[SeedInfo]:
     """Add seeds, or update the settings of seeds already known by the same URL (which
     also re-activates them). Returns the stored seeds in the order given; a URL given
-    twice keeps its last settings.
+    twice keeps its last settings. With `actor`, each seed's change is audited in the
+    same transaction.
     """
     latest: dict[str, dict[str, object]] = {}
     order: list[str] = []
@@ -46,6 +49,15 @@ def add_seeds(store: Store, specs: Iterable[SeedSpec]) -> list[SeedInfo]:
         session.execute(stmt, list(latest.values()))
         rows = {s.url_key: _info(s) for s in session.scalars(
             select(Seed).where(Seed.url_key.in_(order)))}
+        if actor is not None:
+            for key in order:
+                seed = rows[key]
+                append_audit(session, actor=actor, action="add", entity="seed",
+                             entity_id=seed.id, to_state="active",
+                             detail={"url": seed.url, "depth": seed.depth,
+                                     "max_pages": seed.max_pages, "tags": list(seed.tags),
+                                     "include_subdomains": seed.include_subdomains,
+                                     "obey_robots": seed.obey_robots})
     return [rows[key] for key in order]
 
 
@@ -70,8 +82,10 @@ def list_seeds(
         return [_info(s) for s in session.scalars(query)]
 
 
-def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool) -> list[SeedInfo]:
-    """Pause (active=False) or resume seeds; raises NotFoundError naming unknown ids."""
+def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool,
+                     actor: str | None = None) -> list[SeedInfo]:
+    """Pause (active=False) or resume seeds; raises NotFoundError naming unknown ids. With
+    `actor`, each seed whose state changes is audited in the same transaction."""
     wanted = sorted(set(ids))
     with store.session() as session:
         found = set(session.scalars(select(Seed.id).where(Seed.id.in_(wanted))))
@@ -80,9 +94,21 @@ def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool) -> list[
             raise NotFoundError(
                 f"No seed has id {', '.join(map(str, missing))}: list seeds to see their ids."
             )
+        before = {seed_id: was for seed_id, was in session.execute(
+            select(Seed.id, Seed.active).where(Seed.id.in_(wanted)))}
         session.execute(update(Seed).where(Seed.id.in_(wanted)).values(active=active))
+        if actor is not None:
+            for seed_id in wanted:
+                if before[seed_id] != active:
+                    append_audit(session, actor=actor, action="resume" if active else "pause",
+                                 entity="seed", entity_id=seed_id,
+                                 from_state=_state(before[seed_id]), to_state=_state(active))
         return [_info(s) for s in session.scalars(
             select(Seed).where(Seed.id.in_(wanted)).order_by(Seed.id))]
+
+
+def _state(active: bool) -> str:
+    return "active" if active else "paused"
 
 
 def _validated(spec: SeedSpec) -> dict[str, object]:

@@ -49,8 +49,8 @@ def test_upgrade_from_0005_keeps_schedules_and_allows_nothing_more(fresh_db_url:
             name="intranet", seed_ids=(seed.id,), interval_seconds=3600,
             allow_addresses=("10.0.0.0/8", "127.0.0.3/32")), next_due_at=T)
         assert get_schedule(store, new.id).allow_addresses == ("10.0.0.0/8", "127.0.0.3/32")
-        with store.engine.begin() as conn:  # and back: the column goes, the rows stay
-            command.downgrade(alembic_config(connection=conn), "0005")
+        with store.engine.begin() as conn:  # one step back: the column goes, the rows stay
+            command.downgrade(alembic_config(connection=conn), "-1")
             names = conn.execute(sa.text("SELECT name FROM schedules ORDER BY id")).scalars()
             assert list(names) == ["nightly", "intranet"]
     finally:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -68,6 +68,8 @@ def plain(value: Any) -> Any:
     """A value as JSON shows it: times as UTC ISO 8601 with a Z, containers recursively."""
     if isinstance(value, datetime):
         return iso_z(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

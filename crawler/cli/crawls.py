@@ -15,6 +15,7 @@ from crawler.cli.common import (
     pass_config,
     require_actor,
 )
+from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import StoppedBySignal, TrawlError
 from storage.policy import DEFAULT_TIME_BUDGET_SECONDS
@@ -62,12 +63,18 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
               help="Level of Scrapy's log lines (shown with trawl -v).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
+@click.option("--distributed", is_flag=True,
+              help="Queue the crawl in the shared Redis frontier for `trawl worker` processes "
+              "instead of crawling here.")
+@click.option("--wait", is_flag=True, help="With --distributed: wait until the crawl ends.")
+@redis_options
 @pass_config
 def crawl(
     config: Config, urls: tuple[str, ...], seed_ids: tuple[int, ...], tag: str | None,
     schedule_id: int | None, crawl_id: int | None, depth: int | None, max_pages: int | None,
     time_budget: float | None, max_image_size: int | None, allow_addresses: tuple[str, ...],
-    set_pairs: tuple[str, ...], progress: bool, log_level: str, fmt: str,
+    set_pairs: tuple[str, ...], progress: bool, log_level: str, fmt: str, distributed: bool,
+    wait: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Crawl URLs (ad-hoc seeds) and/or stored seeds; with neither, every active seed."""
     from crawler.services.addresses import address_settings
@@ -89,6 +96,11 @@ def crawl(
                               max_pages=max_pages)
                  if seed_ids or tag or not urls else [])
         build_plans(seeds, list(urls))  # fail on a bad URL before a crawl row exists
+        if distributed:
+            _distributed(store, seeds, urls, crawl_id=crawl_id, schedule_id=schedule_id,
+                         time_budget=time_budget, settings=settings, wait=wait,
+                         redis_url=redis_url, prefix=redis_prefix, fmt=fmt)
+            return
         summary = run_crawl(
             store, seeds=seeds, urls=list(urls), crawl_id=crawl_id, schedule_id=schedule_id,
             time_budget=time_budget or None, settings=settings, progress=progress,
@@ -108,6 +120,34 @@ def crawl(
         raise TrawlError(summary.reason or "The crawl failed; see its log.")
     if summary.outcome == "killed":
         raise StoppedBySignal("The crawl was stopped by a signal; what it found is recorded.")
+
+
+def _distributed(store: Any, seeds: Any, urls: tuple[str, ...], *, crawl_id: int | None,
+                 schedule_id: int | None, time_budget: float | None, settings: dict[str, Any],
+                 wait: bool, redis_url: str, prefix: str, fmt: str) -> None:
+    from crawler.services.workers import enqueue_distributed_crawl, wait_for_crawl
+
+    crawl_id = enqueue_distributed_crawl(
+        store, redis_url, seeds=seeds, urls=list(urls), crawl_id=crawl_id,
+        schedule_id=schedule_id, time_budget=time_budget, settings=settings, prefix=prefix)
+    if not wait:
+        if fmt == "json":
+            click.echo(json.dumps({"crawl_id": crawl_id, "outcome": "running"}))
+        else:
+            click.echo(f"Crawl {crawl_id} queued in the frontier; `trawl worker` processes "
+                       f"crawl it (see `trawl crawls show {crawl_id}`).")
+        return
+    info = wait_for_crawl(store, crawl_id)
+    counts = {k: getattr(info, k) for k in ("pages", "images", "hashed", "hits", "errors")}
+    if fmt == "json":
+        click.echo(json.dumps({"crawl_id": crawl_id, "outcome": info.outcome,
+                               "reason": info.reason, **counts, "stats": info.stats},
+                              indent=2, default=str))
+    else:
+        text = ", ".join(f"{v} {k}" for k, v in counts.items())
+        click.echo(f"Crawl {crawl_id} {info.outcome}: {text}.")
+    if info.outcome == "failed":
+        raise TrawlError(info.reason or "The crawl failed; see `trawl crawls show`.")
 
 
 @click.group("crawls")
@@ -202,6 +242,10 @@ def _print_detail(d: dict[str, Any]) -> None:
             width = max(len(k) for k in d[heading])
             for key, count in sorted(d[heading].items(), key=lambda kv: (-kv[1], kv[0])):
                 click.echo(f"  {key.ljust(width)}  {count}")
+    if d.get("workers"):
+        click.echo(f"Workers (frontier {d['frontier']}):")
+        emit(d["workers"], "table", ("worker_id", "requests", "pages", "images", "hashed",
+                                     "hits", "errors"))
     for seed, rows in d["trend"].items():
         click.echo(f"Trend of seed #{seed} (newest first):")
         emit(rows, "table", TREND_COLUMNS)

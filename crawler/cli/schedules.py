@@ -16,6 +16,7 @@ from crawler.cli.common import (
     opened_store,
     pass_config,
 )
+from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import TrawlError
 from crawler.services.scheduler.options import (
@@ -109,6 +110,7 @@ def schedule_add(
             store, name, seed_ids=seed_ids, tag=tag, cron=cron, every=every, depth=depth,
             max_pages=max_pages, time_budget=time_budget, start_at=start_at,
             enabled=not paused, allow_addresses=allow_addresses, now=config.clock(),
+            actor=config.actor,
         )
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -128,10 +130,10 @@ def schedule_list(config: Config, fmt: str) -> None:
 
 
 def _set_enabled(config: Config, ref: str, enabled: bool, fmt: str) -> None:
-    from storage.schedules import get_schedule, set_enabled
+    from crawler.services.schedules import set_schedule_enabled
 
     with opened_store(config) as store:
-        info = set_enabled(store, get_schedule(store, ref).id, enabled)
+        info = set_schedule_enabled(store, ref, enabled, actor=config.actor)
     emit([schedule_row(info)], fmt, SCHEDULE_COLUMNS)
 
 
@@ -190,14 +192,15 @@ def schedule_run_now(
     from crawler.services.addresses import allowed_addresses
     from crawler.services.scheduler.options import SchedulerOptions, default_log_dir
     from crawler.services.scheduler.scheduler import Scheduler
-    from storage.schedules import get_schedule, set_next_due
+    from crawler.services.schedules import queue_run_now
+    from storage.schedules import get_schedule
 
     allowed = tuple(allowed_addresses(allow_addresses))
 
     with opened_store(config) as store:
         info = get_schedule(store, ref)
         if queue:
-            info = set_next_due(store, info.id, config.clock())
+            info = queue_run_now(store, info.id, now=config.clock(), actor=config.actor)
             click.echo(f"Schedule {info.id} ({info.name}) is due now; the scheduler will start it.")
             return
         _configure_logging()
@@ -245,10 +248,15 @@ def _configure_logging() -> None:
               help="Crawl logs, one file per crawl (default: $TRAWL_CRAWL_LOG_DIR, else "
               "crawl-logs/ under $TRAWL_HOME or the XDG data dir).")
 @allow_address_option
+@click.option("--distributed", is_flag=True,
+              help="Queue each due crawl in the shared Redis frontier for `trawl worker` "
+              "processes (on any machine) instead of crawling on this one.")
+@redis_options
 @pass_config
 def scheduler_command(
     config: Config, once: bool, max_concurrent: int, poll_seconds: float,
     kill_grace: float, on_stop: str, log_dir: Path | None, allow_addresses: tuple[str, ...],
+    distributed: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Start due crawls, each in its own process, at most K at once, each within its budget.
 
@@ -264,6 +272,7 @@ def scheduler_command(
     options = SchedulerOptions(
         max_concurrent=max_concurrent, poll_seconds=poll_seconds, kill_grace=kill_grace,
         on_stop=on_stop, log_dir=log_dir or default_log_dir(), allow_addresses=allowed,
+        redis_url=redis_url if distributed else None, redis_prefix=redis_prefix,
     )
     with opened_store(config) as store:
         scheduler = Scheduler(store, options, clock=config.clock)

@@ -60,7 +60,7 @@ def add_command(
     with opened_store(config) as store:
         stored = add_seeds(store, urls, depth=depth, max_pages=max_pages,
                            include_subdomains=include_subdomains,
-                           obey_robots=not ignore_robots, tags=tags)
+                           obey_robots=not ignore_robots, tags=tags, actor=config.actor)
     show_seeds(stored, fmt)
 
 
@@ -82,10 +82,10 @@ def list_command(config: Config, active_only: bool, tag: str | None, fmt: str) -
 
 
 def _set_active(config: Config, ids: tuple[int, ...], active: bool, fmt: str) -> None:
-    from storage.seeds import set_seeds_active
+    from crawler.services.seeds import set_seeds_active
 
     with opened_store(config) as store:
-        changed = set_seeds_active(store, list(ids), active=active)
+        changed = set_seeds_active(store, ids, active=active, actor=config.actor)
     show_seeds(changed, fmt)
 
 

@@ -240,7 +240,11 @@ def stats(config: Config, oldest: int, fmt: str) -> None:
     click.echo("Images: " + ", ".join(f"{k} {v}" for k, v in result.hits_by_status.items()))
     click.echo("Pending review: " + ", ".join(
         f"{tier} tier {n}" for tier, n in result.pending_by_tier.items()))
-    click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent")
+    click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent; "
+               f"re-notices due {result.renotices_due}")
+    click.echo("Crawls started (last {} days): {}".format(
+        len(result.crawls_by_day),
+        ", ".join(f"{d.day:%m-%d} {d.crawls}" for d in result.crawls_by_day)))
     click.echo("\nTime to removal per provider (hours from first notice):")
     emit([{"provider": p.provider, "notified": p.notified, "removed": p.removed,
            "still_live": p.still_live, "median_h": _hours(p.median_hours),

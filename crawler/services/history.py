@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -142,8 +143,12 @@ def crawl_report(store: Store, crawl_id: int, *, trend_limit: int = 10) -> dict[
     crawls marked failed first)."""
     from crawler.services.crawls import reap_dead_crawls
     from storage.crawls import get_crawl, list_crawls
+    from storage.workers import crawl_worker_counts
 
     reap_dead_crawls(store)
     info = get_crawl(store, crawl_id)
     trends = {s: list_crawls(store, seed_id=s, limit=trend_limit) for s in info.seed_ids}
-    return crawl_detail(info, trends)
+    detail = crawl_detail(info, trends)
+    detail["frontier"] = info.frontier
+    detail["workers"] = [asdict(w) for w in crawl_worker_counts(store, crawl_id)]
+    return detail

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.errors import TrawlError
@@ -107,3 +111,39 @@ def run_recheck(
     targets = recheck_targets(store, hit_ids=hit_ids)
     results = fetch_outcomes(store, targets, settings, verbose=verbose)
     return record_recheck(store, results, actor=actor, renotice_hours=renotice_hours, now=now)
+
+
+@dataclass(frozen=True)
+class StartedRecheck:
+    """A re-check running in its own process (`trawl recheck`), as the person who asked."""
+
+    pid: int
+    hits: int
+    log_path: Path
+
+
+def start_recheck(store: Store, *, actor: str, hit_ids: Sequence[int] | None = None,
+                  log_dir: Path | None = None) -> StartedRecheck:
+    """Start `trawl --as ACTOR recheck` in its own process, for interfaces that must not
+    block on a fetch (Scrapy runs once per process): the web app. The process records each
+    outcome as `actor`; the request itself is audited here. Raises RecheckError when there
+    is nothing to re-check."""
+    from crawler.services.scheduler.options import default_log_dir
+    from crawler.services.scheduler.processes import default_crawl_command, spawn_crawl
+    from storage.audit import append_audit
+    from storage.notices import recheck_targets
+
+    targets = recheck_targets(store, hit_ids=hit_ids)
+    if not targets:
+        raise RecheckError("Nothing to re-check: no notified or live image"
+                           + (" among the hits given." if hit_ids else "."))
+    args = ["--as", actor, "recheck"]
+    for target in targets:
+        args += ["--hit", str(target.hit_id)]
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    log_path = (log_dir or default_log_dir()) / f"recheck-{stamp}-{os.getpid()}.log"
+    popen = spawn_crawl(default_crawl_command(), args, db_url=store.url, log_path=log_path)
+    with store.session() as session:
+        append_audit(session, actor=actor, action="recheck_started", entity="recheck",
+                     detail={"hits": [t.hit_id for t in targets], "pid": popen.pid})
+    return StartedRecheck(popen.pid, len(targets), log_path)

@@ -34,6 +34,7 @@ def add_schedule(
     enabled: bool = True,
     allow_addresses: Sequence[str] = (),
     now: datetime,
+    actor: str | None = None,
 ) -> tuple[ScheduleInfo, list[str]]:
     """Validate and create a schedule; returns it with warnings for the person adding it
     (a tag no seed carries yet, a tag whose seeds are all paused). `allow_addresses` are
@@ -61,7 +62,7 @@ def add_schedule(
         time_budget_seconds=budget, enabled=enabled,
         allow_addresses=tuple(allowed_addresses(allow_addresses, environ={})),
     )
-    info = store_schedule(store, spec, next_due_at=due)
+    info = store_schedule(store, spec, next_due_at=due, actor=actor)
     warnings: list[str] = []
     if tag:
         tagged = list_seeds(store, tag=tag)
@@ -72,3 +73,20 @@ def add_schedule(
             warnings.append(f"every seed with the tag {tag!r} is paused, so a run now would "
                             "crawl nothing; resume them with `trawl seeds resume ID`.")
     return info, warnings
+
+
+def queue_run_now(store: Store, ref: int | str, *, now: datetime,
+                  actor: str | None = None) -> ScheduleInfo:
+    """Make schedule `ref` (id or name) due now: the running `trawl scheduler` starts it at
+    its next pass, within its limits, and its later runs follow on from now."""
+    from storage.schedules import get_schedule, set_next_due
+
+    return set_next_due(store, get_schedule(store, ref).id, now, actor=actor)
+
+
+def set_schedule_enabled(store: Store, ref: int | str, enabled: bool, *,
+                         actor: str | None = None) -> ScheduleInfo:
+    """Pause (False) or resume (True) schedule `ref` (id or name)."""
+    from storage.schedules import get_schedule, set_enabled
+
+    return set_enabled(store, get_schedule(store, ref).id, enabled, actor=actor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,10 +12,43 @@ from crawler.services.notices.formats import to_csv, to_json
 from crawler.services.notices.render import NoticeRenderer, eml_bytes, mbox_bytes
 
 if TYPE_CHECKING:
+    from storage.db import Store
     from storage.notices import NoticeInfo
 
 EXTENSIONS = {"csv": "csv", "json": "json", "text": "txt", "eml": "eml"}
-assert set(EXTENSIONS) == set(FORMATS)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+               "text": "text/plain; charset=utf-8", "eml": "message/rfc822"}
+assert set(EXTENSIONS) == set(FORMATS) == set(MEDIA_TYPES)
+
+
+@dataclass(frozen=True)
+class NoticeFile:
+    """One notice exported in one format: what a download or a file holds."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def export_notice(store: Store, reference: str, fmt: str, renderer: NoticeRenderer, *,
+                  actor: str) -> NoticeFile:
+    """Notice `reference` in format `fmt`, as it is now; the export is audited as `actor`.
+    Raises storage's UnknownIdError for an unknown reference."""
+    from storage.audit import append_audit
+    from storage.notices import list_notices
+    from storage.review import UnknownIdError
+
+    found = list_notices(store, references=[reference])
+    if not found:
+        raise UnknownIdError(f"no notice with reference {reference!r}; the Notices page "
+                             "and `trawl notices list` show them")
+    notice = found[0]
+    content = notice_bytes(notice, fmt, renderer)
+    with store.session() as session:
+        append_audit(session, actor=actor, action="export", entity="notice",
+                     entity_id=notice.id, detail={"reference": notice.reference,
+                                                  "format": fmt})
+    return NoticeFile(f"{notice.reference}.{EXTENSIONS[fmt]}", MEDIA_TYPES[fmt], content)
 
 
 def notice_bytes(notice: NoticeInfo, fmt: str, renderer: NoticeRenderer) -> bytes:

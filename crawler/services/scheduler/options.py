@@ -53,6 +53,10 @@ class SchedulerOptions:
     crawl_command: tuple[str, ...] = ()  # default: this Python, -m crawler.cli.main
     # --allow-address values for every crawl it starts (crawler.services.addresses, checked)
     allow_addresses: tuple[str, ...] = ()
+    # Set: crawls are queued in this Redis frontier for `trawl worker` processes, and the
+    # crawl process only waits for the crawl to end (its budget then applies to the workers).
+    redis_url: str | None = None
+    redis_prefix: str = "trawl"
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:

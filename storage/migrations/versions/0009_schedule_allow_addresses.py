@@ -1,7 +1,7 @@
 """Schedules: the internal addresses their crawls may reach (--allow-address).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-30
 
 A JSON list of CIDR blocks, like seed_ids; '[]' (every existing schedule) allows nothing
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
