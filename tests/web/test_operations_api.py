@@ -411,3 +411,13 @@ def test_due_renotices_are_listed_per_provider_and_prepared_alone(
     session_for(app, web, "tom")
     html = web.get("/notices").text
     assert f"hit {c}, notified, due 2024-05-02T12:00:00Z" in html
+
+
+def test_forms_and_json_bodies_have_a_small_limit(seeded: Seeded) -> None:
+    app = app_for(seeded.db_url)
+    with client(app) as web:
+        urls = [f"https://site{n}.example/{'x' * 2000}" for n in range(1100)]  # ~2.2 MiB
+        r = web.post("/api/v1/seeds", headers=bearer(seeded, "ann"), json={"urls": urls})
+        assert r.status_code == 413
+        r = web.post("/login", data={"name": "x" * (3 * 1024 * 1024), "password": "p"})
+        assert r.status_code == 413
