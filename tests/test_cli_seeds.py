@@ -130,3 +130,19 @@ def test_changes_made_as_someone_are_audited(db_url: str) -> None:
         ("bob", "pause", "schedule", 1, "paused"),
         ("bob", "run_now", "schedule", 1, None),
     ]
+
+
+def test_tag_replaces_the_tags(sqlite_url: str) -> None:
+    assert run("--db", sqlite_url, "seeds", "add", "https://example.org/", "--tag",
+               "old").exit_code == 0
+    result = run("--db", sqlite_url, "seeds", "tag", "1", "--tag", "forum", "--tag", "uk",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["tags"] == ["forum", "uk"]
+    assert [row["id"] for row in seeds(sqlite_url, "--tag", "uk")] == [1]
+    assert seeds(sqlite_url, "--tag", "old") == []
+    bad = CliRunner().invoke(cli, ["--db", sqlite_url, "seeds", "tag", "1", "--tag", "a,b"])
+    assert bad.exit_code != 0
+    assert "contain no commas" in bad.output
+    cleared = run("--db", sqlite_url, "seeds", "tag", "1", "--format", "json")
+    assert json.loads(cleared.stdout)[0]["tags"] == []
