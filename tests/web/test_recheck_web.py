@@ -60,6 +60,11 @@ def test_recheck_runs_as_the_caller_in_its_own_process(
                      headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
         assert r.status_code == 202, r.text
         assert r.json()["hits"] == 2
+        again = web.post("/api/v1/recheck", json={},
+                         headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
+        # Refused while the first runs (a Scrapy process takes seconds just to start).
+        assert again.status_code == 422
+        assert "already running" in again.json()["detail"]
     deadline = time.monotonic() + 120
     rechecked: list[tuple[int | None, str | None]] = []
     while time.monotonic() < deadline:
