@@ -231,7 +231,7 @@ class Hit(Base):
         Index("ix_hit_claimed_until", "claimed_until"),
         # Listings by state, newest first; still-live images oldest first; due re-notices.
         Index("ix_hit_status_id", "status", "id"),
-        Index("ix_hit_status_notified", "status", "notified_at"),
+        Index("ix_hit_status_notified", "status", "notified_at", "id"),
         Index("ix_hit_status_renotice", "status", "renotice_due_at"),
     )
 
@@ -479,6 +479,10 @@ class Schedule(Base):
     depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
     time_budget_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    # JSON list of CIDR blocks its crawls may reach besides the seeds' hosts (migration 0009)
+    allow_addresses: Mapped[str] = mapped_column(
+        Text, nullable=False, default="[]", server_default="[]"
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -186,3 +186,23 @@ def test_a_dead_crawl_does_not_block_its_seed(sqlite_url: str) -> None:
         assert len(list_crawls(store)) == 2
     finally:
         store.close()
+
+
+def test_the_scheduler_closing_a_crawl_is_audited(db_url: str) -> None:
+    from storage.crawls import start_crawl
+    from storage.schedules import close_crawl
+
+    store = open_store(db_url)
+    try:
+        gone = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+        over = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+        assert close_crawl(store, gone, outcome="failed", reason="its process is gone")
+        assert close_crawl(store, over, outcome="timeout", reason="over budget")
+        assert not close_crawl(store, over, outcome="failed", reason="late")  # ended already
+        (failed,) = list_audit(store, entity="crawl", entity_id=gone)
+        assert (failed.actor, failed.action, failed.from_state, failed.to_state) == (
+            "trawl", "crawl_marked_failed", "running", "failed")
+        (closed,) = list_audit(store, entity="crawl", entity_id=over)
+        assert (closed.action, closed.to_state) == ("crawl_closed", "timeout")
+    finally:
+        store.close()

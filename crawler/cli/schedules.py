@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from storage.schedules import ScheduleInfo
 
 SCHEDULE_COLUMNS = (
-    "id", "name", "seeds", "when", "depth", "max_pages", "budget", "state", "next_due_at",
+    "id", "name", "seeds", "when", "depth", "max_pages", "budget", "allow", "state", "next_due_at",
     "last_run_at", "last_crawl_id", "last_outcome",
 )
 
@@ -54,6 +54,8 @@ def schedule_row(info: ScheduleInfo) -> dict[str, Any]:
         "max_pages": info.max_pages,
         "budget": format_duration(info.time_budget_seconds),
         "time_budget_seconds": info.time_budget_seconds,
+        "allow": " ".join(info.allow_addresses),
+        "allow_addresses": list(info.allow_addresses),
         "state": "enabled" if info.enabled else "paused",
         "enabled": info.enabled,
         "next_due_at": info.next_due_at,
@@ -88,12 +90,13 @@ def schedule_group() -> None:
 @click.option("--start-at", default=None,
               help="First run (ISO, UTC). Default: now for --every, the next cron time for --cron.")
 @click.option("--paused", is_flag=True, help="Create it paused (resume with `schedule resume`).")
+@allow_address_option
 @format_option()
 @pass_config
 def schedule_add(
     config: Config, name: str, seed_ids: tuple[int, ...], tag: str | None, cron: str | None,
     every: str | None, depth: int | None, max_pages: int | None, time_budget: str,
-    start_at: str | None, paused: bool, fmt: str,
+    start_at: str | None, paused: bool, allow_addresses: tuple[str, ...], fmt: str,
 ) -> None:
     """Add schedule NAME.
 
@@ -106,7 +109,8 @@ def schedule_add(
         info, warnings = add_schedule(
             store, name, seed_ids=seed_ids, tag=tag, cron=cron, every=every, depth=depth,
             max_pages=max_pages, time_budget=time_budget, start_at=start_at,
-            enabled=not paused, now=config.clock(), actor=config.actor,
+            enabled=not paused, allow_addresses=allow_addresses, now=config.clock(),
+            actor=config.actor,
         )
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)

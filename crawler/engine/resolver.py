@@ -20,6 +20,7 @@ from crawler.engine.addresses import REASONS, AddressPolicy, normalise_host, par
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
+
 class AddressRefused(IgnoreRequest):
     """A request to an address the policy refuses (never retried: the answer would not
     change). `reason` is a key of crawler.engine.addresses.REASONS."""

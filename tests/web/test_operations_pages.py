@@ -57,6 +57,11 @@ def test_seed_form_adds_with_the_cli_rules_and_shows_refusals(web: TestClient,
                  follow_redirects=False)
     assert r.status_code == 303
     assert ">paused<" in web.get("/seeds?state=paused").text
+    r = web.post(f"/seeds/{seed_id.group(1)}/tags", data={"csrf_token": csrf,
+                                                         "tags": "forum, uk"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    assert 'value="forum, uk"' in web.get("/seeds?tag=uk").text
 
 
 def test_schedule_form_marks_the_field_at_fault(web: TestClient, app: FastAPI) -> None:

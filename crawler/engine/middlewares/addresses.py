@@ -51,7 +51,8 @@ class AddressPolicyMiddleware:
         self.stats = stats
         self.networks = networks
         self.policy = AddressPolicy(networks)
-        self._seed_policies: dict[int, AddressPolicy] = {}
+        self._seed_policies: dict[object, AddressPolicy] = {}
+        self._worker_hosts: set[str] = set()
         use_policy(self.policy)
 
     @classmethod
@@ -81,22 +82,39 @@ class AddressPolicyMiddleware:
             # TWISTED_DNS_RESOLVER): install it, or connections would go unchecked.
             PolicyResolver.from_crawler(self.crawler, reactor).install_on_reactor()
 
-    def _seed_hosts(self, seed: int | None = None) -> list[str]:
-        plans = list(getattr(self.crawler.spider, "plans", None) or ())
-        if seed is not None:
-            plans = plans[seed : seed + 1]
-        return [host for p in plans if (host := urlsplit(p.url).hostname)]
+    def _seed_hosts(self, seed: object = None) -> list[str]:
+        """The hosts of the crawl's seeds, or of one seed. `plans` is the seed spider's list
+        (seed: its index) or, in a `trawl worker`, a mapping over every crawl it serves
+        (seed: (crawl id, index)), which cannot be listed whole."""
+        plans = getattr(self.crawler.spider, "plans", None)
+        if seed is None:
+            chosen = list(plans) if isinstance(plans, (list, tuple)) else []
+        else:
+            try:
+                chosen = [plans[seed]]  # type: ignore[index]
+            except (LookupError, TypeError):
+                chosen = []
+        return [host for p in chosen if (host := urlsplit(p.url).hostname)]
 
     def _policy_for(self, request: Request) -> AddressPolicy:
         """A seed's request gets that seed's host allowed; others (robots.txt, re-checks)
         the crawl's policy."""
         seed = request.meta.get("trawl_seed")
-        if not isinstance(seed, int):
+        if isinstance(seed, list):  # a (crawl id, index) pair that went through JSON
+            seed = tuple(seed)
+        if not isinstance(seed, int | tuple):
             return self.policy
         policy = self._seed_policies.get(seed)
         if policy is None:
-            policy = AddressPolicy(self.networks, self._seed_hosts(seed))
+            hosts = self._seed_hosts(seed)
+            policy = AddressPolicy(self.networks, hosts)
             self._seed_policies[seed] = policy
+            if isinstance(seed, tuple) and hosts:
+                # A worker learns its crawls' seeds as their requests arrive: the resolver,
+                # which cannot tell which seed a connection is for, allows them all.
+                self._worker_hosts.update(hosts)
+                self.policy = AddressPolicy(self.networks, sorted(self._worker_hosts))
+                use_policy(self.policy)
         return policy
 
     def _refuse(self, refusal: AddressRefused) -> AddressRefused:

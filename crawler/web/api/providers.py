@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from pydantic import BaseModel, ConfigDict
 
-from crawler.web.api.lists import upload_name
+from crawler.web.api.lists import TOO_LARGE, upload_name
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
 from crawler.web.refusals import refusals
@@ -78,6 +78,7 @@ def get_providers(request: Request, page: PageRequest = Depends(page_request),
 
 
 @router.post("/providers", response_model=ProviderImportOut, status_code=201,
+             responses=TOO_LARGE,
              summary="Import a provider table (CSV; all or nothing, 422 names the lines)")
 def import_provider_table(
     request: Request,

@@ -42,7 +42,7 @@ def _queue_page(request: Request, user: User, tier: str, *, error: str | None = 
                 decided: str | None = None, status_code: int = 200) -> Response:
     store = store_of(request)
     seen = review_queue(store, actor=user.name, tier=tier, limit=DEFAULT_CLAIM_LIMIT,
-                        now=now_of(request))
+                        now=now_of(request), next_while_claimed=False)
     # Your batch while you hold one; otherwise the images the next claim would give you.
     items = list(seen.mine or seen.next_up)
     return render(request, "review.html", {

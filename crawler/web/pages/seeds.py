@@ -19,7 +19,8 @@ from storage.seeds import list_seeds
 router = APIRouter(include_in_schema=False)
 analyst = require_role("analyst")
 STATES = ("all", "active", "paused")
-DONE = {"added": "Seeds added.", "paused": "Seed paused.", "resumed": "Seed resumed."}
+DONE = {"added": "Seeds added.", "paused": "Seed paused.", "resumed": "Seed resumed.",
+        "tagged": "Tags saved."}
 
 
 def _page(request: Request, *, tag: str = "", state: str = "all", offset: int = 0,
@@ -98,3 +99,15 @@ def pause_seed(request: Request, seed_id: int, user: User = Depends(analyst)) ->
 @router.post("/seeds/{seed_id}/resume")
 def resume_seed(request: Request, seed_id: int, user: User = Depends(analyst)) -> Response:
     return _set_active(request, seed_id, True, user.name)
+
+
+@router.post("/seeds/{seed_id}/tags")
+def tag_seed(request: Request, seed_id: int, tags: str = Form("", max_length=2000),
+             user: User = Depends(analyst)) -> Response:
+    try:
+        with refusals("tags"):
+            seed_service.set_seed_tags(store_of(request), seed_id, split_list(tags),
+                                       actor=user.name)
+    except WebError as exc:
+        return _page(request, error=exc)
+    return RedirectResponse("/seeds?done=tagged", status_code=303)
