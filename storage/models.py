@@ -68,6 +68,9 @@ class Crawl(Base):
     hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     stats: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON object
+    # The shared frontier a distributed crawl runs on (its Redis URL, without password);
+    # None: crawled in one process.
+    frontier: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class CrawlSeed(Base):
@@ -116,6 +119,9 @@ class KnownHash(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     category: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+    # Which variant of the known item this hash is (crop-centre-90, trim, ...: lists made
+    # with `trawl hash --variants crops`); None for the full image's hash (migration 0006).
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class KnownListsVersion(Base):
@@ -170,6 +176,9 @@ class Media(Base):
     # PDQ of the seven other orientations (rotations, mirrors), space-separated hex: lets a
     # recrawl's 304 and `trawl rematch` find rotated re-uploads without the image.
     pdq_dihedral: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Hashes of the picture inside a frame or without a caption band (migration 0006), so a
+    # rematch or a 304 re-fetch finds such copies without the image.
+    variant_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -367,7 +376,13 @@ class AuditEvent(Base):
     an id (storage.auditguards describes them; every open_store checks them)."""
 
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        # The Audit page's filters, each paged newest first (migration 0010).
+        Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_action", "action", "id"),
+        Index("ix_audit_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -464,6 +479,10 @@ class Schedule(Base):
     depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
     time_budget_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    # JSON list of CIDR blocks its crawls may reach besides the seeds' hosts (migration 0009)
+    allow_addresses: Mapped[str] = mapped_column(
+        Text, nullable=False, default="[]", server_default="[]"
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -536,3 +555,57 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- distributed crawling (`trawl worker`) --------------------------------------------
+
+
+class Worker(Base):
+    """A `trawl worker` process: where it runs and when it last said it is alive."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    frontier: Mapped[str] = mapped_column(String(255), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    crawl_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # latest it worked on
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    rate: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)  # requests/s
+
+
+class CrawlWorker(Base):
+    """One worker's share of one crawl: the counters its committed requests added."""
+
+    __tablename__ = "crawl_workers"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    images: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hashed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class CrawlRequestDone(Base):
+    """Lease bookkeeping: a request of a distributed crawl whose results are committed.
+
+    A worker that dies after committing but before releasing its lease has the request
+    crawled again by another; the primary key makes that second run count nothing.
+    """
+
+    __tablename__ = "crawl_requests_done"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(kind url)
+    worker_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    done_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -28,10 +28,11 @@ class WebError(Exception):
     status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, detail: str, *, field: str | None = None,
-                 status: int | None = None) -> None:
+                 status: int | None = None, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.errors = errors or []  # one entry per problem (e.g. per line of a file)
         if status is not None:
             self.status = HTTPStatus(status)
 
@@ -87,7 +88,8 @@ def problem_for(exc: Exception) -> Problem:
         case NotSignedIn():
             return Problem(401, exc.detail, headers={"WWW-Authenticate": "Bearer"})
         case WebError():
-            errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
+            errors = exc.errors or (
+                [{"field": exc.field, "message": exc.detail}] if exc.field else [])
             return Problem(exc.status, exc.detail, errors)
         case RequestValidationError():
             return _validation_problem(exc)
