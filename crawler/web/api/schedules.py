@@ -85,7 +85,8 @@ def field_of(message: str) -> str:
     return "body"
 
 
-def add(request: Request, body: ScheduleIn, actor: str) -> tuple[ScheduleInfo, list[str]]:
+def add_schedule_from(request: Request, body: ScheduleIn,
+                      actor: str) -> tuple[ScheduleInfo, list[str]]:
     """Add a schedule through the service; a refusal names the field it is about."""
     config = request.app.state.config
     try:
@@ -111,7 +112,7 @@ def get_schedules(request: Request, page: PageRequest = Depends(page_request),
              summary="Add a schedule")
 def add_schedule(request: Request, body: ScheduleIn,
                  user: User = Depends(analyst)) -> AddedScheduleOut:
-    info, warnings = add(request, body, user.name)
+    info, warnings = add_schedule_from(request, body, user.name)
     return AddedScheduleOut(schedule=schedule_out(info), warnings=warnings)
 
 

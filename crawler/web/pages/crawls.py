@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from crawler.services.history import crawl_report
 from crawler.web.api.crawls import Outcome, crawl_out
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import page_request, page_with, pager_links
+from crawler.web.pages.forms import page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.refusals import refusals
 from storage.crawls import list_crawls
@@ -32,7 +32,7 @@ def crawls_page(
     user: User = Depends(analyst),
 ) -> Response:
     store = store_of(request)
-    page = page_request(offset)
+    page = page_at(offset)
     rows = list_crawls(store, seed_id=seed_id, outcome=outcome, limit=page.fetch,
                        offset=offset)
     shown = make_page([crawl_out(c) for c in rows], page)

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from crawler.services import schedules as schedule_service
 from crawler.services.scheduler.timing import format_duration
-from crawler.web.api.schedules import ScheduleIn, add, schedule_out
+from crawler.web.api.schedules import ScheduleIn, add_schedule_from, schedule_out
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import optional_int, page_request, page_with, pager_links
+from crawler.web.pages.forms import optional_int, page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 from crawler.web.refusals import refusals
@@ -36,7 +36,7 @@ def _page(request: Request, *, offset: int = 0, form: dict[str, Any] | None = No
           error: Exception | None = None, done: str | None = None,
           warnings: list[str] | None = None) -> Response:
     rows = list_schedules(store_of(request))
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page([schedule_out(s) for s in rows[offset: offset + page.fetch]], page)
     newer, older = pager_links("/schedules", shown, {})
     return page_with(request, "schedules.html", {
@@ -90,7 +90,7 @@ def add_schedule(
             max_pages=optional_int(max_pages, "max_pages", minimum=1),
             time_budget=time_budget.strip() or DEFAULT_BUDGET,
             start_at=start_at.strip() or None, enabled=not paused)
-        _, warnings = add(request, body, user.name)
+        _, warnings = add_schedule_from(request, body, user.name)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
