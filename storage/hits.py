@@ -369,9 +369,9 @@ def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[Matc
     """hit id -> its matches, best first, with the list, label and value they matched."""
     found: dict[int, list[MatchRow]] = defaultdict(list)
     for chunk in _chunks(list(hit_ids)):
-        for m, value, label, category, list_name in session.execute(
+        for m, value, label, category, list_name, variant in session.execute(
                 select(HitMatch, KnownHash.value, KnownHash.label, KnownHash.category,
-                       KnownList.name)
+                       KnownList.name, KnownHash.variant)
                 .join(KnownHash, KnownHash.id == HitMatch.known_hash_id)
                 .join(KnownList, KnownList.id == KnownHash.list_id)
                 .where(HitMatch.hit_id.in_(chunk))):
@@ -381,6 +381,7 @@ def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[Matc
                 threshold=m.threshold, confidence=m.confidence, tier=m.tier,
                 transform=m.transform, list=list_name, label=label, category=category,
                 known_value=value, crawl_id=m.crawl_id, found_at=m.found_at,
+                known_variant=variant,
             ))
     return {
         hit_id: tuple(sorted(rows, key=lambda r: match_order(

@@ -68,6 +68,9 @@ class Crawl(Base):
     hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     stats: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON object
+    # The shared frontier a distributed crawl runs on (its Redis URL, without password);
+    # None: crawled in one process.
+    frontier: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class CrawlSeed(Base):
@@ -116,6 +119,9 @@ class KnownHash(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     category: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+    # Which variant of the known item this hash is (crop-centre-90, trim, ...: lists made
+    # with `trawl hash --variants crops`); None for the full image's hash (migration 0006).
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class KnownListsVersion(Base):
@@ -170,6 +176,9 @@ class Media(Base):
     # PDQ of the seven other orientations (rotations, mirrors), space-separated hex: lets a
     # recrawl's 304 and `trawl rematch` find rotated re-uploads without the image.
     pdq_dihedral: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Hashes of the picture inside a frame or without a caption band (migration 0006), so a
+    # rematch or a 304 re-fetch finds such copies without the image.
+    variant_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -222,7 +231,7 @@ class Hit(Base):
         Index("ix_hit_claimed_until", "claimed_until"),
         # Listings by state, newest first; still-live images oldest first; due re-notices.
         Index("ix_hit_status_id", "status", "id"),
-        Index("ix_hit_status_notified", "status", "notified_at"),
+        Index("ix_hit_status_notified", "status", "notified_at", "id"),
         Index("ix_hit_status_renotice", "status", "renotice_due_at"),
     )
 
@@ -254,6 +263,42 @@ class Hit(Base):
 # of the queue is an index range, not a sort of every pending image.
 Index("ix_hit_review_order", Hit.status, Hit.tier, Hit.confidence.desc(), Hit.created_at,
       Hit.id)
+
+
+class HitStateCount(Base):
+    """Images per (state, tier), pre-aggregated for the dashboard and `trawl stats`: rows of
+    +1/-1 deltas written by triggers on hits (0008), summed when read and folded together
+    now and then (storage.stats). Append-only deltas, so concurrent decisions never wait
+    on a shared counter row."""
+
+    __tablename__ = "hit_state_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class TakedownChange(Base):
+    """One row per change that can move the takedown figures (a hit entering or leaving
+    notified/live/removed, its notice or removal times, a notice): written by triggers
+    (0008). The newest id is the figures' version."""
+
+    __tablename__ = "takedown_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class StatsSnapshot(Base):
+    """A figure computed at a version (e.g. time to removal per provider at the newest
+    takedown_changes id): reused until the version moves."""
+
+    __tablename__ = "stats_snapshots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    computed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class HitMatch(Base):
@@ -434,6 +479,10 @@ class Schedule(Base):
     depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
     time_budget_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    # JSON list of CIDR blocks its crawls may reach besides the seeds' hosts (migration 0009)
+    allow_addresses: Mapped[str] = mapped_column(
+        Text, nullable=False, default="[]", server_default="[]"
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -506,3 +555,57 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- distributed crawling (`trawl worker`) --------------------------------------------
+
+
+class Worker(Base):
+    """A `trawl worker` process: where it runs and when it last said it is alive."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    frontier: Mapped[str] = mapped_column(String(255), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    crawl_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # latest it worked on
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    rate: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)  # requests/s
+
+
+class CrawlWorker(Base):
+    """One worker's share of one crawl: the counters its committed requests added."""
+
+    __tablename__ = "crawl_workers"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    images: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hashed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class CrawlRequestDone(Base):
+    """Lease bookkeeping: a request of a distributed crawl whose results are committed.
+
+    A worker that dies after committing but before releasing its lease has the request
+    crawled again by another; the primary key makes that second run count nothing.
+    """
+
+    __tablename__ = "crawl_requests_done"
+
+    crawl_id: Mapped[int] = mapped_column(
+        ForeignKey("crawls.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(kind url)
+    worker_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    done_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

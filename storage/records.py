@@ -58,6 +58,7 @@ class CrawlInfo:
     stats: dict[str, Any] = field(default_factory=dict)
     host: str | None = None  # where its process runs (socket.gethostname())
     heartbeat_at: datetime | None = None  # when its process last said it is alive
+    frontier: str | None = None  # distributed crawls: the Redis URL of their frontier
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class KnownHashIn:
     source: str | None = None
     category: str | None = None
     extra: dict[str, str] | None = None
+    variant: str | None = None  # crop-centre-90, ...: a stored variant of the item
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class KnownHashRow:
     value: str
     label: str | None
     category: str | None
+    variant: str | None = None
 
 
 # --- media and hits -----------------------------------------------------------------
@@ -126,7 +129,7 @@ class KnownHashRow:
 # writer, the readers and the adapter (crawler/adapter.py) take their digest fields from.
 DIGEST_FIELDS = (
     "size", "format", "width", "height", "frames", "md5", "sha1", "sha256", "phash", "dhash",
-    "pdq", "pdq_quality", "flatness", "pdq_dihedral",
+    "pdq", "pdq_quality", "flatness", "pdq_dihedral", "variant_hashes",
 )
 
 
@@ -151,6 +154,7 @@ class MediaRecord:
     pdq_quality: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None  # 7 space-separated PDQ hex (rotations and mirrors)
+    variant_hashes: str | None = None  # matchers.digests.format_variants
     server_ip: str | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -201,6 +205,7 @@ class MediaInfo:
     first_seen: datetime
     last_seen: datetime
     last_crawl_id: int | None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,7 @@ class MediaDigestRow:
     height: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,7 @@ class MatchRow:
     known_value: str
     crawl_id: int | None  # the crawl that found it; None for a rematch
     found_at: datetime
+    known_variant: str | None = None  # the stored crop it matched (crop-centre-90, ...)
 
 
 @dataclass(frozen=True)

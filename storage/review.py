@@ -300,8 +300,11 @@ def claim_next(
             wanted = limit - len(claimed)
             candidates = [row for row in own if row[0] not in tried][:wanted]
             if len(candidates) < wanted:
+                # PostgreSQL: rows another analyst is claiming right now are skipped, not
+                # waited for (SQLite has one writer at a time anyway).
                 more = session.execute(
-                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried)))
+                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried))
+                    .with_for_update(skip_locked=True, of=Hit))
                 candidates += [row for row in more if row[0] not in tried][
                     :wanted - len(candidates)]
             if not candidates:
@@ -346,14 +349,17 @@ def review_queue(
     tier: str = DEFAULT_TIER,
     limit: int = DEFAULT_CLAIM_LIMIT,
     now: datetime | None = None,
+    next_while_claimed: bool = True,
 ) -> ReviewQueue:
     """The queue as `actor` sees it, changing nothing: their live claims of the tier (at
-    most `limit`), the next `limit` unclaimed pending images, and everyone else's claims."""
+    most `limit`), the next `limit` unclaimed pending images (not looked up while they
+    hold a batch, unless `next_while_claimed`), and everyone else's claims."""
     check_tier(tier)
     when = as_naive_utc(now)
     with store.read_session() as session:
         mine = [row[0] for row in session.execute(_own_claims(actor, tier, when).limit(limit))]
-        upcoming = [row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+        upcoming = [] if mine and not next_while_claimed else [
+            row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
         held = select(Hit.claimed_by, func.count(Hit.id), func.max(Hit.claimed_until)).where(
             Hit.claimed_until > when, Hit.status == "pending", Hit.claimed_by != actor)
         if tier != "all":

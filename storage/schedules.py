@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, text, update
 
 from storage.audit import append_audit
-from storage.crawls import PG_CRAWL_START_LOCK_KEY, SeedsBusyError
+from storage.crawls import PG_CRAWL_START_LOCK_KEY, SYSTEM_ACTOR, SeedsBusyError
 from storage.db import utcnow
 from storage.errors import StorageError
 from storage.models import Crawl, CrawlSeed, Schedule, Seed
@@ -45,6 +45,9 @@ class ScheduleSpec:
     max_pages: int | None = None
     time_budget_seconds: int = DEFAULT_TIME_BUDGET_SECONDS
     enabled: bool = True
+    # CIDR blocks its crawls may reach besides the seeds' hosts (checked by the caller:
+    # crawler.services.addresses)
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class ScheduleInfo:
     created_at: datetime
     last_crawl_id: int | None = None
     last_outcome: str | None = None
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ def _info(row: Schedule) -> ScheduleInfo:
         next_due_at=row.next_due_at,
         last_run_at=row.last_run_at,
         created_at=row.created_at,
+        allow_addresses=tuple(str(a) for a in json.loads(row.allow_addresses or "[]")),
     )
 
 
@@ -152,6 +157,7 @@ def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime,
             depth=spec.depth,
             max_pages=spec.max_pages,
             time_budget_seconds=spec.time_budget_seconds,
+            allow_addresses=json.dumps(list(dict.fromkeys(spec.allow_addresses))),
             enabled=spec.enabled,
             next_due_at=next_due_at,
             last_run_at=None,
@@ -362,14 +368,24 @@ def close_crawl(
 ) -> bool:
     """Set a crawl's outcome and reason, keeping the stats its process saved, but only while
     its outcome is one of only_if: a crawl that recorded its own end is never overwritten by
-    a scheduler that noticed it late. Returns whether the row changed."""
+    a scheduler that noticed it late. Returns whether the row changed; a change is audited
+    (as Trawl itself: the scheduler decided it, not the crawl)."""
     with store.session() as session:
+        before = session.scalar(select(Crawl.outcome).where(Crawl.id == crawl_id))
         result = session.execute(
             update(Crawl)
             .where(Crawl.id == crawl_id, Crawl.outcome.in_(list(only_if)))
             .values(outcome=outcome, reason=reason, finished_at=utcnow())
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if changed:
+            append_audit(
+                session, actor=SYSTEM_ACTOR,
+                action="crawl_marked_failed" if outcome == "failed" else "crawl_closed",
+                entity="crawl", entity_id=crawl_id, from_state=before, to_state=outcome,
+                detail={"reason": reason},
+            )
+        return changed
 
 
 def running_crawls(store: Store) -> list[RunningCrawl]:

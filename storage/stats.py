@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Subquery, and_, case, func, select
+from sqlalchemy import Subquery, and_, case, delete, func, select
 
-from storage.clock import as_naive_utc
-from storage.models import Crawl, Hit, Media, Notice, NoticeItem
+from storage.clock import as_naive_utc, utcnow
+from storage.models import (
+    Crawl,
+    Hit,
+    HitStateCount,
+    Media,
+    Notice,
+    NoticeItem,
+    StatsSnapshot,
+    TakedownChange,
+)
 from storage.policy import DEFAULT_OLDEST_LIVE, HIT_STATES, RECHECKABLE, TIERS
 from storage.providers import UNATTRIBUTED_PREFIX
 
@@ -21,6 +31,8 @@ if TYPE_CHECKING:
     from storage.db import Store
 
 DEFAULT_CRAWL_DAYS = 7  # the dashboard's crawl chart
+FOLD_DELTAS_AT = 5000  # hit_state_counts rows before they are folded into one per pair
+REMOVAL_SNAPSHOT = "removal_per_provider"
 
 @dataclass(frozen=True)
 class ProviderRemovalStats:
@@ -117,70 +129,118 @@ def takedown_stats(
     """The team's figures, computed in the database (aggregates, not rows): the CLI's
     `trawl stats`, the dashboard and GET /api/v1/stats all come from here."""
     when = as_naive_utc(now)
+    counts = state_counts(store)
+    by_status = dict.fromkeys(HIT_STATES, 0)
+    by_tier = dict.fromkeys(TIERS, 0)
+    for (status, tier), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+        if status == "pending":
+            by_tier[tier] = by_tier.get(tier, 0) + n
+    providers = provider_removal_stats(store)
     with store.read_session() as session:
-        by_status = dict.fromkeys(HIT_STATES, 0)
-        for status, count in session.execute(
-            select(Hit.status, func.count(Hit.id)).group_by(Hit.status)
-        ):
-            by_status[status] = int(count)
-        by_tier = dict.fromkeys(TIERS, 0)
-        for tier, count in session.execute(
-            select(Hit.tier, func.count(Hit.id)).where(Hit.status == "pending")
-            .group_by(Hit.tier)
-        ):
-            by_tier[tier] = int(count)
-        sent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_not(None))) or 0)
-        unsent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_(None))) or 0)
+        sent, unsent = (int(n or 0) for n in session.execute(select(
+            func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
+        )).one())
         due = int(session.scalar(
             select(func.count(Hit.id)).where(Hit.status.in_(RECHECKABLE),
                                              Hit.renotice_due_at <= when)) or 0)
-        latest = _latest_sent_notice()
-        counts: dict[str, list[int]] = {}  # provider -> [notified, removed, still live]
-        removed = and_(Hit.status == "removed", Hit.removed_at.is_not(None))
-        for key, notified, gone, live_count in session.execute(
-            select(latest.c.provider_key, func.count(Hit.id),
-                   func.sum(case((removed, 1), else_=0)),
-                   func.sum(case((Hit.status.in_(RECHECKABLE), 1), else_=0)))
-            .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
-            .where(Hit.notified_at.is_not(None))
-            .group_by(latest.c.provider_key)
-        ):
-            tally = counts.setdefault(_display(key), [0, 0, 0])
-            for n, value in enumerate((notified, gone, live_count)):
-                tally[n] += int(value or 0)
-        hours: dict[str, list[float]] = {}
-        for key, notified_at, removed_at in session.execute(
-            select(latest.c.provider_key, Hit.notified_at, Hit.removed_at)
-            .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
-            .where(removed, Hit.notified_at.is_not(None))
-        ):
-            hours.setdefault(_display(key), []).append(
-                (removed_at - notified_at).total_seconds() / 3600.0)
         live = _oldest_live(session, when, oldest)
-        providers = tuple(
-            ProviderRemovalStats(
-                provider=name, notified=tally[0], removed=tally[1], still_live=tally[2],
-                median_hours=percentile(hours.get(name, []), 50),
-                p90_hours=percentile(hours.get(name, []), 90),
-            )
-            for name, tally in sorted(counts.items(), key=lambda kv: kv[0].lower())
-        )
         by_day = _crawls_by_day(session, when, crawl_days)
     return TakedownStats(when, by_status, by_tier, sent, unsent, providers, live, due, by_day)
+
+
+def state_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Images per (state, tier), from the deltas the hits triggers write (hit_state_counts);
+    folds the deltas into one row per pair once there are many."""
+    with store.read_session() as session:
+        rows = session.execute(
+            select(HitStateCount.status, HitStateCount.tier, func.sum(HitStateCount.n),
+                   func.count(HitStateCount.id))
+            .group_by(HitStateCount.status, HitStateCount.tier)).all()
+    if sum(int(r[3]) for r in rows) > FOLD_DELTAS_AT:
+        fold_state_counts(store)
+    return {(status, tier): int(n) for status, tier, n, _ in rows if int(n)}
+
+
+def fold_state_counts(store: Store) -> None:
+    """Replace the delta rows with one row per (state, tier). DELETE ... RETURNING takes
+    exactly the rows it removes, so deltas that concurrent writers commit meanwhile stay."""
+    with store.session() as session:
+        totals: dict[tuple[str, str], int] = {}
+        for status, tier, n in session.execute(
+                delete(HitStateCount).returning(HitStateCount.status, HitStateCount.tier,
+                                                HitStateCount.n)):
+            totals[(status, tier)] = totals.get((status, tier), 0) + int(n)
+        session.add_all(HitStateCount(status=status, tier=tier, n=n)
+                        for (status, tier), n in sorted(totals.items()) if n)
+
+
+def provider_removal_stats(store: Store) -> tuple[ProviderRemovalStats, ...]:
+    """Time to removal per provider, recomputed only when the takedown figures can have
+    moved (a newer takedown_changes row than the snapshot's)."""
+    with store.read_session() as session:
+        version = int(session.scalar(select(func.max(TakedownChange.id))) or 0)
+        snapshot = session.get(StatsSnapshot, REMOVAL_SNAPSHOT)
+        if snapshot is not None and snapshot.version == version:
+            return tuple(ProviderRemovalStats(**p) for p in json.loads(snapshot.body))
+        providers = _provider_removal(session)
+    body = json.dumps([asdict(p) for p in providers])
+    with store.session() as session:
+        held = session.get(StatsSnapshot, REMOVAL_SNAPSHOT, with_for_update=True)
+        if held is None:
+            session.add(StatsSnapshot(name=REMOVAL_SNAPSHOT, version=version, body=body,
+                                      computed_at=utcnow()))
+        elif held.version < version:
+            held.version, held.body, held.computed_at = version, body, utcnow()
+    return providers
+
+
+def _provider_removal(session: Session) -> tuple[ProviderRemovalStats, ...]:
+    latest = _latest_sent_notice()
+    counts: dict[str, list[int]] = {}  # provider -> [notified, removed, still live]
+    removed = and_(Hit.status == "removed", Hit.removed_at.is_not(None))
+    for key, notified, gone, live_count in session.execute(
+        select(latest.c.provider_key, func.count(Hit.id),
+               func.sum(case((removed, 1), else_=0)),
+               func.sum(case((Hit.status.in_(RECHECKABLE), 1), else_=0)))
+        .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
+        .where(Hit.notified_at.is_not(None))
+        .group_by(latest.c.provider_key)
+    ):
+        tally = counts.setdefault(_display(key), [0, 0, 0])
+        for n, value in enumerate((notified, gone, live_count)):
+            tally[n] += int(value or 0)
+    hours: dict[str, list[float]] = {}
+    for key, notified_at, removed_at in session.execute(
+        select(latest.c.provider_key, Hit.notified_at, Hit.removed_at)
+        .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
+        .where(removed, Hit.notified_at.is_not(None))
+    ):
+        hours.setdefault(_display(key), []).append(
+            (removed_at - notified_at).total_seconds() / 3600.0)
+    return tuple(
+        ProviderRemovalStats(
+            provider=name, notified=tally[0], removed=tally[1], still_live=tally[2],
+            median_hours=percentile(hours.get(name, []), 50),
+            p90_hours=percentile(hours.get(name, []), 90),
+        )
+        for name, tally in sorted(counts.items(), key=lambda kv: kv[0].lower())
+    )
 
 
 def _oldest_live(session: Session, when: datetime, oldest: int) -> tuple[LiveHit, ...]:
     """The `oldest` notified or live images, longest since their first notice first."""
     if oldest <= 0:
         return ()
-    rows = session.execute(
-        select(Hit.id, Hit.status, Hit.notified_at, Hit.renotice_due_at, Media.url)
-        .join(Media, Media.id == Hit.media_id)
-        .where(Hit.status.in_(RECHECKABLE), Hit.notified_at.is_not(None))
-        .order_by(Hit.notified_at, Hit.id).limit(oldest)
-    ).all()
+    rows: list[Any] = []
+    for status in RECHECKABLE:  # one index range (status, notified_at) each, then merged
+        rows += session.execute(
+            select(Hit.id, Hit.status, Hit.notified_at, Hit.renotice_due_at, Media.url)
+            .join(Media, Media.id == Hit.media_id)
+            .where(Hit.status == status, Hit.notified_at.is_not(None))
+            .order_by(Hit.notified_at, Hit.id).limit(oldest)
+        ).all()
+    rows = sorted(rows, key=lambda row: (row[2], row[0]))[:oldest]
     ids = [row[0] for row in rows]
     latest = _latest_sent_notice()
     provider_of = dict(session.execute(

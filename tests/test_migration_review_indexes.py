@@ -66,7 +66,7 @@ def test_upgrade_from_0005_keeps_rows_and_adds_the_indexes(fresh_db_url: str) ->
     database_at_0005(fresh_db_url)
     store = open_store(fresh_db_url)  # migrates to head
     try:
-        assert schema_revision(store) == HEAD_REVISION == "0008"
+        assert schema_revision(store) == HEAD_REVISION
         for table, names in NEW_INDEXES.items():
             assert names <= index_names(store, table), table
         queue = review_queue(store, actor="ann", now=T)

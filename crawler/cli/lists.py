@@ -113,9 +113,15 @@ def lists_command(config: Config, fmt: str) -> None:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse to decode images with more pixels than this (default: the "
               "crawler's limit).")
+@click.option("--variants", "variants", type=click.Choice(["none", "crops"]), default="none",
+              show_default=True,
+              help="With --format csv or jsonl: crops also writes the perceptual hashes of "
+              "six crops of each image (centre 90% and 80%, the four 90% corners) and of "
+              "its picture without a border, if it has one, as variants of the same item "
+              "(column variant), so that cropped re-posts match.")
 def hash_command(
     files: tuple[Path, ...], fmt: str, hash_types: tuple[str, ...], label: str | None,
-    max_pixels: int | None,
+    max_pixels: int | None, variants: str,
 ) -> None:
     """Hash local image files (md5, sha1, sha256, pHash, dHash, PDQ); directories are walked.
 
@@ -124,14 +130,20 @@ def hash_command(
     stderr and skipped; the exit code is then 1.
 
     Example: trawl hash photo.jpg --format csv > my-list.csv
+
+    Example: trawl hash held/ --format csv --variants crops > my-list-with-crops.csv
     """
     from crawler.services.lists import hash_files, list_rows
 
+    crops = variants == "crops"
+    if crops and fmt == "pdq-hasher":
+        raise TrawlError("--variants crops needs --format csv or jsonl: pdq-hasher output "
+                         "has no column to mark a crop with.")
     failed = 0
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
-        writer.writerow(("hash_type", "hash", "label"))
-    for hashed in hash_files(files, max_pixels=max_pixels):
+        writer.writerow(("hash_type", "hash", "label", *(["variant"] if crops else [])))
+    for hashed in hash_files(files, max_pixels=max_pixels, crops=crops):
         d = hashed.digests
         if d is None:
             _warn(f"Error: {hashed.error}.")
@@ -140,9 +152,10 @@ def hash_command(
         if fmt == "jsonl":
             if d.status != "ok":
                 _warn(f"{hashed.path}: {d.status}: {d.error}; only md5/sha1/sha256 computed.")
-            click.echo(json.dumps({"file": str(hashed.path), **d.as_dict()}))
+            extra = {"variants": [v.as_dict() for v in d.variants]} if crops else {}
+            click.echo(json.dumps({"file": str(hashed.path), **d.as_dict(), **extra}))
         elif fmt == "csv":
-            rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label)
+            rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label, variants=crops)
             for warning in rows.warnings:
                 _warn(warning)
             writer.writerows(rows.rows)

@@ -23,6 +23,7 @@ from crawler.cli import (
     serve,
     takedown,
     users,
+    workers,
 )
 from crawler.config import ACTOR_ENV, DATABASE_ENV, Config
 from crawler.errors import USER_ERRORS, exit_code_of
@@ -70,7 +71,7 @@ def cli(ctx: click.Context, db_url: str | None, actor: str | None, verbose: bool
 
 
 for module in (database, lists, seeds, crawls, hits, review, takedown, schedules, demo,
-               users, serve):
+               users, serve, workers):
     module.register(cli)
 
 

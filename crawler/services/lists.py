@@ -132,9 +132,10 @@ class HashedFile:
 
 @dataclass(frozen=True)
 class ListRows:
-    """Trawl CSV rows (hash_type, hash, label) for one image, and the rows left out."""
+    """Trawl CSV rows (hash_type, hash, label[, variant]) for one image, and the rows left
+    out."""
 
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -150,9 +151,12 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
             yield path, path.name
 
 
-def hash_files(paths: Iterable[Path], *, max_pixels: int | None = None) -> Iterator[HashedFile]:
+def hash_files(
+    paths: Iterable[Path], *, max_pixels: int | None = None, crops: bool = False
+) -> Iterator[HashedFile]:
     """Hash local image files (directories walked) on the full decode; the bytes are read,
-    hashed and dropped one file at a time."""
+    hashed and dropped one file at a time. crops=True adds the hashes of the crops a
+    crop-augmented list stores (matchers.variants.LIST_CROPS) as the digests' variants."""
     from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 
     for path, label in expand_paths(paths):
@@ -161,14 +165,22 @@ def hash_files(paths: Iterable[Path], *, max_pixels: int | None = None) -> Itera
         except OSError as exc:
             yield HashedFile(path, label, error=f"cannot read {path}: {exc.strerror or exc}")
             continue
-        digests = hash_image(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, fast=False)
+        digests = hash_image(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, fast=False,
+                             variants=False, crops=crops)
         del data
         yield HashedFile(path, label, digests=digests)
 
 
-def list_rows(hashed: HashedFile, types: Iterable[str], label: str | None = None) -> ListRows:
+def list_rows(
+    hashed: HashedFile, types: Iterable[str], label: str | None = None, *, variants: bool = False
+) -> ListRows:
     """Trawl CSV list rows for one hashed image; a missing perceptual hash or a PDQ hash
-    below the quality threshold is left out with a warning."""
+    below the quality threshold is left out with a warning.
+
+    variants=True: rows of four columns, the fourth the variant (empty for the image's own
+    hashes), followed by the perceptual hashes of each of the digests' variants (the crops of
+    `hash_files(crops=True)`) under the same label; crops whose PDQ quality is too low are
+    left out silently (a crop of a featureless corner)."""
     d = hashed.digests
     out = ListRows()
     if d is None:
@@ -186,5 +198,13 @@ def list_rows(hashed: HashedFile, types: Iterable[str], label: str | None = None
                 f"{hashed.path}: PDQ quality {quality} is below {PDQ_QUALITY_THRESHOLD} (too "
                 "little detail to match reliably); its pdq row is left out.")
             continue
-        out.rows.append((hash_type, value, label or hashed.label))
+        out.rows.append((hash_type, value, label or hashed.label, *([""] if variants else [])))
+    if variants:
+        wanted = [t for t in types if t in ("phash", "dhash", "pdq")]
+        for variant in d.variants:
+            for hash_type in wanted:
+                if hash_type == "pdq" and variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
+                    continue
+                value = variant.perceptual()[hash_type]
+                out.rows.append((hash_type, value, label or hashed.label, variant.name))
     return out

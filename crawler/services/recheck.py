@@ -32,6 +32,7 @@ CRAWL_ONLY = (
     "crawler.engine.middlewares.scope.ScopeMiddleware",
     "crawler.engine.middlewares.conditional.ConditionalImageMiddleware",
     "crawler.engine.extensions.crawlstats.CrawlStatsExtension",
+    "crawler.engine.extensions.heartbeat.HeartbeatExtension",
 )
 
 
@@ -48,6 +49,7 @@ def recheck_settings(overrides: dict[str, Any] | None = None) -> Settings:
         kept = {k: (None if k in CRAWL_ONLY else v) for k, v in settings.getdict(name).items()}
         settings.set(name, kept, priority="cmdline")
     settings.set("ITEM_PIPELINES", RECHECK_PIPELINES, priority="cmdline")
+    settings.set("TRAWL_MATCH_IN_HASH_POOL", False, priority="cmdline")  # RecheckPipeline decides
     # Known URLs already reported to the provider, one request each: not a traversal.
     settings.set("ROBOTSTXT_OBEY", False, priority="cmdline")
     settings.update(overrides or {}, priority="cmdline")

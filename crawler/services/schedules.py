@@ -32,12 +32,16 @@ def add_schedule(
     time_budget: str = "1h",
     start_at: str | None = None,
     enabled: bool = True,
+    allow_addresses: Sequence[str] = (),
     now: datetime,
     actor: str | None = None,
 ) -> tuple[ScheduleInfo, list[str]]:
     """Validate and create a schedule; returns it with warnings for the person adding it
-    (a tag no seed carries yet, a tag whose seeds are all paused)."""
+    (a tag no seed carries yet, a tag whose seeds are all paused). `allow_addresses` are
+    the --allow-address values its crawls get (the scheduler's own, and
+    TRAWL_ALLOW_ADDRESSES where it runs, are added at each run)."""
     from crawler.clock import parse_datetime
+    from crawler.services.addresses import allowed_addresses
     from storage.schedules import ScheduleSpec
     from storage.schedules import add_schedule as store_schedule
     from storage.seeds import list_seeds
@@ -56,6 +60,7 @@ def add_schedule(
         name=name, seed_ids=tuple(seed_ids), seed_tag=tag, cron=expression,
         interval_seconds=interval, depth=depth, max_pages=max_pages,
         time_budget_seconds=budget, enabled=enabled,
+        allow_addresses=tuple(allowed_addresses(allow_addresses, environ={})),
     )
     info = store_schedule(store, spec, next_due_at=due, actor=actor)
     warnings: list[str] = []

@@ -76,11 +76,16 @@ def notices_text(notices: Sequence[NoticeInfo], fmt: str, renderer: NoticeRender
 def write_notices(
     notices: Sequence[NoticeInfo], fmt: str, out: Path, renderer: NoticeRenderer
 ) -> list[Path]:
-    """Write <REFERENCE>.<ext> per notice under `out` (created); returns the paths."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write <REFERENCE>.<ext> per notice under `out` (created 0700 if absent); returns the
+    paths. Notices name abuse URLs: each file is created 0600 and never written through a
+    symlink (crawler.files)."""
+    from crawler.files import open_private, private_dir
+
+    private_dir(out)
     written: list[Path] = []
     for notice in notices:
         path = out / f"{notice.reference}.{EXTENSIONS[fmt]}"
-        path.write_bytes(notice_bytes(notice, fmt, renderer))
+        with open_private(path, "wb") as handle:
+            handle.write(notice_bytes(notice, fmt, renderer))
         written.append(path)
     return written

@@ -329,9 +329,14 @@ class Scheduler:
         args = crawl_arguments(
             crawl_id, [s.id for s in seeds], time_budget=soft_budget(budget),
             depth=schedule.depth, max_pages=schedule.max_pages,
+            frontier_prefix=self.options.redis_prefix if self.options.redis_url else None,
         )
         try:
-            popen = spawn_crawl(self._command, args, db_url=self.store.url, log_path=log_path)
+            allowed = list(dict.fromkeys([*self.options.allow_addresses,
+                                          *schedule.allow_addresses]))
+            popen = spawn_crawl(self._command, args, db_url=self.store.url, log_path=log_path,
+                                allow_addresses=allowed,
+                                redis_url=self.options.redis_url)
         except OSError as exc:
             close_crawl(self.store, crawl_id, outcome="failed",
                         reason=f"the crawl process could not start: {exc}")

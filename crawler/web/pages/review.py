@@ -42,8 +42,9 @@ def _queue_page(request: Request, user: User, tier: str, *, error: str | None = 
                 decided: str | None = None, status_code: int = 200) -> Response:
     store = store_of(request)
     seen = review_queue(store, actor=user.name, tier=tier, limit=DEFAULT_CLAIM_LIMIT,
-                        now=now_of(request))
-    items = [*seen.mine, *seen.next_up]
+                        now=now_of(request), next_while_claimed=False)
+    # Your batch while you hold one; otherwise the images the next claim would give you.
+    items = list(seen.mine or seen.next_up)
     return render(request, "review.html", {
         "queue": seen, "items": items, "providers": providers_of(store, items),
         "tiers": TIER_CHOICES, "tier": tier, "now": seen.now, "minutes_left": minutes_left,

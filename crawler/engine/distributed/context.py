@@ -1,0 +1,70 @@
+"""A worker's shared state for its Scrapy components: frontier, identity, leases, crawls."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from crawler.engine.distributed.frontier import CrawlConfig, RedisFrontier
+from crawler.engine.distributed.leases import LeaseTracker
+from crawler.engine.scope import SeedPlan
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+_ATTR = "_trawl_worker"
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class WorkerContext:
+    worker_id: str
+    frontier: RedisFrontier
+    tracker: LeaseTracker
+    redis_url: str
+    _crawls: dict[int, CrawlConfig] = field(default_factory=dict)
+
+    def crawl(self, crawl_id: int) -> CrawlConfig:
+        """A crawl's configuration, read from Redis once."""
+        config = self._crawls.get(crawl_id)
+        if config is None:
+            config = self.frontier.crawl_config(crawl_id)
+            if config is None:
+                config = CrawlConfig(crawl_id, (), None, "unknown")
+            self._crawls[crawl_id] = config
+        return config
+
+
+class CrawlPlans:
+    """The seed spider's `plans`, across crawls: keys are (crawl id, seed index)."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+
+    def __getitem__(self, seed: tuple[int, int]) -> SeedPlan:
+        crawl_id, index = seed
+        return self.context.crawl(crawl_id).plans[index]
+
+
+def worker_context(crawler: Crawler) -> WorkerContext:
+    """The worker's context, created on first use from the settings TRAWL_REDIS_URL,
+    TRAWL_REDIS_PREFIX and TRAWL_WORKER_ID."""
+    context: WorkerContext | None = getattr(crawler, _ATTR, None)
+    if context is None:
+        s = crawler.settings
+        url = s.get("TRAWL_REDIS_URL")
+        if not url:
+            raise NotConfigured("TRAWL_REDIS_URL is not set: start workers with `trawl worker`.")
+        frontier = RedisFrontier.from_url(url, s.get("TRAWL_REDIS_PREFIX") or "trawl")
+        worker_id = s.get("TRAWL_WORKER_ID") or new_worker_id()
+        context = WorkerContext(worker_id, frontier, LeaseTracker(frontier, worker_id), url)
+        setattr(crawler, _ATTR, context)
+    return context

@@ -1,0 +1,335 @@
+"""The shared crawl frontier in Redis: per-crawl queues, admission, leases and crawl ends.
+
+Every change is one Lua script, so it is atomic however many workers run:
+
+- admission (`push`): a request of a crawl still running is queued unless its crawl has
+  seen it (pages and images by kind and URL), it falls in a trap (too many query variants
+  of one path) or its seed's page limit is reached; checking and queueing are one step,
+  so a worker dying between them loses nothing;
+- `pop` takes the best request of the next running crawl (round robin over crawls) and
+  leases it: it moves into the worker's lease set with a deadline and the crawl's
+  in-flight count goes up;
+- `ack` ends a lease once the request's results are committed to the database;
+- `reap` puts back the leases of workers whose heartbeat key expired, and leases past
+  their deadline;
+- `finish_if_done` ends a crawl whose queue is empty and which no worker holds a lease
+  of; `expire` ends one whose time budget is spent.
+
+Times come from the Redis server's clock (TIME), so workers' clocks need not agree.
+Keys (prefix P): P:crawls (running crawl ids), P:crawl:<id> (its plans, budget, state),
+P:queue:<id>, P:seen:<id>, P:pages:<id>, P:variants:<id>, P:inflight:<id>, P:workers,
+P:alive:<worker>, P:leases:<worker>.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from crawler.engine.scope import SeedPlan
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+DEFAULT_PREFIX = "trawl"
+RUNNING, FINISHED, TIMEOUT, CANCELLED = "running", "finished", "timeout", "cancelled"
+ENDED_KEY_TTL = 24 * 3600  # seconds the seen-sets etc. of an ended crawl are kept
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# ARGV: prefix, crawl, key ('' = no dedupe), score, data, seed, max_pages, variant, max_variants
+_PUSH = """
+local P, c = ARGV[1], ARGV[2]
+if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 'ended' end
+local key = ARGV[3]
+if key ~= '' then
+  if redis.call('SISMEMBER', P..':seen:'..c, key) == 1 then return 'seen' end
+  local variant = ARGV[8]
+  if variant ~= '' then
+    local n = tonumber(redis.call('HGET', P..':variants:'..c, variant) or '0')
+    if n >= tonumber(ARGV[9]) then return 'trap' end
+    redis.call('HINCRBY', P..':variants:'..c, variant, 1)
+  end
+  if ARGV[7] ~= '' then
+    local n = tonumber(redis.call('HGET', P..':pages:'..c, ARGV[6]) or '0')
+    if n >= tonumber(ARGV[7]) then return 'page_limit' end
+    redis.call('HINCRBY', P..':pages:'..c, ARGV[6], 1)
+  end
+  redis.call('SADD', P..':seen:'..c, key)
+end
+redis.call('ZADD', P..':queue:'..c, ARGV[4], ARGV[5])
+return 'ok'
+"""
+
+# ARGV: prefix, worker, lease seconds
+_POP = _NOW + """
+local P, w = ARGV[1], ARGV[2]
+local crawls = redis.call('SMEMBERS', P..':crawls')
+local n = #crawls
+if n == 0 then return false end
+table.sort(crawls)
+local start = redis.call('INCR', P..':rr') % n
+for i = 0, n - 1 do
+  local c = crawls[((start + i) % n) + 1]
+  local got = redis.call('ZPOPMIN', P..':queue:'..c)
+  if #got > 0 then
+    local member = c..'|'..got[2]..'|'..got[1]
+    redis.call('ZADD', P..':leases:'..w, now + tonumber(ARGV[3]), member)
+    redis.call('INCR', P..':inflight:'..c)
+    return member
+  end
+end
+return false
+"""
+
+# ARGV: prefix, worker, member...
+_ACK = """
+local P, w = ARGV[1], ARGV[2]
+local done = 0
+for i = 3, #ARGV do
+  if redis.call('ZREM', P..':leases:'..w, ARGV[i]) == 1 then
+    redis.call('DECR', P..':inflight:'..string.match(ARGV[i], '^(%d+)|'))
+    done = done + 1
+  end
+end
+return done
+"""
+
+# ARGV: prefix, only_worker ('' = every worker)
+_REAP = _NOW + """
+local P = ARGV[1]
+local workers = redis.call('SMEMBERS', P..':workers')
+if ARGV[2] ~= '' then workers = {ARGV[2]} end
+local moved = 0
+for _, w in ipairs(workers) do
+  local lk = P..':leases:'..w
+  local dead = ARGV[2] ~= '' or redis.call('EXISTS', P..':alive:'..w) == 0
+  local members
+  if dead then members = redis.call('ZRANGE', lk, 0, -1)
+  else members = redis.call('ZRANGEBYSCORE', lk, '-inf', now) end
+  for _, m in ipairs(members) do
+    local c, score, data = string.match(m, '^(%d+)|([^|]*)|(.*)$')
+    redis.call('ZREM', lk, m)
+    redis.call('DECR', P..':inflight:'..c)
+    if redis.call('SISMEMBER', P..':crawls', c) == 1 then
+      redis.call('ZADD', P..':queue:'..c, score, data)
+    end
+    moved = moved + 1
+  end
+  if dead then
+    redis.call('SREM', P..':workers', w)
+    redis.call('DEL', lk)
+  end
+end
+return moved
+"""
+
+# ARGV: prefix, crawl, state, ttl; ends the crawl (if running) when `state` is 'finished'
+# and nothing is queued or leased, when 'timeout' and its deadline passed, or always for
+# 'cancelled'. Returns 1 to the one caller that ended it.
+_END = _NOW + """
+local P, c, state = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 0 end
+local ck = P..':crawl:'..c
+if state == 'finished' then
+  if redis.call('ZCARD', P..':queue:'..c) > 0 then return 0 end
+  if tonumber(redis.call('GET', P..':inflight:'..c) or '0') > 0 then return 0 end
+elseif state == 'timeout' then
+  local deadline = tonumber(redis.call('HGET', ck, 'deadline') or '')
+  if deadline == nil or now < deadline then return 0 end
+end
+redis.call('SREM', P..':crawls', c)
+redis.call('HSET', ck, 'state', state, 'ended', tostring(now))
+redis.call('DEL', P..':queue:'..c)
+for _, k in ipairs({'seen', 'pages', 'variants', 'inflight'}) do
+  redis.call('EXPIRE', P..':'..k..':'..c, tonumber(ARGV[4]))
+end
+redis.call('EXPIRE', ck, tonumber(ARGV[4]))
+return 1
+"""
+
+# ARGV: prefix, crawl, plans json, deadline seconds from now ('' = none), max image size
+_START = _NOW + """
+local P, c = ARGV[1], ARGV[2]
+local deadline = ''
+if ARGV[4] ~= '' then deadline = tostring(now + tonumber(ARGV[4])) end
+redis.call('HSET', P..':crawl:'..c, 'plans', ARGV[3], 'deadline', deadline,
+           'max_image_size', ARGV[5], 'state', 'running', 'started', tostring(now))
+redis.call('INCR', P..':inflight:'..c)  -- held until its seeds are queued (`seeded`)
+redis.call('SADD', P..':crawls', c)
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A request a worker holds: `member` identifies it in Redis; `data` is the encoded
+    request; `score` its queue score (minus its priority)."""
+
+    crawl_id: int
+    score: str
+    data: bytes
+    member: bytes
+
+    @classmethod
+    def parse(cls, member: bytes) -> Lease:
+        crawl, score, data = member.split(b"|", 2)
+        return cls(int(crawl), score.decode(), data, member)
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """What a worker needs to know about a crawl: its seeds' plans and image size cap."""
+
+    crawl_id: int
+    plans: tuple[SeedPlan, ...]
+    max_image_size: int | None
+    state: str
+
+
+class RedisFrontier:
+    """The frontier's operations for one Redis server and key prefix."""
+
+    def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._push = client.register_script(_PUSH)
+        self._pop = client.register_script(_POP)
+        self._ack = client.register_script(_ACK)
+        self._reap = client.register_script(_REAP)
+        self._end = client.register_script(_END)
+        self._start = client.register_script(_START)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisFrontier:
+        import redis
+
+        return cls(redis.Redis.from_url(url), prefix)
+
+    def key(self, *parts: object) -> str:
+        return ":".join((self.prefix, *map(str, parts)))
+
+    # --- crawls ---------------------------------------------------------------------
+    def start_crawl(
+        self, crawl_id: int, plans: Sequence[SeedPlan], *, time_budget: float | None,
+        max_image_size: int | None,
+    ) -> None:
+        """Make the crawl's plans known and its queue open for admission; it cannot end
+        before `seeded` is called."""
+        self._start(args=[
+            self.prefix, crawl_id, json.dumps([asdict(p) for p in plans]),
+            "" if time_budget is None else repr(float(time_budget)),
+            "" if max_image_size is None else int(max_image_size),
+        ])
+
+    def seeded(self, crawl_id: int) -> None:
+        """The crawl's seeds are queued: it may now end when its frontier runs dry."""
+        self.client.decr(self.key("inflight", crawl_id))
+
+    def crawl_config(self, crawl_id: int) -> CrawlConfig | None:
+        raw = self.client.hgetall(self.key("crawl", crawl_id))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        plans = tuple(SeedPlan(**p) for p in json.loads(fields.get("plans", "[]")))
+        size = fields.get("max_image_size") or None
+        return CrawlConfig(crawl_id, plans, int(size) if size else None,
+                           fields.get("state", RUNNING))
+
+    def running_crawls(self) -> list[int]:
+        return sorted(int(c) for c in self.client.smembers(self.key("crawls")))
+
+    def state(self, crawl_id: int) -> str | None:
+        value = self.client.hget(self.key("crawl", crawl_id), "state")
+        return _text(value) if value is not None else None
+
+    def finish_if_done(self, crawl_id: int) -> bool:
+        """End the crawl if nothing is queued or leased; True for the caller that ended it."""
+        return bool(self._end(args=[self.prefix, crawl_id, FINISHED, ENDED_KEY_TTL]))
+
+    def expire(self, crawl_id: int) -> bool:
+        """End the crawl if its time budget is spent; True for the caller that ended it."""
+        return bool(self._end(args=[self.prefix, crawl_id, TIMEOUT, ENDED_KEY_TTL]))
+
+    def cancel(self, crawl_id: int) -> bool:
+        """End the crawl now (its row was marked failed); True if it was running."""
+        return bool(self._end(args=[self.prefix, crawl_id, CANCELLED, ENDED_KEY_TTL]))
+
+    def counts(self, crawl_id: int) -> tuple[int, int]:
+        """(requests queued, requests leased) of a crawl."""
+        queued = int(self.client.zcard(self.key("queue", crawl_id)))
+        inflight = int(self.client.get(self.key("inflight", crawl_id)) or 0)
+        return queued, inflight
+
+    # --- requests -------------------------------------------------------------------
+    def push(
+        self, crawl_id: int, data: bytes, *, score: float | str, key: str = "",
+        seed: int = 0, max_pages: int | None = None, variant: str = "",
+        max_variants: int = 0,
+    ) -> str:
+        """Admit one encoded request; returns 'ok' or why not: seen, trap, page_limit,
+        ended (its crawl is no longer running). An empty `key` skips the seen check
+        (a redirect or retry of a leased request)."""
+        result = self._push(args=[
+            self.prefix, crawl_id, key, score, data, seed,
+            "" if max_pages is None else max_pages, variant, max_variants,
+        ])
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    def pop(self, worker: str, lease_seconds: float) -> Lease | None:
+        member = self._pop(args=[self.prefix, worker, lease_seconds])
+        return Lease.parse(member) if member else None
+
+    def ack(self, worker: str, members: Iterable[bytes]) -> int:
+        """End leases whose results are committed; returns how many were still held (a
+        lease reaped meanwhile counts 0: its request is being crawled again)."""
+        batch = list(members)
+        if not batch:
+            return 0
+        return int(self._ack(args=[self.prefix, worker, *batch]))
+
+    # --- workers --------------------------------------------------------------------
+    def beat(self, worker: str, ttl: float) -> None:
+        """The worker is alive for `ttl` more seconds."""
+        pipe = self.client.pipeline()
+        pipe.sadd(self.key("workers"), worker)
+        pipe.set(self.key("alive", worker), "1", px=max(1, int(ttl * 1000)))
+        pipe.execute()
+
+    def reap(self) -> int:
+        """Re-queue the leases of dead workers and leases past their deadline."""
+        return int(self._reap(args=[self.prefix, ""]))
+
+    def release(self, worker: str) -> int:
+        """Re-queue every lease of `worker` (it is stopping) and forget it."""
+        moved = int(self._reap(args=[self.prefix, worker]))
+        self.client.delete(self.key("alive", worker))
+        return moved
+
+    def leases_of(self, worker: str) -> int:
+        return int(self.client.zcard(self.key("leases", worker)))
+
+    def live_workers(self) -> list[str]:
+        workers = sorted(_text(w) for w in self.client.smembers(self.key("workers")))
+        return [w for w in workers if self.client.exists(self.key("alive", w))]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def redis_display_url(url: str) -> str:
+    """The Redis URL without its password, as crawl and worker rows show it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,108 @@
+"""Per-host concurrency and delay across every worker: a shared token bucket in Redis.
+
+Scrapy's own per-domain slots only see one process; with N workers a host would get N
+times the load. Before a request goes to the downloader, this middleware takes a slot
+for its host in Redis: at most TRAWL_HOST_CONCURRENCY requests in flight for one host
+across all workers, and TRAWL_HOST_DELAY seconds at least between two requests' starts.
+A slot is given back when the response (or the error) comes back, and expires after the
+download timeout if its worker died holding it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+from crawler.engine.distributed.context import worker_context
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.statscollectors import StatsCollector
+
+    from crawler.engine.distributed.frontier import RedisFrontier
+
+# Returns 0 when the slot is taken, else seconds to wait before trying again.
+# ARGV: prefix, host, holder, concurrency (0 = no limit), delay, hold seconds
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local P, host = ARGV[1], ARGV[2]
+local hk, nk = P..':host:'..host, P..':hostnext:'..host
+local limit, delay, hold = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', hk, '-inf', now)
+if limit > 0 and redis.call('ZCARD', hk) >= limit then return '0.05' end
+local nxt = tonumber(redis.call('GET', nk) or '0')
+if nxt > now then return tostring(nxt - now) end
+redis.call('ZADD', hk, now + hold, ARGV[3])
+redis.call('EXPIRE', hk, math.ceil(hold) + 60)
+if delay > 0 then
+  redis.call('SET', nk, tostring(now + delay), 'PX', math.ceil(delay * 1000) + 1000)
+end
+return '0'
+"""
+POLL_CAP = 1.0  # seconds: longest single wait before asking again
+
+
+class HostLimitMiddleware:
+    """Downloader middleware (placed last, next to the downloader)."""
+
+    def __init__(self, frontier: RedisFrontier, worker_id: str, stats: StatsCollector, *,
+                 concurrency: int, delay: float, hold_seconds: float) -> None:
+        self.frontier = frontier
+        self.worker_id = worker_id
+        self.stats = stats
+        self.concurrency = concurrency
+        self.delay = delay
+        self.hold_seconds = hold_seconds
+        self._acquire = frontier.client.register_script(_ACQUIRE)
+        self._held: dict[int, tuple[str, str]] = {}  # id(request) -> (host key, holder)
+        self._ids = itertools.count(1)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostLimitMiddleware:
+        s = crawler.settings
+        context = worker_context(crawler)
+        assert crawler.stats is not None
+        return cls(context.frontier, context.worker_id, crawler.stats,
+                   concurrency=s.getint("TRAWL_HOST_CONCURRENCY"),
+                   delay=s.getfloat("TRAWL_HOST_DELAY"),
+                   hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0)
+
+    async def process_request(self, request: Request) -> None:
+        if self.concurrency <= 0 and self.delay <= 0:
+            return
+        host = (urlsplit(request.url).netloc or "").lower()
+        holder = f"{self.worker_id}/{next(self._ids)}"
+        waited = 0.0
+        while True:
+            wait = float(self._acquire(args=[
+                self.frontier.prefix, host, holder, self.concurrency, self.delay,
+                self.hold_seconds]))
+            if wait <= 0:
+                break
+            wait = min(wait, POLL_CAP)
+            waited += wait
+            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        if waited:
+            self.stats.inc_value("trawl/politeness/waits")
+        self._held[id(request)] = (self.frontier.key("host", host), holder)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self._give_back(request)
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException) -> Any:
+        self._give_back(request)
+        return None
+
+    def _give_back(self, request: Request) -> None:
+        held = self._held.pop(id(request), None)
+        if held is not None:
+            self.frontier.client.zrem(*held)

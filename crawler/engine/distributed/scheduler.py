@@ -1,0 +1,140 @@
+"""scrapy-redis's scheduler and priority queue, with leases and atomic admission.
+
+Plain scrapy-redis pops a request and forgets it, and checks its dupefilter and pushes in
+two steps. Here admission (seen, trap, page limit, push) is one Lua script and a pop is a
+lease (crawler.engine.distributed.frontier), released by the store pipeline once the
+request's results are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+
+from crawler.engine.distributed.context import WorkerContext, worker_context
+from crawler.engine.distributed.leases import LEASE_META, request_key
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+# Meta keys that describe one attempt in one worker, never stored in the frontier.
+LOCAL_META = (LEASE_META, "download_slot", "download_latency")
+
+
+class LeasedPriorityQueue(PriorityQueue):
+    """scrapy-redis's request encoding (pickled request dicts, callbacks by name), with the
+    pushes and pops of the shared frontier."""
+
+    def _encode_request(self, request: Request) -> bytes:
+        data = request.to_dict(spider=self.spider)
+        data["meta"] = {k: v for k, v in data["meta"].items() if k not in LOCAL_META}
+        encoded: bytes = self.serializer.dumps(data)
+        return encoded
+
+    def decode(self, data: bytes) -> Request:
+        request: Request = self._decode_request(data)
+        return request
+
+
+class LeasedScheduler(Scheduler):
+    """A worker's scheduler: admits requests into the crawl they belong to and leases the
+    next request of any running crawl."""
+
+    def __init__(self, context: WorkerContext, stats: StatsCollector | None, *,
+                 lease_seconds: float, max_query_variants: int) -> None:
+        super().__init__(server=context.frontier.client, persist=True)
+        self.context = context
+        self.stats = stats
+        self.lease_seconds = lease_seconds
+        self.max_query_variants = max_query_variants
+        self.lqueue: LeasedPriorityQueue | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LeasedScheduler:
+        s = crawler.settings
+        return cls(worker_context(crawler), crawler.stats,
+                   lease_seconds=s.getfloat("TRAWL_LEASE_SECONDS"),
+                   max_query_variants=s.getint("TRAWL_TRAP_MAX_QUERY_VARIANTS"))
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        self.lqueue = LeasedPriorityQueue(self.server, spider, self.context.frontier.key("queue"))
+
+    def close(self, reason: str) -> None:
+        moved = self.context.frontier.release(self.context.worker_id)
+        if moved:
+            logger.info("Put %d leased requests back in the frontier", moved)
+
+    def __len__(self) -> int:
+        return 0  # the frontier is shared: nothing waits in this process
+
+    def has_pending_requests(self) -> bool:
+        return False
+
+    def _count(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key)
+
+    def enqueue_request(self, request: Request) -> bool:
+        assert self.lqueue is not None
+        crawl_id, seed = request.meta["trawl_seed"]
+        data = self.lqueue._encode_request(request)
+        frontier = self.context.frontier
+        token = request.meta.get(LEASE_META)
+        if token is not None:  # a redirect or retry of a leased request: the lease moves on
+            result = frontier.push(crawl_id, data, score=-request.priority)
+            self.context.tracker.transferred(token)
+            return result == "ok"
+        kind = request.meta.get("trawl_kind", "page")
+        max_pages, variant = None, ""
+        if kind == "page":
+            max_pages = self.context.crawl(crawl_id).plans[seed].max_pages
+            parts = urlsplit(request.url)
+            if parts.query:
+                variant = f"{parts.netloc}{parts.path}"
+        result = frontier.push(
+            crawl_id, data, score=-request.priority, key=request_key(kind, request.url),
+            seed=seed, max_pages=max_pages, variant=variant,
+            max_variants=self.max_query_variants,
+        )
+        if result == "ok":
+            self._count("scheduler/enqueued/redis")
+        elif result not in ("seen", "ended"):
+            self._count(f"trawl/drop/{result}")
+        return result == "ok"
+
+    def next_request(self) -> Request | None:
+        assert self.lqueue is not None
+        lease = self.context.frontier.pop(self.context.worker_id, self.lease_seconds)
+        if lease is None:
+            return None
+        try:
+            request = self.lqueue.decode(lease.data)
+        except Exception:  # not ours to crawl: end the lease so it is not retried forever
+            logger.exception("Dropping an undecodable request of crawl %d", lease.crawl_id)
+            self.context.frontier.ack(self.context.worker_id, [lease.member])
+            self._count("trawl/drop/undecodable")
+            return None
+        kind = str(request.meta.get("trawl_kind", "page"))
+        request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, request.url)
+        self._count("scheduler/dequeued/redis")
+        return request
+
+
+def encode_start_request(url: str, meta: dict[str, Any], *, priority: int = 0) -> bytes:
+    """A seed's first request as the worker spider's parse_page/page_failed will decode it."""
+    from scrapy import Request
+    from scrapy_redis import picklecompat
+
+    data = Request(url, meta=meta, priority=priority).to_dict()
+    data["callback"], data["errback"] = "parse_page", "page_failed"
+    encoded: bytes = picklecompat.dumps(data)
+    return encoded

@@ -1,0 +1,157 @@
+"""The worker's life: heartbeats, re-queueing dead workers' leases, ending crawls.
+
+Every TRAWL_WORKER_HEARTBEAT seconds a worker renews its alive key in Redis (it expires
+after TRAWL_WORKER_TTL seconds: a killed worker's leases are then re-queued by the next
+reap of any worker), reaps, and ends the crawls that are done (frontier empty, no lease
+held anywhere) or out of time, writing their outcome on the crawl row; exactly one worker
+ends each crawl (the frontier's scripts are atomic). It also keeps the heartbeat of the
+crawl rows it works on and its own `workers` row current, and stops working on a crawl
+whose row was marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from twisted.internet.task import LoopingCall
+
+from crawler.engine.context import store_for
+from crawler.engine.distributed.context import worker_context
+from crawler.engine.distributed.frontier import redis_display_url
+from storage.crawls import COUNTER_KEYS, finish_crawl, get_crawl, heartbeat
+from storage.workers import (
+    crawl_worker_counts,
+    register_worker,
+    stop_worker,
+    worker_heartbeat,
+)
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+ROW_BEAT_SECONDS = 10.0  # crawl rows' and the worker row's heartbeat (storage.crawls)
+
+
+class WorkerExtension:
+    def __init__(self, crawler: Crawler, stats: StatsCollector, *, beat: float,
+                 ttl: float) -> None:
+        self.crawler = crawler
+        self.stats = stats
+        self.beat = beat
+        self.ttl = ttl
+        self.context = worker_context(crawler)
+        self._loop: LoopingCall | None = None
+        self._last_rows = 0.0
+        self._last_rate = (time.monotonic(), 0)
+        self._latest_crawl: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WorkerExtension:
+        s = crawler.settings
+        assert crawler.stats is not None
+        ext = cls(crawler, crawler.stats, beat=s.getfloat("TRAWL_WORKER_HEARTBEAT"),
+                  ttl=s.getfloat("TRAWL_WORKER_TTL"))
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    @property
+    def worker_id(self) -> str:
+        return self.context.worker_id
+
+    def spider_opened(self) -> None:
+        self.context.frontier.beat(self.worker_id, self.ttl)
+        register_worker(store_for(self.crawler), self.worker_id, host=socket.gethostname(),
+                        pid=os.getpid(), frontier=redis_display_url(self.context.redis_url))
+        logger.info("Worker %s started on %s", self.worker_id,
+                    redis_display_url(self.context.redis_url))
+        self._loop = LoopingCall(self.tick)
+        self._loop.start(self.beat, now=True)
+
+    def spider_closed(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        try:
+            stop_worker(store_for(self.crawler), self.worker_id)
+        except Exception:
+            logger.exception("Could not record that worker %s stopped", self.worker_id)
+
+    def tick(self) -> None:
+        try:
+            self._tick()
+        except Exception:  # a database or Redis hiccup must not stop the worker
+            logger.exception("Worker housekeeping failed; will retry")
+            self.stats.inc_value("trawl/errors/housekeeping")
+
+    def _tick(self) -> None:
+        frontier = self.context.frontier
+        frontier.beat(self.worker_id, self.ttl)
+        moved = frontier.reap()
+        if moved:
+            logger.warning("Re-queued %d requests leased by stopped workers or past their "
+                           "lease", moved)
+            self.stats.inc_value("trawl/requeued", moved)
+        for crawl_id in frontier.running_crawls():
+            if frontier.expire(crawl_id):
+                self._end(crawl_id, "timeout", "stopped: time budget spent")
+            elif frontier.finish_if_done(crawl_id):
+                self._end(crawl_id, "finished", None)
+        self._nudge()
+        now = time.monotonic()
+        if now - self._last_rows >= ROW_BEAT_SECONDS:
+            self._last_rows = now
+            self._beat_rows(now)
+
+    def _nudge(self) -> None:
+        """Ask the engine for requests now: while idle it would ask only every 5 s."""
+        slot = getattr(self.crawler.engine, "_slot", None)
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
+
+    def _beat_rows(self, now: float) -> None:
+        store = store_for(self.crawler)
+        crawls = self.context.tracker.crawl_ids()
+        for crawl_id in crawls:
+            self._latest_crawl = crawl_id
+            # Its row was marked failed or ended by someone else: stop working on it.
+            if not heartbeat(store, crawl_id) and self.context.frontier.cancel(crawl_id):
+                    logger.warning("Crawl %d is no longer running in the database: "
+                                   "stopped working on it", crawl_id)
+        released = self.context.tracker.released
+        last_time, last_released = self._last_rate
+        rate = (released - last_released) / (now - last_time) if now > last_time else 0.0
+        self._last_rate = (now, released)
+        worker_heartbeat(store, self.worker_id, crawl_id=self._latest_crawl,
+                         requests=released, rate=rate)
+
+    def _end(self, crawl_id: int, outcome: str, reason: str | None) -> None:
+        store = store_for(self.crawler)
+        if outcome == "timeout":
+            self._flush_pipelines()
+        crawl = get_crawl(store, crawl_id)
+        if crawl.outcome != "running":
+            return  # marked failed meanwhile: keep the operator's word
+        workers = crawl_worker_counts(store, crawl_id)
+        stats: dict[str, Any] = {key: getattr(crawl, name) for name, key in COUNTER_KEYS.items()}
+        stats["trawl/workers"] = len(workers)
+        stats["finish_reason"] = outcome
+        finish_crawl(store, crawl_id, outcome=outcome, stats=stats, reason=reason)
+        logger.info("Crawl %d %s", crawl_id, outcome)
+
+    def _flush_pipelines(self) -> None:
+        """A timed-out crawl ends now: what this worker holds for it is committed first."""
+        scraper = getattr(self.crawler.engine, "scraper", None)
+        itemproc = getattr(scraper, "itemproc", None)
+        for pipeline in getattr(itemproc, "middlewares", ()):
+            flush = getattr(pipeline, "flush", None)
+            if callable(flush) and hasattr(pipeline, "writers"):
+                flush()

@@ -1,0 +1,332 @@
+"""`trawl worker` end to end: real worker processes on one Redis frontier and one PostgreSQL,
+crawling generated loopback sites (issue 13)."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.sitegen.images import encode, textured
+from crawler.sitegen.layout import EXPECTED_PAGES
+from crawler.sitegen.server import LoggedRequest, Reply, RouteServer
+from crawler.sitegen.site import SyntheticSite
+from matchers.hashing import hash_image
+from storage.crawls import get_crawl
+from storage.db import open_store
+from storage.hits import list_hits
+from storage.known import KnownHashIn, import_known_list
+from storage.workers import crawl_worker_counts
+from tests.crawlhelpers import import_site_list
+from tests.workerhelpers import Workers, running_workers, unique_frontier
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workers(pg_url: str, tmp_path: Path) -> Iterator[Workers]:
+    for frontier in unique_frontier():
+        yield from running_workers(pg_url, frontier, tmp_path)
+
+
+@pytest.fixture
+def site() -> Iterator[SyntheticSite]:
+    with SyntheticSite() as started:
+        yield started
+
+
+def _media_rows(db_url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    store = open_store(db_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT url, count(*) FROM media GROUP BY url"))
+            return {url: int(n) for url, n in rows}
+    finally:
+        store.close()
+
+
+def test_three_workers_find_every_hit_once_and_the_crawl_finishes_by_itself(
+    workers: Workers, site: SyntheticSite,
+) -> None:
+    import_site_list(workers.db_url, site)
+    for _ in range(3):
+        workers.start()
+    summary = workers.crawl(site.start_url, "--max-image-size", str(site.max_image_size))
+
+    assert summary["outcome"] == "finished", workers.logs()
+    assert summary["pages"] == EXPECTED_PAGES
+    assert summary["images"] == len(site.expected)
+    assert summary["hits"] == len(site.expected_hits)
+    assert summary["hashed"] == len(site.expected) - 3
+    assert summary["errors"] == 2
+    store = open_store(workers.db_url)
+    try:
+        hits = list_hits(store)
+        assert sorted(h.media_url for h in hits) == sorted(site.expected_hits)
+        for hit in hits:  # every page that showed the image is recorded
+            assert site.expected[hit.media_url].pages <= set(hit.page_urls), hit.media_url
+        crawl_id = int(summary["crawl_id"])
+        shares = crawl_worker_counts(store, crawl_id)
+        crawl = get_crawl(store, crawl_id)
+    finally:
+        store.close()
+    assert sum(w.pages for w in shares) == crawl.pages == EXPECTED_PAGES
+    assert sum(w.images for w in shares) == crawl.images
+    assert sum(w.hits for w in shares) == crawl.hits
+    assert set(_media_rows(workers.db_url).values()) == {1}
+    assert set(_media_rows(workers.db_url)) == set(site.expected)
+
+    # Same rules as one process: scope, robots.txt and depth; every page and image URL of
+    # the site fetched exactly once (robots.txt once per worker, /flaky retried once).
+    for url in site.never_fetched:
+        assert site.requested(url) == 0, url
+    fetched = {r.url for r in site.log}
+    for url in fetched:
+        if url.endswith("/robots.txt") or "/flaky" in url:
+            continue
+        assert site.requested(url) == 1, url
+
+    shown = workers.cli("crawls", "show", str(crawl_id))
+    assert "Workers (frontier redis://" in shown
+    listed = workers.cli("workers")
+    assert listed.count("\n") >= 4, listed  # a header and three live workers
+
+
+class SlowSite:
+    """index -> /p/I (each with `images` images); images answer after `delay` seconds.
+    Logs the start and end time of every request, and the most requests in flight."""
+
+    def __init__(self, pages: int, images: int, delay: float) -> None:
+        self.pages, self.images, self.delay = pages, images, delay
+        self.log: list[LoggedRequest] = []
+        self.times: list[tuple[float, float, str]] = []
+        self.server = RouteServer("127.0.0.1", self.log)
+        self.picture = encode(textured(7, (96, 72)), "png")
+        self._lock = threading.Lock()
+        self.active = 0
+        self.most_active = 0
+        links = "".join(f'<a href="/p/{i}">p{i}</a>' for i in range(pages))
+        self.server.routes["/"] = lambda path, headers: Reply(200, _html(links))
+        self.server.prefix_routes = {"/p/": self._page, "/img/": self._image}
+
+    def url(self, path: str) -> str:
+        return self.server.base_url + path
+
+    @property
+    def image_urls(self) -> set[str]:
+        return {self.url(f"/img/{i}-{j}.png") for i in range(self.pages)
+                for j in range(self.images)}
+
+    def _page(self, path: str, headers: dict[str, str]) -> Reply:
+        i = int(path.rsplit("/", 1)[1])
+        tags = "".join(f'<img src="/img/{i}-{j}.png">' for j in range(self.images))
+        return Reply(200, _html(tags))
+
+    def _image(self, path: str, headers: dict[str, str]) -> Reply:
+        start = time.monotonic()
+        with self._lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        time.sleep(self.delay)
+        with self._lock:
+            self.active -= 1
+            self.times.append((start, time.monotonic(), path))
+        # Distinct bytes per URL (a PNG text chunk would do; appended bytes are ignored).
+        return Reply(200, self.picture + path.encode(), "image/png")
+
+    def __enter__(self) -> SlowSite:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+def _html(body: str) -> bytes:
+    return f"<!doctype html><html><body>{body}</body></html>".encode()
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing(workers: Workers) -> None:
+    import redis
+
+    from crawler.engine.distributed.frontier import RedisFrontier
+
+    with SlowSite(pages=12, images=6, delay=0.15) as site:
+        victim = workers.start("TRAWL_WORKER_TTL=2", "TRAWL_HOST_CONCURRENCY=0")
+        queued = workers.crawl(site.url("/"), "--depth", "1", wait=False)
+        crawl_id = int(queued["crawl_id"])
+        frontier = RedisFrontier(redis.Redis.from_url(workers.redis_url), workers.prefix)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the victim is mid-crawl, holding leases
+            ids = frontier.live_workers()
+            if len(site.times) >= 8 and ids and frontier.leases_of(ids[0]) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the worker never got going" + workers.logs())
+        held = frontier.leases_of(frontier.live_workers()[0])
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        workers.start("TRAWL_WORKER_TTL=2", "TRAWL_HOST_CONCURRENCY=0")
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 120
+            while get_crawl(store, crawl_id).outcome == "running":
+                assert time.monotonic() < deadline, "the crawl never ended" + workers.logs()
+                time.sleep(0.5)
+            crawl = get_crawl(store, crawl_id)
+            shares = crawl_worker_counts(store, crawl_id)
+        finally:
+            store.close()
+        assert held >= 3
+        assert crawl.outcome == "finished", crawl.reason
+        media = _media_rows(workers.db_url)
+        assert set(media) == site.image_urls  # nothing missing
+        assert set(media.values()) == {1}  # nothing duplicated
+        assert crawl.images == len(site.image_urls)  # never counted twice
+        assert crawl.pages == site.pages + 1
+        assert sum(w.images for w in shares) == crawl.images
+        assert len(shares) == 2  # both workers committed a share
+
+
+def test_per_host_limits_hold_across_workers(workers: Workers) -> None:
+    with SlowSite(pages=4, images=5, delay=0.05) as site:
+        for _ in range(3):
+            workers.start("TRAWL_HOST_CONCURRENCY=1", "TRAWL_HOST_DELAY=0.2")
+        summary = workers.crawl(site.url("/"), "--depth", "1")
+    assert summary["outcome"] == "finished"
+    assert summary["images"] == 20
+    assert site.most_active == 1  # never two image downloads at once, across 3 workers
+    starts = sorted(start for start, _end, _path in site.times)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # The delay holds between the starts the workers take from Redis; at the server each
+    # arrival carries the client's scheduling jitter (up to some 50 ms on a loaded machine),
+    # so single gaps are allowed that much short and the average must hold in full.
+    assert min(gaps) >= 0.15, gaps
+    assert (starts[-1] - starts[0]) / len(gaps) >= 0.2, gaps
+
+
+def test_a_list_imported_mid_crawl_matches_later_images(workers: Workers) -> None:
+    gate = threading.Event()
+    early = encode(textured(11, (120, 90)), "png")
+    late = encode(textured(12, (120, 90)), "png")
+    log: list[LoggedRequest] = []
+    server = RouteServer("127.0.0.1", log)
+
+    def gated(path: str, headers: dict[str, str]) -> Reply:
+        gate.wait(60)
+        return Reply(200, _html('<img src="/late.png">'))
+
+    server.routes.update({
+        "/": lambda p, h: Reply(200, _html('<a href="/a">a</a><a href="/b">b</a>')),
+        "/a": lambda p, h: Reply(200, _html('<img src="/early.png">')),
+        "/b": gated,
+        "/early.png": lambda p, h: Reply(200, early, "image/png"),
+        "/late.png": lambda p, h: Reply(200, late, "image/png"),
+    })
+    server.start()
+    try:
+        workers.start("TRAWL_LIST_CHECK_INTERVAL=0.3")
+        queued = workers.crawl(server.base_url + "/", wait=False)
+        crawl_id = int(queued["crawl_id"])
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 60
+            while _media_rows(workers.db_url).get(server.base_url + "/early.png") is None:
+                assert time.monotonic() < deadline, workers.logs()
+                time.sleep(0.2)
+            import_known_list(store, name="late", fmt="csv", source_file="test", actor="test",
+                              entries=[KnownHashIn(hash_type="sha256",
+                                                   value=hash_image(d).sha256, label=n)
+                                       for n, d in (("early", early), ("late", late))])
+            deadline = time.monotonic() + 30
+            log_file = workers.log_dir / "worker0.log"
+            while "Reloaded" not in log_file.read_text(errors="replace"):
+                assert time.monotonic() < deadline, workers.logs()
+                time.sleep(0.2)
+            gate.set()
+            while get_crawl(store, crawl_id).outcome == "running":
+                assert time.monotonic() < deadline + 60, workers.logs()
+                time.sleep(0.3)
+            hits = {h.media_url for h in list_hits(store)}
+        finally:
+            store.close()
+    finally:
+        gate.set()
+        server.stop()
+    # Matched with the list loaded at start (none), then with the reloaded one: the image
+    # fetched before the import is left to `trawl rematch`, the later one is a hit.
+    assert hits == {server.base_url + "/late.png"}
+
+
+def test_worker_without_redis_says_what_to_check(pg_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import _initialised
+    from tests.crawlhelpers import REPO, crawl_env
+
+    _initialised(pg_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler.cli.main", "--db", pg_url, "worker", "--redis",
+         "redis://127.0.0.1:1/0"], env=crawl_env(), cwd=REPO, capture_output=True, text=True,
+        timeout=60, check=False)
+    assert done.returncode != 0
+    assert "Cannot reach the Redis frontier at redis://127.0.0.1:1/0" in done.stderr
+
+
+def test_several_crawls_share_the_workers_and_a_time_budget_spans_them(
+    workers: Workers, site: SyntheticSite,
+) -> None:
+    import_site_list(workers.db_url, site)
+    with SlowSite(pages=30, images=6, delay=0.3) as slow:
+        for _ in range(2):
+            workers.start("TRAWL_HOST_CONCURRENCY=2")
+        workers.wait_ready()  # the budget counts from the moment the crawl is queued
+        endless = workers.crawl(slow.url("/"), "--depth", "1", "--time-budget", "4",
+                                wait=False)
+        summary = workers.crawl(site.start_url, "--max-image-size", str(site.max_image_size))
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 60
+            while (crawl := get_crawl(store, int(endless["crawl_id"]))).outcome == "running":
+                assert time.monotonic() < deadline, workers.logs()
+                time.sleep(0.3)
+        finally:
+            store.close()
+    assert summary["outcome"] == "finished"
+    assert (summary["pages"], summary["hits"]) == (EXPECTED_PAGES, len(site.expected_hits))
+    assert crawl.outcome == "timeout"
+    assert crawl.reason == "stopped: time budget spent"
+    assert 0 < crawl.images < 30 * 6
+    assert crawl.finished_at is not None
+    assert (crawl.finished_at - crawl.started_at).total_seconds() < 20
+
+
+def test_the_scheduler_queues_due_crawls_for_the_workers(
+    workers: Workers, site: SyntheticSite,
+) -> None:
+    import_site_list(workers.db_url, site)
+    workers.cli("seeds", "add", site.start_url)
+    workers.cli("schedule", "add", "nightly", "--seed", "1", "--every", "1d")
+    workers.start()
+    out = workers.cli("scheduler", "--once", "--distributed", "--redis", workers.redis_url,
+                      "--redis-prefix", workers.prefix, "--log-dir",
+                      str(workers.log_dir / "crawls"))
+    store = open_store(workers.db_url)
+    try:
+        crawl = get_crawl(store, 1)
+        hits = {h.media_url for h in list_hits(store)}
+    finally:
+        store.close()
+    assert crawl.outcome == "finished", (out, crawl.reason, workers.logs())
+    assert crawl.frontier == workers.redis_url
+    assert crawl.pages == EXPECTED_PAGES
+    assert hits >= {u for u in site.expected_hits if "huge" not in u}

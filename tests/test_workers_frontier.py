@@ -1,0 +1,107 @@
+"""The Redis frontier's scripts on a real Redis: admission, leases, re-queueing, crawl ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from crawler.engine.distributed.frontier import RedisFrontier
+from crawler.engine.scope import SeedPlan
+from tests.workerhelpers import unique_frontier
+
+
+@pytest.fixture
+def frontier() -> Iterator[RedisFrontier]:
+    for url, prefix in unique_frontier():
+        yield RedisFrontier.from_url(url, prefix)
+
+
+def _start(frontier: RedisFrontier, crawl_id: int, **kwargs: object) -> None:
+    frontier.start_crawl(crawl_id, [SeedPlan(url="http://site.test/", max_pages=2)],
+                         time_budget=kwargs.get("time_budget"),  # type: ignore[arg-type]
+                         max_image_size=None)
+    frontier.seeded(crawl_id)
+
+
+def test_admission_is_once_per_crawl_with_traps_and_page_limits(frontier: RedisFrontier) -> None:
+    _start(frontier, 1)
+    _start(frontier, 2)
+    assert frontier.push(1, b"a", score=0, key="page a", max_pages=2) == "ok"
+    assert frontier.push(1, b"a2", score=0, key="page a", max_pages=2) == "seen"
+    assert frontier.push(2, b"a", score=0, key="page a", max_pages=2) == "ok"  # other crawl
+    assert frontier.push(1, b"b", score=0, key="page b", max_pages=2) == "ok"
+    assert frontier.push(1, b"c", score=0, key="page c", max_pages=2) == "page_limit"
+    for n in range(3):
+        assert frontier.push(1, b"q%d" % n, score=0, key=f"q{n}", variant="h/cal",
+                             max_variants=2) == ("ok" if n < 2 else "trap")
+    assert frontier.push(1, b"retry", score=0) == "ok"  # no key: a redirect or retry
+    assert frontier.push(3, b"x", score=0, key="x") == "ended"  # no such crawl running
+    config = frontier.crawl_config(1)
+    assert config is not None
+    assert config.plans[0].max_pages == 2
+
+
+def test_a_lease_is_released_once_and_a_dead_workers_leases_come_back(
+    frontier: RedisFrontier,
+) -> None:
+    _start(frontier, 1)
+    for n in range(3):
+        frontier.push(1, b"req%d" % n, score=-n, key=f"k{n}")
+    frontier.beat("w1", ttl=0.3)
+    frontier.beat("w2", ttl=60)
+    first = frontier.pop("w1", lease_seconds=60)
+    assert first is not None
+    assert first.data == b"req2"  # highest priority first
+    second = frontier.pop("w1", lease_seconds=60)
+    third = frontier.pop("w2", lease_seconds=60)
+    assert second is not None
+    assert third is not None
+    assert frontier.pop("w2", lease_seconds=60) is None
+    assert frontier.counts(1) == (0, 3)
+    assert not frontier.finish_if_done(1)  # leases held
+    assert frontier.ack("w1", [first.member]) == 1
+    assert frontier.ack("w1", [first.member]) == 0  # once
+    time.sleep(0.5)  # w1's heartbeat expires: its other lease goes back to the queue
+    assert frontier.reap() == 1
+    assert frontier.counts(1) == (1, 1)
+    assert frontier.ack("w1", [second.member]) == 0  # too late: it is crawled again
+    again = frontier.pop("w2", lease_seconds=0.2)
+    assert again is not None
+    assert again.data == second.data
+    time.sleep(0.4)  # w2 is alive but this lease ran out
+    assert frontier.reap() == 1
+    assert frontier.counts(1) == (1, 1)
+    last = frontier.pop("w2", lease_seconds=60)
+    assert last is not None
+    assert frontier.ack("w2", [third.member, last.member]) == 2
+    assert frontier.finish_if_done(1)
+    assert not frontier.finish_if_done(1)  # exactly one caller ends it
+    assert frontier.state(1) == "finished"
+    assert frontier.push(1, b"late", score=0, key="late") == "ended"
+
+
+def test_a_crawl_cannot_end_before_its_seeds_are_queued_and_ends_when_out_of_time(
+    frontier: RedisFrontier,
+) -> None:
+    frontier.start_crawl(1, [], time_budget=0.2, max_image_size=None)
+    assert not frontier.finish_if_done(1)  # seeding in progress
+    frontier.push(1, b"seed", score=0, key="seed")
+    frontier.seeded(1)
+    assert not frontier.expire(1)
+    time.sleep(0.3)
+    assert frontier.expire(1)
+    assert frontier.state(1) == "timeout"
+    assert frontier.counts(1) == (0, 0)
+    assert frontier.running_crawls() == []
+
+
+def test_a_stopping_worker_puts_its_leases_back(frontier: RedisFrontier) -> None:
+    _start(frontier, 1)
+    frontier.push(1, b"r", score=0, key="r")
+    frontier.beat("w", ttl=60)
+    assert frontier.pop("w", lease_seconds=60) is not None
+    assert frontier.release("w") == 1
+    assert frontier.counts(1) == (1, 0)
+    assert frontier.live_workers() == []
