@@ -445,3 +445,25 @@ def test_seed_tags_replaced_with_the_cli_rules(web: TestClient, app: FastAPI,
     assert [(e.actor, json.loads(e.detail or "{}")) for e in tagged] == [
         ("ann", {"from": ["a"], "to": ["forum", "uk"]}),
         ("ann", {"from": ["forum", "uk"], "to": []})]
+
+
+def test_a_running_crawl_marked_failed_as_the_cli_does(web: TestClient, app: FastAPI,
+                                                      seeded: Seeded) -> None:
+    store = store_of(app)
+    running = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+    headers = bearer(seeded, "ann")
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "   "})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "reason"
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "machine rebooted"})
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "failed"
+    assert r.json()["reason"] == "marked failed by ann: machine rebooted"
+    again = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers, json={})
+    assert again.status_code == 409
+    assert web.post("/api/v1/crawls/999/mark-failed", headers=headers,
+                    json={}).status_code == 404
+    assert [(e.actor, e.action) for e in list_audit(store, entity="crawl")] == [
+        ("ann", "crawl_marked_failed")]
