@@ -194,6 +194,12 @@ def test_schedules_add_pause_resume_run_now(web: TestClient, app: FastAPI,
     page = web.get("/api/v1/schedules?limit=2", headers=headers).json()
     assert len(page["items"]) == 2
     assert page["next_offset"] == 2
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 204
+    assert web.get("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    [removed] = list_audit(store_of(app), entity="schedule", action="remove")
+    assert removed.actor == "ann"
+    assert json.loads(removed.detail or "{}")["cron"] == "0 2 * * *"
 
 
 # --- crawls ------------------------------------------------------------------------------

@@ -76,6 +76,14 @@ def test_schedule_form_marks_the_field_at_fault(web: TestClient, app: FastAPI) -
     assert r.status_code == 200  # added, with the warning that no seed has the tag
     assert "Warning: no seed has the tag" in r.text
     assert "every 6h" in r.text
+    schedule_id = re.search(r'action="/schedules/(\d+)/remove"', r.text)
+    assert schedule_id is not None
+    r = web.post(f"/schedules/{schedule_id.group(1)}/remove", data={"csrf_token": csrf},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    page = web.get(r.headers["location"]).text
+    assert "Schedule removed" in page
+    assert "No schedules yet." in page
 
 
 def test_provider_upload_page_lists_each_bad_line(web: TestClient, app: FastAPI) -> None:

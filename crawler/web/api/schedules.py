@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from crawler.errors import TrawlError
@@ -143,3 +144,11 @@ def run_now(request: Request, ref: str, user: User = Depends(analyst)) -> Schedu
     with refusals("ref"):
         return schedule_out(schedule_service.queue_run_now(
             store_of(request), ref, now=config.clock(), actor=user.name))
+
+
+@router.delete("/schedules/{ref}", status_code=204,
+               summary="Remove a schedule (its crawls stay in the history)")
+def remove_schedule(request: Request, ref: str, user: User = Depends(analyst)) -> Response:
+    with refusals("ref"):
+        schedule_service.remove_schedule(store_of(request), ref, actor=user.name)
+    return Response(status_code=204)

@@ -23,7 +23,8 @@ router = APIRouter(include_in_schema=False)
 analyst = require_role("analyst")
 DONE = {"added": "Schedule added.", "paused": "Schedule paused.",
         "resumed": "Schedule resumed.",
-        "queued": "Schedule due now: the running `trawl scheduler` starts it at its next pass."}
+        "queued": "Schedule due now: the running `trawl scheduler` starts it at its next pass.",
+        "removed": "Schedule removed; its crawls stay in the history."}
 DEFAULT_BUDGET = format_duration(DEFAULT_TIME_BUDGET_SECONDS)
 EMPTY_FORM: dict[str, Any] = {
     "name": "", "seed_ids": "", "tag": "", "when": "every", "cron": "", "every": "",
@@ -107,7 +108,9 @@ def _act(request: Request, schedule_id: int, action: str, actor: str) -> Respons
     store = store_of(request)
     try:
         with refusals("schedule_id"):
-            if action == "queued":
+            if action == "removed":
+                schedule_service.remove_schedule(store, schedule_id, actor=actor)
+            elif action == "queued":
                 schedule_service.queue_run_now(store, schedule_id,
                                                now=request.app.state.config.clock(),
                                                actor=actor)
@@ -132,3 +135,8 @@ def resume(request: Request, schedule_id: int, user: User = Depends(analyst)) ->
 @router.post("/schedules/{schedule_id}/run-now")
 def run_now(request: Request, schedule_id: int, user: User = Depends(analyst)) -> Response:
     return _act(request, schedule_id, "queued", user.name)
+
+
+@router.post("/schedules/{schedule_id}/remove")
+def remove(request: Request, schedule_id: int, user: User = Depends(analyst)) -> Response:
+    return _act(request, schedule_id, "removed", user.name)
