@@ -29,6 +29,9 @@ WORKER_SETTINGS: dict[str, Any] = {
     },
     "DOWNLOADER_MIDDLEWARES": {
         **DOWNLOADER_MIDDLEWARES,
+        # Scrapy's, with every request waiting for a host's robots.txt getting its answer.
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.engine.middlewares.robots.SharedWaitRobotsTxtMiddleware": 100,
         f"{_PACKAGE}.politeness.HostLimitMiddleware": 950,  # next to the downloader
     },
     "TRAWL_REDIS_PREFIX": "trawl",  # key prefix: one frontier per prefix on a server
