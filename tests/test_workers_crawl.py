@@ -204,13 +204,16 @@ def test_per_host_limits_hold_across_workers(workers: Workers) -> None:
     assert summary["outcome"] == "finished"
     assert summary["images"] == 20
     assert site.most_active == 1  # never two image downloads at once, across 3 workers
-    starts = sorted(start for start, _end, _path in site.times)
+    spans = sorted((start, end) for start, end, _path in site.times)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end  # each one began after the previous one's answer
+    starts = [start for start, _end in spans]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     # The delay holds between the starts the workers take from Redis; at the server each
-    # arrival carries the client's scheduling jitter (up to some 50 ms on a loaded machine),
-    # so single gaps are allowed that much short and the average must hold in full.
-    assert min(gaps) >= 0.15, gaps
+    # arrival also carries its client's scheduling jitter (tens of ms on a loaded machine),
+    # so the average gap must hold in full and a single one at least half.
     assert (starts[-1] - starts[0]) / len(gaps) >= 0.2, gaps
+    assert min(gaps) >= 0.1, gaps
 
 
 def test_a_list_imported_mid_crawl_matches_later_images(workers: Workers) -> None:
