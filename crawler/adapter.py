@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from matchers.digests import Digests, DigestStatus, format_dihedral, parse_dihedral
+from matchers.digests import (
+    Digests,
+    DigestStatus,
+    format_dihedral,
+    format_variants,
+    parse_dihedral,
+    parse_variants,
+)
 from storage.records import DIGEST_FIELDS, MatchIn, MediaRecord
 
 if TYPE_CHECKING:
@@ -20,7 +27,9 @@ if TYPE_CHECKING:
 
 # Statuses a stored media row can carry that describe its digests (the others describe a
 # failed fetch, whose row keeps the digests of an earlier successful one).
-_DIGEST_STATUSES: tuple[DigestStatus, ...] = ("ok", "unsupported", "undecodable", "too_large")
+_DIGEST_STATUSES: tuple[DigestStatus, ...] = (
+    "ok", "unsupported", "undecodable", "too_large", "timeout",
+)
 
 
 def media_record(
@@ -41,8 +50,9 @@ def media_record(
         status = digests.status if digests is not None else "error"
     kept: dict[str, Any] = {}
     if digests is not None:
-        kept = {name: getattr(digests, name) for name in DIGEST_FIELDS}
+        kept = {name: getattr(digests, name, None) for name in DIGEST_FIELDS}
         kept["pdq_dihedral"] = format_dihedral(digests.pdq_dihedral)
+        kept["variant_hashes"] = format_variants(digests.variants)
     return MediaRecord(
         url=url, host=urlsplit(url).hostname, content_type=content_type, server_ip=server_ip,
         etag=etag, last_modified=last_modified, fetch_status=status,
@@ -67,6 +77,7 @@ def digests_of(row: Any) -> Digests | None:
     values["size"] = values["size"] or 0
     values["frames"] = values["frames"] or 1
     values["pdq_dihedral"] = parse_dihedral(values["pdq_dihedral"])
+    values["variants"] = parse_variants(values.pop("variant_hashes"))
     return Digests(status=status, **values)
 
 

@@ -16,6 +16,8 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.errors import TrawlError
+
 logger = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
@@ -29,7 +31,7 @@ _OPEN_MODES = {
 }
 
 
-class PrivateFileError(OSError):
+class PrivateFileError(TrawlError, OSError):
     """A folder or file Trawl would write to is not private to the current user; the
     message is a sentence saying what is wrong and what to do."""
 

@@ -110,7 +110,7 @@ def _build(store: Store, thresholds: Mapping[str, int] | None, dihedral: bool) -
         builder = MatcherBuilder(snapshot.list_names, capacity=snapshot.count)
         for batch in snapshot.batches:
             builder.add(batch.ids, batch.list_ids, batch.hash_types, batch.values,
-                        batch.labels, batch.categories)
+                        batch.labels, batch.categories, batch.variants)
         stamp = snapshot.stamp
     return builder.build(thresholds=thresholds, dihedral=dihedral, stamp=stamp)
 

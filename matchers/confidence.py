@@ -51,6 +51,19 @@ HIGH_TIER_RELIABILITY = 0.95
 # break PDQ, such as crops, at 35-65): the evidence is scaled by CONTRADICTION_PENALTY.
 CONTRADICTION_FACTOR = 2
 CONTRADICTION_PENALTY = 0.5
+# Query-side variants (matchers.variants: the picture inside a frame or letterbox, or
+# without a caption band) are looked up too, up to three more queries for an image that has
+# them, so their matches get rules of their own that keep the false-hit rate where it was:
+# thresholds no wider than these (and than the matcher's own), and the high tier through
+# PDQ only (pHash and dHash alone on a cut-out stay in the low tier: a cut-out is smaller
+# and often flatter than the image, where those two collide sooner). Measured in
+# bench/RESULTS.md, "Edited copies (variants)".
+VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
+VARIANT_RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
+    image_class: {name: value if name == "pdq" else min(value, 0.9)
+                  for name, value in table.items()}
+    for image_class, table in RELIABILITY.items()
+}
 # High-tier perceptual confidences lie in [0.5, 0.99], low-tier in [0, 0.49]; exact is 1.0.
 HIGH_TIER_FLOOR = 0.5
 PERCEPTUAL_CEILING = 0.99
@@ -105,7 +118,10 @@ def closeness(distance: int, threshold: int) -> float:
 
 
 def decide(
-    image_class: ImageClass, agreeing: list[Evidence], contradicting: int = 0
+    image_class: ImageClass,
+    agreeing: list[Evidence],
+    contradicting: int = 0,
+    reliability: Mapping[ImageClass, Mapping[str, float]] = RELIABILITY,
 ) -> tuple[float, Tier]:
     """Confidence and tier for one known item matched by the `agreeing` perceptual types.
 
@@ -113,10 +129,11 @@ def decide(
     types agreeing score above either alone; each contradicting type halves the evidence.
     The tier depends only on whether some agreeing type is reliable on this class of
     image: contradiction and distance order the queue, they do not hide a hit.
+    `reliability` is RELIABILITY, or VARIANT_RELIABILITY for a query-side variant's match.
     """
     if not agreeing:
         raise ValueError("decide() needs at least one agreeing hash type")
-    table = RELIABILITY[image_class]
+    table = reliability[image_class]
     doubt = 1.0
     for ev in agreeing:
         doubt *= 1.0 - table.get(ev.hash_type, 0.0) * closeness(ev.distance, ev.threshold)

@@ -14,13 +14,16 @@ import numpy.typing as npt
 from matchers.confidence import (
     CONTRADICTION_FACTOR,
     EXACT_CONFIDENCE,
+    RELIABILITY,
+    VARIANT_RELIABILITY,
+    VARIANT_THRESHOLDS,
     Evidence,
     ImageClass,
     Tier,
     classify,
     decide,
 )
-from matchers.digests import Digests
+from matchers.digests import Digests, VariantHashes
 from matchers.hashtypes import (
     EXACT_TYPES,
     HASH_TYPES,
@@ -67,7 +70,12 @@ class Match:
     tier: Tier
     corroborated_by: tuple[str, ...] = ()
     image_class: ImageClass | None = None  # None for exact matches: size and look don't matter
-    transform: str | None = None  # PDQ dihedral match: see PDQ_DIHEDRAL_TRANSFORMS
+    # How the image was changed to match: a PDQ orientation (PDQ_DIHEDRAL_TRANSFORMS) or a
+    # query-side variant (trim, uncaption-top, trim+uncaption-left, ...: matchers.variants).
+    transform: str | None = None
+    # Which stored variant of the known item matched (e.g. crop-centre-90, from a list made
+    # with `trawl hash --variants crops`); None for the item's full-image hash.
+    known_variant: str | None = None
 
 
 @dataclass(slots=True)
@@ -99,13 +107,22 @@ class Matcher:
         *,
         dihedral: bool = True,
         stamp: str | None = None,
+        variants: bool = True,
     ) -> None:
         self._table = table
         self.thresholds: Mapping[str, int] = thresholds
         self._indexes = indexes
         self.dihedral = dihedral
+        # Whether the digests' query-side variants (Digests.variants) are looked up too.
+        self.variants = variants
+        self.variant_thresholds = {
+            name: min(limit, VARIANT_THRESHOLDS.get(name, limit))
+            for name, limit in thresholds.items()
+        }
         # The known lists' version this matcher was built from (see storage.known).
         self.stamp = stamp
+        # The file it was loaded from (`load`), which other processes can map too.
+        self.path: Path | None = None
 
     @classmethod
     def build(
@@ -141,6 +158,7 @@ class Matcher:
                     values=[r.value for r in batch],
                     labels=[r.label for r in batch],
                     categories=[r.category for r in batch],
+                    variants=[r.variant for r in batch],
                 )
                 batch = []
         return builder.build(thresholds=thresholds, dihedral=dihedral)
@@ -189,7 +207,10 @@ class Matcher:
         from matchers.matcherfile import load_matcher
 
         table, indexes, stamp = load_matcher(path)
-        return cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral, stamp=stamp)
+        matcher = cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral,
+                      stamp=stamp)
+        matcher.path = Path(path)
+        return matcher
 
     def save(self, path: Path) -> int:
         """Write the matcher (tables, indexes, `stamp`) to `path` atomically; return bytes."""
@@ -206,6 +227,7 @@ class Matcher:
         *,
         flatness: float | None = None,
         pdq_dihedral: Sequence[str] | None = None,
+        variants: Sequence[VariantHashes] | None = None,
     ) -> list[Match]:
         """Every known hash the image matches, most trusted first.
 
@@ -217,6 +239,12 @@ class Matcher:
         takes the digests' when the matcher was built with dihedral=True). Without a
         flatness the image class is `unknown` and single pHash/dHash hits stay in the low
         tier.
+
+        `variants` (default: the digests' own when the matcher was built with variants=True)
+        are the picture inside a frame or without a caption band: each is looked up too, at
+        `variant_thresholds`, graded on its own size and flatness with VARIANT_RELIABILITY,
+        and its matches carry its name as `transform`. A known item the image itself
+        matched is not matched again through a variant.
         """
         if not self._indexes:
             return []
@@ -226,24 +254,52 @@ class Matcher:
         if pdq_dihedral is None:
             pdq_dihedral = d.pdq_dihedral if self.dihedral else ()
         dihedral = pdq_dihedral
+        if variants is None:
+            variants = d.variants if self.variants else ()
         hits = self._exact_hits(d)
         queries: dict[str, str] = {}
         if d.status == "ok":
             queries = self._perceptual_queries(d)
             hits += self._perceptual_hits(queries, dihedral if "pdq" in queries else ())
-        if not hits:
-            return []
-        image_class = classify(d.width, d.height, flat)
         grouped: dict[int, list[_Hit]] = defaultdict(list)  # by item, or -1 - row
         for hit in hits:
             grouped[self._table.group_of(hit.row)].append(hit)
+        image_class = classify(d.width, d.height, flat)
         matches = [
             match
             for item_hits in grouped.values()
             for match in self._grade(item_hits, queries, image_class)
         ]
+        if d.status == "ok" and variants:
+            matches += self._variant_matches(variants, set(grouped))
         matches.sort(key=lambda m: (-m.confidence, m.distance / (m.threshold + 1), m.known_id))
         return matches
+
+    def _variant_matches(
+        self, variants: Sequence[VariantHashes], matched: set[int]
+    ) -> list[Match]:
+        """The matches of the known items not in `matched` through the image's variants:
+        per item, the variant whose grade is best."""
+        best: dict[int, list[Match]] = {}
+        for variant in variants:
+            usable = variant.perceptual()
+            if variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
+                del usable["pdq"]
+            queries = {name: value for name, value in usable.items() if name in self._indexes}
+            grouped: dict[int, list[_Hit]] = defaultdict(list)
+            for name, value in queries.items():
+                radius = self.variant_thresholds[name]
+                for row, distance in self._indexes[name].search(bytes.fromhex(value), radius):
+                    group = self._table.group_of(row)
+                    if group not in matched:
+                        grouped[group].append(_Hit(row, name, distance, variant.name))
+            image_class = classify(variant.width, variant.height, variant.flatness)
+            for group, item_hits in grouped.items():
+                graded = self._grade(item_hits, queries, image_class, variant=True)
+                held = best.get(group)
+                if held is None or graded[0].confidence > held[0].confidence:
+                    best[group] = graded
+        return [match for graded in best.values() for match in graded]
 
     def match_known(self, d: Digests, known_ids: Collection[int]) -> list[Match]:
         """The image's matches against these known hashes only, most trusted first: the
@@ -287,9 +343,19 @@ class Matcher:
         return hits
 
     def _grade(
-        self, hits: list[_Hit], queries: Mapping[str, str], image_class: ImageClass
+        self,
+        hits: list[_Hit],
+        queries: Mapping[str, str],
+        image_class: ImageClass,
+        *,
+        variant: bool = False,
     ) -> list[Match]:
-        """One grade for one known item from all its hits; a Match per hit carrying it."""
+        """One grade for one known item from all its hits; a Match per hit carrying it.
+
+        variant=True: the hits came through a query-side variant, graded at its thresholds
+        with VARIANT_RELIABILITY."""
+        thresholds = self.variant_thresholds if variant else self.thresholds
+        reliability = VARIANT_RELIABILITY if variant else RELIABILITY
         best: dict[str, _Hit] = {}
         for hit in hits:
             held = best.get(hit.hash_type)
@@ -300,10 +366,10 @@ class Matcher:
             confidence = EXACT_CONFIDENCE
         else:
             agreeing = [
-                Evidence(name, hit.distance, self.thresholds[name]) for name, hit in best.items()
+                Evidence(name, hit.distance, thresholds[name]) for name, hit in best.items()
             ]
-            against = self._contradictions(hits[0].row, best, queries)
-            confidence, tier = decide(image_class, agreeing, against)
+            against = self._contradictions(hits[0].row, best, queries, thresholds)
+            confidence, tier = decide(image_class, agreeing, against, reliability)
         confidence = round(confidence, 4)
         out = []
         for hit in hits:
@@ -316,7 +382,7 @@ class Matcher:
                     hash_type=ref.hash_type,
                     value=ref.value,
                     distance=hit.distance,
-                    threshold=0 if exact else self.thresholds[hit.hash_type],
+                    threshold=0 if exact else thresholds[hit.hash_type],
                     label=ref.label,
                     category=ref.category,
                     confidence=confidence,
@@ -324,12 +390,17 @@ class Matcher:
                     corroborated_by=tuple(sorted(t for t in best if t != hit.hash_type)),
                     image_class=None if exact else image_class,
                     transform=hit.transform,
+                    known_variant=ref.variant,
                 )
             )
         return out
 
     def _contradictions(
-        self, row: int, best: Mapping[str, _Hit], queries: Mapping[str, str]
+        self,
+        row: int,
+        best: Mapping[str, _Hit],
+        queries: Mapping[str, str],
+        thresholds: Mapping[str, int],
     ) -> int:
         """Types the item and the image both have whose hashes put the two far apart."""
         members = self._table.item(row)
@@ -343,7 +414,7 @@ class Matcher:
             query = int(queries[name], 16)
             distance = (query ^ int(self._table.value(int(member)), 16)).bit_count()
             nearest[name] = min(distance, nearest.get(name, distance))
-        return sum(d > CONTRADICTION_FACTOR * self.thresholds[n] for n, d in nearest.items())
+        return sum(d > CONTRADICTION_FACTOR * thresholds[n] for n, d in nearest.items())
 
 
 class MatcherBuilder:
@@ -369,9 +440,10 @@ class MatcherBuilder:
         values: Sequence[str],
         labels: Sequence[str | None] | None = None,
         categories: Sequence[str | None] | None = None,
+        variants: Sequence[str | None] | None = None,
     ) -> None:
         """Add a batch: one entry per known hash in each column (see `RefTableBuilder`)."""
-        self._table.add(ids, list_ids, hash_types, values, labels, categories)
+        self._table.add(ids, list_ids, hash_types, values, labels, categories, variants)
 
     def build(
         self,

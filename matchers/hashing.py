@@ -19,9 +19,10 @@ from matchers.decode import (
     TruncatedImagesEnabledError,
     open_and_decode,
 )
-from matchers.digests import Digests
+from matchers.digests import Digests, VariantHashes
 from matchers.perceptual import PerceptualHashes, exact_hashes, fast_hashes, reference_hashes
 from matchers.sniff import SUPPORTED_LIST, describe_kind, sniff_format, sniff_kind
+from matchers.variants import list_variant_hashes, variant_hashes
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -88,7 +89,14 @@ def limit_blas_threads() -> bool:
         return _blas_limited
 
 
-def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = True) -> Digests:
+def hash_image(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    fast: bool = True,
+    variants: bool = True,
+    crops: bool = False,
+) -> Digests:
     """Every digest of one fetched body; the bytes are neither kept nor logged.
 
     Why it never raises for bad content: a crawl meets SVGs, HTML error pages, truncated
@@ -108,8 +116,16 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
     measured distribution). fast=False runs imagehash.phash/dhash and pdqhash.compute on the
     full decode: the reference itself.
 
+    variants=True (the default) also hashes the picture inside a frame, letterbox or caption
+    band, when the image has one (matchers.variants; `Digests.variants`), from the same
+    decode; most images have none, and cost four edge lines more. crops=True (with
+    fast=False, for making lists: `trawl hash --variants crops`) puts the reference hashes
+    of matchers.variants.LIST_CROPS (and of the trimmed picture, if any) there instead.
+
     BLAS is limited to one thread on the first call (see limit_blas_threads).
     """
+    if crops and fast:
+        raise ValueError("hash_image(crops=True) needs fast=False: list hashes are the reference")
     if not _blas_checked:
         limit_blas_threads()
     base = Digests(
@@ -124,6 +140,11 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
         return replace(base, status="unsupported", error=_unsupported(kind, len(data)), format=kind)
     try:
         decoded, hashes, _path = _decode_and_hash(data, fmt, max_pixels=max_pixels, fast=fast)
+        inner: tuple[VariantHashes, ...] = ()
+        if crops and decoded.rgb is not None:
+            inner = list_variant_hashes(decoded.luma, decoded.rgb)
+        elif variants:
+            inner = variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma)
     except DecodeRefused as refused:
         return replace(
             base,
@@ -157,6 +178,7 @@ def hash_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool 
         pdq_quality=hashes.pdq_quality,
         flatness=decoded.flatness,
         pdq_dihedral=hashes.pdq_dihedral,
+        variants=inner,
     )
 
 

@@ -13,7 +13,7 @@ from matchers.reftable import VALUE_BYTES, RefTable
 
 # Bump on any change to what is stored or how it is read: older files are then refused
 # (and rebuilt by their owner) rather than misread.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the known hashes' variants (crop-augmented lists)
 KIND = "trawl-matcher"
 
 
@@ -42,6 +42,7 @@ def save_matcher(
         "type_names": table.type_names,
         "list_names": table.list_names,
         "category_names": table.category_names,
+        "variant_names": table.variant_names,
         "indexes": index_meta,
     }
     return write_arrays(path, version=FORMAT_VERSION, meta=meta, arrays=arrays)
@@ -75,7 +76,8 @@ def load_matcher(
     try:
         columns = {name: arrays[f"table/{name}"] for name in RefTable.COLUMNS}
         table = RefTable(
-            columns, meta["type_names"], meta["list_names"], meta["category_names"]
+            columns, meta["type_names"], meta["list_names"], meta["category_names"],
+            meta["variant_names"],
         )
         indexes: dict[str, ExactIndex | HammingIndex] = {}
         for name, index_meta in meta["indexes"].items():

@@ -14,8 +14,10 @@ from matchers.hashtypes import HASH_TYPES, HashType, get_hash_type
 from matchers.index import hex_to_codes
 
 # A label shared by more known hashes than this names a category or a whole list, not one
-# known image, so it does not join hashes into one item for corroboration.
-MAX_ITEM_HASHES = 16
+# known image, so it does not join hashes into one item for corroboration. An item of a
+# crop-augmented list (`trawl hash --variants crops`) has up to 3 exact and 3 x 8
+# perceptual hashes (the image, seven crops and its trimmed picture).
+MAX_ITEM_HASHES = 32
 # Raw value bytes kept per known hash: room for the widest registered type (PDQ, 32 bytes).
 VALUE_BYTES = max(t.bits for t in HASH_TYPES.values()) // 8
 # An item key is (list number << 40) | 40 bits of the label's hash. Rows that share a key
@@ -37,6 +39,7 @@ class KnownRef:
     value: str
     label: str | None = None
     category: str | None = None
+    variant: str | None = None  # a list's stored variant of the item (crop-centre-90, ...)
 
 
 class RefTable:
@@ -51,14 +54,17 @@ class RefTable:
     """
 
     def __init__(self, columns: Mapping[str, AnyArray], type_names: Sequence[str],
-                 list_names: Sequence[str], category_names: Sequence[str]) -> None:
+                 list_names: Sequence[str], category_names: Sequence[str],
+                 variant_names: Sequence[str] = ()) -> None:
         self.type_names = list(type_names)
         self.list_names = list(list_names)
         self.category_names = list(category_names)
+        self.variant_names = list(variant_names)
         self.ids: npt.NDArray[np.int64] = columns["ids"]
         self.types: npt.NDArray[np.int8] = columns["types"]
         self.lists: npt.NDArray[np.int32] = columns["lists"]
         self.categories: npt.NDArray[np.int32] = columns["categories"]
+        self.variants: npt.NDArray[np.int16] = columns["variants"]
         self.item_keys: npt.NDArray[np.int64] = columns["item_keys"]
         self.label_starts: npt.NDArray[np.int64] = columns["label_starts"]
         self.label_lengths: npt.NDArray[np.int32] = columns["label_lengths"]
@@ -74,7 +80,7 @@ class RefTable:
             if stop > start
         ]
 
-    COLUMNS = ("ids", "types", "lists", "categories", "item_keys", "label_starts",
+    COLUMNS = ("ids", "types", "lists", "categories", "variants", "item_keys", "label_starts",
                "label_lengths", "label_text", "values")
 
     def __len__(self) -> int:
@@ -98,6 +104,7 @@ class RefTable:
 
     def ref(self, row: int) -> KnownRef:
         category = int(self.categories[row])
+        variant = int(self.variants[row])
         return KnownRef(
             id=int(self.ids[row]),
             list_name=self.list_names[int(self.lists[row])],
@@ -105,6 +112,7 @@ class RefTable:
             value=self.value(row),
             label=self.label(row),
             category=self.category_names[category] if category >= 0 else None,
+            variant=self.variant_names[variant] if variant >= 0 else None,
         )
 
     def item(self, row: int) -> npt.NDArray[np.intp] | None:
@@ -146,6 +154,7 @@ class RefTableBuilder:
         self._type_names = list(HASH_TYPES)
         self._type_no = {name: no for no, name in enumerate(self._type_names)}
         self._category_no: dict[str, int] = {}
+        self._variant_no: dict[str, int] = {}
         self._label_chunks: list[bytes] = []
         self._label_size = 0
         self._count = 0
@@ -170,6 +179,7 @@ class RefTableBuilder:
             "types": np.empty(rows, np.int8),
             "lists": np.empty(rows, np.int32),
             "categories": np.empty(rows, np.int32),
+            "variants": np.empty(rows, np.int16),
             "item_keys": np.empty(rows, np.int64),
             "label_starts": np.empty(rows, np.int64),
             "label_lengths": np.empty(rows, np.int32),
@@ -184,6 +194,7 @@ class RefTableBuilder:
         values: Sequence[str],
         labels: Sequence[str | None] | None = None,
         categories: Sequence[str | None] | None = None,
+        variants: Sequence[str | None] | None = None,
     ) -> None:
         """Add one batch of known hashes, one entry per row in every column.
 
@@ -199,6 +210,8 @@ class RefTableBuilder:
         if labels is not None and len(labels) != count:
             raise ValueError("every column of a batch needs one entry per known hash")
         if categories is not None and len(categories) != count:
+            raise ValueError("every column of a batch needs one entry per known hash")
+        if variants is not None and len(variants) != count:
             raise ValueError("every column of a batch needs one entry per known hash")
         if not count:
             return
@@ -219,17 +232,8 @@ class RefTableBuilder:
         types = self._type_numbers(hash_types, id_array, list_no)
         cols["types"][at:end] = types
         self._put_values(cols["values"][at:end], types, values, id_array, list_no)
-        if categories is None:
-            cols["categories"][at:end] = -1
-        else:  # few distinct categories: number them once, then map in C
-            numbers = self._category_no
-            for category in set(categories) - numbers.keys():
-                if category:
-                    numbers[category] = len(numbers)
-            lookup: dict[str | None, int] = {None: -1, "": -1}
-            lookup.update(numbers)
-            cols["categories"][at:end] = np.fromiter(
-                map(lookup.__getitem__, categories), np.int32, count)
+        cols["categories"][at:end] = _numbered(categories, self._category_no, count)
+        cols["variants"][at:end] = _numbered(variants, self._variant_no, count)
         self._put_labels(at, end, labels, list_no)
         self._count = end
 
@@ -248,7 +252,8 @@ class RefTableBuilder:
             cols[name] = np.ascontiguousarray(cols[name].take(order, axis=0))
         cols["label_text"] = np.frombuffer(b"".join(self._label_chunks), dtype=np.uint8)
         self._label_chunks = []
-        return RefTable(cols, self._type_names, self._list_names, list(self._category_no))
+        return RefTable(cols, self._type_names, self._list_names, list(self._category_no),
+                        list(self._variant_no))
 
     def _reserve(self, count: int) -> None:
         size = len(self._columns["ids"])
@@ -333,3 +338,18 @@ class RefTableBuilder:
 
     def _where(self, ids: npt.NDArray[np.int64], list_no: AnyArray, row: int) -> str:
         return f"known hash {int(ids[row])} in list {self._list_names[int(list_no[row])]!r}: "
+
+
+def _numbered(
+    names: Sequence[str | None] | None, numbers: dict[str, int], count: int
+) -> npt.NDArray[np.int32]:
+    """Each name's number (-1 for none), numbering new names as they come: few distinct
+    names (categories, variants), so they are numbered once and then mapped in C."""
+    if names is None:
+        return np.full(count, -1, np.int32)
+    for name in set(names) - numbers.keys():
+        if name:
+            numbers[name] = len(numbers)
+    lookup: dict[str | None, int] = {None: -1, "": -1}
+    lookup.update(numbers)
+    return np.fromiter(map(lookup.__getitem__, names), np.int32, count)

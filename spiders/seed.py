@@ -181,7 +181,9 @@ class SeedSpider(scrapy.Spider):
     def image_failed(self, failure: Failure) -> Iterator[ImageItem]:
         request: Request = failure.request  # type: ignore[attr-defined]
         status, error, reason = describe_failure(failure, self.max_image_size)
-        if reason == "too_large":
+        if reason in ("address_refused", "deadline"):
+            pass  # counted by their middlewares (trawl/address_refused/..., drop/image_deadline)
+        elif reason == "too_large":
             self._count("trawl/drop/image_too_large")
         elif reason == "robots":
             self._count("trawl/drop/robots_image")
@@ -205,7 +207,7 @@ class SeedSpider(scrapy.Spider):
         _status, error, reason = describe_failure(failure, page_cap)
         if reason in ("robots", "too_large"):
             self._count("trawl/drop/robots" if reason == "robots" else "trawl/drop/page_too_large")
-        elif reason != "off_scope":  # counted by the scope middleware
+        elif reason not in ("off_scope", "address_refused"):  # counted by their middlewares
             self._count("trawl/errors")
             self._count(f"trawl/errors/page/{reason}")
         if request.meta.get("trawl_start"):

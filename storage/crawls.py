@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import case, func, insert, select, text, update
 
 from storage.audit import append_audit
 from storage.db import NotFoundError, StorageError, utcnow
@@ -128,10 +128,14 @@ def start_crawl(
         return crawl.id
 
 
-def update_crawl_stats(store: Store, crawl_id: int, stats: Mapping[str, Any]) -> None:
-    """Store the crawl's current stats (and the counters read from them) while it runs."""
+def update_crawl_stats(
+    store: Store, crawl_id: int, stats: Mapping[str, Any], *, counters: bool = True
+) -> None:
+    """Store the crawl's current stats while it runs, and the counters read from them
+    unless `counters` is False (a crawl whose writer counts with add_crawl_counts: stats
+    run ahead of what is committed, and the row must match what was stored)."""
     with store.session() as session:
-        _write_stats(session, crawl_id, stats, {})
+        _write_stats(session, crawl_id, stats, {}, counters=counters)
 
 
 def finish_crawl(
@@ -142,15 +146,21 @@ def finish_crawl(
     stats: Mapping[str, Any],
     reason: str | None = None,
 ) -> None:
-    """Record how a crawl ended: outcome is finished, failed, killed or timeout."""
+    """Record how a crawl ended: outcome is finished, failed, killed or timeout. A crawl
+    already marked failed while it ran keeps that outcome and its reason (the audited
+    decision); its final stats are still stored."""
     if outcome not in FINAL_OUTCOMES:
         raise ValueError(
             f"Crawl outcome {outcome!r} is not one of {', '.join(FINAL_OUTCOMES)}."
         )
+    running = Crawl.outcome == RUNNING
     with store.session() as session:
         _write_stats(
-            session, crawl_id, stats, {"outcome": outcome, "reason": reason,
-                                       "finished_at": utcnow()}
+            session, crawl_id, stats, {
+                "outcome": case((running, outcome), else_=Crawl.outcome),
+                "reason": case((running, reason), else_=Crawl.reason),
+                "finished_at": case((running, utcnow()), else_=Crawl.finished_at),
+            }
         )
 
 
@@ -303,9 +313,10 @@ def list_crawls(
     seed_id: int | None = None,
     limit: int | None = 50,
     outcome: str | None = None,
+    offset: int = 0,
 ) -> list[CrawlInfo]:
     """Crawls newest first; `seed_id` keeps those covering that seed, `outcome` those that
-    ended that way ('running' lists the crawls in progress)."""
+    ended that way ('running' lists the crawls in progress); `offset` skips that many."""
     query = select(Crawl).order_by(Crawl.id.desc())
     if seed_id is not None:
         query = query.where(
@@ -313,6 +324,8 @@ def list_crawls(
         )
     if outcome is not None:
         query = query.where(Crawl.outcome == outcome)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with store.read_session() as session:
@@ -344,7 +357,8 @@ def _running_seeds(session: Session, seed_ids: Sequence[int] | None) -> dict[int
 
 
 def _write_stats(
-    session: Session, crawl_id: int, stats: Mapping[str, Any], extra: dict[str, Any]
+    session: Session, crawl_id: int, stats: Mapping[str, Any], extra: dict[str, Any],
+    *, counters: bool = True,
 ) -> None:
     # Counters never go down: add_crawl_counts may have counted further than this snapshot
     # of the stats (SQLite's two-argument max() is PostgreSQL's greatest()).
@@ -352,7 +366,7 @@ def _write_stats(
     values: dict[str, Any] = {
         col: larger(getattr(Crawl, col), _counter(stats.get(key)))
         for col, key in COUNTER_KEYS.items()
-    }
+    } if counters else {}
     values["stats"] = json.dumps(dict(stats), sort_keys=True, default=str)
     result = session.execute(
         update(Crawl).where(Crawl.id == crawl_id).values(**values, **extra)

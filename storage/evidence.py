@@ -21,8 +21,8 @@ from storage.models import (
     NoticeItem,
     Observation,
 )
-from storage.providers import Attributor
-from storage.records import MatchRow
+from storage.providers import Attribution, Attributor
+from storage.records import HitRow, MatchRow
 from storage.review import UnknownIdError
 
 if TYPE_CHECKING:
@@ -134,6 +134,16 @@ def history_of(session: Session, hit_id: int) -> list[HistoryEntry]:
     )
     return [HistoryEntry(e.at, e.actor, e.action, e.from_state, e.to_state, e.detail)
             for e in rows]
+
+
+def providers_of(store: Store, rows: Iterable[HitRow]) -> dict[int, Attribution]:
+    """hit id -> who hosts the image (by server address, else by domain), for a page of
+    hits: one lookup per distinct (address, host)."""
+    with store.read_session() as session:
+        attribute = Attributor(session)
+        pairs = {row.id: (row.server_ip, row.host or host_of(row.media_url)) for row in rows}
+        attribute.prefetch(pairs.values())
+        return {hit_id: attribute(*pair) for hit_id, pair in pairs.items()}
 
 
 def get_hit_detail(store: Store, hit_id: int) -> HitDetail:

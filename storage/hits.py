@@ -310,11 +310,15 @@ def list_hits(
     offset: int = 0,
     ids: Sequence[int] | None = None,
     newest_first: bool = False,
+    host: str | None = None,
 ) -> list[HitRow]:
     """Hits (one per image) by id, oldest first unless `newest_first`; optionally only those
     in a status (or one of several), of a tier ('high' or 'low'; None or 'all' for both),
-    or with those ids. Each carries its pages, its server and every match, best first."""
+    served from a host (exact name), or with those ids. Each carries its pages, its server
+    and every match, best first."""
     query = select(Hit.id).order_by(Hit.id.desc() if newest_first else Hit.id)
+    if host is not None:
+        query = query.join(Media, Media.id == Hit.media_id).where(Media.host == host)
     if status is not None:
         query = query.where(Hit.status.in_([status] if isinstance(status, str) else status))
     if tier not in (None, "all"):
@@ -334,13 +338,14 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
     out: dict[int, HitRow] = {}
     for chunk in _chunks(list(dict.fromkeys(hit_ids))):
         hits = session.execute(
-            select(Hit, Media.url, Media.server_ip, Media.sha256, Media.host)
+            select(Hit, Media.url, Media.server_ip, Media.sha256, Media.host, Media.first_seen,
+                   Media.last_seen)
             .join(Media, Media.id == Hit.media_id).where(Hit.id.in_(chunk))
         ).all()
         matches = matches_of(session, chunk)
         pages = page_urls_of(session, [hit.media_id for hit, *_ in hits])
         votes = confirmations_of(session, chunk)
-        for hit, url, server_ip, sha256, host in hits:
+        for hit, url, server_ip, sha256, host, first_seen, last_seen in hits:
             evidence = matches.get(hit.id, ())
             urls, count = pages.get(hit.media_id, ((), 0))
             best = evidence[0] if evidence else None
@@ -355,6 +360,7 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
                 sha256=sha256, created_at=hit.created_at, updated_at=hit.updated_at,
                 crawl_id=hit.crawl_id, claimed_by=hit.claimed_by,
                 claimed_until=hit.claimed_until, confirmations=votes.get(hit.id, 0),
+                first_seen=first_seen, last_seen=last_seen,
             )
     return out
 
@@ -363,9 +369,9 @@ def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[Matc
     """hit id -> its matches, best first, with the list, label and value they matched."""
     found: dict[int, list[MatchRow]] = defaultdict(list)
     for chunk in _chunks(list(hit_ids)):
-        for m, value, label, category, list_name in session.execute(
+        for m, value, label, category, list_name, variant in session.execute(
                 select(HitMatch, KnownHash.value, KnownHash.label, KnownHash.category,
-                       KnownList.name)
+                       KnownList.name, KnownHash.variant)
                 .join(KnownHash, KnownHash.id == HitMatch.known_hash_id)
                 .join(KnownList, KnownList.id == KnownHash.list_id)
                 .where(HitMatch.hit_id.in_(chunk))):
@@ -375,6 +381,7 @@ def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[Matc
                 threshold=m.threshold, confidence=m.confidence, tier=m.tier,
                 transform=m.transform, list=list_name, label=label, category=category,
                 known_value=value, crawl_id=m.crawl_id, found_at=m.found_at,
+                known_variant=variant,
             ))
     return {
         hit_id: tuple(sorted(rows, key=lambda r: match_order(

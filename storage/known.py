@@ -58,8 +58,9 @@ MAX_NAME_LENGTH = KnownList.__table__.c.name.type.length  # type: ignore[attr-de
 # Sorted so index inserts are sequential; COLLATE "C" lets PostgreSQL sort by bytes
 # (hex and type names sort the same either way) instead of calling strcoll per comparison.
 _MOVE = """
-    INSERT INTO known_hashes (list_id, hash_type, value, label, source, category, extra)
-    SELECT :list_id, hash_type, value, label, source, category, extra
+    INSERT INTO known_hashes (list_id, hash_type, value, label, source, category, extra,
+                              variant)
+    SELECT :list_id, hash_type, value, label, source, category, extra, variant
     FROM trawl_import_stage WHERE true ORDER BY {order}
     ON CONFLICT (list_id, hash_type, value) DO NOTHING
 """
@@ -187,7 +188,7 @@ def iter_known_hashes(
     """
     query = (
         select(KnownHash.id, KnownList.name, KnownHash.hash_type, KnownHash.value,
-               KnownHash.label, KnownHash.category)
+               KnownHash.label, KnownHash.category, KnownHash.variant)
         .join(KnownList, KnownList.id == KnownHash.list_id)
         .order_by(KnownHash.id)
     )
@@ -230,6 +231,7 @@ class KnownColumns:
     values: Sequence[str]
     labels: Sequence[str | None]
     categories: Sequence[str | None]
+    variants: Sequence[str | None]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -278,7 +280,7 @@ def _stamp(conn: Connection) -> str:
 def _column_batches(store: Store, conn: Connection, batch_rows: int) -> Iterator[KnownColumns]:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    sql = "SELECT id, list_id, hash_type, value, label, category FROM known_hashes"
+    sql = "SELECT id, list_id, hash_type, value, label, category, variant FROM known_hashes"
     cursor: Any
     if store.dialect == "postgresql":
         cursor = dbapi.cursor(name="trawl_known_columns")  # type: ignore[call-arg]  # psycopg2
@@ -288,11 +290,13 @@ def _column_batches(store: Store, conn: Connection, batch_rows: int) -> Iterator
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(batch_rows):
-            ids, list_ids, hash_types, values, labels, categories = zip(*rows, strict=True)
+            ids, list_ids, hash_types, values, labels, categories, variants = zip(
+                *rows, strict=True)
             yield KnownColumns(
                 ids=np.array(ids, dtype=np.int64), list_ids=np.array(list_ids, dtype=np.int64),
                 hash_types=hash_types, values=values, labels=labels, categories=categories,
+                variants=variants,
             )
-            del rows, ids, list_ids, hash_types, values, labels, categories
+            del rows, ids, list_ids, hash_types, values, labels, categories, variants
     finally:
         cursor.close()

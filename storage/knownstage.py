@@ -30,6 +30,7 @@ IMPORT_CHUNK_ROWS = 10_000
 COPY_READ_BYTES = 1 << 20
 MAX_HASH_TYPE_LENGTH = KnownHash.__table__.c.hash_type.type.length  # type: ignore[attr-defined]
 MAX_VALUE_LENGTH = KnownHash.__table__.c.value.type.length  # type: ignore[attr-defined]
+MAX_VARIANT_LENGTH = KnownHash.__table__.c.variant.type.length  # type: ignore[attr-defined]
 
 ImportMethod = Literal["auto", "copy", "executemany"]
 
@@ -46,14 +47,17 @@ _STAGE = Table(
     Column("source", Text),
     Column("category", Text),
     Column("extra", Text),
+    Column("variant", String(32)),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
-_STAGE_COLUMNS = ("seq", "hash_type", "value", "label", "source", "category", "extra")
+_STAGE_COLUMNS = ("seq", "hash_type", "value", "label", "source", "category", "extra",
+                  "variant")
 # SQLite numbers staged rows itself (seq is the rowid): one column less to bind per row.
 _SQLITE_STAGE = (
     "CREATE TEMPORARY TABLE trawl_import_stage (seq INTEGER PRIMARY KEY, hash_type TEXT "
-    "NOT NULL, value TEXT NOT NULL, label TEXT, source TEXT, category TEXT, extra TEXT)"
+    "NOT NULL, value TEXT NOT NULL, label TEXT, source TEXT, category TEXT, extra TEXT, "
+    "variant TEXT)"
 )
 
 
@@ -72,6 +76,8 @@ class ImportEntry(Protocol):
     def category(self) -> str | None: ...
     @property
     def extra(self) -> Mapping[str, str] | None: ...
+    @property
+    def variant(self) -> str | None: ...
 
 
 ImportProgress = Callable[[int], None]  # entries staged so far
@@ -87,16 +93,23 @@ def create_stage(store: Store, conn: Connection) -> None:
 
 
 def _stage_rows(chunk: Sequence[ImportEntry], first: int) -> _Chunk:
-    """Stage rows (hash_type, value, label, source, category, extra) of one chunk, checked.
+    """Stage rows (hash_type, value, label, source, category, extra, variant) of one chunk,
+    checked.
 
     One comprehension per chunk and checks over the chunk's distinct types and value
     lengths: per-row Python work is what bounds an import's speed.
     """
     rows: list[tuple[Any, ...]] = [
         ((e.hash_type or "").strip().lower(), (e.value or "").strip().lower(), e.label,
-         e.source, e.category, _extra_json(e.extra) if e.extra else None)
+         e.source, e.category, _extra_json(e.extra) if e.extra else None, e.variant)
         for e in chunk
     ]
+    too_long = [i for i, row in enumerate(rows) if row[6] and len(row[6]) > MAX_VARIANT_LENGTH]
+    if too_long:
+        raise ValueError(
+            f"Entry {first + too_long[0]} has variant {chunk[too_long[0]].variant!r}: a "
+            f"variant name has at most {MAX_VARIANT_LENGTH} characters."
+        )
     for hash_type in {row[0] for row in rows}:
         if not hash_type or len(hash_type) > MAX_HASH_TYPE_LENGTH:
             at = next(i for i, row in enumerate(rows) if row[0] == hash_type)
@@ -159,7 +172,7 @@ def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry]
     total = 0
     if store.dialect == "sqlite":
         sql = ("INSERT INTO trawl_import_stage (hash_type, value, label, source, category, "
-               "extra) VALUES (?, ?, ?, ?, ?, ?)")
+               "extra, variant) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for chunk in _chunks(entries):
             conn.exec_driver_sql(sql, chunk.rows)
             total += len(chunk.rows)
@@ -234,8 +247,9 @@ class _CopyReader:
                     for row in rows]
         text = "".join(
             f"{seq}\t{t}\t{v}\t{_NULL if lab is None else lab}\t{_NULL if src is None else src}"
-            f"\t{_NULL if cat is None else cat}\t{_NULL if ext is None else ext}\n"
-            for seq, (t, v, lab, src, cat, ext) in enumerate(rows, chunk.first)
+            f"\t{_NULL if cat is None else cat}\t{_NULL if ext is None else ext}"
+            f"\t{_NULL if var is None else var}\n"
+            for seq, (t, v, lab, src, cat, ext, var) in enumerate(rows, chunk.first)
         )
         self.count += len(rows)
         if self.progress is not None:

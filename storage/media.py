@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, select
 
+from storage.crawls import add_crawl_counts
 from storage.db import dialect_insert, url_key, utcnow
 from storage.hits import Recorded, record_matches
 from storage.models import Media, Observation
@@ -62,7 +63,9 @@ class CrawlWriter:
     flushes. A flush happens when `batch_size` records are buffered, when `add` finds
     `flush_interval` seconds have passed since the last one, on `flush()` (call it from a
     timer so a quiet crawl still commits) and on `close()`. A process killed at any point
-    keeps everything flushed before.
+    keeps everything flushed before. Counter deltas given to `count` are written to the
+    crawl row in the same transaction as the rows they describe, so a killed crawl's row
+    matches what it stored.
 
     Thread safety: use a writer from ONE thread only (the reactor thread, or one writer
     thread); a call from a second thread raises RuntimeError rather than corrupt a batch.
@@ -83,6 +86,7 @@ class CrawlWriter:
         self._media: dict[str, dict[str, Any]] = {}  # url_key -> row; the latest record wins
         self._pages: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._matches: dict[str, list[MatchIn]] = {}  # url_key -> the image's matches
+        self._counts: dict[str, int] = {}  # crawl-row counter -> amount to add at the flush
         self._last_attempt = time.monotonic()
         self._owner: int | None = None
         self._closed = False
@@ -90,8 +94,16 @@ class CrawlWriter:
 
     @property
     def pending(self) -> int:
-        """Buffered records not yet committed."""
-        return len(self._media) + len(self._pages) + len(self._matches)
+        """Buffered records (and counter deltas) not yet committed."""
+        return len(self._media) + len(self._pages) + len(self._matches) + bool(self._counts)
+
+    def count(self, deltas: dict[str, int]) -> None:
+        """Add to the crawl row's counters (pages, images, hashed, hits, errors) with the
+        next flush, in its transaction (storage.crawls.add_crawl_counts)."""
+        self._check_usable()
+        for name, delta in deltas.items():
+            if delta:
+                self._counts[name] = self._counts.get(name, 0) + delta
 
     def add(self, record: MediaRecord, page_urls: Sequence[str],
             matches: Sequence[MatchIn]) -> None:
@@ -127,6 +139,7 @@ class CrawlWriter:
         self._media.clear()
         self._pages.clear()
         self._matches.clear()
+        self._counts.clear()
         return recorded
 
     def close(self) -> None:
@@ -210,6 +223,8 @@ class CrawlWriter:
                   if key in found]
         recorded = record_matches(session, self.store, images, crawl_id=self.crawl_id, now=now,
                                   fetched=True)
+        if self._counts:
+            add_crawl_counts(session, self.crawl_id, self._counts)
         return recorded, dropped
 
 

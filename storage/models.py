@@ -119,6 +119,9 @@ class KnownHash(Base):
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     category: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of other columns
+    # Which variant of the known item this hash is (crop-centre-90, trim, ...: lists made
+    # with `trawl hash --variants crops`); None for the full image's hash (migration 0006).
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class KnownListsVersion(Base):
@@ -148,6 +151,7 @@ class Media(Base):
         Index("ix_media_md5", "md5"),
         Index("ix_media_sha1", "sha1"),
         Index("ix_media_sha256", "sha256"),
+        Index("ix_media_host", "host"),  # the hits list filtered by host
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -172,6 +176,9 @@ class Media(Base):
     # PDQ of the seven other orientations (rotations, mirrors), space-separated hex: lets a
     # recrawl's 304 and `trawl rematch` find rotated re-uploads without the image.
     pdq_dihedral: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Hashes of the picture inside a frame or without a caption band (migration 0006), so a
+    # rematch or a 304 re-fetch finds such copies without the image.
+    variant_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
     server_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -219,6 +226,13 @@ class Hit(Base):
         UniqueConstraint("media_id", name="uq_hit_media"),
         # The review queue: pending images of a tier, most trusted and oldest first.
         Index("ix_hit_queue", "status", "tier", "confidence", "created_at"),
+        # Claims: an analyst's own batch, and everyone's live claims.
+        Index("ix_hit_claimed_by", "claimed_by", "claimed_until"),
+        Index("ix_hit_claimed_until", "claimed_until"),
+        # Listings by state, newest first; still-live images oldest first; due re-notices.
+        Index("ix_hit_status_id", "status", "id"),
+        Index("ix_hit_status_notified", "status", "notified_at", "id"),
+        Index("ix_hit_status_renotice", "status", "renotice_due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -243,6 +257,48 @@ class Hit(Base):
     # Votes with an id up to this one were cast before the image was last re-opened (new
     # evidence after a rejection): they stay in its history but no longer count.
     vote_floor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+# The same order as the review queue reads it (confidence descending, then oldest): a page
+# of the queue is an index range, not a sort of every pending image.
+Index("ix_hit_review_order", Hit.status, Hit.tier, Hit.confidence.desc(), Hit.created_at,
+      Hit.id)
+
+
+class HitStateCount(Base):
+    """Images per (state, tier), pre-aggregated for the dashboard and `trawl stats`: rows of
+    +1/-1 deltas written by triggers on hits (0008), summed when read and folded together
+    now and then (storage.stats). Append-only deltas, so concurrent decisions never wait
+    on a shared counter row."""
+
+    __tablename__ = "hit_state_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class TakedownChange(Base):
+    """One row per change that can move the takedown figures (a hit entering or leaving
+    notified/live/removed, its notice or removal times, a notice): written by triggers
+    (0008). The newest id is the figures' version."""
+
+    __tablename__ = "takedown_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class StatsSnapshot(Base):
+    """A figure computed at a version (e.g. time to removal per provider at the newest
+    takedown_changes id): reused until the version moves."""
+
+    __tablename__ = "stats_snapshots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    computed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class HitMatch(Base):
@@ -320,7 +376,13 @@ class AuditEvent(Base):
     an id (storage.auditguards describes them; every open_store checks them)."""
 
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        # The Audit page's filters, each paged newest first (migration 0010).
+        Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_action", "action", "id"),
+        Index("ix_audit_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -398,6 +460,9 @@ class NoticeItem(Base):
     )
     hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), primary_key=True)
 
+    # An image's notices (its provider and how many were sent), without a scan.
+    __table_args__ = (Index("ix_notice_item_hit", "hit_id"),)
+
 
 # --- schedules ----------------------------------------------------------------------
 
@@ -414,6 +479,10 @@ class Schedule(Base):
     depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
     time_budget_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    # JSON list of CIDR blocks its crawls may reach besides the seeds' hosts (migration 0009)
+    allow_addresses: Mapped[str] = mapped_column(
+        Text, nullable=False, default="[]", server_default="[]"
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

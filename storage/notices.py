@@ -226,6 +226,35 @@ def prepare_notices(
     return notices
 
 
+@dataclass(frozen=True)
+class AwaitingNotice:
+    """A provider's images that the next export would put in a notice, not yet prepared."""
+
+    provider_key: str
+    provider: str
+    abuse_email: str | None
+    items: tuple[NoticeItemInfo, ...]
+
+    @property
+    def overdue(self) -> int:
+        """Re-notices due: notified or live images past their re-notice time."""
+        return sum(1 for i in self.items if i.item_kind == "overdue")
+
+
+def awaiting_notices(store: Store, *, now: datetime | None = None,
+                     due_only: bool = False) -> list[AwaitingNotice]:
+    """What `prepare_notices` would group now, per provider, without writing anything:
+    confirmed images, and images whose re-notice is due (only those with `due_only`)."""
+    when = as_naive_utc(now)
+    with store.read_session() as session:
+        rows = _hit_rows(session, now=when, due_only=due_only)
+        groups: dict[str, tuple[Attribution, list[NoticeItemInfo]]] = {}
+        for _hit, _media, item, who in _items(session, rows):
+            groups.setdefault(who.key, (who, []))[1].append(item)
+    return [AwaitingNotice(who.key, who.name, who.abuse_email, tuple(items))
+            for who, items in sorted(groups.values(), key=lambda g: g[0].name.lower())]
+
+
 def _notice_for(session: Session, who: Attribution, items: list[NoticeItemInfo], *, actor: str,
                 now: datetime) -> NoticeInfo:
     hit_ids = sorted(i.hit_id for i in items)
@@ -339,14 +368,28 @@ def list_notices(
     *,
     references: Sequence[str] | None = None,
     unsent_only: bool = False,
+    sent_only: bool = False,
+    provider_key: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[NoticeInfo]:
-    """Notices with their items as they are now (newest first)."""
+    """Notices with their items as they are now (newest first); `provider_key` (a provider's
+    name, or unattributed:<domain>, any case) keeps one provider's; `limit` and `offset`
+    page them."""
     with store.read_session() as session:
         query = select(Notice).order_by(Notice.created_at.desc(), Notice.id.desc())
         if references:
             query = query.where(Notice.reference.in_(list(references)))
         if unsent_only:
             query = query.where(Notice.sent_at.is_(None))
+        if sent_only:
+            query = query.where(Notice.sent_at.is_not(None))
+        if provider_key:
+            query = query.where(func.lower(Notice.provider_key) == provider_key.strip().lower())
+        if offset:
+            query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         out = []
         for notice in session.scalars(query):
             rows = [(hit, media) for hit, media in session.execute(

@@ -84,6 +84,7 @@ class KnownHashIn:
     source: str | None = None
     category: str | None = None
     extra: dict[str, str] | None = None
+    variant: str | None = None  # crop-centre-90, ...: a stored variant of the item
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class KnownHashRow:
     value: str
     label: str | None
     category: str | None
+    variant: str | None = None
 
 
 # --- media and hits -----------------------------------------------------------------
@@ -127,7 +129,7 @@ class KnownHashRow:
 # writer, the readers and the adapter (crawler/adapter.py) take their digest fields from.
 DIGEST_FIELDS = (
     "size", "format", "width", "height", "frames", "md5", "sha1", "sha256", "phash", "dhash",
-    "pdq", "pdq_quality", "flatness", "pdq_dihedral",
+    "pdq", "pdq_quality", "flatness", "pdq_dihedral", "variant_hashes",
 )
 
 
@@ -152,6 +154,7 @@ class MediaRecord:
     pdq_quality: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None  # 7 space-separated PDQ hex (rotations and mirrors)
+    variant_hashes: str | None = None  # matchers.digests.format_variants
     server_ip: str | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -202,6 +205,7 @@ class MediaInfo:
     first_seen: datetime
     last_seen: datetime
     last_crawl_id: int | None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class MediaDigestRow:
     height: int | None = None
     flatness: float | None = None
     pdq_dihedral: str | None = None
+    variant_hashes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,7 @@ class MatchRow:
     known_value: str
     crawl_id: int | None  # the crawl that found it; None for a rematch
     found_at: datetime
+    known_variant: str | None = None  # the stored crop it matched (crop-centre-90, ...)
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,8 @@ class HitRow:
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     confirmations: int = 0  # distinct analysts who confirmed in the current round
+    first_seen: datetime | None = None  # the image URL, first and last crawled
+    last_seen: datetime | None = None
 
 
 # --- audit --------------------------------------------------------------------------

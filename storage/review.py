@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.audit import append_audit
@@ -242,6 +242,33 @@ def check_tier(tier: str) -> str:
     return tier
 
 
+# The queue's order: high tier first, then most trusted, then oldest (an index range of
+# ix_hit_review_order).
+QUEUE_ORDER = (Hit.tier, Hit.confidence.desc(), Hit.created_at, Hit.id)
+
+
+def _voted_by(actor: str) -> Any:
+    """Hits this analyst already voted on in their current round (the two-person rule needs
+    someone else for them)."""
+    return (select(HitVote.hit_id).join(Hit, Hit.id == HitVote.hit_id)
+            .where(HitVote.actor == actor, HitVote.id > Hit.vote_floor))
+
+
+def _own_claims(actor: str, tier: str, when: datetime) -> Any:
+    query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
+        Hit.status == "pending", Hit.claimed_by == actor, Hit.claimed_until > when,
+        Hit.id.not_in(_voted_by(actor)))
+    return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
+
+
+def _unclaimed(actor: str, tier: str, when: datetime) -> Any:
+    """Pending images nobody holds (or whose claim expired), in queue order."""
+    query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
+        Hit.status == "pending", or_(Hit.claimed_by.is_(None), Hit.claimed_until <= when),
+        Hit.id.not_in(_voted_by(actor)))
+    return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
+
+
 def claim_next(
     store: Store,
     *,
@@ -265,22 +292,21 @@ def claim_next(
         Hit.status == "pending",
         or_(Hit.claimed_by.is_(None), Hit.claimed_by == actor, Hit.claimed_until <= when),
     )
-    voted = (select(HitVote.hit_id).join(Hit, Hit.id == HitVote.hit_id)
-             .where(HitVote.actor == actor, HitVote.id > Hit.vote_floor))
     claimed: list[int] = []
     tried: set[int] = set()
     with store.session() as session:
+        own = list(session.execute(_own_claims(actor, tier, when).limit(limit)))
         for _ in range(5):  # a few rounds in case others won some of the candidates
-            query = (
-                select(Hit.id, Hit.claimed_by, Hit.claimed_until)
-                .where(claimable, Hit.id.not_in(voted))
-                .order_by(case((Hit.claimed_by == actor, 0), else_=1), Hit.tier,
-                          Hit.confidence.desc(), Hit.created_at, Hit.id)
-                .limit(limit - len(claimed) + len(tried))
-            )
-            if tier != "all":
-                query = query.where(Hit.tier == tier)
-            candidates = [row for row in session.execute(query) if row[0] not in tried]
+            wanted = limit - len(claimed)
+            candidates = [row for row in own if row[0] not in tried][:wanted]
+            if len(candidates) < wanted:
+                # PostgreSQL: rows another analyst is claiming right now are skipped, not
+                # waited for (SQLite has one writer at a time anyway).
+                more = session.execute(
+                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried))
+                    .with_for_update(skip_locked=True, of=Hit))
+                candidates += [row for row in more if row[0] not in tried][
+                    :wanted - len(candidates)]
             if not candidates:
                 break
             for hit_id, holder, held_until in candidates:
@@ -293,6 +319,58 @@ def claim_next(
                 break
         rows = hit_rows(session, claimed)
     return [rows[i] for i in claimed]
+
+
+@dataclass(frozen=True)
+class ClaimHolder:
+    """Someone holding pending images: how many, since when and until when."""
+
+    actor: str
+    images: int
+    until: datetime  # the latest of their claims
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """What an analyst sees of the queue: their own claimed batch, the next unclaimed
+    images (in the order `claim_next` would hand them out), and who holds the others."""
+
+    tier: str
+    mine: tuple[HitRow, ...]
+    next_up: tuple[HitRow, ...]
+    holders: tuple[ClaimHolder, ...]
+    now: datetime
+
+
+def review_queue(
+    store: Store,
+    *,
+    actor: str,
+    tier: str = DEFAULT_TIER,
+    limit: int = DEFAULT_CLAIM_LIMIT,
+    now: datetime | None = None,
+    next_while_claimed: bool = True,
+) -> ReviewQueue:
+    """The queue as `actor` sees it, changing nothing: their live claims of the tier (at
+    most `limit`), the next `limit` unclaimed pending images (not looked up while they
+    hold a batch, unless `next_while_claimed`), and everyone else's claims."""
+    check_tier(tier)
+    when = as_naive_utc(now)
+    with store.read_session() as session:
+        mine = [row[0] for row in session.execute(_own_claims(actor, tier, when).limit(limit))]
+        upcoming = [] if mine and not next_while_claimed else [
+            row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+        held = select(Hit.claimed_by, func.count(Hit.id), func.max(Hit.claimed_until)).where(
+            Hit.claimed_until > when, Hit.status == "pending", Hit.claimed_by != actor)
+        if tier != "all":
+            held = held.where(Hit.tier == tier)
+        holders = tuple(ClaimHolder(str(who), int(n), until) for who, n, until in
+                        session.execute(held.group_by(Hit.claimed_by).order_by(Hit.claimed_by))
+                        if until is not None)
+        rows = hit_rows(session, mine + upcoming)
+    return ReviewQueue(tier=tier, mine=tuple(rows[i] for i in mine if i in rows),
+                       next_up=tuple(rows[i] for i in upcoming if i in rows),
+                       holders=holders, now=when)
 
 
 def _claim(session: Session, hit_id: int, claimable: object, actor: str, until: datetime,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text, update
 
-from storage.crawls import PG_CRAWL_START_LOCK_KEY, SeedsBusyError
+from storage.audit import append_audit
+from storage.crawls import PG_CRAWL_START_LOCK_KEY, SYSTEM_ACTOR, SeedsBusyError
 from storage.db import utcnow
 from storage.errors import StorageError
 from storage.models import Crawl, CrawlSeed, Schedule, Seed
@@ -44,6 +45,9 @@ class ScheduleSpec:
     max_pages: int | None = None
     time_budget_seconds: int = DEFAULT_TIME_BUDGET_SECONDS
     enabled: bool = True
+    # CIDR blocks its crawls may reach besides the seeds' hosts (checked by the caller:
+    # crawler.services.addresses)
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ScheduleInfo:
     created_at: datetime
     last_crawl_id: int | None = None
     last_outcome: str | None = None
+    allow_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,12 @@ def _info(row: Schedule) -> ScheduleInfo:
         next_due_at=row.next_due_at,
         last_run_at=row.last_run_at,
         created_at=row.created_at,
+        allow_addresses=tuple(str(a) for a in json.loads(row.allow_addresses or "[]")),
     )
+
+
+def _state(enabled: bool) -> str:
+    return "enabled" if enabled else "paused"
 
 
 def _check_spec(spec: ScheduleSpec) -> None:
@@ -117,9 +127,10 @@ def _check_spec(spec: ScheduleSpec) -> None:
         raise ScheduleError(f"Schedule {spec.name!r}: the time budget must be positive.")
 
 
-def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> ScheduleInfo:
+def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime,
+                 actor: str | None = None) -> ScheduleInfo:
     """Create a schedule due first at next_due_at. Refuses a duplicate name and seed ids
-    that do not exist, naming them."""
+    that do not exist, naming them. With `actor`, audited in the same transaction."""
     _check_spec(spec)
     name = spec.name.strip()
     with store.session() as session:
@@ -146,6 +157,7 @@ def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> 
             depth=spec.depth,
             max_pages=spec.max_pages,
             time_budget_seconds=spec.time_budget_seconds,
+            allow_addresses=json.dumps(list(dict.fromkeys(spec.allow_addresses))),
             enabled=spec.enabled,
             next_due_at=next_due_at,
             last_run_at=None,
@@ -153,6 +165,12 @@ def add_schedule(store: Store, spec: ScheduleSpec, *, next_due_at: datetime) -> 
         )
         session.add(row)
         session.flush()
+        if actor is not None:
+            append_audit(session, actor=actor, action="add", entity="schedule",
+                         entity_id=row.id, to_state=_state(spec.enabled),
+                         detail={"name": name, "seed_ids": ids, "seed_tag": row.seed_tag,
+                                 "cron": row.cron, "interval_seconds": row.interval_seconds,
+                                 "next_due_at": next_due_at.isoformat()})
         return _info(row)
 
 
@@ -203,37 +221,61 @@ def get_schedule(store: Store, ref: int | str) -> ScheduleInfo:
     return replace(info, last_crawl_id=last[0], last_outcome=last[1]) if last else info
 
 
-def set_enabled(store: Store, schedule_id: int, enabled: bool) -> ScheduleInfo:
+def set_enabled(store: Store, schedule_id: int, enabled: bool, *,
+                actor: str | None = None) -> ScheduleInfo:
     """Pause (False) or resume (True). A resumed schedule whose due time passed while it was
-    paused runs once, soon: the scheduler's catch-up rule, not a burst."""
+    paused runs once, soon: the scheduler's catch-up rule, not a burst. With `actor`, a
+    change of state is audited in the same transaction."""
     with store.session() as session:
-        result = session.execute(
+        before = session.scalar(select(Schedule.enabled).where(Schedule.id == schedule_id))
+        if before is None:
+            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        session.execute(
             update(Schedule).where(Schedule.id == schedule_id).values(enabled=enabled)
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        if actor is not None and before != enabled:
+            append_audit(session, actor=actor, action="resume" if enabled else "pause",
+                         entity="schedule", entity_id=schedule_id,
+                         from_state=_state(before), to_state=_state(enabled))
     return get_schedule(store, schedule_id)
 
 
-def set_next_due(store: Store, schedule_id: int, next_due_at: datetime) -> ScheduleInfo:
+def set_next_due(store: Store, schedule_id: int, next_due_at: datetime, *,
+                 actor: str | None = None) -> ScheduleInfo:
+    """Move the schedule's next run (to now: the running scheduler starts it at its next
+    pass). With `actor`, audited as `run_now` in the same transaction."""
     with store.session() as session:
         result = session.execute(
             update(Schedule).where(Schedule.id == schedule_id).values(next_due_at=next_due_at)
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        if actor is not None:
+            append_audit(session, actor=actor, action="run_now", entity="schedule",
+                         entity_id=schedule_id,
+                         detail={"next_due_at": next_due_at.isoformat()})
     return get_schedule(store, schedule_id)
 
 
-def remove_schedule(store: Store, schedule_id: int) -> None:
-    """Delete the schedule; its crawls stay in the history with no schedule."""
+def remove_schedule(store: Store, schedule_id: int, *, actor: str | None = None) -> None:
+    """Delete the schedule; its crawls stay in the history with no schedule. With `actor`,
+    audited in the same transaction (the detail keeps what the schedule was)."""
     with store.session() as session:
+        row = session.get(Schedule, schedule_id)
+        if row is None:
+            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        gone = _info(row)
         session.execute(
             update(Crawl).where(Crawl.schedule_id == schedule_id).values(schedule_id=None)
         )
-        result = session.execute(delete(Schedule).where(Schedule.id == schedule_id))
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        session.execute(delete(Schedule).where(Schedule.id == schedule_id))
+        if actor is not None:
+            append_audit(session, actor=actor, action="remove", entity="schedule",
+                         entity_id=schedule_id, from_state=_state(gone.enabled),
+                         to_state="removed",
+                         detail={"name": gone.name, "seed_ids": list(gone.seed_ids),
+                                 "seed_tag": gone.seed_tag, "cron": gone.cron,
+                                 "interval_seconds": gone.interval_seconds})
 
 
 def due_schedules(store: Store, now: datetime) -> list[ScheduleInfo]:
@@ -336,14 +378,24 @@ def close_crawl(
 ) -> bool:
     """Set a crawl's outcome and reason, keeping the stats its process saved, but only while
     its outcome is one of only_if: a crawl that recorded its own end is never overwritten by
-    a scheduler that noticed it late. Returns whether the row changed."""
+    a scheduler that noticed it late. Returns whether the row changed; a change is audited
+    (as Trawl itself: the scheduler decided it, not the crawl)."""
     with store.session() as session:
+        before = session.scalar(select(Crawl.outcome).where(Crawl.id == crawl_id))
         result = session.execute(
             update(Crawl)
             .where(Crawl.id == crawl_id, Crawl.outcome.in_(list(only_if)))
             .values(outcome=outcome, reason=reason, finished_at=utcnow())
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if changed:
+            append_audit(
+                session, actor=SYSTEM_ACTOR,
+                action="crawl_marked_failed" if outcome == "failed" else "crawl_closed",
+                entity="crawl", entity_id=crawl_id, from_state=before, to_state=outcome,
+                detail={"reason": reason},
+            )
+        return changed
 
 
 def running_crawls(store: Store) -> list[RunningCrawl]:

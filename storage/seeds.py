@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import literal, select, update
 
+from storage.audit import append_audit
 from storage.db import NotFoundError, dialect_insert, url_key, utcnow
 from storage.models import Seed
 from storage.records import SeedInfo, SeedSpec
@@ -14,13 +15,16 @@ from storage.records import SeedInfo, SeedSpec
 if TYPE_CHECKING:
     from storage.db import Store
 
-__all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seeds_active"]
+__all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seed_tags",
+           "set_seeds_active"]
 
 
-def add_seeds(store: Store, specs: Iterable[SeedSpec]) -> list[SeedInfo]:
+def add_seeds(store: Store, specs: Iterable[SeedSpec], *,
+              actor: str | None = None) -> list[SeedInfo]:
     """Add seeds, or update the settings of seeds already known by the same URL (which
     also re-activates them). Returns the stored seeds in the order given; a URL given
-    twice keeps its last settings.
+    twice keeps its last settings. With `actor`, each seed's change is audited in the
+    same transaction.
     """
     latest: dict[str, dict[str, object]] = {}
     order: list[str] = []
@@ -46,6 +50,15 @@ def add_seeds(store: Store, specs: Iterable[SeedSpec]) -> list[SeedInfo]:
         session.execute(stmt, list(latest.values()))
         rows = {s.url_key: _info(s) for s in session.scalars(
             select(Seed).where(Seed.url_key.in_(order)))}
+        if actor is not None:
+            for key in order:
+                seed = rows[key]
+                append_audit(session, actor=actor, action="add", entity="seed",
+                             entity_id=seed.id, to_state="active",
+                             detail={"url": seed.url, "depth": seed.depth,
+                                     "max_pages": seed.max_pages, "tags": list(seed.tags),
+                                     "include_subdomains": seed.include_subdomains,
+                                     "obey_robots": seed.obey_robots})
     return [rows[key] for key in order]
 
 
@@ -70,8 +83,10 @@ def list_seeds(
         return [_info(s) for s in session.scalars(query)]
 
 
-def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool) -> list[SeedInfo]:
-    """Pause (active=False) or resume seeds; raises NotFoundError naming unknown ids."""
+def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool,
+                     actor: str | None = None) -> list[SeedInfo]:
+    """Pause (active=False) or resume seeds; raises NotFoundError naming unknown ids. With
+    `actor`, each seed whose state changes is audited in the same transaction."""
     wanted = sorted(set(ids))
     with store.session() as session:
         found = set(session.scalars(select(Seed.id).where(Seed.id.in_(wanted))))
@@ -80,9 +95,39 @@ def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool) -> list[
             raise NotFoundError(
                 f"No seed has id {', '.join(map(str, missing))}: list seeds to see their ids."
             )
+        before = {seed_id: was for seed_id, was in session.execute(
+            select(Seed.id, Seed.active).where(Seed.id.in_(wanted)))}
         session.execute(update(Seed).where(Seed.id.in_(wanted)).values(active=active))
+        if actor is not None:
+            for seed_id in wanted:
+                if before[seed_id] != active:
+                    append_audit(session, actor=actor, action="resume" if active else "pause",
+                                 entity="seed", entity_id=seed_id,
+                                 from_state=_state(before[seed_id]), to_state=_state(active))
         return [_info(s) for s in session.scalars(
             select(Seed).where(Seed.id.in_(wanted)).order_by(Seed.id))]
+
+
+def set_seed_tags(store: Store, seed_id: int, tags: Sequence[str], *,
+                  actor: str | None = None) -> SeedInfo:
+    """Replace a seed's tags (an empty list clears them); NotFoundError for an unknown id.
+    With `actor`, the change is audited in the same transaction."""
+    with store.session() as session:
+        seed = session.get(Seed, seed_id)
+        if seed is None:
+            raise NotFoundError(f"No seed has id {seed_id}: list seeds to see their ids.")
+        before, after = seed.tags, _tags_column(tags, seed.url)
+        seed.tags = after
+        if actor is not None and before != after:
+            append_audit(session, actor=actor, action="tag", entity="seed", entity_id=seed_id,
+                         detail={"from": [t for t in before.split(",") if t],
+                                 "to": [t for t in after.split(",") if t]})
+        session.flush()
+        return _info(seed)
+
+
+def _state(active: bool) -> str:
+    return "active" if active else "paused"
 
 
 def _validated(spec: SeedSpec) -> dict[str, object]:
@@ -95,13 +140,6 @@ def _validated(spec: SeedSpec) -> dict[str, object]:
         raise ValueError(f"Seed {url}: depth {spec.depth} must be 0 or more.")
     if spec.max_pages is not None and spec.max_pages < 1:
         raise ValueError(f"Seed {url}: max_pages {spec.max_pages} must be 1 or more.")
-    tags: list[str] = []
-    for tag in spec.tags:
-        tag = tag.strip()
-        if "," in tag:
-            raise ValueError(f"Seed {url}: tag {tag!r} must not contain a comma.")
-        if tag and tag not in tags:
-            tags.append(tag)
     return {
         "url": url,
         "url_key": url_key(url),
@@ -110,8 +148,20 @@ def _validated(spec: SeedSpec) -> dict[str, object]:
         "max_pages": spec.max_pages,
         "include_subdomains": spec.include_subdomains,
         "obey_robots": spec.obey_robots,
-        "tags": ",".join(tags),
+        "tags": _tags_column(spec.tags, url),
     }
+
+
+def _tags_column(tags: Iterable[str], where: str) -> str:
+    """Tags as stored: stripped, unique, comma-separated (so no tag may hold a comma)."""
+    kept: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if "," in tag:
+            raise ValueError(f"Seed {where}: tag {tag!r} must not contain a comma.")
+        if tag and tag not in kept:
+            kept.append(tag)
+    return ",".join(kept)
 
 
 def _info(seed: Seed) -> SeedInfo:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, and_, case, delete, func, select
 
-from storage.clock import as_naive_utc
-from storage.models import Hit, Media, Notice, NoticeItem
+from storage.clock import as_naive_utc, utcnow
+from storage.models import (
+    Crawl,
+    Hit,
+    HitStateCount,
+    Media,
+    Notice,
+    NoticeItem,
+    StatsSnapshot,
+    TakedownChange,
+)
 from storage.policy import DEFAULT_OLDEST_LIVE, HIT_STATES, RECHECKABLE, TIERS
 from storage.providers import UNATTRIBUTED_PREFIX
 
@@ -20,7 +30,9 @@ if TYPE_CHECKING:
 
     from storage.db import Store
 
-
+DEFAULT_CRAWL_DAYS = 7  # the dashboard's crawl chart
+FOLD_DELTAS_AT = 5000  # hit_state_counts rows before they are folded into one per pair
+REMOVAL_SNAPSHOT = "removal_per_provider"
 
 @dataclass(frozen=True)
 class ProviderRemovalStats:
@@ -45,6 +57,13 @@ class LiveHit:
 
 
 @dataclass(frozen=True)
+class DayCrawls:
+    day: date
+    crawls: int  # crawls started that day (UTC)
+    hits: int  # images those crawls found matching
+
+
+@dataclass(frozen=True)
 class TakedownStats:
     generated_at: datetime
     hits_by_status: dict[str, int]  # images per state
@@ -53,6 +72,8 @@ class TakedownStats:
     notices_unsent: int
     providers: tuple[ProviderRemovalStats, ...]
     oldest_live: tuple[LiveHit, ...]
+    renotices_due: int = 0  # notified or live images whose re-notice is due now
+    crawls_by_day: tuple[DayCrawls, ...] = ()  # the last DEFAULT_CRAWL_DAYS days, oldest first
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -73,75 +94,165 @@ def _display(key: str | None) -> str:
     return key
 
 
-def _provider_by_hit(session: Session) -> dict[int, str]:
-    """Provider key of each hit's latest sent notice (the one that counts for removal)."""
-    rows = session.execute(
-        select(NoticeItem.hit_id, Notice.provider_key)
+def _latest_sent_notice() -> Subquery:
+    """hit id -> provider key of its latest sent notice (the one that counts for removal)."""
+    ranked = (
+        select(NoticeItem.hit_id, Notice.provider_key,
+               func.row_number().over(partition_by=NoticeItem.hit_id,
+                                      order_by=(Notice.sent_at.desc(), Notice.id.desc()))
+               .label("rank"))
         .join(Notice, Notice.id == NoticeItem.notice_id)
         .where(Notice.sent_at.is_not(None))
-        .order_by(Notice.sent_at, Notice.id)
+        .subquery()
     )
-    return {hit_id: key for hit_id, key in rows}
+    return select(ranked.c.hit_id, ranked.c.provider_key).where(ranked.c.rank == 1).subquery()
+
+
+def _crawls_by_day(session: Session, when: datetime, days: int) -> tuple[DayCrawls, ...]:
+    first = (when - timedelta(days=days - 1)).date()
+    tally = {first + timedelta(days=n): [0, 0] for n in range(days)}
+    for started, hits in session.execute(
+        select(Crawl.started_at, Crawl.hits)
+        .where(Crawl.started_at >= datetime.combine(first, time()))
+    ):
+        day = tally.get(started.date())
+        if day is not None:
+            day[0] += 1
+            day[1] += int(hits or 0)
+    return tuple(DayCrawls(day, n, hits) for day, (n, hits) in sorted(tally.items()))
 
 
 def takedown_stats(
-    store: Store, *, now: datetime | None = None, oldest: int = DEFAULT_OLDEST_LIVE
+    store: Store, *, now: datetime | None = None, oldest: int = DEFAULT_OLDEST_LIVE,
+    crawl_days: int = DEFAULT_CRAWL_DAYS,
 ) -> TakedownStats:
+    """The team's figures, computed in the database (aggregates, not rows): the CLI's
+    `trawl stats`, the dashboard and GET /api/v1/stats all come from here."""
     when = as_naive_utc(now)
+    counts = state_counts(store)
+    by_status = dict.fromkeys(HIT_STATES, 0)
+    by_tier = dict.fromkeys(TIERS, 0)
+    for (status, tier), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+        if status == "pending":
+            by_tier[tier] = by_tier.get(tier, 0) + n
+    providers = provider_removal_stats(store)
     with store.read_session() as session:
-        by_status = dict.fromkeys(HIT_STATES, 0)
-        for status, count in session.execute(
-            select(Hit.status, func.count(Hit.id)).group_by(Hit.status)
-        ):
-            by_status[status] = int(count)
-        by_tier = dict.fromkeys(TIERS, 0)
-        for tier, count in session.execute(
-            select(Hit.tier, func.count(Hit.id)).where(Hit.status == "pending")
-            .group_by(Hit.tier)
-        ):
-            by_tier[tier] = int(count)
-        sent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_not(None))) or 0)
-        unsent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_(None))) or 0)
-        provider_of = _provider_by_hit(session)
-        notices_per_hit: dict[int, int] = {}
-        for hit_id, count in session.execute(
-            select(NoticeItem.hit_id, func.count(Notice.id))
-            .join(Notice, Notice.id == NoticeItem.notice_id)
-            .where(Notice.sent_at.is_not(None)).group_by(NoticeItem.hit_id)
-        ):
-            notices_per_hit[hit_id] = int(count)
-        hours: dict[str, list[float]] = {}
-        counts: dict[str, list[int]] = {}  # provider -> [notified, removed, still live]
-        live: list[LiveHit] = []
-        for hit, url in session.execute(
-            select(Hit, Media.url).join(Media, Media.id == Hit.media_id)
-            .where(Hit.notified_at.is_not(None))
-            .order_by(Hit.notified_at, Hit.id)
-        ):
-            provider = _display(provider_of.get(hit.id))
-            tally = counts.setdefault(provider, [0, 0, 0])
-            tally[0] += 1
-            if hit.status == "removed" and hit.removed_at is not None:
-                tally[1] += 1
-                assert hit.notified_at is not None
-                hours.setdefault(provider, []).append(
-                    (hit.removed_at - hit.notified_at).total_seconds() / 3600.0)
-            elif hit.status in RECHECKABLE:
-                tally[2] += 1
-                if len(live) < oldest:
-                    age = ((when - hit.notified_at).total_seconds() / 3600.0
-                           if hit.notified_at else None)
-                    live.append(LiveHit(hit.id, hit.status, url, provider, hit.notified_at,
-                                        age, hit.renotice_due_at,
-                                        notices_per_hit.get(hit.id, 0)))
-        providers = tuple(
-            ProviderRemovalStats(
-                provider=name, notified=tally[0], removed=tally[1], still_live=tally[2],
-                median_hours=percentile(hours.get(name, []), 50),
-                p90_hours=percentile(hours.get(name, []), 90),
-            )
-            for name, tally in sorted(counts.items(), key=lambda kv: kv[0].lower())
+        sent, unsent = (int(n or 0) for n in session.execute(select(
+            func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
+        )).one())
+        due = int(session.scalar(
+            select(func.count(Hit.id)).where(Hit.status.in_(RECHECKABLE),
+                                             Hit.renotice_due_at <= when)) or 0)
+        live = _oldest_live(session, when, oldest)
+        by_day = _crawls_by_day(session, when, crawl_days)
+    return TakedownStats(when, by_status, by_tier, sent, unsent, providers, live, due, by_day)
+
+
+def state_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Images per (state, tier), from the deltas the hits triggers write (hit_state_counts);
+    folds the deltas into one row per pair once there are many."""
+    with store.read_session() as session:
+        rows = session.execute(
+            select(HitStateCount.status, HitStateCount.tier, func.sum(HitStateCount.n),
+                   func.count(HitStateCount.id))
+            .group_by(HitStateCount.status, HitStateCount.tier)).all()
+    if sum(int(r[3]) for r in rows) > FOLD_DELTAS_AT:
+        fold_state_counts(store)
+    return {(status, tier): int(n) for status, tier, n, _ in rows if int(n)}
+
+
+def fold_state_counts(store: Store) -> None:
+    """Replace the delta rows with one row per (state, tier). DELETE ... RETURNING takes
+    exactly the rows it removes, so deltas that concurrent writers commit meanwhile stay."""
+    with store.session() as session:
+        totals: dict[tuple[str, str], int] = {}
+        for status, tier, n in session.execute(
+                delete(HitStateCount).returning(HitStateCount.status, HitStateCount.tier,
+                                                HitStateCount.n)):
+            totals[(status, tier)] = totals.get((status, tier), 0) + int(n)
+        session.add_all(HitStateCount(status=status, tier=tier, n=n)
+                        for (status, tier), n in sorted(totals.items()) if n)
+
+
+def provider_removal_stats(store: Store) -> tuple[ProviderRemovalStats, ...]:
+    """Time to removal per provider, recomputed only when the takedown figures can have
+    moved (a newer takedown_changes row than the snapshot's)."""
+    with store.read_session() as session:
+        version = int(session.scalar(select(func.max(TakedownChange.id))) or 0)
+        snapshot = session.get(StatsSnapshot, REMOVAL_SNAPSHOT)
+        if snapshot is not None and snapshot.version == version:
+            return tuple(ProviderRemovalStats(**p) for p in json.loads(snapshot.body))
+        providers = _provider_removal(session)
+    body = json.dumps([asdict(p) for p in providers])
+    with store.session() as session:
+        held = session.get(StatsSnapshot, REMOVAL_SNAPSHOT, with_for_update=True)
+        if held is None:
+            session.add(StatsSnapshot(name=REMOVAL_SNAPSHOT, version=version, body=body,
+                                      computed_at=utcnow()))
+        elif held.version < version:
+            held.version, held.body, held.computed_at = version, body, utcnow()
+    return providers
+
+
+def _provider_removal(session: Session) -> tuple[ProviderRemovalStats, ...]:
+    latest = _latest_sent_notice()
+    counts: dict[str, list[int]] = {}  # provider -> [notified, removed, still live]
+    removed = and_(Hit.status == "removed", Hit.removed_at.is_not(None))
+    for key, notified, gone, live_count in session.execute(
+        select(latest.c.provider_key, func.count(Hit.id),
+               func.sum(case((removed, 1), else_=0)),
+               func.sum(case((Hit.status.in_(RECHECKABLE), 1), else_=0)))
+        .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
+        .where(Hit.notified_at.is_not(None))
+        .group_by(latest.c.provider_key)
+    ):
+        tally = counts.setdefault(_display(key), [0, 0, 0])
+        for n, value in enumerate((notified, gone, live_count)):
+            tally[n] += int(value or 0)
+    hours: dict[str, list[float]] = {}
+    for key, notified_at, removed_at in session.execute(
+        select(latest.c.provider_key, Hit.notified_at, Hit.removed_at)
+        .select_from(Hit).outerjoin(latest, latest.c.hit_id == Hit.id)
+        .where(removed, Hit.notified_at.is_not(None))
+    ):
+        hours.setdefault(_display(key), []).append(
+            (removed_at - notified_at).total_seconds() / 3600.0)
+    return tuple(
+        ProviderRemovalStats(
+            provider=name, notified=tally[0], removed=tally[1], still_live=tally[2],
+            median_hours=percentile(hours.get(name, []), 50),
+            p90_hours=percentile(hours.get(name, []), 90),
         )
-    return TakedownStats(when, by_status, by_tier, sent, unsent, providers, tuple(live))
+        for name, tally in sorted(counts.items(), key=lambda kv: kv[0].lower())
+    )
+
+
+def _oldest_live(session: Session, when: datetime, oldest: int) -> tuple[LiveHit, ...]:
+    """The `oldest` notified or live images, longest since their first notice first."""
+    if oldest <= 0:
+        return ()
+    rows: list[Any] = []
+    for status in RECHECKABLE:  # one index range (status, notified_at) each, then merged
+        rows += session.execute(
+            select(Hit.id, Hit.status, Hit.notified_at, Hit.renotice_due_at, Media.url)
+            .join(Media, Media.id == Hit.media_id)
+            .where(Hit.status == status, Hit.notified_at.is_not(None))
+            .order_by(Hit.notified_at, Hit.id).limit(oldest)
+        ).all()
+    rows = sorted(rows, key=lambda row: (row[2], row[0]))[:oldest]
+    ids = [row[0] for row in rows]
+    latest = _latest_sent_notice()
+    provider_of = dict(session.execute(
+        select(latest.c.hit_id, latest.c.provider_key).where(latest.c.hit_id.in_(ids))).all())
+    sent_per_hit = dict(session.execute(
+        select(NoticeItem.hit_id, func.count(Notice.id))
+        .join(Notice, Notice.id == NoticeItem.notice_id)
+        .where(Notice.sent_at.is_not(None), NoticeItem.hit_id.in_(ids))
+        .group_by(NoticeItem.hit_id)).all())
+    return tuple(
+        LiveHit(hit_id, status, url, _display(provider_of.get(hit_id)), notified_at,
+                (when - notified_at).total_seconds() / 3600.0 if notified_at else None,
+                renotice_due_at, int(sent_per_hit.get(hit_id, 0)))
+        for hit_id, status, notified_at, renotice_due_at, url in rows
+    )

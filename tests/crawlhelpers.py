@@ -15,10 +15,16 @@ from storage.known import KnownHashIn, import_known_list
 
 REPO = Path(__file__).resolve().parents[1]
 CRAWL_TIMEOUT = 240
+# The synthetic site serves its images from a second loopback host (its "CDN"); a crawl may
+# reach an internal address besides its seed's host only when allowed, so tests say so.
+SITE_CDN_ALLOWANCE = "127.0.0.2"
 
 
 def crawl_env(**extra: str) -> dict[str, str]:
+    """The environment of a crawl process: this checkout first, no Public Suffix List
+    download, and the synthetic site's CDN host allowed (TRAWL_ALLOW_ADDRESSES)."""
     env = dict(os.environ)
+    env["TRAWL_ALLOW_ADDRESSES"] = SITE_CDN_ALLOWANCE
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
     env.update(extra)

@@ -19,6 +19,8 @@ from crawler.engine.addresses import (
     split_allow_list,
 )
 
+pytestmark = pytest.mark.hostile
+
 NOTHING_ALLOWED = AddressPolicy([], [])
 
 # (address, reason refused with) -- None: an ordinary public address.

@@ -17,6 +17,8 @@ from storage.audit import append_audit, list_audit
 from storage.crawls import heartbeat, start_crawl
 from storage.db import open_store
 
+pytestmark = pytest.mark.hostile
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -20,6 +20,8 @@ from storage.auditguards import (
 )
 from storage.db import Store, alembic_config, open_store
 
+pytestmark = pytest.mark.hostile
+
 INSERT_COLUMNS = "(id, at, actor, action, entity)"
 ROW_1_AGAIN = f"INSERT INTO audit {INSERT_COLUMNS} VALUES (1, '2020-01-01', 'mallory', 'x', 'hit')"
 

@@ -83,7 +83,7 @@ def test_recheck_prints_no_deprecation_warnings(tmp_path: Path) -> None:
         mark_sent(store, refs, actor="tina", now=T0)
     finally:
         store.close()
-    done = process(tmp_path, "--db", db, "recheck")
+    done = process(tmp_path, "--db", db, "recheck", "--allow-address", "127.0.0.1")
     assert done.returncode == 0, done.stderr
     assert "1 removed" in done.stdout
     assert "Warning" not in done.stderr, done.stderr

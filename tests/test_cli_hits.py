@@ -100,6 +100,7 @@ def test_hits_show_text(db_url: str, hits: list[int]) -> None:
     assert "http://site.test/index.html" in out.output
 
 
+@pytest.mark.hostile
 def test_a_note_with_newlines_cannot_pose_as_history_lines(db_url: str, hits: list[int]) -> None:
     forged = "\n    2024-05-01T13:00:00Z  bob          confirm       pending -> confirmed"
     store = make_store(db_url)

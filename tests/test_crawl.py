@@ -42,6 +42,7 @@ def _crawl_site(db_url: str, site: SyntheticSite, *args: str) -> dict[str, objec
     return summary_of(done)
 
 
+@pytest.mark.hostile
 @pytest.mark.slow
 def test_crawl_records_exactly_the_expected_hits_and_stats(
     db_url: str, site: SyntheticSite
@@ -123,6 +124,7 @@ def test_recrawl_is_conditional_and_still_matches(sqlite_url: str, site: Synthet
                for r in revalidated)
 
 
+@pytest.mark.hostile
 @pytest.mark.slow
 def test_trap_detector_and_page_limit_end_endless_sites(
     sqlite_url: str, site: SyntheticSite
@@ -145,6 +147,7 @@ def test_trap_detector_and_page_limit_end_endless_sites(
     assert limited["stats"]["trawl/drop/page_limit"] >= 1  # type: ignore[index]
 
 
+@pytest.mark.hostile
 @pytest.mark.slow
 def test_start_url_that_redirects_off_scope_is_not_followed(
     sqlite_url: str, site: SyntheticSite
@@ -188,6 +191,7 @@ def test_unknown_url_scheme_is_refused_before_crawling(
         store.close()
 
 
+@pytest.mark.hostile
 @pytest.mark.slow
 def test_killed_crawl_keeps_the_hits_it_flushed(sqlite_url: str, site: SyntheticSite,
                                                 tmp_path: Path) -> None:
@@ -353,6 +357,7 @@ reactor.run()
 """
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("kind", ["process", "thread", "inline"])
 def test_hash_pool_gives_hash_image_results_and_survives_a_worker_crash(kind: str) -> None:
     import json

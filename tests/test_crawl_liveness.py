@@ -33,6 +33,8 @@ from storage.models import Crawl
 from storage.schedules import ScheduleSpec, add_schedule, claim_due_run
 from storage.seeds import SeedSpec, add_seeds
 
+pytestmark = pytest.mark.hostile
+
 HOST = socket.gethostname()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from crawler.cli.main import cli
@@ -9,6 +10,9 @@ from storage.audit import list_audit
 from storage.crawls import get_crawl, running_seed_ids, start_crawl
 from storage.db import open_store
 from storage.seeds import SeedSpec, add_seeds
+
+pytestmark = pytest.mark.hostile
+
 
 
 def test_mark_failed(sqlite_url: str) -> None:

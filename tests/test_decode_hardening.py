@@ -17,6 +17,8 @@ from matchers.decode import MAX_COUNTED_FRAMES
 from matchers.hashing import hash_image
 from matchers.jpegtail import FILLER, grey_tail, pad_scans
 
+pytestmark = pytest.mark.hostile
+
 # The smallest GIF frame: a 1 x 1 image descriptor and its LZW data.
 GIF_HEAD = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
 GIF_FRAME = b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00"

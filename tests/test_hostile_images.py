@@ -18,6 +18,8 @@ from matchers.decode import MAX_COUNTED_FRAMES, TruncatedImagesEnabledError
 from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 from matchers.perceptual import PDQ_EMPTY
 
+pytestmark = pytest.mark.hostile
+
 STATUSES = {"ok", "unsupported", "undecodable", "too_large"}
 
 

@@ -35,7 +35,7 @@ def test_upgrade_from_0005_keeps_rows_and_adds_worker_bookkeeping(fresh_db_url: 
 
     store = open_store(fresh_db_url)  # migrates to head
     try:
-        assert schema_revision(store) == HEAD_REVISION == "0007"
+        assert schema_revision(store) == HEAD_REVISION
         old = get_crawl(store, 1)
         assert (old.pages, old.images, old.hits, old.frontier) == (4, 3, 1, None)
         crawl_id = start_crawl(store, start_urls=["http://site.test/"], seed_ids=[],

@@ -20,7 +20,7 @@ from crawler.sitegen.site import SyntheticSite
 from storage.db import open_store
 from tests.crawlhelpers import CRAWL_TIMEOUT, crawl_command, crawl_env, import_site_list
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hostile]
 
 
 def marker_forms(marker: bytes) -> list[bytes]:

@@ -18,6 +18,8 @@ from storage.providers import import_provider_file
 from tests.takedown_helpers import T0, make_store
 from tests.test_notices import PROVIDERS, confirmed_hits
 
+pytestmark = pytest.mark.hostile
+
 
 @pytest.fixture
 def store(sqlite_url: str, tmp_path: Path) -> Iterator[Store]:

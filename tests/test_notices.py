@@ -225,6 +225,7 @@ def test_text_and_eml_render_and_parse(store, tmp_path: Path, monkeypatch) -> No
     assert NoticeRenderer(template=custom).text(notice) == "REF=TRAWL-20240501-big-cloud-1 N=2\n"
 
 
+@pytest.mark.hostile
 def test_eml_headers_cannot_be_injected(store) -> None:
     confirmed_hits(store)
     notice = prepare_notices(store, actor="tina", now=T0)[0]
@@ -305,8 +306,8 @@ def test_recheck_spider_classifies_every_outcome(sqlite_url: str, tmp_path: Path
                "TRAWL_NOW": "2024-05-02T18:00:00Z", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
         done = subprocess.run(
             [sys.executable, "-m", "crawler.cli.main", "--db", sqlite_url, "recheck",
-             "--format", "json"], env=env, capture_output=True, text=True, timeout=120,
-            cwd=tmp_path)
+             "--format", "json", "--allow-address", "127.0.0.1"], env=env, capture_output=True,
+            text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         outcome = {**{r["hit_id"]: "gone" for r in summary["removed"]},
@@ -410,3 +411,64 @@ def test_cli_export_options_and_mark_sent(db_url: str, store, tmp_path: Path) ->
     out = run("stats", "--format", "json")
     assert json.loads(out.stdout)["notices_sent"] == 1
     assert "Images: pending 1, confirmed 3" in run("stats").stdout
+
+
+@pytest.mark.hostile
+def test_csv_cells_cannot_become_spreadsheet_formulas(store) -> None:
+    confirmed_hits(store)
+    first = prepare_notices(store, actor="tina", now=T0)[0]
+    hostile = replace(first, provider='=HYPERLINK("http://evil.test","open")', items=[
+        replace(item, media_url="+cmd|' /C calc'!A0") for item in first.items])
+    rows = list(csv.DictReader(io.StringIO(to_csv([hostile]))))
+    assert rows[0]["provider"] == '\'=HYPERLINK("http://evil.test","open")'
+    assert rows[0]["media_url"] == "'+cmd|' /C calc'!A0"
+
+
+@pytest.mark.hostile
+def test_exported_notice_files_are_private_and_never_written_through_a_link(
+    store, tmp_path: Path
+) -> None:
+    import stat
+
+    from crawler.files import PrivateFileError
+    from crawler.services.notices.export import write_notices
+
+    confirmed_hits(store)
+    notices = prepare_notices(store, actor="tina", now=T0)
+    out = tmp_path / "notices"
+    paths = write_notices(notices, "text", out, NoticeRenderer())
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o600}
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not Trawl's")
+    paths[0].unlink()
+    paths[0].symlink_to(victim)  # planted by someone who could write the folder before
+    with pytest.raises(PrivateFileError, match="symbolic link"):
+        write_notices(notices, "text", out, NoticeRenderer())
+    assert victim.read_text() == "not Trawl's"
+
+
+def test_notices_paged_and_filtered_in_storage_and_what_awaits(store) -> None:
+    """The web pages read notices a page at a time, per provider, and what would go into
+    the next notices without preparing them."""
+    from storage.notices import awaiting_notices
+
+    a, b, c, d, _pending = confirmed_hits(store)
+    waiting = awaiting_notices(store, now=T0)
+    assert [(w.provider, [i.hit_id for i in w.items], w.overdue) for w in waiting] == [
+        ("Big Cloud", [a, b], 0), ("Tiny Host", [c], 0),
+        ("unattributed (example.co.uk)", [d], 0)]
+    found = prepare_notices(store, actor="tina", now=T0)
+    assert awaiting_notices(store, now=T0, due_only=True) == []
+    newest_first = [n.reference for n in list_notices(store)]
+    assert [n.reference for n in list_notices(store, limit=2)] == newest_first[:2]
+    assert [n.reference for n in list_notices(store, limit=2, offset=2)] == newest_first[2:]
+    assert [n.reference for n in list_notices(store, provider_key="BIG CLOUD")] == [
+        found[0].reference]
+    assert [n.reference for n in list_notices(
+        store, provider_key="unattributed:example.co.uk")] == [found[2].reference]
+    mark_sent(store, [found[1].reference], actor="tina", now=T0)
+    assert [n.reference for n in list_notices(store, sent_only=True)] == [found[1].reference]
+    later = T0 + timedelta(hours=25)
+    [due] = awaiting_notices(store, now=later, due_only=True)
+    assert (due.provider, due.overdue, [i.hit_id for i in due.items]) == ("Tiny Host", 1, [c])

@@ -15,6 +15,8 @@ from crawler.files import PrivateFileError, open_private, private_dir, trawl_hom
 from storage.audit import append_audit
 from storage.db import open_store
 
+pytestmark = pytest.mark.hostile
+
 IS_ROOT = os.geteuid() == 0
 OTHER_UID = 1  # "daemon" on Debian; only root can hand a file to it
 

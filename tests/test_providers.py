@@ -46,6 +46,7 @@ def test_parse_good_file(tmp_path: Path) -> None:
     assert specs[2].domains == ("cdn.tiny.test", "tinyhost.test")
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [

@@ -55,6 +55,7 @@ def test_canonicalize_url(url: str, canonical: str) -> None:
     assert canonicalize_url(url) == canonical
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize(
     ("url", "message"),
     [
@@ -105,6 +106,7 @@ def test_seed_scope_with_subdomains_keeps_to_the_registered_domain() -> None:
     assert not ip.allows("http://127.0.0.2:8000/page")
 
 
+@pytest.mark.hostile
 def test_trap_detector_limits_query_variants_per_path() -> None:
     traps = TrapDetector(max_query_variants=3)
     results = [traps.check(f"http://x.test/cal?month={n}") for n in range(5)]
@@ -112,6 +114,7 @@ def test_trap_detector_limits_query_variants_per_path() -> None:
     assert traps.check("http://x.test/other?month=1") is None  # another path has its own count
 
 
+@pytest.mark.hostile
 def test_trap_detector_flags_repeated_segments_and_long_urls() -> None:
     traps = TrapDetector(max_segment_repeats=3, max_url_length=100)
     assert traps.check("http://x.test/a/b/a/b/a/b") is None

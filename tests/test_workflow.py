@@ -146,7 +146,8 @@ def test_full_takedown_workflow(db_url: str, site: Site, tmp_path: Path) -> None
     trawl("hashes", "import", str(known), "--list", "hotline", actor="lead")
 
     # 1. Crawl the site: four hits, all pending, with pages and server IPs recorded.
-    trawl.subprocess("crawl", site.one.base_url + "/", "--no-progress", "--depth", "2")
+    trawl.subprocess("crawl", site.one.base_url + "/", "--no-progress", "--depth", "2",
+                     "--allow-address", SECOND_HOST)
     hits = {h["media_url"]: h for h in trawl.json("hits", "list", "--format", "json")}
     assert set(hits) == set(site.urls.values())
     ids = {k: hits[url]["id"] for k, url in site.urls.items()}
@@ -184,7 +185,8 @@ def test_full_takedown_workflow(db_url: str, site: Site, tmp_path: Path) -> None
     # The rejected image under a new URL is not queued again for the same known hash.
     Site.page(site.one, "/p2.html", '<img src="/img/d-copy.png">')
     Site.image(site.one, "/img/d-copy.png", site.d, "image/png")
-    trawl.subprocess("crawl", site.one.base_url + "/", "--no-progress", "--depth", "2")
+    trawl.subprocess("crawl", site.one.base_url + "/", "--no-progress", "--depth", "2",
+                     "--allow-address", SECOND_HOST)
     assert any(r.url.endswith("/img/d-copy.png") for r in site.log)  # fetched and hashed
     after = trawl.json("hits", "list", "--format", "json")
     assert len(after) == 4
@@ -265,7 +267,8 @@ def test_full_takedown_workflow(db_url: str, site: Site, tmp_path: Path) -> None
     Site.image(site.two, "/c.png", gen.encode(site.c_image, "jpeg", quality=70),
                "image/jpeg")
     later = {"TRAWL_NOW": iso(sent + timedelta(hours=25))}
-    summary = json.loads(trawl.subprocess("recheck", "--format", "json", env=later))
+    summary = json.loads(trawl.subprocess("recheck", "--format", "json", "--allow-address",
+                                         "127.0.0.0/8", env=later))
     removed = {r["hit_id"]: r for r in summary["removed"]}
     assert set(removed) == {ids["a"], ids["b"]}
     assert removed[ids["a"]]["time_to_removal_seconds"] == 25 * 3600

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -54,10 +54,22 @@ def format_option(choices: Sequence[str] = ("table", "json")) -> Callable[[F], F
     )
 
 
+def allow_address_option(func: F) -> F:
+    """--allow-address CIDR (repeatable), the same for every command that fetches."""
+    return click.option(
+        "--allow-address", "allow_addresses", multiple=True, metavar="CIDR",
+        help="Let this crawl reach an internal address or block (loopback, private, "
+        "link-local, ...), besides its seeds' own hosts; repeatable. Env: "
+        "TRAWL_ALLOW_ADDRESSES (comma-separated), added to these.",
+    )(func)
+
+
 def plain(value: Any) -> Any:
     """A value as JSON shows it: times as UTC ISO 8601 with a Z, containers recursively."""
     if isinstance(value, datetime):
         return iso_z(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -7,10 +7,18 @@ from typing import Any
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config, require_actor
+from crawler.cli.common import (
+    allow_address_option,
+    emit,
+    format_option,
+    opened_store,
+    pass_config,
+    require_actor,
+)
 from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import StoppedBySignal, TrawlError
+from storage.policy import DEFAULT_TIME_BUDGET_SECONDS
 
 OUTCOMES = ("running", "finished", "failed", "killed", "timeout")
 
@@ -40,10 +48,13 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
               help="Link depth (default 3 for URLs; overrides the seeds' own depth).")
 @click.option("--max-pages", type=click.IntRange(1), default=None,
               help="Page limit per seed (overrides the seeds' own limit).")
-@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop the crawl after this many seconds (outcome: timeout).")
+@click.option("--time-budget", type=click.FloatRange(min=0), default=DEFAULT_TIME_BUDGET_SECONDS,
+              show_default=True,
+              help="Stop the crawl after this many seconds (outcome: timeout), like a "
+              "scheduled crawl's budget; 0 for no limit.")
 @click.option("--max-image-size", type=click.IntRange(1), default=None,
               help="Largest image download in bytes (default 20 MiB); larger ones are skipped.")
+@allow_address_option
 @click.option("--set", "-s", "set_pairs", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HASH_WORKERS=2 or -s JOBDIR=dir.")
 @click.option("--progress/--no-progress", default=True, help="Progress lines on stderr.")
@@ -61,14 +72,18 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
 def crawl(
     config: Config, urls: tuple[str, ...], seed_ids: tuple[int, ...], tag: str | None,
     schedule_id: int | None, crawl_id: int | None, depth: int | None, max_pages: int | None,
-    time_budget: float | None, max_image_size: int | None, set_pairs: tuple[str, ...],
-    progress: bool, log_level: str, fmt: str, distributed: bool, wait: bool, redis_url: str,
-    redis_prefix: str,
+    time_budget: float | None, max_image_size: int | None, allow_addresses: tuple[str, ...],
+    set_pairs: tuple[str, ...], progress: bool, log_level: str, fmt: str, distributed: bool,
+    wait: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Crawl URLs (ad-hoc seeds) and/or stored seeds; with neither, every active seed."""
+    from crawler.services.addresses import address_settings
     from crawler.services.crawls import build_plans, run_crawl, select_seeds
 
     settings = _parse_settings(set_pairs)
+    # -s TRAWL_ALLOW_ADDRESSES=... is one more way to say --allow-address: checked the same
+    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
+    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
     settings.setdefault("LOG_LEVEL", log_level)
     if depth is not None:
         settings["TRAWL_DEFAULT_DEPTH"] = depth
@@ -88,7 +103,7 @@ def crawl(
             return
         summary = run_crawl(
             store, seeds=seeds, urls=list(urls), crawl_id=crawl_id, schedule_id=schedule_id,
-            time_budget=time_budget, settings=settings, progress=progress,
+            time_budget=time_budget or None, settings=settings, progress=progress,
             verbose=config.verbose,
         )
     counts = {k: getattr(summary, k) for k in ("pages", "images", "hashed", "hits", "errors")}
@@ -218,9 +233,12 @@ def _print_detail(d: dict[str, Any]) -> None:
     re = d["recrawl"]
     click.echo(f"  recrawl   {re['conditional_requests']} conditional requests, "
                f"{re['not_modified']} not modified; {re['response_bytes']} bytes downloaded")
-    for heading in ("dropped", "error_reasons", "image_status"):
-        if d[heading]:
-            click.echo(f"{heading.replace('_', ' ').capitalize()}:")
+    headings = {"dropped": "Dropped", "error_reasons": "Error reasons",
+                "image_status": "Image status",
+                "address_refused": "Refused addresses (not connected to; --allow-address)"}
+    for heading, title in headings.items():
+        if d.get(heading):
+            click.echo(f"{title}:")
             width = max(len(k) for k in d[heading])
             for key, count in sorted(d[heading].items(), key=lambda kv: (-kv[1], kv[0])):
                 click.echo(f"  {key.ljust(width)}  {count}")

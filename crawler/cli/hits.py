@@ -123,8 +123,9 @@ def _text(detail: HitDetail) -> str:
         lines.append(
             f"    {m.match_type} {m.hash_type} distance {m.distance}/{m.threshold}{after}, "
             f"tier {m.tier}, confidence {m.confidence:.2f}: known hash #{m.known_hash_id} of "
-            f"list {one_line(m.list)}, label {one_line(m.label or '-')}, category "
-            f"{one_line(m.category or '-')}")
+            f"list {one_line(m.list)}, label {one_line(m.label or '-')}"
+            + (f" ({one_line(m.known_variant)})" if m.known_variant else "")
+            + f", category {one_line(m.category or '-')}")
     lines.append("  digests:")
     for name in HASH_TYPES:
         value = getattr(detail, name)

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -113,9 +114,15 @@ def lists_command(config: Config, fmt: str) -> None:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse to decode images with more pixels than this (default: the "
               "crawler's limit).")
+@click.option("--variants", "variants", type=click.Choice(["none", "crops"]), default="none",
+              show_default=True,
+              help="With --format csv or jsonl: crops also writes the perceptual hashes of "
+              "six crops of each image (centre 90% and 80%, the four 90% corners) and of "
+              "its picture without a border, if it has one, as variants of the same item "
+              "(column variant), so that cropped re-posts match.")
 def hash_command(
     files: tuple[Path, ...], fmt: str, hash_types: tuple[str, ...], label: str | None,
-    max_pixels: int | None,
+    max_pixels: int | None, variants: str,
 ) -> None:
     """Hash local image files (md5, sha1, sha256, pHash, dHash, PDQ); directories are walked.
 
@@ -124,36 +131,51 @@ def hash_command(
     stderr and skipped; the exit code is then 1.
 
     Example: trawl hash photo.jpg --format csv > my-list.csv
-    """
-    from crawler.services.lists import hash_files, list_rows
 
+    Example: trawl hash held/ --format csv --variants crops > my-list-with-crops.csv
+    """
+    from crawler.services.lists import hash_files
+
+    crops = variants == "crops"
+    if crops and fmt == "pdq-hasher":
+        raise TrawlError("--variants crops needs --format csv or jsonl: pdq-hasher output "
+                         "has no column to mark a crop with.")
     failed = 0
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
-        writer.writerow(("hash_type", "hash", "label"))
-    for hashed in hash_files(files, max_pixels=max_pixels):
-        d = hashed.digests
-        if d is None:
+        writer.writerow(("hash_type", "hash", "label", *(["variant"] if crops else [])))
+    for hashed in hash_files(files, max_pixels=max_pixels, crops=crops):
+        if hashed.digests is None:
             _warn(f"Error: {hashed.error}.")
             failed += 1
             continue
-        if fmt == "jsonl":
-            if d.status != "ok":
-                _warn(f"{hashed.path}: {d.status}: {d.error}; only md5/sha1/sha256 computed.")
-            click.echo(json.dumps({"file": str(hashed.path), **d.as_dict()}))
-        elif fmt == "csv":
-            rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label)
-            for warning in rows.warnings:
-                _warn(warning)
-            writer.writerows(rows.rows)
-        elif d.pdq is None:
-            _warn(f"{hashed.path}: no PDQ hash ({d.status}: {d.error}); skipped.")
-        else:
-            writer.writerow((d.pdq, d.pdq_quality, str(hashed.path)))
+        _emit_hashed(hashed, fmt, writer, hash_types, label, crops)
         sys.stdout.flush()
     if failed:
         raise TrawlError(f"{failed} file(s) could not be read (see above); the others were "
                          "hashed.")
+
+
+def _emit_hashed(hashed: Any, fmt: str, writer: Any, hash_types: tuple[str, ...],
+                 label: str | None, crops: bool) -> None:
+    """One hashed file in the chosen output format (warnings on stderr)."""
+    from crawler.services.lists import list_rows
+
+    d = hashed.digests
+    if fmt == "jsonl":
+        if d.status != "ok":
+            _warn(f"{hashed.path}: {d.status}: {d.error}; only md5/sha1/sha256 computed.")
+        extra = {"variants": [v.as_dict() for v in d.variants]} if crops else {}
+        click.echo(json.dumps({"file": str(hashed.path), **d.as_dict(), **extra}))
+    elif fmt == "csv":
+        rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label, variants=crops)
+        for warning in rows.warnings:
+            _warn(warning)
+        writer.writerows(rows.rows)
+    elif d.pdq is None:
+        _warn(f"{hashed.path}: no PDQ hash ({d.status}: {d.error}); skipped.")
+    else:
+        writer.writerow((d.pdq, d.pdq_quality, str(hashed.path)))
 
 
 @click.command("rematch")

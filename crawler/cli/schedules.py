@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.common import (
+    allow_address_option,
+    emit,
+    format_option,
+    opened_store,
+    pass_config,
+)
 from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import TrawlError
@@ -26,7 +32,7 @@ if TYPE_CHECKING:
     from storage.schedules import ScheduleInfo
 
 SCHEDULE_COLUMNS = (
-    "id", "name", "seeds", "when", "depth", "max_pages", "budget", "state", "next_due_at",
+    "id", "name", "seeds", "when", "depth", "max_pages", "budget", "allow", "state", "next_due_at",
     "last_run_at", "last_crawl_id", "last_outcome",
 )
 
@@ -48,6 +54,8 @@ def schedule_row(info: ScheduleInfo) -> dict[str, Any]:
         "max_pages": info.max_pages,
         "budget": format_duration(info.time_budget_seconds),
         "time_budget_seconds": info.time_budget_seconds,
+        "allow": " ".join(info.allow_addresses),
+        "allow_addresses": list(info.allow_addresses),
         "state": "enabled" if info.enabled else "paused",
         "enabled": info.enabled,
         "next_due_at": info.next_due_at,
@@ -82,12 +90,13 @@ def schedule_group() -> None:
 @click.option("--start-at", default=None,
               help="First run (ISO, UTC). Default: now for --every, the next cron time for --cron.")
 @click.option("--paused", is_flag=True, help="Create it paused (resume with `schedule resume`).")
+@allow_address_option
 @format_option()
 @pass_config
 def schedule_add(
     config: Config, name: str, seed_ids: tuple[int, ...], tag: str | None, cron: str | None,
     every: str | None, depth: int | None, max_pages: int | None, time_budget: str,
-    start_at: str | None, paused: bool, fmt: str,
+    start_at: str | None, paused: bool, allow_addresses: tuple[str, ...], fmt: str,
 ) -> None:
     """Add schedule NAME.
 
@@ -100,7 +109,8 @@ def schedule_add(
         info, warnings = add_schedule(
             store, name, seed_ids=seed_ids, tag=tag, cron=cron, every=every, depth=depth,
             max_pages=max_pages, time_budget=time_budget, start_at=start_at,
-            enabled=not paused, now=config.clock(),
+            enabled=not paused, allow_addresses=allow_addresses, now=config.clock(),
+            actor=config.actor,
         )
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -120,10 +130,10 @@ def schedule_list(config: Config, fmt: str) -> None:
 
 
 def _set_enabled(config: Config, ref: str, enabled: bool, fmt: str) -> None:
-    from storage.schedules import get_schedule, set_enabled
+    from crawler.services.schedules import set_schedule_enabled
 
     with opened_store(config) as store:
-        info = set_enabled(store, get_schedule(store, ref).id, enabled)
+        info = set_schedule_enabled(store, ref, enabled, actor=config.actor)
     emit([schedule_row(info)], fmt, SCHEDULE_COLUMNS)
 
 
@@ -150,11 +160,10 @@ def schedule_resume(config: Config, ref: str, fmt: str) -> None:
 @pass_config
 def schedule_remove(config: Config, ref: str) -> None:
     """Remove schedule REF (id or name). Its crawls stay in `trawl crawls list`."""
-    from storage.schedules import get_schedule, remove_schedule
+    from crawler.services.schedules import remove_schedule
 
     with opened_store(config) as store:
-        info = get_schedule(store, ref)
-        remove_schedule(store, info.id)
+        info = remove_schedule(store, ref, actor=config.actor)
     click.echo(f"Removed schedule {info.id} ({info.name}).")
 
 
@@ -166,28 +175,36 @@ def schedule_remove(config: Config, ref: str) -> None:
 @click.option("--kill-grace", type=click.FloatRange(min=0), default=DEFAULT_KILL_GRACE_SECONDS,
               show_default=True, help="Seconds between SIGTERM and SIGKILL at the budget.")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the crawl's log goes (default: $TRAWL_CRAWL_LOG_DIR or a temp dir).")
+              help="Where the crawl's log goes (default: $TRAWL_CRAWL_LOG_DIR, else "
+              "crawl-logs/ under $TRAWL_HOME or the XDG data dir).")
+@allow_address_option
 @format_option()
 @pass_config
 def schedule_run_now(
-    config: Config, ref: str, queue: bool, kill_grace: float, log_dir: Path | None, fmt: str
+    config: Config, ref: str, queue: bool, kill_grace: float, log_dir: Path | None,
+    allow_addresses: tuple[str, ...], fmt: str,
 ) -> None:
     """Crawl schedule REF now, in a crawl process with its limits and budget, and wait.
 
     Its timetable is unchanged (use --queue to hand it to the running scheduler instead).
     """
+    from crawler.services.addresses import allowed_addresses
     from crawler.services.scheduler.options import SchedulerOptions, default_log_dir
     from crawler.services.scheduler.scheduler import Scheduler
-    from storage.schedules import get_schedule, set_next_due
+    from crawler.services.schedules import queue_run_now
+    from storage.schedules import get_schedule
+
+    allowed = tuple(allowed_addresses(allow_addresses))
 
     with opened_store(config) as store:
         info = get_schedule(store, ref)
         if queue:
-            info = set_next_due(store, info.id, config.clock())
+            info = queue_run_now(store, info.id, now=config.clock(), actor=config.actor)
             click.echo(f"Schedule {info.id} ({info.name}) is due now; the scheduler will start it.")
             return
         _configure_logging()
-        options = SchedulerOptions(kill_grace=kill_grace, log_dir=log_dir or default_log_dir())
+        options = SchedulerOptions(kill_grace=kill_grace, log_dir=log_dir or default_log_dir(),
+                                   allow_addresses=allowed)
         scheduler = Scheduler(store, options)
         crawl_id = scheduler.run_now(info)
         with scheduler.signals_handled():
@@ -227,7 +244,9 @@ def _configure_logging() -> None:
               help="On SIGTERM/SIGINT: terminate running crawls (they record what they found), "
               "wait for them, or detach (a restarted scheduler takes them over).")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Crawl logs, one file per crawl (default: $TRAWL_CRAWL_LOG_DIR or a temp dir).")
+              help="Crawl logs, one file per crawl (default: $TRAWL_CRAWL_LOG_DIR, else "
+              "crawl-logs/ under $TRAWL_HOME or the XDG data dir).")
+@allow_address_option
 @click.option("--distributed", is_flag=True,
               help="Queue each due crawl in the shared Redis frontier for `trawl worker` "
               "processes (on any machine) instead of crawling on this one.")
@@ -235,21 +254,23 @@ def _configure_logging() -> None:
 @pass_config
 def scheduler_command(
     config: Config, once: bool, max_concurrent: int, poll_seconds: float,
-    kill_grace: float, on_stop: str, log_dir: Path | None, distributed: bool, redis_url: str,
-    redis_prefix: str,
+    kill_grace: float, on_stop: str, log_dir: Path | None, allow_addresses: tuple[str, ...],
+    distributed: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Start due crawls, each in its own process, at most K at once, each within its budget.
 
     Never crawls one seed twice at once; after downtime a schedule runs once, not once per
     missed slot. Safe to kill and restart: due times and running crawls live in the database.
     """
+    from crawler.services.addresses import allowed_addresses
     from crawler.services.scheduler.options import SchedulerOptions, default_log_dir
     from crawler.services.scheduler.scheduler import Scheduler
 
+    allowed = tuple(allowed_addresses(allow_addresses))
     _configure_logging()
     options = SchedulerOptions(
         max_concurrent=max_concurrent, poll_seconds=poll_seconds, kill_grace=kill_grace,
-        on_stop=on_stop, log_dir=log_dir or default_log_dir(),
+        on_stop=on_stop, log_dir=log_dir or default_log_dir(), allow_addresses=allowed,
         redis_url=redis_url if distributed else None, redis_prefix=redis_prefix,
     )
     with opened_store(config) as store:

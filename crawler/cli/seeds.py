@@ -60,7 +60,7 @@ def add_command(
     with opened_store(config) as store:
         stored = add_seeds(store, urls, depth=depth, max_pages=max_pages,
                            include_subdomains=include_subdomains,
-                           obey_robots=not ignore_robots, tags=tags)
+                           obey_robots=not ignore_robots, tags=tags, actor=config.actor)
     show_seeds(stored, fmt)
 
 
@@ -82,10 +82,10 @@ def list_command(config: Config, active_only: bool, tag: str | None, fmt: str) -
 
 
 def _set_active(config: Config, ids: tuple[int, ...], active: bool, fmt: str) -> None:
-    from storage.seeds import set_seeds_active
+    from crawler.services.seeds import set_seeds_active
 
     with opened_store(config) as store:
-        changed = set_seeds_active(store, list(ids), active=active)
+        changed = set_seeds_active(store, ids, active=active, actor=config.actor)
     show_seeds(changed, fmt)
 
 
@@ -111,6 +111,24 @@ def resume_command(config: Config, ids: tuple[int, ...], fmt: str) -> None:
     Example: trawl seeds resume 3
     """
     _set_active(config, ids, True, fmt)
+
+
+@seeds_group.command("tag")
+@click.argument("seed_id", type=int, metavar="ID")
+@click.option("--tag", "tags", multiple=True,
+              help="A tag (repeatable); the seed's tags become exactly these. None: clear.")
+@format_option()
+@pass_config
+def tag_command(config: Config, seed_id: int, tags: tuple[str, ...], fmt: str) -> None:
+    """Replace seed ID's tags.
+
+    Example: trawl seeds tag 3 --tag forum --tag uk
+    """
+    from crawler.services.seeds import set_seed_tags
+
+    with opened_store(config) as store:
+        changed = set_seed_tags(store, seed_id, tags, actor=config.actor)
+    show_seeds([changed], fmt)
 
 
 def register(cli: click.Group) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from crawler.cli.common import (
+    allow_address_option,
     emit,
     format_option,
     opened_store,
@@ -185,16 +186,24 @@ def providers_list(config: Config, fmt: str) -> None:
 @click.option("--hit", "hit_ids", type=int, multiple=True,
               help="Only these hits (repeatable). Default: every notified or live hit.")
 @_renotice
+@allow_address_option
 @format_option(("text", "json"))
 @pass_config
-def recheck(config: Config, hit_ids: tuple[int, ...], renotice_hours: float, fmt: str) -> None:
-    """Fetch notified and live URLs again (in memory) and record removed or still live."""
+def recheck(config: Config, hit_ids: tuple[int, ...], renotice_hours: float,
+            allow_addresses: tuple[str, ...], fmt: str) -> None:
+    """Fetch notified and live URLs again (in memory) and record removed or still live.
+
+    Internal addresses are refused (recorded inconclusive) unless --allow-address allows them.
+    """
+    from crawler.services.addresses import address_settings
     from crawler.services.recheck import run_recheck
 
+    settings = address_settings(allow_addresses)
     with opened_store(config) as store:
         summary = run_recheck(store, actor=config.actor or RECHECK_ACTOR,
                               renotice_hours=renotice_hours, now=config.now,
-                              hit_ids=list(hit_ids) or None, verbose=config.verbose)
+                              hit_ids=list(hit_ids) or None, settings=settings,
+                              verbose=config.verbose)
     if fmt == "json":
         click.echo(json.dumps(plain(asdict(summary)), indent=2))
         return
@@ -231,7 +240,11 @@ def stats(config: Config, oldest: int, fmt: str) -> None:
     click.echo("Images: " + ", ".join(f"{k} {v}" for k, v in result.hits_by_status.items()))
     click.echo("Pending review: " + ", ".join(
         f"{tier} tier {n}" for tier, n in result.pending_by_tier.items()))
-    click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent")
+    click.echo(f"Notices: {result.notices_sent} sent, {result.notices_unsent} not sent; "
+               f"re-notices due {result.renotices_due}")
+    click.echo("Crawls started (last {} days): {}".format(
+        len(result.crawls_by_day),
+        ", ".join(f"{d.day:%m-%d} {d.crawls}" for d in result.crawls_by_day)))
     click.echo("\nTime to removal per provider (hours from first notice):")
     emit([{"provider": p.provider, "notified": p.notified, "removed": p.removed,
            "still_live": p.still_live, "median_h": _hours(p.median_hours),

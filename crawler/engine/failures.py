@@ -16,7 +16,9 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 
+from crawler.engine.middlewares.deadline import ImageDeadlineExceeded
 from crawler.engine.middlewares.scope import OffScopeRequest
+from crawler.engine.resolver import AddressRefused
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -45,6 +47,10 @@ def describe_failure(failure: Failure, max_size: int | None) -> tuple[str, str, 
     if isinstance(exc, HttpError):
         code = exc.response.status
         return f"http_{code}", f"HTTP {code}", f"http_{code}"
+    if isinstance(exc, AddressRefused):
+        return "refused", str(exc), "address_refused"
+    if isinstance(exc, ImageDeadlineExceeded):
+        return "timeout", str(exc), "deadline"
     if isinstance(exc, OffScopeRequest):
         return "error", str(exc), "off_scope"
     if isinstance(exc, IgnoreRequest):

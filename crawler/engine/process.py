@@ -7,7 +7,9 @@ Spiders are found by name through Scrapy's spider loader (SPIDER_MODULES = ["spi
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +28,21 @@ if TYPE_CHECKING:
     from storage.db import Store
 
 SETTINGS_MODULE = "crawler.engine.settings"
+# Settings an environment variable of the same name may set (below --set / -s values).
+ENV_SETTINGS = ("TRAWL_HASH_TIMEOUT",)
 
 
-def trawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Trawl's hardened settings with `overrides` on top (command-line priority)."""
+def trawl_settings(
+    overrides: dict[str, Any] | None = None, environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Trawl's hardened settings, then the ENV_SETTINGS found in `environ`, then
+    `overrides` on top (command-line priority)."""
     settings = Settings()
     settings.setmodule(SETTINGS_MODULE, priority="project")
+    for name in ENV_SETTINGS:
+        value = environ.get(name, "").strip()
+        if value:
+            settings.set(name, value, priority="project")
     settings.update(overrides or {}, priority="cmdline")
     return settings
 

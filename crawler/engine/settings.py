@@ -19,16 +19,35 @@ TRAWL_MAX_PIXELS = None  # None: matchers.hashing.DEFAULT_MAX_PIXELS (decompress
 # OPENBLAS_NUM_THREADS=1 then: a multi-threaded BLAS makes hash_image ~25x slower on 2 cores).
 TRAWL_HASH_POOL = "process"
 TRAWL_HASH_WORKERS = 1  # on 2 cores the reactor needs the other one (measured)
+# CPU seconds one image may take in a hash worker; over it the worker is killed and
+# replaced and the image recorded with status "timeout" (0: no limit; process pool only).
+# Env TRAWL_HASH_TIMEOUT (crawler.engine.process.trawl_settings reads it).
+TRAWL_HASH_TIMEOUT = 30.0
+# Seconds one image download may take in all, retries and redirects included (Scrapy's
+# DOWNLOAD_TIMEOUT is per attempt): a slowloris server cannot hold a crawl for long.
+TRAWL_IMAGE_DEADLINE = 30.0
 TRAWL_MATCH_THRESHOLDS: dict[str, int] = {}  # per hash type, e.g. {"pdq": 31}; {} = registry
-TRAWL_DIGEST_CACHE_SIZE = 20000  # identical bytes under many URLs: hashed once (LRU by sha256)
+# Match where the bytes are hashed (the workers map the saved matcher file): the reactor only
+# routes bytes out and small results back. A re-check decides by itself and turns it off.
+TRAWL_MATCH_IN_HASH_POOL = True
+# Identical bytes under many URLs: analysed once while among the last N (LRU by sha256, per
+# worker, ~1 KB an entry: a bigger LRU makes the crawl's memory grow with the images).
+TRAWL_DIGEST_CACHE_SIZE = 5000
 TRAWL_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since for hashed image URLs
 TRAWL_FLUSH_INTERVAL = 2.0  # seconds between commits of media, observations and hits
 TRAWL_WRITE_BATCH = 500
 TRAWL_STATS_INTERVAL = 10.0  # seconds between crawl-row stats updates
+# seconds between heartbeats of the crawl row (storage.crawls.HEARTBEAT_SECONDS; a crawl
+# silent for STALE_AFTER_SECONDS is marked failed by the next command that looks)
+TRAWL_HEARTBEAT_INTERVAL = 30.0
 TRAWL_PROGRESS = False  # a progress line on stderr
 TRAWL_PROGRESS_INTERVAL = 5.0
 TRAWL_TRAP_MAX_QUERY_VARIANTS = 50  # distinct query strings per host+path (calendars)
 TRAWL_TRAP_MAX_SEGMENT_REPEATS = 3  # /a/b/a/b/a/b/a/b
+# Internal addresses (loopback, RFC 1918, link-local, metadata, ...) a crawl may connect to
+# besides its seeds' own hosts: addresses or CIDR blocks (--allow-address, env
+# TRAWL_ALLOW_ADDRESSES; crawler.services.addresses reads both).
+TRAWL_ALLOW_ADDRESSES: list[str] = []
 
 # --- politeness and concurrency -------------------------------------------------------
 ROBOTSTXT_OBEY = True  # per seed: seeds with obey_robots=False set meta dont_obey_robotstxt
@@ -37,7 +56,13 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15
-CONCURRENT_ITEMS = 50
+# Every resolved address passes the address policy (crawler.engine.resolver).
+TWISTED_DNS_RESOLVER = "crawler.engine.resolver.PolicyResolver"
+# Scrapy >= 2.13 starts CONCURRENT_ITEMS asyncio tasks for EVERY response's output, however
+# few items it has (scrapy.utils.asyncio._parallel_asyncio): 100 by default cost the bare
+# spider of bench/ 1.3 ms of CPU per image. A response here yields at most one item that
+# waits (an image's bytes being hashed); requests and observations never wait.
+CONCURRENT_ITEMS = 2
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
@@ -75,16 +100,28 @@ ITEM_PIPELINES = {
 DOWNLOADER_MIDDLEWARES = {
     # Offsite filtering by allowed_domains is replaced by per-seed scopes.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.engine.middlewares.addresses.AddressPolicyMiddleware": 50,  # before robots.txt
     "crawler.engine.middlewares.scope.ScopeMiddleware": 60,
+    "crawler.engine.middlewares.deadline.ImageDeadlineMiddleware": 70,
     "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": 560,
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }
+# Scrapy's own extensions, less the ones Trawl never runs (telnet, memdebug, feed export,
+# remote control). Left out of the base rather than set to None in EXTENSIONS: Scrapy 2.19
+# imports every key of EXTENSIONS to normalise it, disabled ones too, and the remote
+# control's module alone imports aiohttp (~0.4 s of every crawl's start-up).
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.memusage.MemoryUsage": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.logstats.LogStats": 0,
+    "scrapy.extensions.spiderstate.SpiderState": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
+}
 EXTENSIONS = {
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.memdebug.MemoryDebugger": None,
-    "scrapy.extensions.feedexport.FeedExporter": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.engine.extensions.crawlstats.CrawlStatsExtension": 500,
+    "crawler.engine.extensions.heartbeat.HeartbeatExtension": 510,
 }
 SPIDER_MIDDLEWARES = {
     # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,13 +15,17 @@ from crawler.errors import TrawlError
 
 if TYPE_CHECKING:
     from storage.db import Store
+    from storage.records import DeadCrawl
     from storage.seeds import SeedInfo
+
+logger = logging.getLogger(__name__)
 
 # Scrapy's finish_reason -> the crawl row's outcome.
 OUTCOMES = {
     "finished": "finished",
     "closespider_timeout": "timeout",
     "shutdown": "killed",  # SIGINT/SIGTERM: stopped gracefully, everything found is recorded
+    "marked_failed": "failed",  # marked failed while running (the row keeps that reason)
 }
 COUNTERS = ("pages", "images", "hashed", "hits", "errors")
 
@@ -43,6 +49,20 @@ class CrawlSummary:
     duration: float
     stats: dict[str, Any] = field(default_factory=dict)
     start_failures: dict[str, str] = field(default_factory=dict)
+
+
+def reap_dead_crawls(store: Store) -> list[DeadCrawl]:
+    """Mark failed (audited as Trawl) every crawl still 'running' whose process is gone from
+    this machine or whose heartbeat is stale, and return them. Commands that look at
+    running crawls call it first, so a crawl killed with SIGKILL never blocks its seeds."""
+    from crawler.services.scheduler.processes import pid_alive
+    from storage.crawls import reap_dead_crawls as reap
+
+    reaped = reap(store, host=socket.gethostname(), pid_alive=pid_alive)
+    for dead in reaped:
+        logger.warning("crawl %d was still marked running; marked it failed: %s",
+                       dead.crawl_id, dead.reason)
+    return reaped
 
 
 def select_seeds(
@@ -167,6 +187,7 @@ def run_crawl(
         max_pages=overrides.get("TRAWL_MAX_PAGES"),
     )
     if crawl_id is None:
+        reap_dead_crawls(store)  # a dead crawl must not hold its seeds
         seed_ids = [p.seed_id for p in plans if p.seed_id is not None]
         crawl_id = start_crawl(
             store,

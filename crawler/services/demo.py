@@ -98,10 +98,15 @@ def _crawl_environment() -> dict[str, str]:
 
 
 def run_crawl_subprocess(db_url: str, site: SyntheticSite, time_budget: float) -> None:
-    """The real `trawl crawl`, in its own process (Twisted's reactor runs once per process)."""
+    """The real `trawl crawl`, in its own process (Twisted's reactor runs once per process).
+
+    The synthetic site's images live on a second loopback host (its "CDN", site.cdn): the
+    crawl may reach it only because the demo allows that one address explicitly, as an
+    operator would with --allow-address."""
     command = [
         sys.executable, "-m", "crawler.cli.main", "--db", db_url, "crawl", site.start_url,
         "--max-image-size", str(site.max_image_size), "--time-budget", str(time_budget),
+        "--allow-address", site.cdn.address,
     ]
     try:
         done = subprocess.run(

@@ -19,6 +19,7 @@ BREAKDOWNS = {
     "trawl/drop/": "dropped",
     "trawl/errors/": "error_reasons",
     "trawl/image_status/": "image_status",
+    "trawl/address_refused/": "address_refused",  # internal addresses not connected to
 }
 RECRAWL_KEYS = {
     "conditional_requests": "trawl/conditional_requests",
@@ -121,10 +122,13 @@ def crawl_history(
     outcome: str | None = None,
     limit: int = 20,
 ) -> list[CrawlInfo]:
-    """Crawls newest first, optionally of one seed, one schedule (id or name) or outcome."""
+    """Crawls newest first, optionally of one seed, one schedule (id or name) or outcome;
+    crawls left 'running' by a dead process are marked failed first."""
+    from crawler.services.crawls import reap_dead_crawls
     from storage.crawls import get_crawl, list_crawls
     from storage.schedules import get_schedule, schedule_crawl_ids
 
+    reap_dead_crawls(store)
     if schedule_ref is None:
         return list_crawls(store, seed_id=seed_id, limit=limit, outcome=outcome)
     schedule = get_schedule(store, schedule_ref)
@@ -135,10 +139,13 @@ def crawl_history(
 
 
 def crawl_report(store: Store, crawl_id: int, *, trend_limit: int = 10) -> dict[str, Any]:
-    """`crawl_detail` of one crawl, with the recent crawls of each of its seeds."""
+    """`crawl_detail` of one crawl, with the recent crawls of each of its seeds (dead
+    crawls marked failed first)."""
+    from crawler.services.crawls import reap_dead_crawls
     from storage.crawls import get_crawl, list_crawls
     from storage.workers import crawl_worker_counts
 
+    reap_dead_crawls(store)
     info = get_crawl(store, crawl_id)
     trends = {s: list_crawls(store, seed_id=s, limit=trend_limit) for s in info.seed_ids}
     detail = crawl_detail(info, trends)

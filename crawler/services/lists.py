@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.errors import TrawlError
 from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
@@ -62,28 +62,51 @@ def import_list_file(
     (ListFormatError naming file, line and value) rolls everything back, so nothing from
     the file is kept.
     """
+    from matchers.listformats.errors import ListFormatError
+
+    if str(path) == STDIN:
+        if not name:
+            raise ListImportError(
+                "A list read from standard input needs a name: pass --list NAME.")
+        return import_list_stream(store, sys.stdin.buffer, name=name, source=STDIN_NAME,
+                                  fmt=fmt, hash_type=hash_type, actor=actor,
+                                  progress=progress)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ListFormatError(str(path), None, f"cannot read the file ({exc.strerror})") from None
+    with stream:
+        return import_list_stream(store, stream, name=name or path.stem, source=str(path),
+                                  fmt=fmt, hash_type=hash_type, actor=actor,
+                                  progress=progress)
+
+
+def import_list_stream(
+    store: Store,
+    stream: BinaryIO,
+    *,
+    name: str,
+    source: str,
+    fmt: str = "auto",
+    hash_type: str | None = None,
+    actor: str,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a list from an open binary stream (a file, a pipe, an upload) as list `name`,
+    all or nothing, then rebuild the known-hash index. `source` names the stream in errors
+    (ListFormatError: source, line and value) and in the list's record."""
     from crawler.adapter import build_matcher
     from matchers.listformats.errors import ListFormatError
-    from matchers.lists import KnownListStream, open_known_list
+    from matchers.lists import KnownListStream
     from storage.known import import_known_list
 
-    from_stdin = str(path) == STDIN
-    if from_stdin and not name:
-        raise ListImportError("A list read from standard input needs a name: pass --list NAME.")
-    source = STDIN_NAME if from_stdin else str(path)
-
-    def store_all(entries: KnownListStream) -> ImportResult:
-        return import_known_list(store, name=name or path.stem, fmt=entries.format,
-                                 source_file=source, entries=entries, actor=actor,
-                                 progress=_every(PROGRESS_EVERY, progress))
-
+    if not name.strip():
+        raise ListImportError(f"{source}: the list needs a name. Nothing was imported.")
     try:
-        if from_stdin:
-            result = store_all(KnownListStream(sys.stdin.buffer, name=STDIN_NAME, fmt=fmt,
-                                               hash_type=hash_type))
-        else:
-            with open_known_list(path, fmt=fmt, hash_type=hash_type) as entries:
-                result = store_all(entries)
+        entries = KnownListStream(stream, name=source, fmt=fmt, hash_type=hash_type)
+        result = import_known_list(store, name=name.strip(), fmt=entries.format,
+                                   source_file=source, entries=entries, actor=actor,
+                                   progress=_every(PROGRESS_EVERY, progress))
     except ListFormatError:
         raise  # names the file, the line and the value already
     except (ValueError, UnicodeDecodeError) as exc:
@@ -109,9 +132,10 @@ class HashedFile:
 
 @dataclass(frozen=True)
 class ListRows:
-    """Trawl CSV rows (hash_type, hash, label) for one image, and the rows left out."""
+    """Trawl CSV rows (hash_type, hash, label[, variant]) for one image, and the rows left
+    out."""
 
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -127,9 +151,12 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
             yield path, path.name
 
 
-def hash_files(paths: Iterable[Path], *, max_pixels: int | None = None) -> Iterator[HashedFile]:
+def hash_files(
+    paths: Iterable[Path], *, max_pixels: int | None = None, crops: bool = False
+) -> Iterator[HashedFile]:
     """Hash local image files (directories walked) on the full decode; the bytes are read,
-    hashed and dropped one file at a time."""
+    hashed and dropped one file at a time. crops=True adds the hashes of the crops a
+    crop-augmented list stores (matchers.variants.LIST_CROPS) as the digests' variants."""
     from matchers.hashing import DEFAULT_MAX_PIXELS, hash_image
 
     for path, label in expand_paths(paths):
@@ -138,14 +165,22 @@ def hash_files(paths: Iterable[Path], *, max_pixels: int | None = None) -> Itera
         except OSError as exc:
             yield HashedFile(path, label, error=f"cannot read {path}: {exc.strerror or exc}")
             continue
-        digests = hash_image(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, fast=False)
+        digests = hash_image(data, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, fast=False,
+                             variants=False, crops=crops)
         del data
         yield HashedFile(path, label, digests=digests)
 
 
-def list_rows(hashed: HashedFile, types: Iterable[str], label: str | None = None) -> ListRows:
+def list_rows(
+    hashed: HashedFile, types: Iterable[str], label: str | None = None, *, variants: bool = False
+) -> ListRows:
     """Trawl CSV list rows for one hashed image; a missing perceptual hash or a PDQ hash
-    below the quality threshold is left out with a warning."""
+    below the quality threshold is left out with a warning.
+
+    variants=True: rows of four columns, the fourth the variant (empty for the image's own
+    hashes), followed by the perceptual hashes of each of the digests' variants (the crops of
+    `hash_files(crops=True)`) under the same label; crops whose PDQ quality is too low are
+    left out silently (a crop of a featureless corner)."""
     d = hashed.digests
     out = ListRows()
     if d is None:
@@ -163,5 +198,13 @@ def list_rows(hashed: HashedFile, types: Iterable[str], label: str | None = None
                 f"{hashed.path}: PDQ quality {quality} is below {PDQ_QUALITY_THRESHOLD} (too "
                 "little detail to match reliably); its pdq row is left out.")
             continue
-        out.rows.append((hash_type, value, label or hashed.label))
+        out.rows.append((hash_type, value, label or hashed.label, *([""] if variants else [])))
+    if variants:
+        wanted = [t for t in types if t in ("phash", "dhash", "pdq")]
+        for variant in d.variants:
+            for hash_type in wanted:
+                if hash_type == "pdq" and variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
+                    continue
+                value = variant.perceptual()[hash_type]
+                out.rows.append((hash_type, value, label or hashed.label, variant.name))
     return out

@@ -32,11 +32,16 @@ def add_schedule(
     time_budget: str = "1h",
     start_at: str | None = None,
     enabled: bool = True,
+    allow_addresses: Sequence[str] = (),
     now: datetime,
+    actor: str | None = None,
 ) -> tuple[ScheduleInfo, list[str]]:
     """Validate and create a schedule; returns it with warnings for the person adding it
-    (a tag no seed carries yet, a tag whose seeds are all paused)."""
+    (a tag no seed carries yet, a tag whose seeds are all paused). `allow_addresses` are
+    the --allow-address values its crawls get (the scheduler's own, and
+    TRAWL_ALLOW_ADDRESSES where it runs, are added at each run)."""
     from crawler.clock import parse_datetime
+    from crawler.services.addresses import allowed_addresses
     from storage.schedules import ScheduleSpec
     from storage.schedules import add_schedule as store_schedule
     from storage.seeds import list_seeds
@@ -55,8 +60,9 @@ def add_schedule(
         name=name, seed_ids=tuple(seed_ids), seed_tag=tag, cron=expression,
         interval_seconds=interval, depth=depth, max_pages=max_pages,
         time_budget_seconds=budget, enabled=enabled,
+        allow_addresses=tuple(allowed_addresses(allow_addresses, environ={})),
     )
-    info = store_schedule(store, spec, next_due_at=due)
+    info = store_schedule(store, spec, next_due_at=due, actor=actor)
     warnings: list[str] = []
     if tag:
         tagged = list_seeds(store, tag=tag)
@@ -67,3 +73,31 @@ def add_schedule(
             warnings.append(f"every seed with the tag {tag!r} is paused, so a run now would "
                             "crawl nothing; resume them with `trawl seeds resume ID`.")
     return info, warnings
+
+
+def queue_run_now(store: Store, ref: int | str, *, now: datetime,
+                  actor: str | None = None) -> ScheduleInfo:
+    """Make schedule `ref` (id or name) due now: the running `trawl scheduler` starts it at
+    its next pass, within its limits, and its later runs follow on from now."""
+    from storage.schedules import get_schedule, set_next_due
+
+    return set_next_due(store, get_schedule(store, ref).id, now, actor=actor)
+
+
+def set_schedule_enabled(store: Store, ref: int | str, enabled: bool, *,
+                         actor: str | None = None) -> ScheduleInfo:
+    """Pause (False) or resume (True) schedule `ref` (id or name)."""
+    from storage.schedules import get_schedule, set_enabled
+
+    return set_enabled(store, get_schedule(store, ref).id, enabled, actor=actor)
+
+
+def remove_schedule(store: Store, ref: int | str, *, actor: str | None = None) -> ScheduleInfo:
+    """Remove schedule `ref` (id or name); its crawls stay in the history. Returns what it
+    was."""
+    from storage.schedules import get_schedule
+    from storage.schedules import remove_schedule as store_remove
+
+    info = get_schedule(store, ref)
+    store_remove(store, info.id, actor=actor)
+    return info

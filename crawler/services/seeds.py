@@ -77,11 +77,30 @@ def add_seeds(
     include_subdomains: bool = False,
     obey_robots: bool = True,
     tags: Iterable[str] = (),
+    actor: str | None = None,
 ) -> list[SeedInfo]:
-    """Validate `urls` (all or nothing) and add them, or update seeds with the same URL."""
+    """Validate `urls` (all or nothing) and add them, or update seeds with the same URL;
+    audited as `actor` when given (the web app always gives the signed-in person)."""
     from storage.seeds import add_seeds as store_seeds
 
     return store_seeds(store, seed_specs(
         urls, depth=depth, max_pages=max_pages, include_subdomains=include_subdomains,
         obey_robots=obey_robots, tags=tags,
-    ))
+    ), actor=actor)
+
+
+def set_seeds_active(store: Store, ids: Iterable[int], *, active: bool,
+                     actor: str | None = None) -> list[SeedInfo]:
+    """Pause (active=False) or resume seeds; NotFoundError names unknown ids."""
+    from storage.seeds import set_seeds_active as store_active
+
+    return store_active(store, list(ids), active=active, actor=actor)
+
+
+def set_seed_tags(store: Store, seed_id: int, tags: Iterable[str], *,
+                  actor: str | None = None) -> SeedInfo:
+    """Replace seed `seed_id`'s tags, checked as `trawl seeds add --tag` checks them (none
+    clears them); NotFoundError for an unknown id."""
+    from storage.seeds import set_seed_tags as store_tags
+
+    return store_tags(store, seed_id, list(clean_tags(tags)), actor=actor)

@@ -14,20 +14,27 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from crawler.config import Config
 from crawler.web.api import audit as api_audit
 from crawler.web.api import docs as api_docs
+from crawler.web.api import hits as api_hits
 from crawler.web.api import me as api_me
+from crawler.web.api import stats as api_stats
 from crawler.web.api import users as api_users
+from crawler.web.api.operations import OPERATIONS_API_ROUTERS
 from crawler.web.errors import handle_error
 from crawler.web.headers import SecurityHeadersMiddleware
-from crawler.web.pages import audit, dashboard, login, users
+from crawler.web.pages import audit, dashboard, hits, login, review, users
+from crawler.web.pages.operations import OPERATIONS_PAGE_ROUTERS
 from crawler.web.problems import HANDLED, PROBLEM_MEDIA_TYPE
 from crawler.web.settings import WebSettings
+from crawler.web.uploads import BodyLimitMiddleware
 from storage.db import open_store
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPENAPI_URL = "/api/openapi.json"
 
-PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router)
-API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.router)
+PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router, review.router,
+                hits.router, *OPERATIONS_PAGE_ROUTERS)
+API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.router,
+               api_hits.router, api_stats.router, *OPERATIONS_API_ROUTERS)
 
 
 def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
@@ -67,6 +74,7 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     for exc_class in HANDLED:
         app.add_exception_handler(exc_class, handle_error)
     _document_problems(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         # Outermost, so the headers, cookies and rate limit see the proxy's view.

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crawler.errors import TrawlError
 from crawler.services.users import AccountError, LockedOut, SignInRefused
 from storage.errors import NotFoundError, StorageError
+from storage.review import UnknownIdError, WorkflowError
 from storage.users import LastAdminError, UserExistsError
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,11 @@ class WebError(Exception):
     status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, detail: str, *, field: str | None = None,
-                 status: int | None = None) -> None:
+                 status: int | None = None, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.errors = errors or []  # one entry per problem (e.g. per line of a file)
         if status is not None:
             self.status = HTTPStatus(status)
 
@@ -80,13 +82,14 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     return Problem(422, detail, errors)
 
 
-def problem_for(exc: Exception) -> Problem:
+def problem_for(exc: Exception) -> Problem:  # noqa: C901 (one flat case per kind)
     """The status, sentence and headers an exception becomes."""
     match exc:
         case NotSignedIn():
             return Problem(401, exc.detail, headers={"WWW-Authenticate": "Bearer"})
         case WebError():
-            errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
+            errors = exc.errors or (
+                [{"field": exc.field, "message": exc.detail}] if exc.field else [])
             return Problem(exc.status, exc.detail, errors)
         case RequestValidationError():
             return _validation_problem(exc)
@@ -102,8 +105,10 @@ def problem_for(exc: Exception) -> Problem:
             return Problem(400, str(exc))
         case UserExistsError() | LastAdminError():
             return Problem(409, str(exc))
-        case NotFoundError():
+        case NotFoundError() | UnknownIdError():
             return Problem(404, str(exc))
+        case WorkflowError():  # refused by the review workflow: someone's claim, a state
+            return Problem(409, str(exc))
         case StorageError():
             logger.warning("database problem: %s", exc)
             return Problem(503, str(exc))

@@ -74,6 +74,8 @@ class AuditOut(BaseModel):
 class FieldProblem(BaseModel):
     field: str = Field(description="The input at fault, e.g. limit or name.")
     location: str | None = Field(default=None, description="query, path, body or form.")
+    line: str | None = Field(default=None, description="For an uploaded file: the line "
+                             "(1-based, as an editor shows it) at fault.")
     message: str
 
 

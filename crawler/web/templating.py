@@ -16,7 +16,7 @@ from starlette.responses import Response
 from crawler.clock import iso_z
 from crawler.services.users import role_allows
 from crawler.web.auth import Caller, csrf_token
-from storage.roles import ADMIN_ROLE, ROLES
+from storage.roles import ADMIN_ROLE, ANALYST_ROLE, ROLES, TAKEDOWN_ROLE
 
 if TYPE_CHECKING:
     from crawler.web.problems import Problem
@@ -33,6 +33,14 @@ class NavItem:
 
 NAV = (
     NavItem("Dashboard", "/", ROLES),
+    NavItem("Review", "/review", (ANALYST_ROLE,)),
+    NavItem("Hits", "/hits", (ANALYST_ROLE,)),
+    NavItem("Seeds", "/seeds", (ANALYST_ROLE,)),
+    NavItem("Schedules", "/schedules", (ANALYST_ROLE,)),
+    NavItem("Crawls", "/crawls", (ANALYST_ROLE,)),
+    NavItem("Notices", "/notices", (TAKEDOWN_ROLE,)),
+    NavItem("Providers", "/providers", (TAKEDOWN_ROLE,)),
+    NavItem("Lists", "/lists", (ADMIN_ROLE,)),
     NavItem("Audit", "/audit", ROLES),
     NavItem("Users", "/users", (ADMIN_ROLE,)),
     NavItem("API", "/api/docs", ROLES),

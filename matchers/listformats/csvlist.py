@@ -1,4 +1,4 @@
-"""Trawl CSV lists: a header naming hash_type,hash and optionally label,source,category."""
+"""Trawl CSV lists: a header naming hash_type,hash and optionally label,source,category,variant."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from matchers.listformats.entries import KnownEntry
 from matchers.listformats.errors import ListFormatError
 
 NAME = "csv"
+MAX_VARIANT_LENGTH = 32
+_VARIANT_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-+_")
 REQUIRED = ("hash_type", "hash")
-OPTIONAL = ("label", "source", "category")
+OPTIONAL = ("label", "source", "category", "variant")
 
 
 def header_columns(text: str) -> list[str]:
@@ -39,7 +41,7 @@ def parse(lines: Iterator[tuple[int, str]], path: str) -> Iterator[KnownEntry]:
     where = {name: columns.index(name) for name in (*REQUIRED, *OPTIONAL) if name in columns}
     others = [(i, name) for i, name in enumerate(columns) if name not in where]
     i_type, i_hash = where["hash_type"], where["hash"]
-    i_label, i_source, i_category = (where.get(name) for name in OPTIONAL)
+    i_label, i_source, i_category, i_variant = (where.get(name) for name in OPTIONAL)
 
     for number, text in lines:
         row = _split(text, path, number)
@@ -70,7 +72,25 @@ def parse(lines: Iterator[tuple[int, str]], path: str) -> Iterator[KnownEntry]:
             None if i_category is None else row[i_category].strip() or None,
             {name: row[i].strip() for i, name in others if row[i].strip()} if others else {},
             number,
+            _variant(row[i_variant], path, number) if i_variant is not None else None,
         )
+
+
+def _variant(text: str, path: str, number: int) -> str | None:
+    """A variant name as written (crop-centre-90, trim, ...), or None when the cell is
+    empty (the full image's hash)."""
+    name = text.strip().lower()
+    if not name:
+        return None
+    if len(name) > MAX_VARIANT_LENGTH or not set(name) <= _VARIANT_CHARACTERS:
+        raise ListFormatError(
+            path, number,
+            f"variant {shorten(text)} is not a variant name: use at most {MAX_VARIANT_LENGTH} "
+            "letters, digits and - + _ (e.g. crop-centre-90), or leave it empty for the full "
+            "image",
+            text,
+        )
+    return name
 
 
 def _split(text: str, path: str, number: int) -> list[str]:

@@ -26,6 +26,9 @@ class KnownEntry(NamedTuple):
     category: str | None = None
     extra: Mapping[str, str] = NO_EXTRA  # other columns, e.g. PDQ quality
     line: int = 0  # where it first appeared in the file
+    # Which variant of the known item (label) this hash is: crop-centre-90, ... (the CSV
+    # column `variant`, written by `trawl hash --variants crops`); None: the full image.
+    variant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

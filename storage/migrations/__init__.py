@@ -5,4 +5,4 @@ one query and no Alembic import (tests/test_storage_migrations.py checks it agai
 Alembic's own view; update it with every new revision).
 """
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0009"

@@ -97,6 +97,7 @@ class CrawlStatsExtension:
                 store_for(self.crawler),
                 crawl_id_for(self.crawler),
                 json_safe_stats(self.stats.get_stats()),
+                counters=False,  # the store pipeline counts with the rows it commits
             )
         except Exception:  # progress reporting must never stop the crawl
             logger.exception("Could not update the crawl's stats")

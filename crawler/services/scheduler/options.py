@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.errors import TrawlError
+from crawler.files import trawl_home
 
 DEFAULT_MAX_CONCURRENT = 1  # a crawl keeps a core busy hashing; the reference machine has 2
 DEFAULT_POLL_SECONDS = 5.0
@@ -28,8 +28,11 @@ class SchedulerOptionError(TrawlError, ValueError):
 
 
 def default_log_dir() -> Path:
-    configured = os.environ.get(LOG_DIR_ENV)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "trawl-crawls"
+    """TRAWL_CRAWL_LOG_DIR, else crawl-logs/ in Trawl's per-user data folder (TRAWL_HOME or
+    the XDG data dir): never a fixed shared path such as /tmp/trawl-crawls, where another
+    user could read the logs or plant links. Created 0700 when a crawl starts."""
+    configured = os.environ.get(LOG_DIR_ENV, "").strip()
+    return Path(configured).expanduser() if configured else trawl_home() / "crawl-logs"
 
 
 def soft_budget(budget: float) -> float:
@@ -48,6 +51,8 @@ class SchedulerOptions:
     log_dir: Path = field(default_factory=default_log_dir)
     launch_grace: float = LAUNCH_GRACE_SECONDS
     crawl_command: tuple[str, ...] = ()  # default: this Python, -m crawler.cli.main
+    # --allow-address values for every crawl it starts (crawler.services.addresses, checked)
+    allow_addresses: tuple[str, ...] = ()
     # Set: crawls are queued in this Redis frontier for `trawl worker` processes, and the
     # crawl process only waits for the crawl to end (its budget then applies to the workers).
     redis_url: str | None = None

@@ -218,20 +218,27 @@ def spawn_crawl(
     *,
     db_url: str,
     log_path: Path,
+    allow_addresses: Sequence[str] = (),
     redis_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a crawl process in its own session (so its group can be killed as one and it
-    outlives a scheduler that is killed), output appended to log_path. The database and Redis
-    URLs go through the environment, not argv, so a password never shows in `ps`."""
+    outlives a scheduler that is killed), output appended to log_path (a private file in a
+    private folder, never through a symlink: crawler.files). The database and Redis URLs go
+    through the environment, not argv, so a password never shows in `ps`; so do the allowed
+    addresses (the crawl reads TRAWL_ALLOW_ADDRESSES)."""
+    from crawler.files import open_private, private_dir
+
     env = dict(os.environ)
     env["TRAWL_DATABASE_URL"] = db_url
+    if allow_addresses:
+        env["TRAWL_ALLOW_ADDRESSES"] = ",".join(allow_addresses)
     if redis_url is not None:
         env["TRAWL_REDIS_URL"] = redis_url
     env.pop("TRAWL_NOW", None)  # fake time is for the scheduler's due times only
     paths = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    private_dir(log_path.parent)
+    with open_private(log_path, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(args)}\n".encode())
         log.flush()
         return subprocess.Popen(

@@ -332,7 +332,10 @@ class Scheduler:
             frontier_prefix=self.options.redis_prefix if self.options.redis_url else None,
         )
         try:
+            allowed = list(dict.fromkeys([*self.options.allow_addresses,
+                                          *schedule.allow_addresses]))
             popen = spawn_crawl(self._command, args, db_url=self.store.url, log_path=log_path,
+                                allow_addresses=allowed,
                                 redis_url=self.options.redis_url)
         except OSError as exc:
             close_crawl(self.store, crawl_id, outcome="failed",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from crawler.web.auth import User, require_signed_in, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
+from crawler.web.problems import BadInput
 from crawler.web.schemas import PROBLEM_RESPONSES, AuditOut
 from storage.audit import list_audit
 
@@ -32,7 +33,10 @@ def audit(
     page: PageRequest = Depends(page_request),
     user: User = Depends(require_signed_in()),
 ) -> Page[AuditOut]:
+    first, last = _naive_utc(since), _naive_utc(until)
+    if first is not None and last is not None and last <= first:
+        raise BadInput("until must be after since.", field="until")
     rows = list_audit(store_of(request), actor=actor, action=action, entity=entity,
-                      entity_id=entity_id, since=_naive_utc(since), until=_naive_utc(until),
+                      entity_id=entity_id, since=first, until=last,
                       limit=page.fetch, offset=page.offset, newest_first=True)
     return make_page([AuditOut.model_validate(r) for r in rows], page)

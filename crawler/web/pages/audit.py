@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from crawler.services import users as user_service
 from crawler.web.auth import User, require_signed_in, store_of
 from crawler.web.pagination import DEFAULT_LIMIT, PageRequest, make_page
 from crawler.web.problems import BadInput
@@ -17,6 +18,14 @@ from storage.audit import list_audit
 router = APIRouter(include_in_schema=False)
 
 FILTERS = ("actor", "action", "entity", "since", "until")
+# Suggestions for the filter fields (any value may still be typed): what Trawl records.
+ENTITY_HINTS = ("hit", "notice", "list", "provider", "seed", "schedule", "crawl", "recheck",
+                "user", "token", "database", "audit")
+ACTION_HINTS = ("add", "claim", "confirm", "confirm_vote", "reject", "reopen", "reappeared",
+                "create", "export", "sent", "notify", "renotice", "recheck",
+                "recheck_started", "import", "pause", "resume", "run_now",
+                "crawl_marked_failed", "disable", "enable", "issue", "revoke", "login",
+                "logout", "lockout")
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -46,6 +55,9 @@ def audit_page(
     user: User = Depends(require_signed_in()),
 ) -> Response:
     first, last = _day(since, "since"), _day(until, "until")
+    if first and last and last < first:
+        raise BadInput(f"until: {last} is before since ({first}); give the earlier day "
+                       "first.", field="until")
     page = PageRequest(limit=DEFAULT_LIMIT, offset=offset)
     rows = list_audit(
         store_of(request),
@@ -67,6 +79,8 @@ def audit_page(
 
     newer = max(0, offset - page.limit) if offset > 0 else None
     return render(request, "audit.html", {
-        "page": shown, "filters": filters,
+        "page": shown, "filters": filters, "entity_hints": ENTITY_HINTS,
+        "action_hints": ACTION_HINTS,
+        "actor_hints": [a.name for a in user_service.list_users(store_of(request))],
         "older_link": link(shown.next_offset), "newer_link": link(newer),
     })

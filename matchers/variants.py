@@ -1,0 +1,402 @@
+"""Query-side variants: the picture inside a frame, letterbox or caption band, found and hashed.
+
+Re-posts often wrap a known picture: a solid or noisy frame, letterbox or pillarbox bars, a
+screenshot's margins, a site's caption or banner band along one edge. Any of these moves
+PDQ by 60-130 bits, far past its threshold. `find_regions` looks for them on a small grey
+thumbnail (a fraction of a millisecond; most photos have none and stop there), refines the
+edges on the decoded luma, and `variant_hashes` hashes each region found from that same
+decode, so the match can also look the inner picture up (`matchers.decision`, transforms
+`trim`, `uncaption-top`, ... and `trim+uncaption-top`).
+
+What is cut away:
+- trim: rows or columns along an edge that are all one tone (within BORDER_TOLERANCE of
+  the edge's own tone, up to noise), ending at a sharp step to the picture. A dark or
+  bright scene that fades out towards an edge has no such step and is left whole.
+- uncaption-<side>: a band of CAPTION_MIN..CAPTION_MAX of the height (or width) whose
+  background is one tone (text over it allowed), separated from the rest by an edge that
+  runs across most of the width: the band ends where a mostly-background line meets a
+  line that differs from the background almost everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from matchers.confidence import flatness
+from matchers.digests import VariantHashes
+from matchers.perceptual import PDQ_GRID, exact_hashes
+
+FloatArray = npt.NDArray[np.float32]
+
+# Detection runs on a BOX thumbnail at most this many pixels on its long side.
+THUMB_SIDE = 160
+# A border line's pixels lie within this many grey levels of the edge's tone ...
+BORDER_TOLERANCE = 14.0
+# ... all but this share of them (noise, JPEG ringing).
+BORDER_OUTLIERS = 0.03
+# One of the first three picture lines past a border differs from the border's tone by
+# more than BORDER_TOLERANCE on at least this share of its pixels: a step, not a fade (a
+# dark scene fading out towards an edge is not a border).
+STEP_SHARE = 0.3
+# Borders thinner than this share of the side are left (PDQ and pHash absorb them).
+MIN_CUT = 0.015
+# What remains after cutting is at least this share of each side, and PDQ's grid in pixels.
+MIN_KEEP = 0.4
+# A caption band covers this share of the side ...
+CAPTION_MIN = 0.04
+CAPTION_MAX = 0.35
+# ... its pixels are mostly (this share) its background tone, text over it allowed ...
+CAPTION_BACKGROUND = 0.55
+# ... the line before the edge is background almost everywhere, the edge line differs
+# from the background on this share of its pixels, and no line after it (within
+# CAPTION_MAX) is background again (as the gap after a line of large text is).
+CAPTION_EDGE = 0.6
+SIDES = ("top", "bottom", "left", "right")
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A part of the image to hash as a variant: `name` is the match's transform."""
+
+    name: str
+    box: Box  # in the coordinates of the luma it was found on
+
+
+def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
+    """A box-reduced thumbnail (float), at most THUMB_SIDE on its long side or about, and
+    its scale factors (luma pixels per thumbnail pixel). An integer reduction: a quarter of
+    the cost of a BOX resize to an exact size."""
+    w, h = luma.size
+    factor = -(-max(w, h) // THUMB_SIDE)
+    if factor <= 1:
+        return np.asarray(luma, dtype=np.float32), 1.0, 1.0
+    thumb = luma.reduce(factor)
+    return np.asarray(thumb, dtype=np.float32), w / thumb.width, h / thumb.height
+
+
+def _lines(a: FloatArray, side: str) -> FloatArray:
+    """`a` turned so that its rows run inwards from `side` (row 0 is the edge line)."""
+    if side == "top":
+        return a
+    if side == "bottom":
+        return a[::-1]
+    if side == "left":
+        return a.T
+    return a.T[::-1]
+
+
+def _is_border(line: FloatArray, tone: float) -> bool:
+    return float(np.mean(np.abs(line - tone) > BORDER_TOLERANCE)) <= BORDER_OUTLIERS
+
+
+def _border_depth(a: FloatArray) -> tuple[int, float, bool]:
+    """(depth, tone, stepped): lines of one tone from row 0 of `a`, and whether a sharp
+    step to the picture ends them (depth 0 if there are none, or too many)."""
+    tone = float(np.median(a[0]))
+    limit = int(len(a) * (1 - MIN_KEEP))
+    # Every line's share of pixels off the edge's tone, in one pass (lines past `limit`
+    # and a few more for the step).
+    off = np.mean(np.abs(a[: limit + 4] - tone) > BORDER_TOLERANCE, axis=1)
+    picture = np.flatnonzero(off > BORDER_OUTLIERS)
+    depth = int(picture[0]) if len(picture) else len(off)
+    if depth == 0 or depth > limit:
+        return 0, tone, False
+    # The thumbnail's boundary line mixes border and picture; the step shows a line further.
+    stepped = float(off[depth : depth + 3].max())
+    return depth, tone, stepped >= STEP_SHARE
+
+
+def _border_cuts(thumb: FloatArray, sides: Collection[str] = SIDES) -> dict[str, int]:
+    """Thumbnail lines to cut per side. A border ends at a step; one whose step is soft
+    (the picture's edge near the frame's tone) is still cut when another side has a stepped
+    border of the same tone: frames and bars come in pairs or fours."""
+    th, tw = thumb.shape
+    found = {side: _border_depth(_lines(thumb, side)) if side in sides else (0, -1.0, False)
+             for side in SIDES}
+    cuts = {}
+    for side, (depth, tone, stepped) in found.items():
+        paired = any(
+            other_stepped and abs(other_tone - tone) <= BORDER_TOLERANCE
+            for other, (_d, other_tone, other_stepped) in found.items()
+            if other != side
+        )
+        least = MIN_CUT * (th if side in ("top", "bottom") else tw)
+        cuts[side] = depth if depth >= least and (stepped or paired) else 0
+    return cuts
+
+
+def _refine(luma: Image.Image, side: str, coarse: int, per_line: float) -> int:
+    """The border's depth in the luma's lines, near the thumbnail's estimate `coarse`.
+
+    Only the lines around the estimate are read. A line is border while nearly all its
+    pixels lie within 2 x BORDER_TOLERANCE of the edge line's tone: at full size a noisy
+    frame's grain is not averaged away as in the thumbnail.
+    """
+    w, h = luma.size
+    n = h if side in ("top", "bottom") else w
+    lo = max(0, int((coarse - 1) * per_line))
+    hi = min(n, int((coarse + 1) * per_line) + 1)
+    strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
+             "right": (w - hi, 0, w, h)}[side]
+    lines = _lines(np.asarray(luma.crop(strip), dtype=np.float32), side)
+    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    window = lines[lo:hi]
+    outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
+    inside = np.flatnonzero(outside > BORDER_OUTLIERS)
+    return lo + int(inside[0]) if len(inside) else hi
+
+
+_PLAIN_WIDTH = 4 * int(BORDER_TOLERANCE) + 1
+
+
+def _plain_sides(luma: Image.Image) -> set[str]:
+    """The sides whose edge line is one tone (all but BORDER_OUTLIERS of its pixels within
+    a 4 x BORDER_TOLERANCE band of grey levels). A border or a caption band starts with
+    one, and most photos have none: this test (four edge lines' histograms, no thumbnail)
+    is then all they cost. The second line in is read: the first may carry a resizer's or
+    a JPEG encoder's edge artefacts."""
+    w, h = luma.size
+    strips = {"top": (0, 1, w, 2), "bottom": (0, h - 2, w, h - 1), "left": (1, 0, 2, h),
+              "right": (w - 2, 0, w - 1, h)}
+    plain = set()
+    for side, strip in strips.items():
+        total = np.cumsum([0, *luma.crop(strip).histogram()])  # total[i]: below level i
+        densest = (total[_PLAIN_WIDTH:] - total[:-_PLAIN_WIDTH]).max()
+        if densest >= (1 - BORDER_OUTLIERS) * total[-1]:
+            plain.add(side)
+    return plain
+
+
+def _caption_depth(a: FloatArray) -> tuple[int, float]:
+    """(depth, edge strength) of a caption band along row 0 of `a`; (0, 0.0) if none."""
+    n = len(a)
+    first = a[0]
+    tone = float(np.median(first))
+    if not _is_border(first, tone):
+        return 0, 0.0
+    near = np.abs(a - tone) <= BORDER_TOLERANCE  # background pixels
+    background = near.mean(axis=1)
+    differing = 1 - background
+    for depth in range(max(2, int(np.ceil(CAPTION_MIN * n))), int(CAPTION_MAX * n) + 1):
+        if depth >= n:
+            break
+        if differing[depth] < CAPTION_EDGE:
+            continue
+        # The band's last line is background; the thumbnail's line at the edge may mix
+        # band and picture, so the line before it counts too.
+        plain = 1 - 3 * BORDER_OUTLIERS
+        if background[depth - 1] < plain and background[depth - 2] < plain:
+            continue
+        if float(background[:depth].mean()) < CAPTION_BACKGROUND:
+            continue
+        # A line of large text also differs across most of the band; the picture never
+        # returns to the band's background the way the gap after a text line does.
+        after = background[depth + 1 : depth + 1 + int(CAPTION_MAX * n)]
+        if len(after) and float(after.max()) >= plain:
+            continue
+        return depth, float(differing[depth])
+    return 0, 0.0
+
+
+def find_regions(luma: Image.Image) -> list[Region]:
+    """The inner pictures worth hashing as variants: trimmed, and without a caption band.
+
+    Empty for most images (no plain edge line): the cost is then four edge lines. With
+    one, a thumbnail is scanned for borders (trim) and then for a caption band on what
+    remains; a band's removal may uncover a frame, which is trimmed too (a caption added
+    over a framed picture). The name lists the steps taken (`trim+uncaption-top`).
+    """
+    w, h = luma.size
+    if min(w, h) < 2 * PDQ_GRID:
+        return []
+    sides = _plain_sides(luma)
+    if not sides:
+        return []
+    thumb, fx, fy = _thumbnail(luma)
+    regions: list[Region] = []
+    full: Box = (0, 0, w, h)
+    box = _trim(luma, full, thumb, sides)
+    if box != full:
+        regions.append(Region("trim", box))
+    # A caption band is looked for inside the trimmed picture and, when the trim cut into
+    # the band (its padding before the text looks like a border), on the whole image. Its
+    # side starts plain either way: with the band's first line or with the border's.
+    for start in dict.fromkeys((box, full)):
+        band = _uncaption(luma, thumb, fx, fy, start, sides)
+        if band is None:
+            continue
+        side, band_box = band
+        again = _trim(luma, band_box)
+        trimmed = start != full or again != band_box
+        name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
+        if all(again != region.box for region in regions):
+            regions.append(Region(name, again))
+    return regions
+
+
+def _sub(thumb: FloatArray, fx: float, fy: float, box: Box) -> FloatArray:
+    """The thumbnail's pixels inside `box` (luma coordinates)."""
+    top, left = round(box[1] / fy), round(box[0] / fx)
+    return thumb[top : max(top + 1, round(box[3] / fy)), left : max(left + 1, round(box[2] / fx))]
+
+
+def _trim(
+    luma: Image.Image,
+    box: Box,
+    thumb: FloatArray | None = None,
+    sides: Collection[str] = SIDES,
+) -> Box:
+    """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
+    the whole luma's thumbnail when the caller has it (box is then the whole image), and
+    only `sides` can have a border."""
+    part = luma if box == (0, 0, *luma.size) else luma.crop(box)
+    if thumb is None:
+        thumb, fx, fy = _thumbnail(part)
+    else:
+        fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
+    if min(thumb.shape) < 16:
+        return box
+    cuts = _border_cuts(thumb, sides)
+    if not any(cuts.values()):
+        return box
+    per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
+    depth = {side: _refine(part, side, cut, per_line[side]) if cut else 0
+             for side, cut in cuts.items()}
+    left, top, right, bottom = box
+    trimmed = (left + depth["left"], top + depth["top"], right - depth["right"],
+               bottom - depth["bottom"])
+    return trimmed if _fits(trimmed, *luma.size) else box
+
+
+def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) -> int:
+    """The caption band's depth in the luma's lines: the first line near the thumbnail's
+    estimate that differs from the band's background across most of its length."""
+    w, h = part.size
+    n = h if side in ("top", "bottom") else w
+    lo = max(1, int((coarse - 1) * per_line))
+    hi = min(n, int((coarse + 1) * per_line) + 1)
+    strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
+             "right": (w - hi, 0, w, h)}[side]
+    lines = _lines(np.asarray(part.crop(strip), dtype=np.float32), side)
+    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    differing = np.mean(np.abs(lines[lo:hi] - tone) > BORDER_TOLERANCE, axis=1)
+    edge = np.flatnonzero(differing >= CAPTION_EDGE)
+    return lo + int(edge[0]) if len(edge) else round(coarse * per_line)
+
+
+def _uncaption(
+    luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box,
+    sides: Collection[str] = SIDES,
+) -> tuple[str, Box] | None:
+    """The side of the strongest caption band inside `box` and the box without it."""
+    inner = _sub(thumb, fx, fy, box)
+    if min(inner.shape) < 16:
+        return None
+    bands = {side: _caption_depth(_lines(inner, side)) if side in sides else (0, 0.0)
+             for side in SIDES}
+    side, (depth, _strength) = max(bands.items(), key=lambda kv: kv[1][1])
+    if not depth:
+        return None
+    left, top, right, bottom = box
+    per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
+        inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
+    cut = _caption_edge(luma.crop(box), side, depth, per_line)
+    cut_x = cut_y = cut
+    without = {
+        "top": (left, top + cut_y, right, bottom),
+        "bottom": (left, top, right, bottom - cut_y),
+        "left": (left + cut_x, top, right, bottom),
+        "right": (left, top, right - cut_x, bottom),
+    }[side]
+    return (side, without) if _fits(without, *luma.size) else None
+
+
+def _fits(box: Box, w: int, h: int) -> bool:
+    left, top, right, bottom = box
+    bw, bh = right - left, bottom - top
+    return bw >= MIN_KEEP * w and bh >= MIN_KEEP * h and min(bw, bh) >= PDQ_GRID
+
+
+def variant_hashes(
+    luma: Image.Image, scale: int = 1, lum: npt.NDArray[np.float32] | None = None
+) -> tuple[VariantHashes, ...]:
+    """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
+    1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
+    decode made one (otherwise the grey image stands for it, within a few bits)."""
+    out = []
+    for region in find_regions(luma):
+        crop = luma.crop(region.box)
+        left, top, right, bottom = region.box
+        part = (
+            lum[top:bottom, left:right]
+            if lum is not None and lum.shape == (luma.height, luma.width)
+            else np.asarray(crop, dtype=np.float32)
+        )
+        hashes = exact_hashes(crop, lum=np.ascontiguousarray(part))
+        out.append(
+            VariantHashes(
+                name=region.name,
+                pdq=hashes.pdq,
+                pdq_quality=hashes.pdq_quality,
+                phash=hashes.phash,
+                dhash=hashes.dhash,
+                flatness=flatness(crop),
+                width=crop.width * scale,
+                height=crop.height * scale,
+            )
+        )
+    return tuple(out)
+
+
+# --- list side: the crops a crop-augmented list stores for each known image ---------------
+
+# `trawl hash --variants crops`: besides the image's own hashes, the hashes of these crops
+# (left, top, right, bottom as shares of the width and height), each marked with its name
+# as a variant of the same known item. A re-post cropped by up to ~10% per side, evenly or
+# towards a corner, lands near one of them (bench/RESULTS.md, "Edited copies (variants)").
+LIST_CROPS: dict[str, tuple[float, float, float, float]] = {
+    "crop-centre-90": (0.05, 0.05, 0.95, 0.95),
+    "crop-centre-80": (0.10, 0.10, 0.90, 0.90),
+    "crop-top-left-90": (0.0, 0.0, 0.90, 0.90),
+    "crop-top-right-90": (0.10, 0.0, 1.0, 0.90),
+    "crop-bottom-left-90": (0.0, 0.10, 0.90, 1.0),
+    "crop-bottom-right-90": (0.10, 0.10, 1.0, 1.0),
+}
+# Also stored when the image has a border: its trimmed picture, so that a framed copy of a
+# graphic on a plain background (whose own margins a query-side trim cuts too) still meets
+# a hash of the same picture.
+LIST_TRIM = "trim"
+
+
+def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[VariantHashes, ...]:
+    """The reference hashes (imagehash, pdqhash) of each of LIST_CROPS of a fully decoded
+    image, and of its trimmed picture when it has a border: what a crop-augmented list
+    stores. Crops smaller than PDQ's 64 x 64 grid are left out."""
+    from matchers.perceptual import reference_hashes
+
+    w, h = luma.size
+    boxes: dict[str, Box] = {
+        name: (round(left * w), round(top * h), round(right * w), round(bottom * h))
+        for name, (left, top, right, bottom) in LIST_CROPS.items()
+    }
+    trimmed = next((r.box for r in find_regions(luma) if r.name == LIST_TRIM), None)
+    if trimmed is not None:
+        boxes[LIST_TRIM] = trimmed
+    out = []
+    for name, (left, top, right, bottom) in boxes.items():
+        if min(right - left, bottom - top) < PDQ_GRID:
+            continue
+        crop = luma.crop((left, top, right, bottom))
+        hashes = reference_hashes(crop, np.ascontiguousarray(rgb[top:bottom, left:right]))
+        out.append(VariantHashes(
+            name=name, pdq=hashes.pdq, pdq_quality=hashes.pdq_quality, phash=hashes.phash,
+            dhash=hashes.dhash, flatness=flatness(crop), width=crop.width, height=crop.height,
+        ))
+    return tuple(out)

@@ -1,0 +1,158 @@
+"""Crop-augmented lists end to end: `trawl hash --variants crops`, the list file, migration
+0006, the import, the matcher file and the match naming the item and its variant."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+
+import click
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from click.testing import CliRunner
+
+from crawler.adapter import build_matcher
+from crawler.cli.main import cli
+from crawler.sitegen.images import crop_sides, encode, photo
+from matchers.decision import Matcher
+from matchers.hashing import hash_image
+from matchers.lists import ListFormatError, parse_known_list
+from matchers.reftable import KnownRef
+from matchers.variants import LIST_CROPS
+from storage.db import alembic_config, open_store, schema_revision
+from storage.known import KnownHashIn, import_known_list, iter_known_hashes
+from storage.media import iter_media_digests
+from storage.migrations import HEAD_REVISION
+
+T = datetime(2026, 1, 2, 3, 4, 5)
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def held(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two images a hotline holds, as files."""
+    folder = tmp_path_factory.mktemp("held")
+    for seed in (1, 2):
+        (folder / f"item-{seed}.png").write_bytes(encode(photo(seed), "png"))
+    return folder
+
+
+def test_hash_with_crops_writes_each_crop_as_a_variant_of_its_item(held: Path) -> None:
+    made = run("hash", "--format", "csv", "--variants", "crops", str(held))
+    assert made.exit_code == 0, made.output
+    rows = list(csv.DictReader(io.StringIO(made.output)))
+    assert list(rows[0]) == ["hash_type", "hash", "label", "variant"]
+    for label in ("item-1.png", "item-2.png"):
+        mine = [r for r in rows if r["label"] == label]
+        assert [(r["hash_type"], r["variant"]) for r in mine] == [
+            ("md5", ""), ("sha256", ""), ("pdq", ""), *(("pdq", name) for name in LIST_CROPS)
+        ]
+    # Without --variants the file is as it always was.
+    plain = run("hash", "--format", "csv", str(held))
+    assert plain.output.splitlines()[0] == "hash_type,hash,label"
+    assert len(plain.output.splitlines()) == 1 + 2 * 3
+
+
+def test_crop_list_round_trips_and_a_cropped_copy_names_item_and_crop(
+    held: Path, db_url: str, tmp_path: Path
+) -> None:
+    made = run("hash", "--format", "csv", "--variants", "crops", "--type", "pdq",
+               "--type", "phash", str(held))
+    listed = tmp_path / "held.csv"
+    listed.write_text(made.output, encoding="utf-8")
+    parsed = parse_known_list(listed)
+    assert {e.variant for e in parsed.entries} == {None, *LIST_CROPS}
+    imported = run("--db", db_url, "--as", "alice", "hashes", "import", str(listed))
+    assert imported.exit_code == 0, imported.output
+
+    store = open_store(db_url)
+    try:
+        stored = list(iter_known_hashes(store))
+        assert {(r.label, r.variant) for r in stored} >= {
+            ("item-1.png", None), ("item-1.png", "crop-centre-90")}
+        matcher = build_matcher(store)
+    finally:
+        store.close()
+    copy = hash_image(encode(crop_sides(photo(1), 0.05), "jpeg"))
+    best = matcher.match(copy)[0]
+    assert (best.label, best.known_variant, best.tier) == ("item-1.png", "crop-centre-90", "high")
+    assert {m.label for m in matcher.match(copy)} == {"item-1.png"}
+    # The saved matcher file carries the variants too.
+    again = Matcher.load(tmp_path / "m.bin") if matcher.save(tmp_path / "m.bin") else None
+    assert again is not None
+    assert again.match(copy)[0].known_variant == "crop-centre-90"
+
+
+def test_a_bad_variant_name_is_refused_with_its_line(tmp_path: Path) -> None:
+    listed = tmp_path / "bad.csv"
+    listed.write_text("hash_type,hash,label,variant\n"
+                      f"pdq,{'a' * 64},x,crop-centre-90\n"
+                      f"pdq,{'b' * 64},x,crop centre; 90\n", encoding="utf-8")
+    with pytest.raises(ListFormatError, match=r"line 3.*variant"):
+        parse_known_list(listed)
+
+
+def test_a_matcher_built_from_refs_keeps_the_variant(tmp_path: Path) -> None:
+    value = "f" * 64
+    matcher = Matcher.build([KnownRef(1, "l", "pdq", "0" * 64, "item"),
+                             KnownRef(2, "l", "pdq", value, "item", variant="trim")])
+    path = tmp_path / "m.bin"
+    matcher.save(path)
+    found = Matcher.load(path)._table.ref(1)  # rows: sorted by type, item, id
+    assert (found.id, found.variant) == (2, "trim")
+
+
+def test_migration_0006_upgrades_a_0005_database_holding_rows(fresh_db_url: str) -> None:
+    store = open_store(fresh_db_url, migrate=False)
+    try:
+        with store.engine.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), "0005")
+            # No explicit ids: PostgreSQL's sequences must stay in step for the import below.
+            conn.execute(sa.text(
+                "INSERT INTO known_lists (name, format, imported_at, entry_count, "
+                "duplicate_count) VALUES ('iwf', 'csv', :t, 2, 0)"), {"t": T})
+            for hash_type, value in (("md5", "1" * 32), ("pdq", "3" * 64)):
+                conn.execute(sa.text(
+                    "INSERT INTO known_hashes (list_id, hash_type, value, label, category) "
+                    "SELECT id, :type, :value, 'item-1', 'A1' FROM known_lists"),
+                    {"type": hash_type, "value": value})
+            conn.execute(sa.text(
+                "INSERT INTO media (url, url_key, host, sha256, md5, sha1, pdq, fetch_status, "
+                "first_seen, last_seen) VALUES ('http://img.test/a.jpg', :key, 'img.test', "
+                ":sha, :md5, :sha1, :pdq, 'ok', :t, :t)"),
+                {"key": "a" * 64, "sha": "2" * 64, "md5": "1" * 32, "sha1": "4" * 40,
+                 "pdq": "3" * 64, "t": T})
+            conn.execute(sa.text(
+                "INSERT INTO observations (media_id, page_url, page_key, seen_at) "
+                "SELECT id, 'http://site.test/', :key, :t FROM media"), {"key": "b" * 64, "t": T})
+    finally:
+        store.close()
+    store = open_store(fresh_db_url)  # upgrades to the head
+    try:
+        assert schema_revision(store) == HEAD_REVISION
+        rows = list(iter_known_hashes(store))
+        assert [(r.hash_type, r.label, r.category, r.variant) for r in rows] == [
+            ("md5", "item-1", "A1", None), ("pdq", "item-1", "A1", None)]
+        (seen,) = list(iter_media_digests(store))
+        assert (seen.url, seen.pdq, seen.variant_hashes) == ("http://img.test/a.jpg", "3" * 64,
+                                                             None)
+        import_known_list(store, name="iwf", fmt="csv", source_file=None, actor="alice",
+                          entries=[KnownHashIn("pdq", "4" * 64, "item-1",
+                                               variant="crop-centre-90")])
+        assert [r.variant for r in iter_known_hashes(store)] == [None, None, "crop-centre-90"]
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(connection=conn), "0005")
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("known_hashes")}
+            count = conn.execute(sa.text("SELECT COUNT(*) FROM known_hashes")).scalar_one()
+            media = conn.execute(sa.text("SELECT COUNT(*) FROM media")).scalar_one()
+            seen = conn.execute(sa.text("SELECT COUNT(*) FROM observations")).scalar_one()
+        assert "variant" not in columns
+        assert (count, media, seen) == (3, 1, 1)
+    finally:
+        store.close()

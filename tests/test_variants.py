@@ -1,0 +1,233 @@
+"""Query-side variants (frames, letterbox, caption bands) and crop-augmented lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crawler.sitegen.images import caption, crop_sides, encode, frame, letterbox, photo
+from matchers.decision import Matcher
+from matchers.digests import Digests, VariantHashes
+from matchers.hashing import hash_image
+from matchers.reftable import KnownRef
+from matchers.variants import LIST_CROPS, find_regions
+
+PHOTO = (1024, 768)
+
+
+def near(box: tuple[int, int, int, int], want: tuple[int, int, int, int], slack: int = 3) -> bool:
+    return all(abs(a - b) <= slack for a, b in zip(box, want, strict=True))
+
+
+def dist(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+@pytest.fixture(scope="module")
+def picture() -> Image.Image:
+    return photo(1).convert("RGB")
+
+
+# --- golden cases: what is cut, and what is not --------------------------------------------
+
+
+def test_a_plain_photo_has_no_variant(picture: Image.Image) -> None:
+    assert find_regions(picture.convert("L")) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "box"),
+    [
+        (lambda p: frame(p, 0.08), (82, 61, 82 + 1024, 61 + 768)),
+        (lambda p: frame(p, 0.15, (40, 90, 160), noise=8, seed=1), (154, 115, 1178, 883)),
+        (lambda p: frame(p, 0.05, (0, 0, 0)), (51, 38, 51 + 1024, 38 + 768)),
+        (letterbox, (0, 0, 1024, 768)),  # offsets added below
+        (lambda p: letterbox(p, 0.6), (0, 0, 1024, 768)),
+    ],
+    ids=["white-frame", "noisy-frame", "black-frame", "letterbox", "pillarbox"],
+)
+def test_borders_are_trimmed_to_the_picture(picture: Image.Image, edit: object, box: tuple[
+        int, int, int, int]) -> None:
+    edited = edit(picture)  # type: ignore[operator]
+    regions = find_regions(edited.convert("L"))
+    assert [r.name for r in regions][:1] == ["trim"]
+    dx, dy = (edited.width - PHOTO[0]) // 2, (edited.height - PHOTO[1]) // 2
+    if box == (0, 0, 1024, 768):
+        box = (dx, dy, dx + 1024, dy + 768)
+    assert near(regions[0].box, box), (regions[0].box, box)
+
+
+@pytest.mark.parametrize("side", ["top", "bottom", "left"])
+def test_a_caption_band_is_removed(picture: Image.Image, side: str) -> None:
+    share = 0.15 if side != "left" else 0.1
+    edited = caption(picture, share, side, text="example.test caption")
+    regions = find_regions(edited.convert("L"))
+    band = round((PHOTO[1] if side != "left" else PHOTO[0]) * share)
+    want = {"top": (0, band, 1024, band + 768), "bottom": (0, 0, 1024, 768),
+            "left": (band, 0, band + 1024, 768)}[side]
+    # The text line may end a trim of the band's margin too: an extra query, no harm.
+    found = {r.name: r.box for r in regions}
+    uncaptioned = {f"uncaption-{side}", f"trim+uncaption-{side}"}
+    assert set(found) <= {"trim", *uncaptioned}
+    assert any(near(box, want) for name, box in found.items() if name in uncaptioned), found
+
+
+def test_a_dark_band_with_bright_text_is_a_caption() -> None:
+    edited = caption(photo(0).convert("RGB"), 0.25, "bottom", fill=(20, 20, 20), ink=(250, 250, 0))
+    assert any(r.name == "uncaption-bottom" and near(r.box, (0, 0, 1024, 768))
+               for r in find_regions(edited.convert("L")))
+
+
+def test_a_caption_over_a_framed_picture_is_removed_with_the_frame(picture: Image.Image) -> None:
+    edited = caption(frame(picture, 0.05, (0, 0, 0)), 0.12)
+    band = round((768 + 2 * 38) * 0.12)
+    regions = {r.name: r.box for r in find_regions(edited.convert("L"))}
+    assert near(regions["trim+uncaption-top"], (51, band + 38, 51 + 1024, band + 38 + 768))
+
+
+def test_a_dark_scene_is_not_a_border() -> None:
+    """A night picture and a vignetted one: their dark edges fade, with no step to cut at."""
+    for seed in range(3):
+        pixels = np.asarray(photo(seed)).astype(np.float32)
+        night = Image.fromarray((pixels * 0.12).astype(np.uint8))
+        height, width = pixels.shape[:2]
+        yy, xx = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+        falloff = np.clip(1.3 - np.hypot(yy, xx), 0, 1)[:, :, None]
+        vignetted = Image.fromarray((pixels * falloff).astype(np.uint8))
+        assert find_regions(night.convert("L")) == []
+        assert find_regions(vignetted.convert("L")) == []
+
+
+def test_thin_borders_and_small_images_are_left_alone(picture: Image.Image) -> None:
+    assert find_regions(frame(picture, 0.005).convert("L")) == []  # PDQ absorbs 0.5%
+    small = frame(picture.resize((100, 75)), 0.1)
+    assert find_regions(small.convert("L")) == []  # under 128 px: too little to hash twice
+
+
+# --- hash_image carries the variants, and they hash like the original ----------------------
+
+
+def test_hash_image_hashes_the_framed_picture_like_the_original(picture: Image.Image) -> None:
+    original = hash_image(encode(picture, "png"))
+    assert original.variants == ()
+    for fmt in ("png", "jpeg"):
+        framed = hash_image(encode(frame(picture, 0.1), fmt))
+        assert framed.pdq is not None
+        assert original.pdq is not None
+        assert dist(framed.pdq, original.pdq) > 31  # the frame alone defeats PDQ
+        (trim,) = framed.variants
+        assert trim.name == "trim"
+        assert dist(trim.pdq, original.pdq) <= 10, fmt
+        assert abs(trim.width - 1024) <= 4
+        assert abs(trim.height - 768) <= 4
+    assert hash_image(encode(frame(picture, 0.1), "png"), variants=False).variants == ()
+
+
+def test_digests_round_trip_with_their_variants(picture: Image.Image) -> None:
+    d = hash_image(encode(caption(picture), "png"))
+    assert d.variants
+    assert Digests.from_dict(d.as_dict(dihedral=True)) == d
+    assert "variants" not in d.as_dict()
+
+
+# --- the decision ------------------------------------------------------------------------
+
+
+def _matcher(*images: tuple[str, Digests]) -> Matcher:
+    refs = []
+    for label, d in images:
+        for hash_type, value in {**d.exact(), **d.perceptual()}.items():
+            refs.append(KnownRef(len(refs) + 1, "list", hash_type, value, label))
+    return Matcher.build(refs)
+
+
+def test_framed_letterboxed_and_captioned_copies_match_with_their_transform(
+    picture: Image.Image,
+) -> None:
+    matcher = _matcher(("item-1", hash_image(encode(picture, "png"))))
+    copies = {
+        "trim": frame(picture, 0.1, (250, 250, 250)),
+        "uncaption-top": caption(picture, 0.15),
+    }
+    for transform, image in copies.items():
+        d = hash_image(encode(image, "jpeg"))
+        matches = matcher.match(d)
+        assert matches, transform
+        assert {m.label for m in matches} == {"item-1"}
+        assert matches[0].transform == transform
+        assert matches[0].tier == "high"
+        assert matches[0].threshold <= 28 if matches[0].hash_type == "pdq" else True
+        assert matcher.match(d, variants=()) == []  # found through the variant only
+
+
+def test_an_unrelated_framed_image_is_not_matched(picture: Image.Image) -> None:
+    matcher = _matcher(("item-1", hash_image(encode(picture, "png"))))
+    for seed in (2, 3, 4):
+        d = hash_image(encode(frame(photo(seed), 0.1), "jpeg"))
+        assert d.variants
+        assert matcher.match(d) == []
+
+
+def test_a_direct_match_is_not_repeated_through_a_variant(picture: Image.Image) -> None:
+    d = hash_image(encode(frame(picture, 0.1), "png"))
+    matcher = _matcher(("framed", d), ("item-1", hash_image(encode(picture, "png"))))
+    matches = matcher.match(d)
+    assert {(m.label, m.transform) for m in matches} >= {("framed", None), ("item-1", "trim")}
+    assert all(m.transform is None for m in matches if m.label == "framed")
+
+
+def test_a_variant_matched_by_phash_alone_stays_in_the_low_tier() -> None:
+    known = KnownRef(1, "list", "phash", "d8dd326389e6b318", "item-1")
+    matcher = Matcher.build([known])
+    variant = VariantHashes("trim", "0" * 64, 0, "d8dd326389e6b318", "0" * 16, 0.3, 800, 600)
+    d = Digests("0" * 32, "0" * 40, "0" * 64, 10, width=1000, height=800, flatness=0.4,
+                phash="0" * 16, variants=(variant,))
+    (match,) = matcher.match(d)
+    assert (match.transform, match.tier) == ("trim", "low")
+    # The same pHash on the image itself (a photo) is high-tier evidence.
+    plain = Digests("0" * 32, "0" * 40, "0" * 64, 10, width=1000, height=800, flatness=0.4,
+                    phash="d8dd326389e6b318")
+    assert matcher.match(plain)[0].tier == "high"
+
+
+# --- crop-augmented lists --------------------------------------------------------------------
+
+
+def test_list_crops_are_the_documented_set_and_match_cropped_copies(picture: Image.Image) -> None:
+    data = encode(picture, "png")
+    d = hash_image(data, fast=False, variants=False, crops=True)
+    assert [v.name for v in d.variants] == list(LIST_CROPS)
+    refs = [KnownRef(1, "list", "pdq", str(d.pdq), "item-1")]
+    refs += [KnownRef(2 + i, "list", "pdq", v.pdq, "item-1", variant=v.name)
+             for i, v in enumerate(d.variants)]
+    matcher = Matcher.build(refs)
+    crawled = hash_image(encode(crop_sides(picture, 0.05), "jpeg"))
+    assert matcher.match(crawled, variants=())  # found without query-side variants
+    best = matcher.match(crawled)[0]
+    assert (best.label, best.known_variant) == ("item-1", "crop-centre-90")
+    corner = hash_image(encode(crop_sides(picture, 0.05, left=0.0, top=0.0), "jpeg"))
+    assert matcher.match(corner)[0].known_variant == "crop-top-left-90"  # its top-left kept
+    # Without the crops the same copy is missed.
+    assert Matcher.build(refs[:1]).match(crawled) == []
+
+
+def test_crops_need_the_reference_decode(picture: Image.Image) -> None:
+    with pytest.raises(ValueError, match="fast=False"):
+        hash_image(encode(picture, "png"), crops=True)
+
+
+def test_stored_variant_hashes_round_trip_and_damage_is_dropped(picture: Image.Image) -> None:
+    from matchers.digests import format_variants, parse_variants
+
+    d = hash_image(encode(caption(frame(picture, 0.05, (0, 0, 0)), 0.12), "png"))
+    assert len(d.variants) >= 2
+    text = format_variants(d.variants)
+    assert text is not None
+    back = parse_variants(text)
+    assert [(v.name, v.pdq, v.phash, v.dhash, v.width) for v in back] == [
+        (v.name, v.pdq, v.phash, v.dhash, v.width) for v in d.variants]
+    assert format_variants(()) is None
+    assert parse_variants(None) == ()
+    damaged = text.split(";")[0][:-3] + ";x,y;" + text.split(";")[1]
+    assert [v.name for v in parse_variants(damaged)] == [d.variants[1].name]
