@@ -45,6 +45,8 @@ def test_recheck_runs_as_the_caller_in_its_own_process(
     seeded: Seeded, gone_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRAWL_CRAWL_LOG_DIR", str(tmp_path / "logs"))
+    # The re-check process inherits the web server's allowance: the test server is loopback.
+    monkeypatch.setenv("TRAWL_ALLOW_ADDRESSES", "127.0.0.1")
     app = app_for(seeded.db_url)
     store = store_of(app)
     ids = add_hits(store, [HitSpec(f"{gone_server}/a.png", server_ip="127.0.0.1"),
