@@ -1,7 +1,8 @@
 """The baseline for bench_crawl.py: a bare Scrapy spider that only downloads pages and images.
 
 Same site, same concurrency as `trawl crawl`, no hashing, no database. Prints one JSON line
-with its Scrapy stats. Usage: python3 bench/bare_spider.py START_URL [CONCURRENT_REQUESTS]
+with its Scrapy stats. Usage: python3 bench/bare_spider.py START_URL [CONCURRENT_REQUESTS
+[CONCURRENT_ITEMS]] (Scrapy's default CONCURRENT_ITEMS, 100, unless given)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class BareSpider(scrapy.Spider):
 def main() -> None:
     start = sys.argv[1]
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    items = int(sys.argv[3]) if len(sys.argv) > 3 else 100
     process = CrawlerProcess(
         {
             "LOG_LEVEL": "WARNING",
@@ -52,6 +54,7 @@ def main() -> None:
             "COOKIES_ENABLED": False,
             "CONCURRENT_REQUESTS": concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+            "CONCURRENT_ITEMS": items,
             "STATS_DUMP": False,
         }
     )

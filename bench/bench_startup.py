@@ -7,6 +7,11 @@ Contenders, each in a fresh Python process (as a crawl starts), alternated round
            batches, save, then map it; its peak RSS is compared with the file's size
   rows     the previous way, every crawl (crawler.rematch.build_matcher): a KnownRef per
            row into Matcher.build; only for sizes up to --rows-max (slow)
+  crawl    (--crawl) a whole `trawl crawl` of a one-page loopback site, the matcher file
+           current: "matcher s" is then the time from starting the process to the site's
+           first request (the crawl's start, imports and all), "open_store s" the whole
+           run, and the last column the crawl process's CPU seconds up to that first
+           request (what the start takes on an idle core) and the whole run's CPU seconds
 
 Each figure is the wall time of getting the matcher once the store is open (open_store,
 which checks the schema's migration, is shown apart; imports are excluded), then the first
@@ -137,7 +142,68 @@ def child(url: str, cache: str, contender: str) -> dict[str, object]:
             "peak_rss_mib": rss_mib() - before, "file_mb": size / 1e6}
 
 
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def crawl_start(url: str) -> dict[str, object]:
+    """`trawl crawl` of a one-page site on 127.0.0.1: seconds to its first request and to
+    its end, the crawl process's CPU seconds up to its first request (what the start costs
+    on an idle core), and the CPU seconds of the whole run (process and hash workers)."""
+    import resource
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    first: list[tuple[float, float]] = []
+    crawl_pid = [0]
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if not first:
+                first.append((time.perf_counter(), _cpu_s(crawl_pid[0])))
+            body = b"<html><body>one page</body></html>"
+            self.send_response(200 if self.path == "/" else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli.main", "--db", url, "crawl",
+         f"http://127.0.0.1:{server.server_address[1]}/", "--depth", "0", "--no-progress",
+         "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    crawl_pid[0] = proc.pid
+    out, err = proc.communicate()
+    ended = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server.shutdown()
+    if proc.returncode != 0 or not first:
+        raise SystemExit(f"the crawl failed: {err[-2000:]}")
+    summary = json.loads(out)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"contender": "crawl", "known": int(summary["stats"].get("trawl/known_hashes", 0)),
+            "seconds": first[0][0] - started, "open_s": ended - started,
+            "first_match_ms": 0.0, "peak_rss_mib": 0.0, "file_mb": 0.0, "cpu_s": cpu,
+            "start_cpu_s": first[0][1]}
+
+
 def run_child(url: str, cache: Path, contender: str) -> dict[str, object]:
+    if contender == "crawl":
+        return crawl_start(url)
     out = subprocess.run(
         ["nice", "-n", "0", sys.executable, __file__, "--child", url, str(cache), contender],
         check=True, capture_output=True, text=True, cwd=ROOT,
@@ -164,21 +230,26 @@ def bench_size(args: argparse.Namespace, n: int) -> None:
             fill(url, args.db, n, args.mix, args.seed)
             filled = time.perf_counter() - started
             cache = Path(tmp) / "index"
-            contenders = ["rebuild", "load"]
-            if n <= args.rows_max:
+            contenders = ["rebuild", "load"] if not args.crawl_only else []
+            if n <= args.rows_max and not args.crawl_only:
                 contenders.append("rows")
+            if args.crawl or args.crawl_only:
+                contenders.append("crawl")
             results: dict[str, list[dict[str, object]]] = {c: [] for c in contenders}
             rounds = {"load": args.rounds, "rebuild": args.rebuild_rounds,
-                      "rows": args.rebuild_rounds}
-            run_child(url, cache, "rebuild")  # the first build: not timed
+                      "rows": args.rebuild_rounds, "crawl": args.rounds}
+            if not args.crawl_only:
+                run_child(url, cache, "rebuild")  # the first build: not timed
+            if "crawl" in contenders:  # builds the crawl's own matcher file: not timed
+                crawl_start(url)
             for round_no in range(max(rounds.values())):
                 order = contenders if round_no % 2 == 0 else contenders[::-1]
                 for contender in order:
                     if len(results[contender]) >= rounds[contender]:
                         continue
-                    loads = os.getloadavg()[0]
+                    load_now = os.getloadavg()[0]
                     result = run_child(url, cache, contender)
-                    result["load"] = loads
+                    result["load"] = load_now
                     results[contender].append(result)
             for contender, runs in results.items():
                 seconds = [float(r["seconds"]) for r in runs]  # type: ignore[arg-type]
@@ -188,6 +259,11 @@ def bench_size(args: argparse.Namespace, n: int) -> None:
                 size = max(float(r["file_mb"]) for r in runs)  # type: ignore[arg-type]
                 loads = [float(r["load"]) for r in runs]  # type: ignore[arg-type]
                 ratio = f"{peak * 2**20 / 1e6 / size:.2f}" if contender == "rebuild" and size else "-"
+                if contender == "crawl":
+                    cpu_s = [float(r["cpu_s"]) for r in runs]  # type: ignore[arg-type]
+                    start = [float(r["start_cpu_s"]) for r in runs]  # type: ignore[arg-type]
+                    ratio = (f"start CPU {min(start):.2f} / {float(np.median(start)):.2f} / "
+                             f"{max(start):.2f} s; run CPU {float(np.median(cpu_s)):.2f} s")
                 print(
                     f"| {args.db} | {args.mix} | {n:,} | {contender} | {min(seconds):.3f} / "
                     f"{float(np.median(seconds)):.3f} / {max(seconds):.3f} "
@@ -218,6 +294,10 @@ def main() -> None:
                         help="largest size at which the per-row 'rows' contender runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="100k known hashes, 2 rounds")
+    parser.add_argument("--crawl", action="store_true",
+                        help="also time a whole `trawl crawl` start (see the contenders)")
+    parser.add_argument("--crawl-only", action="store_true",
+                        help="only the `trawl crawl` start (no load/rebuild/rows contenders)")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.rounds, args.rebuild_rounds = "100000", 2, 1

@@ -121,6 +121,8 @@ class Matcher:
         }
         # The known lists' version this matcher was built from (see storage.known).
         self.stamp = stamp
+        # The file it was loaded from (`load`), which other processes can map too.
+        self.path: Path | None = None
 
     @classmethod
     def build(
@@ -205,7 +207,10 @@ class Matcher:
         from matchers.matcherfile import load_matcher
 
         table, indexes, stamp = load_matcher(path)
-        return cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral, stamp=stamp)
+        matcher = cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral,
+                      stamp=stamp)
+        matcher.path = Path(path)
+        return matcher
 
     def save(self, path: Path) -> int:
         """Write the matcher (tables, indexes, `stamp`) to `path` atomically; return bytes."""

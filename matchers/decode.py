@@ -185,20 +185,7 @@ def open_and_decode(
     claimed = header_size(data, fmt)
     if claimed is not None:
         _check_pixels(name, *claimed, max_pixels)
-    try:
-        img = Image.open(io.BytesIO(data), formats=[RASTER_FORMATS[fmt]])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeRefused(
-            "too_large",
-            f"The body is {name} whose header claims more pixels than Pillow's own "
-            f"decompression-bomb limit ({type(exc).__name__}); it was not decoded.",
-        ) from None
-    except Exception as exc:
-        raise DecodeRefused(
-            "undecodable",
-            f"The body starts like {name}, but its header could not be read "
-            f"({type(exc).__name__}): the file is truncated or corrupt.",
-        ) from None
+    img = _open(data, fmt, name)
     with img:
         width, height = img.size
         if width <= 0 or height <= 0:
@@ -207,15 +194,7 @@ def open_and_decode(
             )
         _check_pixels(name, width, height, max_pixels)
         frames, frames_capped = count_frames(img)
-        scale = 1
-        if fast and full and grey and fmt == "jpeg":
-            img.draft("L", (width, height))  # scale 1; CMYK files stay in colour
-        elif fast and not full and fmt == "jpeg":
-            scale = draft_scale(width, height)
-            if scale > 1:
-                # Pillow picks the largest scale leaving at least the requested size.
-                drafted = img.draft("L", (width // scale, height // scale))
-                scale = round(width / drafted[1][2]) if drafted else 1
+        scale = _draft(img, fmt, fast=fast, full=full, grey=grey) if fmt == "jpeg" else 1
         try:
             img.load()
             luma = _convert(img, "L")
@@ -257,6 +236,40 @@ def open_and_decode(
             )
     return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
                    frames_capped=frames_capped, pdq_luma=lum)
+
+
+def _open(data: bytes, fmt: str, name: str) -> Image.Image:
+    """Pillow's lazy open of the body (header only), its refusals as DecodeRefused."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[RASTER_FORMATS[fmt]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeRefused(
+            "too_large",
+            f"The body is {name} whose header claims more pixels than Pillow's own "
+            f"decompression-bomb limit ({type(exc).__name__}); it was not decoded.",
+        ) from None
+    except Exception as exc:
+        raise DecodeRefused(
+            "undecodable",
+            f"The body starts like {name}, but its header could not be read "
+            f"({type(exc).__name__}): the file is truncated or corrupt.",
+        ) from None
+
+
+def _draft(img: Image.Image, fmt: str, *, fast: bool, full: bool, grey: bool) -> int:
+    """Set a JPEG's decoder draft before loading; the DCT scale it will decode at."""
+    width, height = img.size
+    if fast and full and grey:
+        img.draft("L", (width, height))  # scale 1; CMYK files stay in colour
+        return 1
+    if not fast or full:
+        return 1
+    scale = draft_scale(width, height)
+    if scale > 1:
+        # Pillow picks the largest scale leaving at least the requested size.
+        drafted = img.draft("L", (width // scale, height // scale))
+        scale = round(width / drafted[1][2]) if drafted else 1
+    return scale
 
 
 def _jpeg_ends_early(data: bytes, luma: Image.Image, scale: int) -> bool:

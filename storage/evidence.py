@@ -141,8 +141,9 @@ def providers_of(store: Store, rows: Iterable[HitRow]) -> dict[int, Attribution]
     hits: one lookup per distinct (address, host)."""
     with store.read_session() as session:
         attribute = Attributor(session)
-        return {row.id: attribute(row.server_ip, row.host or host_of(row.media_url))
-                for row in rows}
+        pairs = {row.id: (row.server_ip, row.host or host_of(row.media_url)) for row in rows}
+        attribute.prefetch(pairs.values())
+        return {hit_id: attribute(*pair) for hit_id, pair in pairs.items()}
 
 
 def get_hit_detail(store: Store, hit_id: int) -> HitDetail:

@@ -231,7 +231,7 @@ class Hit(Base):
         Index("ix_hit_claimed_until", "claimed_until"),
         # Listings by state, newest first; still-live images oldest first; due re-notices.
         Index("ix_hit_status_id", "status", "id"),
-        Index("ix_hit_status_notified", "status", "notified_at"),
+        Index("ix_hit_status_notified", "status", "notified_at", "id"),
         Index("ix_hit_status_renotice", "status", "renotice_due_at"),
     )
 

@@ -8,13 +8,13 @@ import ipaddress
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from storage.audit import append_audit
 from storage.clock import utcnow
@@ -415,7 +415,11 @@ def list_providers(store: Store) -> list[ProviderInfo]:
 
 
 class Attributor:
-    """Attributes hosts within one session, memoising by (ip, host) across a batch of hits."""
+    """Attributes hosts within one session, memoising by (ip, host) across a batch of hits.
+
+    `prefetch` looks up a whole page of hits in two queries (ranges, domains); a lookup of
+    one (ip, host) goes through the same functions, so there is one rule: the longest
+    matching prefix (then the oldest range), else the longest matching domain suffix."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -425,47 +429,89 @@ class Attributor:
         key = (server_ip, host)
         found = self._cache.get(key)
         if found is None:
-            found = self._by_ip(server_ip) or self._by_domain(host) or _unattributed(host)
-            self._cache[key] = found
+            self.prefetch([key])
+            found = self._cache[key]
         return found
 
-    def _by_ip(self, server_ip: str | None) -> Attribution | None:
-        if not server_ip:
-            return None
-        try:
-            addr = ipaddress.ip_address(server_ip.strip().strip("[]"))
-        except ValueError:
-            return None
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        k = ip_key(int(addr))
-        row = self.session.execute(
-            select(Provider, ProviderRange.cidr)
-            .join(ProviderRange, ProviderRange.provider_id == Provider.id)
-            .where(ProviderRange.version == addr.version, ProviderRange.first <= k,
-                   ProviderRange.last >= k)
-            .order_by(ProviderRange.prefixlen.desc(), ProviderRange.id)
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return _of_provider(row[0], "ip", row[1])
+    def prefetch(self, pairs: Iterable[tuple[str | None, str]]) -> None:
+        """Attribute every (server ip, host) pair not seen yet, in two queries."""
+        wanted = [p for p in dict.fromkeys(pairs) if p not in self._cache]
+        if not wanted:
+            return
+        addresses = {p: _address_key(p[0]) for p in wanted}
+        by_ip = self._by_ips({k for k in addresses.values() if k is not None})
+        via_ip: dict[tuple[str | None, str], Attribution] = {}
+        for pair, address in addresses.items():
+            found = by_ip.get(address) if address is not None else None
+            if found is not None:
+                via_ip[pair] = found
+        by_domain = self._by_domains({host for p in wanted if p not in via_ip
+                                      for host in [p[1]] if host})
+        for pair in wanted:
+            self._cache[pair] = (via_ip.get(pair) or by_domain.get(pair[1])
+                                 or _unattributed(pair[1]))
 
-    def _by_domain(self, host: str) -> Attribution | None:
-        if not host:
-            return None
-        labels = host.split(".")
-        suffixes = [".".join(labels[i:]) for i in range(len(labels))]
-        row = self.session.execute(
-            select(Provider, ProviderDomain.suffix)
-            .join(ProviderDomain, ProviderDomain.provider_id == Provider.id)
-            .where(ProviderDomain.suffix.in_(suffixes))
-            .order_by(func.length(ProviderDomain.suffix).desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return _of_provider(row[0], "domain", row[1])
+    def _by_ips(self, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Attribution]:
+        """(ip version, key) -> the provider of the longest range holding it."""
+        out: dict[tuple[int, str], Attribution] = {}
+        if not keys:
+            return out
+        best: dict[tuple[int, str], tuple[int, int, Provider, str]] = {}
+        wanted = sorted(keys)
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start:start + 100]
+            rows = self.session.execute(
+                select(Provider, ProviderRange.cidr, ProviderRange.version, ProviderRange.first,
+                       ProviderRange.last, ProviderRange.prefixlen, ProviderRange.id)
+                .join(ProviderRange, ProviderRange.provider_id == Provider.id)
+                .where(or_(*(and_(ProviderRange.version == version, ProviderRange.first <= k,
+                                  ProviderRange.last >= k) for version, k in chunk))))
+            for provider, cidr, version, first, last, prefixlen, range_id in rows:
+                for key in chunk:
+                    if key[0] == version and first <= key[1] <= last:
+                        held = best.get(key)
+                        if held is None or (-prefixlen, range_id) < (-held[0], held[1]):
+                            best[key] = (prefixlen, range_id, provider, cidr)
+        return {key: _of_provider(p, "ip", cidr) for key, (_, _, p, cidr) in best.items()}
+
+    def _by_domains(self, hosts: set[str]) -> dict[str, Attribution]:
+        """host -> the provider of its longest listed domain suffix."""
+        suffixes = {host: _suffixes(host) for host in hosts}
+        every = sorted({x for xs in suffixes.values() for x in xs})
+        if not every:
+            return {}
+        found: dict[str, tuple[Provider, str]] = {}
+        for start in range(0, len(every), 500):
+            for provider, suffix in self.session.execute(
+                select(Provider, ProviderDomain.suffix)
+                .join(ProviderDomain, ProviderDomain.provider_id == Provider.id)
+                .where(ProviderDomain.suffix.in_(every[start:start + 500]))):
+                found[suffix] = (provider, suffix)
+        out: dict[str, Attribution] = {}
+        for host, candidates in suffixes.items():
+            match = next((found[x] for x in candidates if x in found), None)  # longest first
+            if match is not None:
+                out[host] = _of_provider(match[0], "domain", match[1])
+        return out
+
+
+def _address_key(server_ip: str | None) -> tuple[int, str] | None:
+    """(ip version, range key) of a server address, or None when there is none."""
+    if not server_ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(server_ip.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.version, ip_key(int(addr))
+
+
+def _suffixes(host: str) -> list[str]:
+    """a.b.example.org -> [a.b.example.org, b.example.org, example.org, org]: longest first."""
+    labels = host.split(".") if host else []
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def _of_provider(provider: Provider, via: AttributionSource, matched: str) -> Attribution:

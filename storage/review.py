@@ -349,14 +349,17 @@ def review_queue(
     tier: str = DEFAULT_TIER,
     limit: int = DEFAULT_CLAIM_LIMIT,
     now: datetime | None = None,
+    next_while_claimed: bool = True,
 ) -> ReviewQueue:
     """The queue as `actor` sees it, changing nothing: their live claims of the tier (at
-    most `limit`), the next `limit` unclaimed pending images, and everyone else's claims."""
+    most `limit`), the next `limit` unclaimed pending images (not looked up while they
+    hold a batch, unless `next_while_claimed`), and everyone else's claims."""
     check_tier(tier)
     when = as_naive_utc(now)
     with store.read_session() as session:
         mine = [row[0] for row in session.execute(_own_claims(actor, tier, when).limit(limit))]
-        upcoming = [row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+        upcoming = [] if mine and not next_while_claimed else [
+            row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
         held = select(Hit.claimed_by, func.count(Hit.id), func.max(Hit.claimed_until)).where(
             Hit.claimed_until > when, Hit.status == "pending", Hit.claimed_by != actor)
         if tier != "all":

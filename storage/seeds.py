@@ -15,7 +15,8 @@ from storage.records import SeedInfo, SeedSpec
 if TYPE_CHECKING:
     from storage.db import Store
 
-__all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seeds_active"]
+__all__ = ["SeedInfo", "SeedSpec", "add_seeds", "list_seeds", "set_seed_tags",
+           "set_seeds_active"]
 
 
 def add_seeds(store: Store, specs: Iterable[SeedSpec], *,
@@ -107,6 +108,24 @@ def set_seeds_active(store: Store, ids: Sequence[int], *, active: bool,
             select(Seed).where(Seed.id.in_(wanted)).order_by(Seed.id))]
 
 
+def set_seed_tags(store: Store, seed_id: int, tags: Sequence[str], *,
+                  actor: str | None = None) -> SeedInfo:
+    """Replace a seed's tags (an empty list clears them); NotFoundError for an unknown id.
+    With `actor`, the change is audited in the same transaction."""
+    with store.session() as session:
+        seed = session.get(Seed, seed_id)
+        if seed is None:
+            raise NotFoundError(f"No seed has id {seed_id}: list seeds to see their ids.")
+        before, after = seed.tags, _tags_column(tags, seed.url)
+        seed.tags = after
+        if actor is not None and before != after:
+            append_audit(session, actor=actor, action="tag", entity="seed", entity_id=seed_id,
+                         detail={"from": [t for t in before.split(",") if t],
+                                 "to": [t for t in after.split(",") if t]})
+        session.flush()
+        return _info(seed)
+
+
 def _state(active: bool) -> str:
     return "active" if active else "paused"
 
@@ -121,13 +140,6 @@ def _validated(spec: SeedSpec) -> dict[str, object]:
         raise ValueError(f"Seed {url}: depth {spec.depth} must be 0 or more.")
     if spec.max_pages is not None and spec.max_pages < 1:
         raise ValueError(f"Seed {url}: max_pages {spec.max_pages} must be 1 or more.")
-    tags: list[str] = []
-    for tag in spec.tags:
-        tag = tag.strip()
-        if "," in tag:
-            raise ValueError(f"Seed {url}: tag {tag!r} must not contain a comma.")
-        if tag and tag not in tags:
-            tags.append(tag)
     return {
         "url": url,
         "url_key": url_key(url),
@@ -136,8 +148,20 @@ def _validated(spec: SeedSpec) -> dict[str, object]:
         "max_pages": spec.max_pages,
         "include_subdomains": spec.include_subdomains,
         "obey_robots": spec.obey_robots,
-        "tags": ",".join(tags),
+        "tags": _tags_column(spec.tags, url),
     }
+
+
+def _tags_column(tags: Iterable[str], where: str) -> str:
+    """Tags as stored: stripped, unique, comma-separated (so no tag may hold a comma)."""
+    kept: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if "," in tag:
+            raise ValueError(f"Seed {where}: tag {tag!r} must not contain a comma.")
+        if tag and tag not in kept:
+            kept.append(tag)
+    return ",".join(kept)
 
 
 def _info(seed: Seed) -> SeedInfo:

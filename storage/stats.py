@@ -138,10 +138,9 @@ def takedown_stats(
             by_tier[tier] = by_tier.get(tier, 0) + n
     providers = provider_removal_stats(store)
     with store.read_session() as session:
-        sent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_not(None))) or 0)
-        unsent = int(session.scalar(
-            select(func.count(Notice.id)).where(Notice.sent_at.is_(None))) or 0)
+        sent, unsent = (int(n or 0) for n in session.execute(select(
+            func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
+        )).one())
         due = int(session.scalar(
             select(func.count(Hit.id)).where(Hit.status.in_(RECHECKABLE),
                                              Hit.renotice_due_at <= when)) or 0)

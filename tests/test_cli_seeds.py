@@ -102,22 +102,22 @@ def test_pause_and_resume(sqlite_url: str) -> None:
     assert [row["id"] for row in seeds(sqlite_url, "--active")] == [1, 2]
 
 
-def test_changes_made_as_someone_are_audited(sqlite_url: str) -> None:
+def test_changes_made_as_someone_are_audited(db_url: str) -> None:
     """With --as (or TRAWL_USER) seed and schedule changes are in the audit trail, as on the
     web; without it they are made as before and not attributed to anyone."""
     from storage.audit import list_audit
     from storage.db import open_store
 
-    assert run("--db", sqlite_url, "seeds", "add", "https://example.org/").exit_code == 0
-    assert run("--db", sqlite_url, "--as", "alice", "seeds", "add", "https://example.net/",
+    assert run("--db", db_url, "seeds", "add", "https://example.org/").exit_code == 0
+    assert run("--db", db_url, "--as", "alice", "seeds", "add", "https://example.net/",
                "--tag", "t").exit_code == 0
-    assert run("--db", sqlite_url, "--as", "alice", "seeds", "pause", "2").exit_code == 0
-    assert run("--db", sqlite_url, "--as", "bob", "schedule", "add", "watch", "--tag", "t",
+    assert run("--db", db_url, "--as", "alice", "seeds", "pause", "2").exit_code == 0
+    assert run("--db", db_url, "--as", "bob", "schedule", "add", "watch", "--tag", "t",
                "--every", "6h").exit_code == 0
-    assert run("--db", sqlite_url, "--as", "bob", "schedule", "pause", "watch").exit_code == 0
-    assert run("--db", sqlite_url, "--as", "bob", "schedule", "run-now", "watch",
+    assert run("--db", db_url, "--as", "bob", "schedule", "pause", "watch").exit_code == 0
+    assert run("--db", db_url, "--as", "bob", "schedule", "run-now", "watch",
                "--queue").exit_code == 0
-    store = open_store(sqlite_url)
+    store = open_store(db_url)
     try:
         trail = [(e.actor, e.action, e.entity, e.entity_id, e.to_state)
                  for e in list_audit(store) if e.entity in ("seed", "schedule")]
@@ -130,3 +130,19 @@ def test_changes_made_as_someone_are_audited(sqlite_url: str) -> None:
         ("bob", "pause", "schedule", 1, "paused"),
         ("bob", "run_now", "schedule", 1, None),
     ]
+
+
+def test_tag_replaces_the_tags(sqlite_url: str) -> None:
+    assert run("--db", sqlite_url, "seeds", "add", "https://example.org/", "--tag",
+               "old").exit_code == 0
+    result = run("--db", sqlite_url, "seeds", "tag", "1", "--tag", "forum", "--tag", "uk",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["tags"] == ["forum", "uk"]
+    assert [row["id"] for row in seeds(sqlite_url, "--tag", "uk")] == [1]
+    assert seeds(sqlite_url, "--tag", "old") == []
+    bad = CliRunner().invoke(cli, ["--db", sqlite_url, "seeds", "tag", "1", "--tag", "a,b"])
+    assert bad.exit_code != 0
+    assert "contain no commas" in bad.output
+    cleared = run("--db", sqlite_url, "seeds", "tag", "1", "--format", "json")
+    assert json.loads(cleared.stdout)[0]["tags"] == []

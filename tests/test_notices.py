@@ -446,3 +446,29 @@ def test_exported_notice_files_are_private_and_never_written_through_a_link(
     with pytest.raises(PrivateFileError, match="symbolic link"):
         write_notices(notices, "text", out, NoticeRenderer())
     assert victim.read_text() == "not Trawl's"
+
+
+def test_notices_paged_and_filtered_in_storage_and_what_awaits(store) -> None:
+    """The web pages read notices a page at a time, per provider, and what would go into
+    the next notices without preparing them."""
+    from storage.notices import awaiting_notices
+
+    a, b, c, d, _pending = confirmed_hits(store)
+    waiting = awaiting_notices(store, now=T0)
+    assert [(w.provider, [i.hit_id for i in w.items], w.overdue) for w in waiting] == [
+        ("Big Cloud", [a, b], 0), ("Tiny Host", [c], 0),
+        ("unattributed (example.co.uk)", [d], 0)]
+    found = prepare_notices(store, actor="tina", now=T0)
+    assert awaiting_notices(store, now=T0, due_only=True) == []
+    newest_first = [n.reference for n in list_notices(store)]
+    assert [n.reference for n in list_notices(store, limit=2)] == newest_first[:2]
+    assert [n.reference for n in list_notices(store, limit=2, offset=2)] == newest_first[2:]
+    assert [n.reference for n in list_notices(store, provider_key="BIG CLOUD")] == [
+        found[0].reference]
+    assert [n.reference for n in list_notices(
+        store, provider_key="unattributed:example.co.uk")] == [found[2].reference]
+    mark_sent(store, [found[1].reference], actor="tina", now=T0)
+    assert [n.reference for n in list_notices(store, sent_only=True)] == [found[1].reference]
+    later = T0 + timedelta(hours=25)
+    [due] = awaiting_notices(store, now=later, due_only=True)
+    assert (due.provider, due.overdue, [i.hit_id for i in due.items]) == ("Tiny Host", 1, [c])

@@ -55,3 +55,42 @@ def test_counts_and_removal_figures_follow_every_change(
         assert state_counts(store) == counted_from_rows(store)
     finally:
         store.close()
+
+
+def test_the_app_role_keeps_and_reads_the_figures(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The triggers run as the role that writes (trawl init --app-role): it may add the
+    deltas, fold them and store the snapshot, with no rights beyond the ordinary ones."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from storage.approle import grant_app_role
+    from storage.db import open_store
+
+    monkeypatch.setattr(storage.stats, "FOLD_DELTAS_AT", 2)
+    name, password = f"trawl_app_{uuid.uuid4().hex[:10]}", "correct horse battery staple"
+    owner = open_store(pg_url)
+    try:
+        grant_app_role(owner, name, actor="admin", password=password)
+    finally:
+        owner.close()
+    app = open_store(make_url(pg_url).set(username=name, password=password)
+                     .render_as_string(hide_password=False))
+    try:
+        ids = add_hits(app, [HitSpec(f"http://img.test/{n}.png") for n in range(3)])
+        decide(app, ids[:1], actor="ann", decision="confirm", now=T0)
+        assert state_counts(app) == counted_from_rows(app)
+        assert state_counts(app) == {("pending", "high"): 2, ("confirmed", "high"): 1}
+        refs = [n.reference for n in prepare_notices(app, actor="tom", now=T0)]
+        mark_sent(app, refs, actor="tom", now=T0)
+        assert [p.notified for p in provider_removal_stats(app)] == [1]
+    finally:
+        app.close()
+        admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE usename = :n"), {"n": name})
+            conn.exec_driver_sql(f'DROP OWNED BY "{name}"')
+            conn.exec_driver_sql(f'DROP ROLE "{name}"')
+        admin.dispose()

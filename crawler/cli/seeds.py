@@ -113,5 +113,23 @@ def resume_command(config: Config, ids: tuple[int, ...], fmt: str) -> None:
     _set_active(config, ids, True, fmt)
 
 
+@seeds_group.command("tag")
+@click.argument("seed_id", type=int, metavar="ID")
+@click.option("--tag", "tags", multiple=True,
+              help="A tag (repeatable); the seed's tags become exactly these. None: clear.")
+@format_option()
+@pass_config
+def tag_command(config: Config, seed_id: int, tags: tuple[str, ...], fmt: str) -> None:
+    """Replace seed ID's tags.
+
+    Example: trawl seeds tag 3 --tag forum --tag uk
+    """
+    from crawler.services.seeds import set_seed_tags
+
+    with opened_store(config) as store:
+        changed = set_seed_tags(store, seed_id, tags, actor=config.actor)
+    show_seeds([changed], fmt)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(seeds_group)

@@ -1,9 +1,14 @@
-"""Run hash_image away from Scrapy's reactor: worker processes on pipes (default), threads, inline.
+"""Run hash_image, and the match, away from Scrapy's reactor: worker processes on pipes
+(default), threads, inline.
 
 Worker protocol (stdin/stdout of `python3 -m crawler.engine.hashpool`): request frames
-`>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + the Digests as
-JSON, after one empty reply with job id 0 that says the worker is ready. Nothing but these
-frames crosses the pipes and nothing is written anywhere.
+`>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + JSON
+{"c": cache hit, "r": {"d": the Digests, "m": the matches or null}}, after one empty reply
+with job id 0 that says the worker is ready. Nothing but these frames crosses the pipes and
+nothing is written anywhere. What a worker does besides hashing comes from the environment
+variable TRAWL_HASH_WORKER (JSON, see WorkerConfig): the path of the saved matcher file to
+match with (memory-mapped read-only, so N workers share one copy through the page cache)
+and the size of its LRU of results by sha256.
 """
 
 from __future__ import annotations
@@ -16,15 +21,21 @@ import os
 import signal
 import struct
 import sys
-from collections import deque
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ProcessProtocol
 
 from matchers.digests import Digests, DigestStatus
+
+if TYPE_CHECKING:
+    from matchers.decision import Match, Matcher
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +48,40 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 # Numeric libraries single-threaded: on 2 cores a multi-threaded BLAS in hash_image spins
 # against the crawl itself (measured: 2.5 ms per photo single-threaded, 60 ms with 2 threads).
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CONFIG_ENV = "TRAWL_HASH_WORKER"  # the WorkerConfig of a worker process, as JSON
+
+
+class Analysis(NamedTuple):
+    """What the pool found for one image: its digests, its matches (None when it was not
+    matched: no matcher file, or a worker that could not use it; the caller matches then),
+    and whether identical bytes had been analysed before (an LRU hit, nothing recomputed)."""
+
+    digests: Digests
+    matches: list[Match] | None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What hashing workers do besides hash_image: match against the saved matcher file at
+    `matcher_path` (when its stamp is `stamp`) with these thresholds, and keep the last
+    `cache_size` results by sha256 (identical bytes under many URLs are analysed once)."""
+
+    matcher_path: str | None = None
+    stamp: str | None = None
+    thresholds: dict[str, int] = field(default_factory=dict)
+    dihedral: bool = True
+    cache_size: int = 0
+
+    @classmethod
+    def for_matcher(cls, matcher: Matcher | None, cache_size: int = 0) -> WorkerConfig:
+        path = getattr(matcher, "path", None) if matcher is not None else None
+        if matcher is None or path is None:
+            return cls(cache_size=cache_size)
+        return cls(str(path), matcher.stamp, dict(matcher.thresholds), matcher.dihedral,
+                   cache_size)
+
+
 
 
 def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -> Digests:
@@ -60,10 +105,116 @@ def _hash(data: bytes, max_pixels: int | None) -> Digests:
     return hash_image(data, max_pixels=max_pixels)
 
 
+def match_to_dict(match: Match) -> dict[str, Any]:
+    return asdict(match)
+
+
+def match_from_dict(values: Mapping[str, Any]) -> Match:
+    from matchers.decision import Match
+
+    given = dict(values)
+    given["corroborated_by"] = tuple(given.get("corroborated_by", ()))
+    return Match(**given)
+
+
+class _Analyser:
+    """hash_image, then the match, with an LRU of results keyed by sha256: a worker's (or
+    the thread/inline pools') work per image. Thread-safe (the thread pool shares one)."""
+
+    def __init__(self, max_pixels: int | None, matcher: Matcher | None, cache_size: int) -> None:
+        self.max_pixels = max_pixels
+        self.matcher = matcher
+        self.cache_size = max(0, cache_size)
+        self._cache: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _lookup(self, key: bytes | None) -> Any:
+        if key is None:
+            return None
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+            return found
+
+    def _keep(self, key: bytes | None, value: Any) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._cache[key] = value
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _compute(self, data: bytes) -> tuple[Digests, list[Match] | None]:
+        try:
+            digests = _hash(data, self.max_pixels)
+        except Exception as exc:  # hash_image must not raise; record rather than die
+            digests = crypto_only(data, f"hashing failed: {type(exc).__name__}")
+        if self.matcher is None:
+            return digests, None
+        try:
+            return digests, self.matcher.match(digests)
+        except Exception as exc:  # left to the caller, whose match will say what is wrong
+            logger.warning("Matching failed in the hash pool (%s); the caller matches",
+                           type(exc).__name__)
+            return digests, None
+
+    def analyse(self, data: bytes) -> Analysis:
+        key = hashlib.sha256(data).digest() if self.cache_size else None
+        found = self._lookup(key)
+        if found is not None:
+            return Analysis(found[0], found[1], True)
+        digests, matches = self._compute(data)
+        self._keep(key, (digests, matches))
+        return Analysis(digests, matches)
+
+    def reply(self, data: bytes) -> bytes:
+        """The encoded reply for a worker's frame (cached encoded: ~1 KB an entry)."""
+        key = hashlib.sha256(data).digest() if self.cache_size else None
+        found: bytes | None = self._lookup(key)
+        if found is not None:
+            return b'{"c":1,"r":' + found + b"}"
+        digests, matches = self._compute(data)
+        body = json.dumps({
+            "d": digests.as_dict(dihedral=True),
+            "m": None if matches is None else [match_to_dict(m) for m in matches],
+        }, separators=(",", ":")).encode()
+        self._keep(key, body)
+        return b'{"c":0,"r":' + body + b"}"
+
+
+def decode_reply(payload: bytes) -> Analysis:
+    reply = json.loads(payload)
+    body = reply["r"]
+    found = body["m"]
+    return Analysis(
+        Digests.from_dict(body["d"]),
+        None if found is None else [match_from_dict(m) for m in found],
+        bool(reply["c"]),
+    )
+
+
+def _worker_matcher(config: WorkerConfig) -> Matcher | None:
+    """The matcher a worker matches with, or None (then the crawl process matches)."""
+    if config.matcher_path is None:
+        return None
+    from matchers.decision import Matcher
+
+    try:
+        matcher = Matcher.load(Path(config.matcher_path), thresholds=config.thresholds,
+                               dihedral=config.dihedral)
+    except (OSError, ValueError) as exc:
+        logger.warning("A hashing worker cannot match (%s); the crawl process will", exc)
+        return None
+    if matcher.stamp != config.stamp:  # the lists changed since the crawl started
+        return None
+    return matcher
+
+
 class _Job:
     __slots__ = ("data", "deferred", "retried")
 
-    def __init__(self, data: bytes, deferred: Deferred[Digests]) -> None:
+    def __init__(self, data: bytes, deferred: Deferred[Analysis]) -> None:
         self.data = data
         self.deferred = deferred
         self.retried = False
@@ -143,7 +294,7 @@ class _Worker(ProcessProtocol):
                 self._disarm()
                 self._arm()
             if job is not None:
-                job.deferred.callback(Digests.from_dict(json.loads(payload)))
+                job.deferred.callback(decode_reply(payload))
 
     def processEnded(self, reason: Any) -> None:
         self.ended = True
@@ -152,7 +303,14 @@ class _Worker(ProcessProtocol):
 
 
 class HashPool:
-    """hash_image(bytes) -> Digests without blocking the reactor.
+    """hash_image(bytes) -> Digests, and the match, without blocking the reactor.
+
+    `hash` gives the Digests; `analyse` the Digests and, when the pool was given a matcher,
+    its matches, computed where the image was hashed (a worker matches with the saved
+    matcher file, memory-mapped; a matcher built in memory only is used by the thread and
+    inline pools, and otherwise left to the caller: Analysis.matches is None). Identical
+    bytes are analysed once while in the LRU of `cache_size` results (per worker: an image
+    goes to the worker chosen by its length, so identical bytes meet the same cache).
 
     Why processes on pipes by default: pdqhash's compute() holds the GIL, so threads still
     stall the reactor during PDQ; and a concurrent.futures process pool costs the reactor
@@ -163,7 +321,8 @@ class HashPool:
     """
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
-                 timeout: float | None = None):
+                 timeout: float | None = None, *, matcher: Matcher | None = None,
+                 cache_size: int = 0):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
@@ -172,6 +331,9 @@ class HashPool:
         # Seconds one image may take in a worker process (None: no limit). Threads and
         # inline hashing cannot be stopped, so only the process pool enforces it.
         self.timeout = timeout if timeout and timeout > 0 else None
+        self.config = WorkerConfig.for_matcher(matcher, cache_size)
+        # thread/inline: analysed in this process (with the matcher object itself)
+        self._local = _Analyser(max_pixels, matcher, cache_size)
         self.restarts = 0
         self.timeouts = 0
         self._procs: list[_Worker] = []
@@ -193,7 +355,8 @@ class HashPool:
         args = [sys.executable, "-m", "crawler.engine.hashpool"]
         if self.max_pixels is not None:
             args.append(str(self.max_pixels))
-        env = {**os.environ, **WORKER_ENV, "PYTHONPATH": _package_root()}
+        env = {**os.environ, **WORKER_ENV, "PYTHONPATH": _package_root(),
+               CONFIG_ENV: json.dumps(asdict(self.config))}
         cast(Any, reactor).spawnProcess(
             worker, sys.executable, args, env=env, childFDs={0: "w", 1: "r", 2: 2}
         )
@@ -201,13 +364,17 @@ class HashPool:
 
     def hash(self, data: bytes) -> Deferred[Digests]:
         """Fire with the image's Digests; never errbacks for bad image content."""
+        return self.analyse(data).addCallback(lambda analysis: analysis.digests)
+
+    def analyse(self, data: bytes) -> Deferred[Analysis]:
+        """Fire with the image's Analysis; never errbacks for bad image content."""
         if self.kind == "inline":
-            return succeed(_hash(data, self.max_pixels))
+            return succeed(self._local.analyse(data))
         self.start()
-        deferred: Deferred[Digests] = Deferred()
+        deferred: Deferred[Analysis] = Deferred()
         if self.kind == "thread":
             assert self._threads is not None
-            self._threads.submit(_hash, data, self.max_pixels).add_done_callback(
+            self._threads.submit(self._local.analyse, data).add_done_callback(
                 lambda fut: _deliver_from_thread(fut, data, deferred)
             )
         else:
@@ -217,10 +384,12 @@ class HashPool:
     def _dispatch(self, job: _Job) -> None:
         live = [w for w in self._procs if not w.ended]
         if not live:
-            job.deferred.callback(crypto_only(job.data, "no hashing worker could be started"))
+            digests = crypto_only(job.data, "no hashing worker could be started")
+            job.deferred.callback(Analysis(digests, None))
             return
         self._next_id += 1
-        min(live, key=lambda w: len(w.jobs)).send(self._next_id, job)
+        # By length, not by load: identical bytes (same length) go to the same worker's LRU.
+        live[len(job.data) % len(live)].send(self._next_id, job)
 
     def _worker_ended(self, worker: _Worker) -> None:
         self._procs.remove(worker)
@@ -235,9 +404,9 @@ class HashPool:
                            self.timeout)
             if not self._closing:
                 self._spawn()
-            overrun.deferred.callback(crypto_only(
+            overrun.deferred.callback(Analysis(crypto_only(
                 overrun.data, f"hashing took longer than {self.timeout:g}s (TRAWL_HASH_TIMEOUT)",
-                status="timeout"))
+                status="timeout"), None))
         else:
             self.restarts += 1
             logger.warning("A hashing worker exited with %d images pending", len(worker.jobs))
@@ -245,7 +414,8 @@ class HashPool:
                 self._spawn()
         for job in worker.jobs.values():  # waiting behind the one that ended the worker
             if overrun is None and (job.retried or self.restarts > MAX_RESTARTS):
-                job.deferred.callback(crypto_only(job.data, "the hashing worker crashed on it"))
+                digests = crypto_only(job.data, "the hashing worker crashed on it")
+                job.deferred.callback(Analysis(digests, None))
             else:
                 job.retried = job.retried or overrun is None
                 self._dispatch(job)
@@ -262,13 +432,15 @@ class HashPool:
             self._threads = None
 
 
-def _deliver_from_thread(fut: Future[Digests], data: bytes, deferred: Deferred[Digests]) -> None:
+def _deliver_from_thread(
+    fut: Future[Analysis], data: bytes, deferred: Deferred[Analysis]
+) -> None:
     from twisted.internet import reactor
 
     try:
         result = fut.result()
     except Exception as exc:  # hash_image must not raise; record rather than crash
-        result = crypto_only(data, f"hashing failed: {type(exc).__name__}")
+        result = Analysis(crypto_only(data, f"hashing failed: {type(exc).__name__}"), None)
     reactor.callFromThread(deferred.callback, result)  # type: ignore[attr-defined]
 
 
@@ -309,6 +481,8 @@ def worker_main(argv: list[str]) -> int:
     sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
     import matchers.hashing  # noqa: F401  (the slow imports, before saying ready)
 
+    config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
+    analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_size)
     replies.write(FRAME.pack(READY_ID, 0))
     replies.flush()
     while (header := _read_exact(requests, FRAME.size)) is not None:
@@ -316,12 +490,8 @@ def worker_main(argv: list[str]) -> int:
         data = _read_exact(requests, size)
         if data is None:
             break
-        try:
-            digests = _hash(data, max_pixels)
-        except Exception as exc:  # hash_image must not raise; record rather than die
-            digests = crypto_only(data, f"hashing failed: {type(exc).__name__}")
+        payload = analyser.reply(data)
         del data
-        payload = json.dumps(digests.as_dict(dihedral=True)).encode()
         replies.write(FRAME.pack(job_id, len(payload)) + payload)
         replies.flush()
     return 0

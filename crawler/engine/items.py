@@ -27,6 +27,7 @@ class ImageItem:
     body: bytes | None = field(default=None, repr=False)
     digests: Digests | None = None
     matches: list[Match] = field(default_factory=list)
+    matched: bool = False  # `matches` decided (by the hash pool or MatchPipeline)
 
 
 @dataclass(frozen=True, slots=True)

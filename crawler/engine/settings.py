@@ -27,7 +27,12 @@ TRAWL_HASH_TIMEOUT = 30.0
 # DOWNLOAD_TIMEOUT is per attempt): a slowloris server cannot hold a crawl for long.
 TRAWL_IMAGE_DEADLINE = 30.0
 TRAWL_MATCH_THRESHOLDS: dict[str, int] = {}  # per hash type, e.g. {"pdq": 31}; {} = registry
-TRAWL_DIGEST_CACHE_SIZE = 20000  # identical bytes under many URLs: hashed once (LRU by sha256)
+# Match where the bytes are hashed (the workers map the saved matcher file): the reactor only
+# routes bytes out and small results back. A re-check decides by itself and turns it off.
+TRAWL_MATCH_IN_HASH_POOL = True
+# Identical bytes under many URLs: analysed once while among the last N (LRU by sha256, per
+# worker, ~1 KB an entry: a bigger LRU makes the crawl's memory grow with the images).
+TRAWL_DIGEST_CACHE_SIZE = 5000
 TRAWL_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since for hashed image URLs
 TRAWL_FLUSH_INTERVAL = 2.0  # seconds between commits of media, observations and hits
 TRAWL_WRITE_BATCH = 500
@@ -53,7 +58,11 @@ DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15
 # Every resolved address passes the address policy (crawler.engine.resolver).
 TWISTED_DNS_RESOLVER = "crawler.engine.resolver.PolicyResolver"
-CONCURRENT_ITEMS = 50
+# Scrapy >= 2.13 starts CONCURRENT_ITEMS asyncio tasks for EVERY response's output, however
+# few items it has (scrapy.utils.asyncio._parallel_asyncio): 100 by default cost the bare
+# spider of bench/ 1.3 ms of CPU per image. A response here yields at most one item that
+# waits (an image's bytes being hashed); requests and observations never wait.
+CONCURRENT_ITEMS = 2
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
@@ -97,11 +106,20 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": 560,
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }
+# Scrapy's own extensions, less the ones Trawl never runs (telnet, memdebug, feed export,
+# remote control). Left out of the base rather than set to None in EXTENSIONS: Scrapy 2.19
+# imports every key of EXTENSIONS to normalise it, disabled ones too, and the remote
+# control's module alone imports aiohttp (~0.4 s of every crawl's start-up).
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.memusage.MemoryUsage": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.logstats.LogStats": 0,
+    "scrapy.extensions.spiderstate.SpiderState": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
+}
 EXTENSIONS = {
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.memdebug.MemoryDebugger": None,
-    "scrapy.extensions.feedexport.FeedExporter": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.engine.extensions.crawlstats.CrawlStatsExtension": 500,
     "crawler.engine.extensions.heartbeat.HeartbeatExtension": 510,
 }

@@ -49,6 +49,7 @@ def recheck_settings(overrides: dict[str, Any] | None = None) -> Settings:
         kept = {k: (None if k in CRAWL_ONLY else v) for k, v in settings.getdict(name).items()}
         settings.set(name, kept, priority="cmdline")
     settings.set("ITEM_PIPELINES", RECHECK_PIPELINES, priority="cmdline")
+    settings.set("TRAWL_MATCH_IN_HASH_POOL", False, priority="cmdline")  # RecheckPipeline decides
     # Known URLs already reported to the provider, one request each: not a traversal.
     settings.set("ROBOTSTXT_OBEY", False, priority="cmdline")
     settings.update(overrides or {}, priority="cmdline")
@@ -113,6 +114,26 @@ def run_recheck(
     return record_recheck(store, results, actor=actor, renotice_hours=renotice_hours, now=now)
 
 
+def running_recheck(store: Store) -> int | None:
+    """The pid of the last re-check started by start_recheck, if that process is still a
+    `trawl recheck` on this machine (so a double click does not fetch everything twice)."""
+    import json
+
+    from crawler.services.scheduler.processes import cmdline, pid_alive
+    from storage.audit import list_audit
+
+    last = list_audit(store, action="recheck_started", entity="recheck", limit=1,
+                      newest_first=True)
+    if not last or not last[0].detail:
+        return None
+    try:
+        pid = int(json.loads(last[0].detail).get("pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    argv = cmdline(pid) or []
+    return pid if pid_alive(pid) and "recheck" in argv else None
+
+
 @dataclass(frozen=True)
 class StartedRecheck:
     """A re-check running in its own process (`trawl recheck`), as the person who asked."""
@@ -133,6 +154,11 @@ def start_recheck(store: Store, *, actor: str, hit_ids: Sequence[int] | None = N
     from storage.audit import append_audit
     from storage.notices import recheck_targets
 
+    running = running_recheck(store)
+    if running is not None:
+        raise RecheckError(f"A re-check is already running (process {running}, started from "
+                           "the web app); its outcomes appear in the audit trail as it goes. "
+                           "Start another when it has ended.")
     targets = recheck_targets(store, hit_ids=hit_ids)
     if not targets:
         raise RecheckError("Nothing to re-check: no notified or live image"

@@ -95,3 +95,12 @@ def set_seeds_active(store: Store, ids: Iterable[int], *, active: bool,
     from storage.seeds import set_seeds_active as store_active
 
     return store_active(store, list(ids), active=active, actor=actor)
+
+
+def set_seed_tags(store: Store, seed_id: int, tags: Iterable[str], *,
+                  actor: str | None = None) -> SeedInfo:
+    """Replace seed `seed_id`'s tags, checked as `trawl seeds add --tag` checks them (none
+    clears them); NotFoundError for an unknown id."""
+    from storage.seeds import set_seed_tags as store_tags
+
+    return store_tags(store, seed_id, list(clean_tags(tags)), actor=actor)

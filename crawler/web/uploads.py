@@ -25,21 +25,29 @@ def too_large(limit: int) -> HTTPException:
         "raise TRAWL_WEB_MAX_UPLOAD_MB.")
 
 
-class BodyLimitMiddleware:
-    """Raises 413 (answered by the app's one error handler) from the body stream."""
+FORM_LIMIT = 2 * MIB  # any body that is not a file upload: forms and JSON
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+
+class BodyLimitMiddleware:
+    """Raises 413 (answered by the app's one error handler) from the body stream: past
+    `limit` for a multipart upload, past FORM_LIMIT for anything else (a form or JSON body
+    is parsed in memory, a file is spooled to disk)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, form_limit: int = FORM_LIMIT) -> None:
         self.app = app
         self.limit = limit
+        self.form_limit = min(form_limit, limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        headers = dict(scope.get("headers") or ())
+        declared = headers.get(b"content-length")
         announced = int(declared) if declared and declared.isdigit() else None
         received = 0
-        limit = self.limit
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.limit if upload else self.form_limit
 
         async def limited_receive() -> Message:
             nonlocal received

@@ -176,5 +176,7 @@ def test_notice_download_and_mark_sent(
     assert reference in rows.first.inner_text()
     shoot(page, "ops-10-audit-filtered")
 
+    # The hostile crawled URL's <img src=x> stayed text: nothing asked for /x or the image.
+    assert [u for u in watch.requests if u.endswith("/x") or "bigcloud" in u] == []
     watch.assert_clean()
     context.close()

@@ -194,6 +194,12 @@ def test_schedules_add_pause_resume_run_now(web: TestClient, app: FastAPI,
     page = web.get("/api/v1/schedules?limit=2", headers=headers).json()
     assert len(page["items"]) == 2
     assert page["next_offset"] == 2
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 204
+    assert web.get("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    [removed] = list_audit(store_of(app), entity="schedule", action="remove")
+    assert removed.actor == "ann"
+    assert json.loads(removed.detail or "{}")["cron"] == "0 2 * * *"
 
 
 # --- crawls ------------------------------------------------------------------------------
@@ -411,3 +417,59 @@ def test_due_renotices_are_listed_per_provider_and_prepared_alone(
     session_for(app, web, "tom")
     html = web.get("/notices").text
     assert f"hit {c}, notified, due 2024-05-02T12:00:00Z" in html
+
+
+def test_forms_and_json_bodies_have_a_small_limit(seeded: Seeded) -> None:
+    app = app_for(seeded.db_url)
+    with client(app) as web:
+        urls = [f"https://site{n}.example/{'x' * 2000}" for n in range(1100)]  # ~2.2 MiB
+        r = web.post("/api/v1/seeds", headers=bearer(seeded, "ann"), json={"urls": urls})
+        assert r.status_code == 413
+        r = web.post("/login", data={"name": "x" * (3 * 1024 * 1024), "password": "p"})
+        assert r.status_code == 413
+
+
+def test_seed_tags_replaced_with_the_cli_rules(web: TestClient, app: FastAPI,
+                                               seeded: Seeded) -> None:
+    headers = bearer(seeded, "ann")
+    [seed] = web.post("/api/v1/seeds", headers=headers,
+                      json={"urls": ["https://example.org/"], "tags": ["a"]}).json()
+    r = web.post(f"/api/v1/seeds/{seed['id']}/tags", headers=headers,
+                 json={"tags": [" forum ", "uk", "forum"]})
+    assert r.status_code == 200
+    assert r.json()["tags"] == ["forum", "uk"]
+    assert [s["id"] for s in web.get("/api/v1/seeds?tag=uk", headers=headers).json()[
+        "items"]] == [seed["id"]]
+    r = web.post(f"/api/v1/seeds/{seed['id']}/tags", headers=headers, json={"tags": ["a,b"]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "tags"
+    assert web.post(f"/api/v1/seeds/{seed['id']}/tags", headers=headers,
+                    json={"tags": []}).json()["tags"] == []
+    assert web.post("/api/v1/seeds/999/tags", headers=headers,
+                    json={"tags": []}).status_code == 404
+    tagged = [e for e in list_audit(store_of(app), entity="seed", action="tag")]
+    assert [(e.actor, json.loads(e.detail or "{}")) for e in tagged] == [
+        ("ann", {"from": ["a"], "to": ["forum", "uk"]}),
+        ("ann", {"from": ["forum", "uk"], "to": []})]
+
+
+def test_a_running_crawl_marked_failed_as_the_cli_does(web: TestClient, app: FastAPI,
+                                                      seeded: Seeded) -> None:
+    store = store_of(app)
+    running = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+    headers = bearer(seeded, "ann")
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "   "})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "reason"
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "machine rebooted"})
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "failed"
+    assert r.json()["reason"] == "marked failed by ann: machine rebooted"
+    again = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers, json={})
+    assert again.status_code == 409
+    assert web.post("/api/v1/crawls/999/mark-failed", headers=headers,
+                    json={}).status_code == 404
+    assert [(e.actor, e.action) for e in list_audit(store, entity="crawl")] == [
+        ("ann", "crawl_marked_failed")]

@@ -45,7 +45,8 @@ def test_recheck_runs_as_the_caller_in_its_own_process(
     seeded: Seeded, gone_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRAWL_CRAWL_LOG_DIR", str(tmp_path / "logs"))
-    # The re-check process inherits the web server's allowance: the test server is loopback.
+    # The images are on loopback: the server's own allowance reaches the re-check it starts
+    # (without it the address policy leaves them undecided, never "removed").
     monkeypatch.setenv("TRAWL_ALLOW_ADDRESSES", "127.0.0.1")
     app = app_for(seeded.db_url)
     store = store_of(app)
@@ -59,6 +60,11 @@ def test_recheck_runs_as_the_caller_in_its_own_process(
                      headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
         assert r.status_code == 202, r.text
         assert r.json()["hits"] == 2
+        again = web.post("/api/v1/recheck", json={},
+                         headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
+        # Refused while the first runs (a Scrapy process takes seconds just to start).
+        assert again.status_code == 422
+        assert "already running" in again.json()["detail"]
     deadline = time.monotonic() + 120
     rechecked: list[tuple[int | None, str | None]] = []
     while time.monotonic() < deadline:

@@ -266,6 +266,7 @@ def test_review_page_flow(app: FastAPI, web: TestClient, ids: list[int]) -> None
                  follow_redirects=True)
     assert f"hit {ids[0]} rejected" in r.text
     assert f'data-hit="{ids[0]}"' not in r.text
+    assert "Go to evil" not in web.get("/review?decided=1&outcome=Go%20to%20evil").text
     r = web.post(f"/review/{ids[0]}/confirm", data={"csrf_token": csrf})
     assert r.status_code == 409
     assert "rejected" in r.text
@@ -278,3 +279,13 @@ def test_review_page_flow(app: FastAPI, web: TestClient, ids: list[int]) -> None
     detail = web.get(f"/hits/{ids[1]}").text
     assert "confirmed" in detail
     assert "ann" in detail
+
+
+def test_openapi_documents_the_review_routes_with_problems(web: TestClient) -> None:
+    doc = web.get("/api/openapi.json").json()
+    for path in ("/api/v1/hits", "/api/v1/hits/{hit_id}", "/api/v1/hits/{hit_id}/confirm",
+                 "/api/v1/hits/{hit_id}/reject", "/api/v1/review/queue",
+                 "/api/v1/review/claim", "/api/v1/stats"):
+        operations = doc["paths"][path]
+        for operation in operations.values():
+            assert "application/problem+json" in operation["responses"]["403"]["content"]

@@ -29,8 +29,14 @@ WORKER_SETTINGS: dict[str, Any] = {
     },
     "DOWNLOADER_MIDDLEWARES": {
         **DOWNLOADER_MIDDLEWARES,
+        # Scrapy's, with every request waiting for a host's robots.txt getting its answer.
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.engine.middlewares.robots.SharedWaitRobotsTxtMiddleware": 100,
         f"{_PACKAGE}.politeness.HostLimitMiddleware": 950,  # next to the downloader
     },
+    # Match in the reactor, where ReloadingMatchPipeline swaps in a new matcher when the
+    # lists change (hash workers keep the matcher file they mapped at start).
+    "TRAWL_MATCH_IN_HASH_POOL": False,
     "TRAWL_REDIS_PREFIX": "trawl",  # key prefix: one frontier per prefix on a server
     "TRAWL_LEASE_SECONDS": 300.0,  # a request not done by then is crawled again
     "TRAWL_WORKER_HEARTBEAT": 1.0,  # seconds between heartbeats, reaps and crawl-end checks

@@ -18,8 +18,10 @@ logger = logging.getLogger(__name__)
 
 
 class MatchPipeline:
-    """Digests -> list of Match. The index is built once per crawl from the database, so a
-    list imported mid-crawl is matched by the next crawl or by `trawl rematch`."""
+    """Digests -> list of Match, for the images the hash pool did not match already (see
+    HashPipeline; a 304 re-fetch, a worker without the matcher file); counts the hits. The
+    matcher is the one mapped when the crawl starts, so a list imported mid-crawl is
+    matched by the next crawl or by `trawl rematch`."""
 
     def __init__(self, crawler: Crawler, stats: StatsCollector) -> None:
         self.crawler = crawler
@@ -41,7 +43,8 @@ class MatchPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ImageItem) and item.digests is not None:
-            item.matches = self.matcher.match(item.digests)
+            if not item.matched:
+                item.matches, item.matched = self.matcher.match(item.digests), True
             if item.matches:
                 self.stats.inc_value("trawl/hits")
                 self.stats.inc_value("trawl/matches", len(item.matches))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import LoopingCall
@@ -10,20 +13,147 @@ from twisted.internet.task import LoopingCall
 from crawler.adapter import media_record, stored_match
 from crawler.engine.context import crawl_id_for, store_for
 from crawler.engine.items import ImageItem, ObservationItem
+from storage.hits import Recorded
 from storage.media import CrawlWriter
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
+    from storage.db import Store
+
 logger = logging.getLogger(__name__)
+
+# Seconds between hand-overs of what the reactor collected to the writer: a found hit is
+# committed within about this (plus the write), whatever TRAWL_FLUSH_INTERVAL says.
+HAND_OVER_INTERVAL = 0.1
+# (image item, pages that showed it), (image URL, page URL): one observation, or
+# {counter: delta}: the crawl row's pages and errors counted since the last hand-over.
+Entry = tuple[ImageItem, list[str]] | tuple[str, str] | dict[str, int]
+
+
+class WriteThread:
+    """Owns the crawl's CrawlWriter on a thread of its own, so database statements and
+    commits never run on the reactor thread. The reactor hands over lists of entries;
+    the thread builds the rows and writes them through the writer, which batches. It
+    commits at once when a list holds a hit (so a killed crawl keeps every hit it found
+    up to about HAND_OVER_INTERVAL before the kill), and otherwise at least every
+    `flush_interval` seconds or `batch_size` records. A failed write keeps its batch for
+    the next attempt (CrawlWriter) and is counted in `errors`.
+
+    threaded=False does the same on the caller's thread (an in-memory SQLite database has
+    one connection, which the reactor thread uses too).
+    """
+
+    def __init__(self, store: Store, crawl_id: int, *, flush_interval: float,
+                 batch_size: int, threaded: bool = True) -> None:
+        self.writer = CrawlWriter(store, crawl_id, flush_interval=flush_interval,
+                                  batch_size=batch_size)
+        self.flush_interval = flush_interval
+        self.errors = 0  # failed flushes, so far
+        self.recorded = Recorded()  # what the flushes changed in the review queue, so far
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name="trawl-writer", daemon=True)
+            self._thread.start()
+
+    def hand_over(self, entries: list[Entry]) -> None:
+        if self._thread is None:
+            self._write(entries)
+        elif entries:
+            self._queue.put(entries)
+
+    def close(self) -> None:
+        """Write everything handed over, commit, and stop (blocks until done)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        else:
+            self._finish()
+
+    def counts(self) -> tuple[Recorded, int]:
+        with self._lock:
+            totals = Recorded()
+            totals += self.recorded
+            return totals, self.errors
+
+    def _run(self) -> None:
+        while True:
+            timeout = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
+            try:
+                entries = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                entries = []
+            if entries is None:
+                self._finish()
+                return
+            self._write(entries)
+
+    def _finish(self) -> None:
+        self._flush()
+        try:
+            self.writer.close()
+        except Exception:  # the flush above logged why
+            logger.error("The crawl ended with %d records of crawl %d not written to the "
+                         "database", self.writer.pending, self.writer.crawl_id)
+
+    def _write(self, entries: list[Entry]) -> None:
+        hit = False
+        for entry in entries:
+            try:
+                if isinstance(entry, dict):
+                    self.writer.count(entry)
+                elif isinstance(entry[0], ImageItem):
+                    item, pages = entry
+                    assert isinstance(pages, list)
+                    # The crawl row's counters go with the rows they count (same commit).
+                    hashed = item.digests is not None and item.fetch_status != "not_modified"
+                    self.writer.count({"images": 1, "hashed": int(hashed),
+                                       "hits": int(bool(item.matches))})
+                    record = media_record(
+                        item.url, item.digests, fetch_status=item.fetch_status,
+                        error=item.error, content_type=item.content_type,
+                        server_ip=item.server_ip, etag=item.etag,
+                        last_modified=item.last_modified,
+                    )
+                    self.writer.add(record, pages, [stored_match(m) for m in item.matches])
+                    hit = hit or bool(item.matches)
+                else:
+                    media_url, page_url = entry
+                    assert isinstance(media_url, str)
+                    assert isinstance(page_url, str)
+                    self.writer.add_observation(media_url, page_url)
+            except Exception:  # one bad record must not stop the writer
+                logger.exception("Could not buffer a crawl record")
+                with self._lock:
+                    self.errors += 1
+        if hit or time.monotonic() - self._last_flush >= self.flush_interval:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        try:
+            self.writer.flush()
+        except Exception:  # keep crawling; the writer keeps its batch for the next attempt
+            logger.exception("Could not write to the database; will retry")
+            with self._lock:
+                self.errors += 1
+        with self._lock:
+            self.recorded = Recorded()
+            self.recorded += self.writer.recorded
 
 
 class StorePipeline:
-    """Writes through storage.media.CrawlWriter, which batches; a timer commits at least
-    every TRAWL_FLUSH_INTERVAL seconds so a killed crawl keeps what it found. The crawl
-    row's counters go with the rows they count: images, hashed and hits with each image's
-    record, pages and errors (which leave no rows) as of each timed flush."""
+    """Writes through a WriteThread (a CrawlWriter on its own thread, which batches): the
+    reactor only collects entries and hands them over every HAND_OVER_INTERVAL seconds;
+    hits are committed at once, everything else at least every TRAWL_FLUSH_INTERVAL, so a
+    killed crawl keeps what it found. The crawl row's counters go with the rows they
+    count: images, hashed and hits with each image's record, pages and errors (which leave
+    no rows) as of each hand-over."""
 
     def __init__(
         self, crawler: Crawler, stats: StatsCollector, flush_interval: float, batch_size: int
@@ -32,12 +162,14 @@ class StorePipeline:
         self.stats = stats
         self.flush_interval = flush_interval
         self.batch_size = batch_size
-        self.writer: CrawlWriter | None = None
+        self.writes: WriteThread | None = None
         self._timer: LoopingCall | None = None
+        self._entries: list[Entry] = []
         # Pages seen showing an image whose fetch has not finished yet.
         self._pending_pages: dict[str, list[str]] = {}
         self._recorded: set[int] = set()  # hash() of image URLs with a media row
-        self._counted = {"pages": 0, "errors": 0}  # stats values handed to the writer so far
+        self._counted = (Recorded(), 0)
+        self._handed = {"pages": 0, "errors": 0}  # stats values handed to the writer so far
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -47,49 +179,59 @@ class StorePipeline:
         return cls(crawler, crawler.stats, flush_interval, s.getint("TRAWL_WRITE_BATCH"))
 
     def open_spider(self) -> None:
-        self.writer = CrawlWriter(
-            store_for(self.crawler),
-            crawl_id_for(self.crawler),
-            flush_interval=self.flush_interval,
-            batch_size=self.batch_size,
+        from sqlalchemy.pool import StaticPool
+
+        store = store_for(self.crawler)
+        self.writes = WriteThread(
+            store, crawl_id_for(self.crawler), flush_interval=self.flush_interval,
+            batch_size=self.batch_size, threaded=not isinstance(store.engine.pool, StaticPool),
         )
-        self._timer = LoopingCall(self.flush)
-        self._timer.start(self.flush_interval, now=False)
+        self._timer = LoopingCall(self.hand_over)
+        self._timer.start(HAND_OVER_INTERVAL, now=False)
 
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        if self.writer is not None:
-            self.flush()
-            self.writer.close()
+        if self.writes is not None:
+            self.hand_over()
+            self.writes.close()
+            self._count()
 
-    def flush(self) -> None:
-        assert self.writer is not None
+    def hand_over(self) -> None:
+        assert self.writes is not None
+        self._count()
+        entries, self._entries = self._entries, []
         deltas = {}
-        for name, counted in self._counted.items():
+        for name, handed in self._handed.items():
             now = int(self.stats.get_value(f"trawl/{name}", 0))
-            deltas[name] = max(0, now - counted)
-            self._counted[name] = max(counted, now)
-        self.writer.count(deltas)
-        try:
-            recorded = self.writer.flush()
-        except Exception:  # keep crawling; the writer keeps its batch for the next attempt
-            logger.exception("Could not write to the database; will retry")
-            self.stats.inc_value("trawl/errors")
-            self.stats.inc_value("trawl/errors/database")
-            return
-        for key, value in (("new_hits", recorded.new_hits),
-                           ("new_matches", recorded.new_matches),
-                           ("reopened_hits", recorded.reopened_removed),
-                           ("reopened_rejected", recorded.reopened_rejected)):
-            if value:
-                self.stats.inc_value(f"trawl/{key}", value)
+            if now > handed:
+                deltas[name] = now - handed
+                self._handed[name] = now
+        if deltas:
+            entries.append(deltas)
+        self.writes.hand_over(entries)
+
+    def _count(self) -> None:
+        """Stats from what the writer did since the last call (its totals are cumulative)."""
+        assert self.writes is not None
+        (recorded, errors), (before, errors_before) = self.writes.counts(), self._counted
+        self._counted = (recorded, errors)
+        if errors > errors_before:
+            self.stats.inc_value("trawl/errors", errors - errors_before)
+            self.stats.inc_value("trawl/errors/database", errors - errors_before)
+        for key, now, then in (
+            ("new_hits", recorded.new_hits, before.new_hits),
+            ("new_matches", recorded.new_matches, before.new_matches),
+            ("reopened_hits", recorded.reopened_removed, before.reopened_removed),
+            ("reopened_rejected", recorded.reopened_rejected, before.reopened_rejected),
+        ):
+            if now > then:
+                self.stats.inc_value(f"trawl/{key}", now - then)
 
     def process_item(self, item: Any) -> Any:
-        assert self.writer is not None
         if isinstance(item, ObservationItem):
             if hash(item.media_url) in self._recorded:
-                self.writer.add_observation(item.media_url, item.page_url)
+                self._entries.append((item.media_url, item.page_url))
             else:
                 pages = self._pending_pages.setdefault(item.media_url, [])
                 if item.page_url not in pages:
@@ -100,17 +242,15 @@ class StorePipeline:
         pages = self._pending_pages.pop(item.url, [])
         if item.page_url and item.page_url not in pages:
             pages.append(item.page_url)
-        record = media_record(
-            item.url, item.digests, fetch_status=item.fetch_status, error=item.error,
-            content_type=item.content_type, server_ip=item.server_ip, etag=item.etag,
-            last_modified=item.last_modified,
-        )
-        hashed = item.digests is not None and item.fetch_status != "not_modified"
-        self.writer.count({"images": 1, "hashed": int(hashed), "hits": int(bool(item.matches))})
-        self.writer.add(record, pages, [stored_match(m) for m in item.matches])
+        self._entries.append((item, pages))
+        if item.matches:  # a hit: to the writer now, committed at once
+            self.hand_over()
         self._recorded.add(hash(item.url))
         self.stats.inc_value("trawl/images")
-        self.stats.inc_value(f"trawl/image_status/{record.fetch_status}")
+        status = item.fetch_status
+        if status in ("ok", "not_modified"):  # as media_record decides it
+            status = item.digests.status if item.digests is not None else "error"
+        self.stats.inc_value(f"trawl/image_status/{status}")
         if item.fetch_status == "not_modified":
             self.stats.inc_value("trawl/not_modified")
         return item

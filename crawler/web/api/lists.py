@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, ConfigDict
@@ -17,10 +17,13 @@ from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
 from crawler.web.problems import BadInput
 from crawler.web.refusals import refusals
-from crawler.web.schemas import PROBLEM_RESPONSES, UtcTime
+from crawler.web.schemas import PROBLEM_RESPONSES, ProblemOut, UtcTime
 from storage.db import Store
 from storage.records import ImportResult
 
+TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {
+    "model": ProblemOut, "description": "The file is larger than the server accepts "
+    "(TRAWL_WEB_MAX_UPLOAD_MB); nothing was read past the limit."}}
 router = APIRouter(prefix="/api/v1", tags=["lists"], responses=PROBLEM_RESPONSES)
 admin_only = require_role("admin")
 
@@ -59,7 +62,7 @@ def upload_name(upload: UploadFile) -> str:
     return _UNSAFE_NAME.sub("", name)[:200] or "upload"
 
 
-def import_upload(store: Store, upload: UploadFile, *, name: str, fmt: str, hash_type: str,
+def import_list_upload(store: Store, upload: UploadFile, *, name: str, fmt: str, hash_type: str,
                   actor: str) -> ImportResult:
     """Import an uploaded list file (named `name`, else after the file) all or nothing."""
     from crawler.services.lists import import_list_stream  # loads the matchers: on use
@@ -82,7 +85,7 @@ def get_lists(request: Request, page: PageRequest = Depends(page_request),
                       for r in rows[page.offset: page.offset + page.fetch]], page)
 
 
-@router.post("/lists", response_model=ImportOut, status_code=201,
+@router.post("/lists", response_model=ImportOut, status_code=201, responses=TOO_LARGE,
              summary="Import a list file (all or nothing; 422 names the bad line)")
 def import_list(
     request: Request,
@@ -96,6 +99,6 @@ def import_list(
     if format == "plain" and not hash_type.strip():
         raise BadInput("A plain list needs its hash type: give hash_type (md5, sha256, pdq, "
                        "...).", field="hash_type")
-    result = import_upload(store_of(request), file, name=name, fmt=format,
+    result = import_list_upload(store_of(request), file, name=name, fmt=format,
                            hash_type=hash_type, actor=user.name)
     return ImportOut.model_validate(result)

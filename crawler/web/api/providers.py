@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from pydantic import BaseModel, ConfigDict
 
-from crawler.web.api.lists import upload_name
+from crawler.web.api.lists import TOO_LARGE, upload_name
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
 from crawler.web.refusals import refusals
@@ -50,7 +50,7 @@ class ProviderImportOut(BaseModel):
     providers: list[str]
 
 
-def import_upload(store: Store, upload: UploadFile, *, actor: str) -> ProviderImportResult:
+def import_provider_upload(store: Store, upload: UploadFile, *, actor: str) -> ProviderImportResult:
     """Import an uploaded provider table with `trawl providers import`'s parser: every
     problem is named with its line, and on any problem nothing is imported. The parser
     reads a file, so the upload is copied under the file's own name into a private
@@ -78,11 +78,12 @@ def get_providers(request: Request, page: PageRequest = Depends(page_request),
 
 
 @router.post("/providers", response_model=ProviderImportOut, status_code=201,
+             responses=TOO_LARGE,
              summary="Import a provider table (CSV; all or nothing, 422 names the lines)")
 def import_provider_table(
     request: Request,
     file: UploadFile = File(description="CSV: name,abuse_email,country,ranges,domains."),
     user: User = Depends(takedown),
 ) -> ProviderImportOut:
-    result = import_upload(store_of(request), file, actor=user.name)
+    result = import_provider_upload(store_of(request), file, actor=user.name)
     return ProviderImportOut.model_validate(result)

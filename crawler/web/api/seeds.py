@@ -46,6 +46,11 @@ class SeedsIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
 
 
+class TagsIn(BaseModel):
+    tags: list[str] = Field(max_length=50, description="The seed's tags from now on "
+                            "(empty: none).")
+
+
 def seed_out(info: object) -> SeedOut:
     return SeedOut.model_validate(info)
 
@@ -90,3 +95,11 @@ def resume_seed(request: Request, seed_id: int, user: User = Depends(analyst)) -
         [info] = seed_service.set_seeds_active(store_of(request), [seed_id], active=True,
                                                actor=user.name)
     return seed_out(info)
+
+
+@router.post("/seeds/{seed_id}/tags", response_model=SeedOut, summary="Replace a seed's tags")
+def tag_seed(request: Request, seed_id: int, body: TagsIn,
+             user: User = Depends(analyst)) -> SeedOut:
+    with refusals("tags"):
+        return seed_out(seed_service.set_seed_tags(store_of(request), seed_id, body.tags,
+                                                   actor=user.name))

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from crawler.engine.scope import DEFAULT_DEPTH
 from crawler.services import seeds as seed_service
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import optional_int, page_request, page_with, pager_links, split_list
+from crawler.web.pages.forms import optional_int, page_at, page_with, pager_links, split_list
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 from crawler.web.refusals import refusals
@@ -19,7 +19,8 @@ from storage.seeds import list_seeds
 router = APIRouter(include_in_schema=False)
 analyst = require_role("analyst")
 STATES = ("all", "active", "paused")
-DONE = {"added": "Seeds added.", "paused": "Seed paused.", "resumed": "Seed resumed."}
+DONE = {"added": "Seeds added.", "paused": "Seed paused.", "resumed": "Seed resumed.",
+        "tagged": "Tags saved."}
 
 
 def _page(request: Request, *, tag: str = "", state: str = "all", offset: int = 0,
@@ -27,7 +28,7 @@ def _page(request: Request, *, tag: str = "", state: str = "all", offset: int = 
           done: str | None = None) -> Response:
     seeds = [s for s in list_seeds(store_of(request), tag=tag.strip() or None)
              if state == "all" or s.active == (state == "active")]
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page(seeds[offset: offset + page.fetch], page)
     filters = {"tag": tag, "state": state if state != "all" else ""}
     newer, older = pager_links("/seeds", shown, filters)
@@ -98,3 +99,15 @@ def pause_seed(request: Request, seed_id: int, user: User = Depends(analyst)) ->
 @router.post("/seeds/{seed_id}/resume")
 def resume_seed(request: Request, seed_id: int, user: User = Depends(analyst)) -> Response:
     return _set_active(request, seed_id, True, user.name)
+
+
+@router.post("/seeds/{seed_id}/tags")
+def tag_seed(request: Request, seed_id: int, tags: str = Form("", max_length=2000),
+             user: User = Depends(analyst)) -> Response:
+    try:
+        with refusals("tags"):
+            seed_service.set_seed_tags(store_of(request), seed_id, split_list(tags),
+                                       actor=user.name)
+    except WebError as exc:
+        return _page(request, error=exc)
+    return RedirectResponse("/seeds?done=tagged", status_code=303)

@@ -59,6 +59,10 @@
   }
 
   async function poll() {
+    if (document.hidden) { // nobody is looking: ask again later, not now
+      window.setTimeout(poll, seconds * 1000);
+      return;
+    }
     try {
       const response = await fetch(url, {credentials: "same-origin",
                                           headers: {"Accept": "application/json"}});

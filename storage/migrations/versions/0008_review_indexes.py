@@ -37,7 +37,7 @@ INDEXES: tuple[tuple[str, str, tuple[str | sa.TextClause, ...]], ...] = (
     ("ix_hit_claimed_by", "hits", ("claimed_by", "claimed_until")),
     ("ix_hit_claimed_until", "hits", ("claimed_until",)),
     ("ix_hit_status_id", "hits", ("status", "id")),
-    ("ix_hit_status_notified", "hits", ("status", "notified_at")),
+    ("ix_hit_status_notified", "hits", ("status", "notified_at", "id")),
     ("ix_hit_status_renotice", "hits", ("status", "renotice_due_at")),
     ("ix_media_host", "media", ("host",)),
     ("ix_notice_item_hit", "notice_items", ("hit_id",)),
