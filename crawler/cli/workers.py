@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.common import (
+    allow_address_option,
+    emit,
+    format_option,
+    opened_store,
+    pass_config,
+)
 from crawler.config import Config
 
 REDIS_ENV = "TRAWL_REDIS_URL"
@@ -23,27 +29,36 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("worker")
 @redis_options
+@allow_address_option
 @click.option("--set", "-s", "set_pairs", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Write Scrapy's log lines to this file.")
 @pass_config
 def worker_command(config: Config, redis_url: str, redis_prefix: str,
-                   set_pairs: tuple[str, ...], log_file: str | None) -> None:
+                   allow_addresses: tuple[str, ...], set_pairs: tuple[str, ...],
+                   log_file: str | None) -> None:
     """Crawl from the shared frontier until stopped (Ctrl-C or SIGTERM).
 
     Run one or more per machine, all with the same --redis and --db (PostgreSQL for
     several machines). Requests a worker holds when it stops are put back; a worker that
     dies holding some has them re-queued by the others after TRAWL_WORKER_TTL seconds.
+    Each crawl reaches the internal addresses it was queued with (`trawl crawl
+    --distributed --allow-address`); a worker's own --allow-address adds to every crawl.
     Example: trawl --db postgresql://trawl@db/trawl worker --redis redis://queue:6379/0
     """
     from pathlib import Path
 
     from crawler.cli.crawls import _parse_settings
+    from crawler.services.addresses import address_settings
     from crawler.services.workers import run_worker
 
+    settings = _parse_settings(set_pairs)
+    # -s TRAWL_ALLOW_ADDRESSES=... is one more way to say --allow-address: checked the same
+    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
+    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
     with opened_store(config) as store:
-        run_worker(store, redis_url, prefix=redis_prefix, settings=_parse_settings(set_pairs),
+        run_worker(store, redis_url, prefix=redis_prefix, settings=settings,
                    log_file=Path(log_file) if log_file else None, verbose=config.verbose)
 
 
