@@ -142,10 +142,6 @@ def test_a_bad_allowance_is_a_sentence_before_anything_runs(sqlite_url: str) -> 
                                     "--allow-address", "10.0.0.1/8"])
     assert done.exit_code == 1
     assert "did you mean 10.0.0.0/8" in done.output
-    distributed = CliRunner().invoke(cli, ["--db", sqlite_url, "crawl", "http://127.0.0.1:9/",
-                                           "--distributed", "--allow-address", "10.0.0.0/8"])
-    assert distributed.exit_code == 1
-    assert "start the workers with --allow-address" in distributed.output
     as_setting = CliRunner().invoke(cli, ["--db", sqlite_url, "crawl", "http://127.0.0.1:9/",
                                           "-s", "TRAWL_ALLOW_ADDRESSES=intranet"])
     assert as_setting.exit_code == 1

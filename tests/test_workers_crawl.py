@@ -282,6 +282,48 @@ def test_a_crawl_whose_start_urls_all_fail_ends_failed(workers: Workers) -> None
     assert "nothing crawled: every start URL failed" in done.stderr
 
 
+def test_a_crawl_reaches_the_addresses_it_was_queued_with(workers: Workers) -> None:
+    """`trawl crawl --distributed --allow-address` holds on every worker, whose own
+    allowance (none here) only adds to it; a crawl queued without it is refused."""
+    picture = encode(textured(5, (64, 48)), "png")
+    cdn = RouteServer("127.0.0.2", [])
+    cdn.routes["/a.png"] = lambda p, h: Reply(200, picture, "image/png")
+    main = RouteServer("127.0.0.1", [])
+    cdn.start()
+    main.start()
+    try:
+        image = cdn.base_url + "/a.png"
+        main.routes["/"] = lambda p, h: Reply(200, _html(f'<img src="{image}">'))
+        main.routes["/robots.txt"] = lambda p, h: Reply(404, b"")
+        cdn.routes["/robots.txt"] = lambda p, h: Reply(404, b"")
+        workers.start(env={"TRAWL_ALLOW_ADDRESSES": ""})
+        refused = workers.crawl(main.base_url + "/", env={"TRAWL_ALLOW_ADDRESSES": ""})
+        before = _media_status(workers.db_url, image)
+        allowed = workers.crawl(main.base_url + "/", "--allow-address", "127.0.0.2",
+                                env={"TRAWL_ALLOW_ADDRESSES": ""})
+        after = _media_status(workers.db_url, image)
+    finally:
+        main.stop()
+        cdn.stop()
+    assert (refused["outcome"], refused["hashed"]) == ("finished", 0)
+    assert before == "refused"
+    assert (allowed["outcome"], allowed["images"], allowed["hashed"]) == ("finished", 1, 1)
+    assert after == "ok", workers.logs()
+
+
+def _media_status(db_url: str, url: str) -> str | None:
+    from storage.media import get_media_by_url
+
+    store = open_store(db_url)
+    try:
+        info = get_media_by_url(store, url)
+    finally:
+        store.close()
+    return None if info is None else info.fetch_status
+
+
+
+
 def test_worker_without_redis_says_what_to_check(pg_url: str, tmp_path: Path) -> None:
     from tests.conftest import _initialised
 

@@ -90,12 +90,6 @@ def crawl(
     """Crawl URLs (ad-hoc seeds) and/or stored seeds; with neither, every active seed."""
     from crawler.services.crawls import build_plans, run_crawl, select_seeds
 
-    if distributed and allow_addresses:
-        raise TrawlError(
-            "--allow-address does not travel with a --distributed crawl: each `trawl worker` "
-            "applies its own, so start the workers with --allow-address (or "
-            "TRAWL_ALLOW_ADDRESSES) instead."
-        )
     settings = crawl_settings(set_pairs, allow_addresses)
     settings.setdefault("LOG_LEVEL", log_level)
     if depth is not None:

@@ -29,6 +29,7 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("worker")
 @redis_options
+@allow_address_option
 @click.option("--set", "-s", "set_pairs", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
@@ -43,6 +44,8 @@ def worker_command(config: Config, redis_url: str, redis_prefix: str,
     Run one or more per machine, all with the same --redis and --db (PostgreSQL for
     several machines). Requests a worker holds when it stops are put back; a worker that
     dies holding some has them re-queued by the others after TRAWL_WORKER_TTL seconds.
+    Each crawl reaches the internal addresses it was queued with (`trawl crawl
+    --distributed --allow-address`); a worker's own --allow-address adds to every crawl.
     Example: trawl --db postgresql://trawl@db/trawl worker --redis redis://queue:6379/0
     """
     from pathlib import Path
