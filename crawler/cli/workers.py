@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.common import (
+    allow_address_option,
+    emit,
+    format_option,
+    opened_store,
+    pass_config,
+)
 from crawler.config import Config
 
 REDIS_ENV = "TRAWL_REDIS_URL"
@@ -23,13 +29,15 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("worker")
 @redis_options
+@allow_address_option
 @click.option("--set", "-s", "set_pairs", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Write Scrapy's log lines to this file.")
 @pass_config
 def worker_command(config: Config, redis_url: str, redis_prefix: str,
-                   set_pairs: tuple[str, ...], log_file: str | None) -> None:
+                   allow_addresses: tuple[str, ...], set_pairs: tuple[str, ...],
+                   log_file: str | None) -> None:
     """Crawl from the shared frontier until stopped (Ctrl-C or SIGTERM).
 
     Run one or more per machine, all with the same --redis and --db (PostgreSQL for
@@ -40,10 +48,16 @@ def worker_command(config: Config, redis_url: str, redis_prefix: str,
     from pathlib import Path
 
     from crawler.cli.crawls import _parse_settings
+    from crawler.services.addresses import address_settings
     from crawler.services.workers import run_worker
 
+    settings = _parse_settings(set_pairs)
+    # Internal addresses this worker may reach besides each seed's own host, for every
+    # crawl it serves (--allow-address, env TRAWL_ALLOW_ADDRESSES, -s TRAWL_ALLOW_ADDRESSES).
+    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
+    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
     with opened_store(config) as store:
-        run_worker(store, redis_url, prefix=redis_prefix, settings=_parse_settings(set_pairs),
+        run_worker(store, redis_url, prefix=redis_prefix, settings=settings,
                    log_file=Path(log_file) if log_file else None, verbose=config.verbose)
 
 
