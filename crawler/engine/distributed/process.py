@@ -29,9 +29,6 @@ WORKER_SETTINGS: dict[str, Any] = {
     },
     "DOWNLOADER_MIDDLEWARES": {
         **DOWNLOADER_MIDDLEWARES,
-        # Scrapy's, with every request waiting for a host's robots.txt getting its answer.
-        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-        "crawler.engine.middlewares.robots.SharedWaitRobotsTxtMiddleware": 100,
         f"{_PACKAGE}.politeness.HostLimitMiddleware": 950,  # next to the downloader
     },
     # Match in the reactor, where ReloadingMatchPipeline swaps in a new matcher when the
