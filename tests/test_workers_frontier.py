@@ -41,6 +41,16 @@ def test_admission_is_once_per_crawl_with_traps_and_page_limits(frontier: RedisF
     config = frontier.crawl_config(1)
     assert config is not None
     assert config.plans[0].max_pages == 2
+    assert config.allow_addresses == ()
+
+
+def test_a_crawl_carries_its_allowed_addresses_to_the_workers(frontier: RedisFrontier) -> None:
+    frontier.start_crawl(1, [SeedPlan(url="http://site.test/")], time_budget=None,
+                         max_image_size=1000, allow_addresses=["127.0.0.2/32", "10.0.0.0/8"])
+    config = frontier.crawl_config(1)
+    assert config is not None
+    assert config.allow_addresses == ("127.0.0.2/32", "10.0.0.0/8")
+    assert config.max_image_size == 1000
 
 
 def test_a_lease_is_released_once_and_a_dead_workers_leases_come_back(

@@ -44,7 +44,9 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *settings: str) -> subprocess.Popen[bytes]:
+    def start(self, *settings: str, env: dict[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        """Start a worker with these -s NAME=VALUE settings (`env`: added to crawl_env)."""
         n = len(self.procs)
         args = [sys.executable, "-m", "crawler.cli.main", "--db", self.db_url, "worker",
                 "--redis", self.redis_url, "--redis-prefix", self.prefix,
@@ -52,7 +54,7 @@ class Workers:
         for pair in ("TRAWL_WORKER_HEARTBEAT=0.5", "TRAWL_FLUSH_INTERVAL=0.5", *settings):
             args += ["-s", pair]
         with (self.log_dir / f"worker{n}.out").open("wb") as out:
-            proc = subprocess.Popen(args, env=crawl_env(), cwd=REPO, stdout=out,
+            proc = subprocess.Popen(args, env=crawl_env(**(env or {})), cwd=REPO, stdout=out,
                                     stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
@@ -70,14 +72,15 @@ class Workers:
             assert time.monotonic() < deadline, "workers never started" + self.logs()
             time.sleep(0.1)
 
-    def crawl(self, *args: str, wait: bool = True, timeout: float = 240) -> dict[str, Any]:
+    def crawl(self, *args: str, wait: bool = True, timeout: float = 240,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "crawler.cli.main", "--db", self.db_url, "crawl",
                "--distributed", "--redis", self.redis_url, "--redis-prefix", self.prefix,
                "--format", "json", *args]
         if wait:
             cmd.append("--wait")
-        done = subprocess.run(cmd, env=crawl_env(), cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(cmd, env=crawl_env(**(env or {})), cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout, check=False)
         assert done.returncode == 0, done.stderr[-3000:] + self.logs()
         result: dict[str, Any] = json.loads(done.stdout)
         return result

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli.common import emit, format_option, opened_store, pass_config
+from crawler.cli.common import (
+    allow_address_option,
+    emit,
+    format_option,
+    opened_store,
+    pass_config,
+)
 from crawler.config import Config
 
 REDIS_ENV = "TRAWL_REDIS_URL"
@@ -23,27 +29,33 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("worker")
 @redis_options
+@allow_address_option
 @click.option("--set", "-s", "set_pairs", multiple=True, metavar="NAME=VALUE",
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Write Scrapy's log lines to this file.")
+@allow_address_option
 @pass_config
 def worker_command(config: Config, redis_url: str, redis_prefix: str,
-                   set_pairs: tuple[str, ...], log_file: str | None) -> None:
+                   set_pairs: tuple[str, ...], log_file: str | None,
+                   allow_addresses: tuple[str, ...]) -> None:
     """Crawl from the shared frontier until stopped (Ctrl-C or SIGTERM).
 
     Run one or more per machine, all with the same --redis and --db (PostgreSQL for
     several machines). Requests a worker holds when it stops are put back; a worker that
     dies holding some has them re-queued by the others after TRAWL_WORKER_TTL seconds.
+    Each crawl reaches the internal addresses it was queued with (`trawl crawl
+    --distributed --allow-address`); a worker's own --allow-address adds to every crawl.
     Example: trawl --db postgresql://trawl@db/trawl worker --redis redis://queue:6379/0
     """
     from pathlib import Path
 
-    from crawler.cli.crawls import _parse_settings
+    from crawler.cli.crawls import crawl_settings
     from crawler.services.workers import run_worker
 
+    settings = crawl_settings(set_pairs, allow_addresses)
     with opened_store(config) as store:
-        run_worker(store, redis_url, prefix=redis_prefix, settings=_parse_settings(set_pairs),
+        run_worker(store, redis_url, prefix=redis_prefix, settings=settings,
                    log_file=Path(log_file) if log_file else None, verbose=config.verbose)
 
 

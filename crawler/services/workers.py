@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.engine.scope import DEFAULT_DEPTH
 from crawler.errors import TrawlError
+from crawler.services.addresses import SETTING as ADDRESS_SETTING
+from crawler.services.addresses import allowed_addresses
 from crawler.services.crawls import build_plans
 
 if TYPE_CHECKING:
@@ -44,6 +46,14 @@ def _frontier(redis_url: str, prefix: str) -> Any:
     return frontier
 
 
+def _allowance_values(value: Any) -> list[str]:
+    """The setting TRAWL_ALLOW_ADDRESSES as a list (a list from address_settings, or a
+    string given some other way)."""
+    if not value:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
 def enqueue_distributed_crawl(
     store: Store,
     redis_url: str,
@@ -59,7 +69,8 @@ def enqueue_distributed_crawl(
     """Start a crawl row and queue its seeds in the frontier; returns the crawl id at once
     (the workers crawl it). Same plans and errors as run_crawl; a stored seed already in a
     running crawl raises storage.crawls.SeedsBusyError. With `crawl_id` (a row a scheduler
-    claimed) no row is started."""
+    claimed) no row is started. The setting TRAWL_ALLOW_ADDRESSES (the crawl's
+    --allow-address) is queued with the crawl: every worker applies it to this crawl."""
     from crawler.engine.distributed.frontier import redis_display_url
     from crawler.engine.distributed.seeding import enqueue_crawl
     from storage.crawls import finish_crawl, start_crawl
@@ -70,6 +81,8 @@ def enqueue_distributed_crawl(
         seeds, urls, depth=int(overrides.get("TRAWL_DEFAULT_DEPTH", DEFAULT_DEPTH)),
         max_pages=overrides.get("TRAWL_MAX_PAGES"),
     )
+    # The crawl's --allow-address (and TRAWL_ALLOW_ADDRESSES) go with it to every worker.
+    allowed = allowed_addresses(_allowance_values(overrides.get(ADDRESS_SETTING)), environ={})
     frontier = _frontier(redis_url, prefix)
     seed_ids = [p.seed_id for p in plans if p.seed_id is not None]
     if crawl_id is None:
@@ -83,7 +96,8 @@ def enqueue_distributed_crawl(
     size = overrides.get("TRAWL_MAX_IMAGE_SIZE")
     try:
         enqueue_crawl(frontier, crawl_id, plans, time_budget=time_budget,
-                      max_image_size=int(size) if size else None)
+                      max_image_size=int(size) if size else None,
+                      allow_addresses=allowed)
     except BaseException as exc:
         finish_crawl(store, crawl_id, outcome="failed", stats={},
                      reason=f"could not queue the seeds: {type(exc).__name__}: {exc}")

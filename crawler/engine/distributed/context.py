@@ -53,6 +53,11 @@ class CrawlPlans:
         crawl_id, index = seed
         return self.context.crawl(crawl_id).plans[index]
 
+    def allowed_addresses(self, seed: tuple[int, int]) -> tuple[str, ...]:
+        """The internal addresses the seed's crawl was queued with (--allow-address): the
+        address middleware lets that crawl's requests reach them."""
+        return self.context.crawl(seed[0]).allow_addresses
+
 
 def worker_context(crawler: Crawler) -> WorkerContext:
     """The worker's context, created on first use from the settings TRAWL_REDIS_URL,

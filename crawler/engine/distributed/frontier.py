@@ -153,13 +153,15 @@ redis.call('EXPIRE', ck, tonumber(ARGV[4]))
 return 1
 """
 
-# ARGV: prefix, crawl, plans json, deadline seconds from now ('' = none), max image size
+# ARGV: prefix, crawl, plans json, deadline seconds from now ('' = none), max image size,
+# allowed addresses json
 _START = _NOW + """
 local P, c = ARGV[1], ARGV[2]
 local deadline = ''
 if ARGV[4] ~= '' then deadline = tostring(now + tonumber(ARGV[4])) end
 redis.call('HSET', P..':crawl:'..c, 'plans', ARGV[3], 'deadline', deadline,
-           'max_image_size', ARGV[5], 'state', 'running', 'started', tostring(now))
+           'max_image_size', ARGV[5], 'allow_addresses', ARGV[6], 'state', 'running',
+           'started', tostring(now))
 redis.call('INCR', P..':inflight:'..c)  -- held until its seeds are queued (`seeded`)
 redis.call('SADD', P..':crawls', c)
 return 1
@@ -184,12 +186,14 @@ class Lease:
 
 @dataclass(frozen=True)
 class CrawlConfig:
-    """What a worker needs to know about a crawl: its seeds' plans and image size cap."""
+    """What a worker needs to know about a crawl: its seeds' plans, image size cap, and
+    the internal addresses its operator allowed it to reach (--allow-address, as CIDR)."""
 
     crawl_id: int
     plans: tuple[SeedPlan, ...]
     max_image_size: int | None
     state: str
+    allow_addresses: tuple[str, ...] = ()
 
 
 class RedisFrontier:
@@ -217,14 +221,16 @@ class RedisFrontier:
     # --- crawls ---------------------------------------------------------------------
     def start_crawl(
         self, crawl_id: int, plans: Sequence[SeedPlan], *, time_budget: float | None,
-        max_image_size: int | None,
+        max_image_size: int | None, allow_addresses: Sequence[str] = (),
     ) -> None:
         """Make the crawl's plans known and its queue open for admission; it cannot end
-        before `seeded` is called."""
+        before `seeded` is called. `allow_addresses` travel with the crawl: every worker
+        lets this crawl's requests reach them (as `trawl crawl --allow-address` does)."""
         self._start(args=[
             self.prefix, crawl_id, json.dumps([asdict(p) for p in plans]),
             "" if time_budget is None else repr(float(time_budget)),
             "" if max_image_size is None else int(max_image_size),
+            json.dumps([str(a) for a in allow_addresses]),
         ])
 
     def seeded(self, crawl_id: int) -> None:
@@ -238,8 +244,9 @@ class RedisFrontier:
         fields = {_text(k): _text(v) for k, v in raw.items()}
         plans = tuple(SeedPlan(**p) for p in json.loads(fields.get("plans", "[]")))
         size = fields.get("max_image_size") or None
+        allowed = tuple(str(a) for a in json.loads(fields.get("allow_addresses") or "[]"))
         return CrawlConfig(crawl_id, plans, int(size) if size else None,
-                           fields.get("state", RUNNING))
+                           fields.get("state", RUNNING), allowed)
 
     def running_crawls(self) -> list[int]:
         return sorted(int(c) for c in self.client.smembers(self.key("crawls")))

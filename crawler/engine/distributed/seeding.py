@@ -18,11 +18,13 @@ def enqueue_crawl(
     *,
     time_budget: float | None = None,
     max_image_size: int | None = None,
+    allow_addresses: Sequence[str] = (),
 ) -> int:
     """Open the crawl in the frontier and queue its start URLs; returns how many were
-    queued. The workers do the rest; the time budget counts from now."""
+    queued. The workers do the rest; the time budget counts from now; the internal
+    addresses in `allow_addresses` (checked CIDR strings) may be reached by this crawl."""
     frontier.start_crawl(crawl_id, plans, time_budget=time_budget,
-                         max_image_size=max_image_size)
+                         max_image_size=max_image_size, allow_addresses=allow_addresses)
     queued = 0
     try:
         for index, plan in enumerate(plans):

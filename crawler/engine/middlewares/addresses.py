@@ -42,8 +42,10 @@ class AddressPolicyMiddleware:
     response whose peer address the policy refuses is dropped too (a proxy or another
     download handler must not get round it). A seed's own host is allowed for that seed's
     requests (a hotline may crawl a site on its own network on purpose); anything else
-    internal needs TRAWL_ALLOW_ADDRESSES (--allow-address). Refusals are never retried and
-    are counted as trawl/address_refused/<reason>.
+    internal needs TRAWL_ALLOW_ADDRESSES (--allow-address). In a `trawl worker` a seed is
+    (crawl id, index) and each crawl also brings the addresses it was queued with (the
+    spider's `plans.allowed_addresses(seed)`), added to the worker's own for that crawl's
+    requests. Refusals are never retried and are counted as trawl/address_refused/<reason>.
     """
 
     def __init__(self, crawler: Crawler, stats: StatsCollector, networks: list[str]) -> None:
@@ -53,6 +55,7 @@ class AddressPolicyMiddleware:
         self.policy = AddressPolicy(networks)
         self._seed_policies: dict[object, AddressPolicy] = {}
         self._worker_hosts: set[str] = set()
+        self._worker_networks: dict[str, None] = {}  # the crawls' allowances, in order
         use_policy(self.policy)
 
     @classmethod
@@ -107,15 +110,32 @@ class AddressPolicyMiddleware:
         policy = self._seed_policies.get(seed)
         if policy is None:
             hosts = self._seed_hosts(seed)
-            policy = AddressPolicy(self.networks, hosts)
+            crawl_networks = self._crawl_networks(seed) if isinstance(seed, tuple) else []
+            policy = AddressPolicy([*self.networks, *crawl_networks], hosts)
             self._seed_policies[seed] = policy
-            if isinstance(seed, tuple) and hosts:
-                # A worker learns its crawls' seeds as their requests arrive: the resolver,
-                # which cannot tell which seed a connection is for, allows them all.
-                self._worker_hosts.update(hosts)
-                self.policy = AddressPolicy(self.networks, sorted(self._worker_hosts))
+            new_hosts = set(hosts) - self._worker_hosts
+            new_networks = [n for n in crawl_networks if n not in self._worker_networks]
+            if isinstance(seed, tuple) and (new_hosts or new_networks):
+                # A worker learns its crawls' seeds and allowances as their requests
+                # arrive: the resolver and the requests of no seed (robots.txt), which
+                # cannot tell which crawl a connection is for, allow them all.
+                self._worker_hosts.update(new_hosts)
+                self._worker_networks.update(dict.fromkeys(new_networks))
+                self.policy = AddressPolicy([*self.networks, *self._worker_networks],
+                                            sorted(self._worker_hosts))
                 use_policy(self.policy)
         return policy
+
+    def _crawl_networks(self, seed: object) -> list[str]:
+        """The addresses a worker's crawl was queued with (none in a one-process crawl)."""
+        allowed = getattr(getattr(self.crawler.spider, "plans", None), "allowed_addresses",
+                          None)
+        if not callable(allowed):
+            return []
+        try:
+            return [str(n) for n in allowed(seed)]
+        except (LookupError, TypeError):
+            return []
 
     def _refuse(self, refusal: AddressRefused) -> AddressRefused:
         self.stats.inc_value(STATS_PREFIX)
