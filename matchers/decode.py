@@ -185,20 +185,7 @@ def open_and_decode(
     claimed = header_size(data, fmt)
     if claimed is not None:
         _check_pixels(name, *claimed, max_pixels)
-    try:
-        img = Image.open(io.BytesIO(data), formats=[RASTER_FORMATS[fmt]])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeRefused(
-            "too_large",
-            f"The body is {name} whose header claims more pixels than Pillow's own "
-            f"decompression-bomb limit ({type(exc).__name__}); it was not decoded.",
-        ) from None
-    except Exception as exc:
-        raise DecodeRefused(
-            "undecodable",
-            f"The body starts like {name}, but its header could not be read "
-            f"({type(exc).__name__}): the file is truncated or corrupt.",
-        ) from None
+    img = _open(data, fmt, name)
     with img:
         width, height = img.size
         if width <= 0 or height <= 0:
@@ -207,15 +194,9 @@ def open_and_decode(
             )
         _check_pixels(name, width, height, max_pixels)
         frames, frames_capped = count_frames(img)
-        scale = 1
-        if fast and full and grey and fmt == "jpeg":
-            img.draft("L", (width, height))  # scale 1; CMYK files stay in colour
-        elif fast and not full and fmt == "jpeg":
-            scale = draft_scale(width, height)
-            if scale > 1:
-                # Pillow picks the largest scale leaving at least the requested size.
-                drafted = img.draft("L", (width // scale, height // scale))
-                scale = round(width / drafted[1][2]) if drafted else 1
+        scale, draft = (
+            _draft(img, fmt, fast=fast, full=full, grey=grey) if fmt == "jpeg" else (1, None)
+        )
         try:
             img.load()
             luma = _convert(img, "L")
@@ -246,7 +227,8 @@ def open_and_decode(
                 width=width,
                 height=height,
             ) from None
-        if fmt == "jpeg" and img.mode in ("L", "RGB") and _jpeg_ends_early(data, luma, scale):
+        jpeg = fmt == "jpeg" and img.mode in ("L", "RGB")
+        if jpeg and _jpeg_ends_early(data, luma, scale, draft):
             raise DecodeRefused(
                 "undecodable",
                 f"The body is {name} whose header claims {width} x {height} pixels, but its "
@@ -259,14 +241,60 @@ def open_and_decode(
                    frames_capped=frames_capped, pdq_luma=lum)
 
 
-def _jpeg_ends_early(data: bytes, luma: Image.Image, scale: int) -> bool:
+def _open(data: bytes, fmt: str, name: str) -> Image.Image:
+    """Pillow's lazy open of the body (header only), its refusals as DecodeRefused."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[RASTER_FORMATS[fmt]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecodeRefused(
+            "too_large",
+            f"The body is {name} whose header claims more pixels than Pillow's own "
+            f"decompression-bomb limit ({type(exc).__name__}); it was not decoded.",
+        ) from None
+    except Exception as exc:
+        raise DecodeRefused(
+            "undecodable",
+            f"The body starts like {name}, but its header could not be read "
+            f"({type(exc).__name__}): the file is truncated or corrupt.",
+        ) from None
+
+
+def _draft(
+    img: Image.Image, fmt: str, *, fast: bool, full: bool, grey: bool
+) -> tuple[int, tuple[int, int] | None]:
+    """Set a JPEG's decoder draft before loading: the DCT scale it will decode at, and the
+    size the draft asked for in mode L (None: no draft), which a second decode of the same
+    file must ask for too to get the same pixels."""
+    width, height = img.size
+    if fast and full and grey:
+        img.draft("L", (width, height))  # scale 1; CMYK files stay in colour
+        return 1, (width, height)
+    if not fast or full:
+        return 1, None
+    scale = draft_scale(width, height)
+    if scale == 1:
+        return 1, None
+    # Pillow picks the largest scale s with width // s and height // s at least the request,
+    # while the decoded size is rounded up (1001 px at 1/2 is 501): asking for the decoded
+    # size would get scale 1 for an odd side, so the request is the rounded-down size.
+    request = (width // scale, height // scale)
+    drafted = img.draft("L", request)
+    return (round(width / drafted[1][2]), request) if drafted else (1, None)
+
+
+def _jpeg_ends_early(
+    data: bytes, luma: Image.Image, scale: int, draft: tuple[int, int] | None
+) -> bool:
     """Truncated data must never hash, and libjpeg decodes a JPEG whose data stops at a
-    marker before its last block without an error (matchers.jpegtail tells them apart)."""
+    marker before its last block without an error (matchers.jpegtail tells them apart).
+    The second decode repeats the first one's draft exactly (`draft`: the size it asked
+    for in mode L, or None): a different DCT scale, or colour converted to L where libjpeg
+    gave its luma channel alone, would differ from `luma` in a whole file too."""
 
     def redecode(padded: bytes) -> npt.NDArray[np.uint8]:
         with Image.open(io.BytesIO(padded), formats=[RASTER_FORMATS["jpeg"]]) as again:
-            if scale > 1:
-                again.draft("L", luma.size)  # the same DCT scale as the first decode
+            if draft is not None:
+                again.draft("L", draft)
             again.load()
             return np.asarray(_convert(again, "L"))
 

@@ -291,8 +291,10 @@ class HammingIndex:
         query = to_words(as_code_rows(code, self.bits))
         return query, int.from_bytes(query.tobytes()[: self.bits // 8], "big")
 
-    def search(self, code: bytes | npt.ArrayLike, radius: int) -> Neighbours:
-        """Every (id, distance) within `radius` bits of `code`, nearest first, then by id."""
+    def search(self, code: bytes | npt.ArrayLike, radius: int) -> Neighbours:  # noqa: C901
+        """Every (id, distance) within `radius` bits of `code`, nearest first, then by id.
+
+        (The hot path of every match: its branches stay in one frame, hence the noqa.)"""
         if radius < 0:
             raise ValueError(f"radius must be >= 0, got {radius}")
         query, value = self._query(code)

@@ -108,6 +108,7 @@ class WorkerSpider(SeedSpider):
         held = self.context.tracker.of_meta(request.meta)
         before = self._errors()
         super().page_failed(failure)
+        self.start_failures.clear()  # a crawl's outcome is decided from its counters here
         if held is not None:
             held.count("errors", self._errors() - before)
         return self.context.tracker.track(held, ())

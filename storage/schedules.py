@@ -257,15 +257,25 @@ def set_next_due(store: Store, schedule_id: int, next_due_at: datetime, *,
     return get_schedule(store, schedule_id)
 
 
-def remove_schedule(store: Store, schedule_id: int) -> None:
-    """Delete the schedule; its crawls stay in the history with no schedule."""
+def remove_schedule(store: Store, schedule_id: int, *, actor: str | None = None) -> None:
+    """Delete the schedule; its crawls stay in the history with no schedule. With `actor`,
+    audited in the same transaction (the detail keeps what the schedule was)."""
     with store.session() as session:
+        row = session.get(Schedule, schedule_id)
+        if row is None:
+            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        gone = _info(row)
         session.execute(
             update(Crawl).where(Crawl.schedule_id == schedule_id).values(schedule_id=None)
         )
-        result = session.execute(delete(Schedule).where(Schedule.id == schedule_id))
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise ScheduleNotFoundError(f"No schedule with id {schedule_id}.")
+        session.execute(delete(Schedule).where(Schedule.id == schedule_id))
+        if actor is not None:
+            append_audit(session, actor=actor, action="remove", entity="schedule",
+                         entity_id=schedule_id, from_state=_state(gone.enabled),
+                         to_state="removed",
+                         detail={"name": gone.name, "seed_ids": list(gone.seed_ids),
+                                 "seed_tag": gone.seed_tag, "cron": gone.cron,
+                                 "interval_seconds": gone.interval_seconds})
 
 
 def due_schedules(store: Store, now: datetime) -> list[ScheduleInfo]:

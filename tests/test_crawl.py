@@ -368,3 +368,38 @@ def test_hash_pool_gives_hash_image_results_and_survives_a_worker_crash(kind: st
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["same"] is True
     assert result["restarts"] == (1 if kind == "process" else 0)
+
+
+def test_every_image_waiting_for_a_hosts_robots_txt_obeys_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Twenty images on a second host requested at once all wait for its robots.txt; each
+    gets its answer (Scrapy's own middleware let all but the first through as if the host
+    had no robots.txt)."""
+    from crawler.sitegen.images import encode, textured
+    from crawler.sitegen.server import LoggedRequest, Reply, RouteServer
+
+    log: list[LoggedRequest] = []
+    cdn = RouteServer("127.0.0.2", log)
+    site = RouteServer("127.0.0.1", log)
+    picture = encode(textured(3, (32, 24)), "png")
+    cdn.routes["/robots.txt"] = lambda p, h: Reply(200, b"User-agent: *\nDisallow: /blocked/\n",
+                                                   "text/plain")
+    cdn.start()
+    site.start()
+    try:
+        for n in range(20):
+            cdn.routes[f"/blocked/{n}.png"] = lambda p, h: Reply(200, picture, "image/png")
+        images = "".join(f'<img src="{cdn.base_url}/blocked/{n}.png">' for n in range(20))
+        site.routes["/"] = lambda p, h: Reply(
+            200, f"<!doctype html><html><body>{images}</body></html>".encode(), "text/html")
+        site.routes["/robots.txt"] = lambda p, h: Reply(404, b"")
+        done = run_crawl_process(sqlite_url, site.base_url + "/", "--depth", "0",
+                                 "--allow-address", "127.0.0.2")
+    finally:
+        site.stop()
+        cdn.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    fetched = [r.url for r in log if "/blocked/" in r.url]
+    assert fetched == []
+    assert any(r.url.endswith("/robots.txt") and "127.0.0.2" in r.url for r in log)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from crawler.sitegen import images as gen
-from matchers.decode import MAX_COUNTED_FRAMES
+from matchers.decode import MAX_COUNTED_FRAMES, DecodeRefused, open_and_decode
 from matchers.hashing import hash_image
 from matchers.jpegtail import FILLER, grey_tail, pad_scans
 
@@ -84,10 +84,10 @@ def test_short_animations_are_not_capped(fmt: str) -> None:
 # --- JPEG data that ends before the picture ------------------------------------------------
 
 
-def _noise_jpeg(size: tuple[int, int] = (512, 512), **options: object) -> bytes:
+def _noise_jpeg(size: tuple[int, int] = (512, 512), progressive: bool = False) -> bytes:
     rng = np.random.default_rng(11)
     pixels = (rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)
-    return gen.encode(Image.fromarray(pixels), "jpeg", quality=90, **options)
+    return gen.encode(Image.fromarray(pixels), "jpeg", quality=90, progressive=progressive)
 
 
 def _claim_size(data: bytes, width: int, height: int) -> bytes:
@@ -163,3 +163,52 @@ def test_pad_scans_puts_filler_after_every_scan_of_the_first_image() -> None:
     assert padded.endswith(baseline)
     for broken in (b"\xff\xd8", b"\xff\xd8garbage", baseline[: len(baseline) // 2]):
         assert pad_scans(broken) is None
+
+
+# Whole pictures in a mid-grey frame (a mat, a page background): the last block decodes to
+# exactly 128, so the second decode runs and must find the same pixels. It once did not: at
+# 1/2 scale an odd side asked Pillow's draft for the rounded-up decoded size and got scale 1
+# (a different shape), and the luma-alone decode of the graphic path was compared with
+# colour converted to L. Sizes: scale 1, 2, 4 and 8 in the fast path, even and odd sides.
+_GREY_FRAMED = [
+    pytest.param((960, 720), 80, False, 0, id="960x720-q80"),
+    pytest.param((1001, 777), 80, False, 0, id="1001x777-q80-odd-scale2"),
+    pytest.param((513, 385), 50, True, 0, id="513x385-q50-progressive"),
+    pytest.param((300, 200), 95, False, 2, id="300x200-q95-restart-scale1"),
+    pytest.param((799, 601), 95, True, 4, id="799x601-q95-progressive-restart"),
+    pytest.param((1537, 1153), 65, False, 1, id="1537x1153-q65-restart-scale4"),
+    pytest.param((2051, 1539), 90, True, 0, id="2051x1539-q90-progressive-scale4"),
+    pytest.param((3203, 3077), 80, False, 0, id="3203x3077-q80-scale8"),
+    pytest.param((3080, 3072), 50, True, 3, id="3080x3072-q50-progressive-restart-scale8"),
+]
+
+
+@pytest.mark.parametrize(("size", "quality", "progressive", "restart"), _GREY_FRAMED)
+def test_a_whole_picture_in_a_mid_grey_frame_hashes(
+    size: tuple[int, int], quality: int, progressive: bool, restart: int
+) -> None:
+    share = max(0.03, 40 / min(size))  # the frame covers the last 16 x 16 block, and more
+    framed = gen.frame(gen.photo(102, (640, 480)), share, (128, 128, 128)).resize(size)
+    data = gen.encode(
+        framed, "jpeg", quality=quality, progressive=progressive, restart_marker_blocks=restart
+    )
+    assert grey_tail(np.asarray(Image.open(io.BytesIO(data)).convert("L")), 1)
+    for fast in (True, False):
+        d = hash_image(data, fast=fast)
+        assert d.status == "ok", (fast, d.error)
+    # The graphic / near-tie path's luma-alone full decode, whatever path this photo takes.
+    decoded = open_and_decode(data, "jpeg", max_pixels=10**8, fast=True, full=True, grey=True)
+    assert decoded.luma.size == size
+
+
+@pytest.mark.parametrize("size", [(1001, 777), (1537, 1153), (3203, 3077)])
+def test_odd_sized_data_cut_short_is_undecodable_at_every_scale(size: tuple[int, int]) -> None:
+    # Before the fix these were refused only because the second decode had another shape.
+    data = _noise_jpeg(size)
+    cut = data[: len(data) // 2] + b"\xff\xd9"
+    for fast in (True, False):
+        d = hash_image(cut, fast=fast)
+        assert d.status == "undecodable", (size, fast)
+        assert "ends before the picture does" in (d.error or "")
+    with pytest.raises(DecodeRefused, match="ends before the picture does"):
+        open_and_decode(cut, "jpeg", max_pixels=10**8, fast=True, full=True, grey=True)

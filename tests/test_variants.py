@@ -215,3 +215,19 @@ def test_list_crops_are_the_documented_set_and_match_cropped_copies(picture: Ima
 def test_crops_need_the_reference_decode(picture: Image.Image) -> None:
     with pytest.raises(ValueError, match="fast=False"):
         hash_image(encode(picture, "png"), crops=True)
+
+
+def test_stored_variant_hashes_round_trip_and_damage_is_dropped(picture: Image.Image) -> None:
+    from matchers.digests import format_variants, parse_variants
+
+    d = hash_image(encode(caption(frame(picture, 0.05, (0, 0, 0)), 0.12), "png"))
+    assert len(d.variants) >= 2
+    text = format_variants(d.variants)
+    assert text is not None
+    back = parse_variants(text)
+    assert [(v.name, v.pdq, v.phash, v.dhash, v.width) for v in back] == [
+        (v.name, v.pdq, v.phash, v.dhash, v.width) for v in d.variants]
+    assert format_variants(()) is None
+    assert parse_variants(None) == ()
+    damaged = text.split(";")[0][:-3] + ";x,y;" + text.split(";")[1]
+    assert [v.name for v in parse_variants(damaged)] == [d.variants[1].name]

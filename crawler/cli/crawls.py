@@ -38,6 +38,17 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
     return settings
 
 
+def crawl_settings(set_pairs: tuple[str, ...], allow_addresses: tuple[str, ...]) -> dict[str, Any]:
+    """The -s NAME=VALUE settings of a crawling command with its address allowance
+    (--allow-address, TRAWL_ALLOW_ADDRESSES, and -s TRAWL_ALLOW_ADDRESSES, all checked)."""
+    from crawler.services.addresses import address_settings
+
+    settings = _parse_settings(set_pairs)
+    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
+    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
+    return settings
+
+
 @click.command("crawl")
 @click.argument("urls", nargs=-1)
 @click.option("--seed", "seed_ids", type=int, multiple=True, help="Crawl this seed (repeatable).")
@@ -77,13 +88,9 @@ def crawl(
     wait: bool, redis_url: str, redis_prefix: str,
 ) -> None:
     """Crawl URLs (ad-hoc seeds) and/or stored seeds; with neither, every active seed."""
-    from crawler.services.addresses import address_settings
     from crawler.services.crawls import build_plans, run_crawl, select_seeds
 
-    settings = _parse_settings(set_pairs)
-    # -s TRAWL_ALLOW_ADDRESSES=... is one more way to say --allow-address: checked the same
-    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
-    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
+    settings = crawl_settings(set_pairs, allow_addresses)
     settings.setdefault("LOG_LEVEL", log_level)
     if depth is not None:
         settings["TRAWL_DEFAULT_DEPTH"] = depth

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -133,7 +134,7 @@ def hash_command(
 
     Example: trawl hash held/ --format csv --variants crops > my-list-with-crops.csv
     """
-    from crawler.services.lists import hash_files, list_rows
+    from crawler.services.lists import hash_files
 
     crops = variants == "crops"
     if crops and fmt == "pdq-hasher":
@@ -144,29 +145,37 @@ def hash_command(
     if fmt == "csv":
         writer.writerow(("hash_type", "hash", "label", *(["variant"] if crops else [])))
     for hashed in hash_files(files, max_pixels=max_pixels, crops=crops):
-        d = hashed.digests
-        if d is None:
+        if hashed.digests is None:
             _warn(f"Error: {hashed.error}.")
             failed += 1
             continue
-        if fmt == "jsonl":
-            if d.status != "ok":
-                _warn(f"{hashed.path}: {d.status}: {d.error}; only md5/sha1/sha256 computed.")
-            extra = {"variants": [v.as_dict() for v in d.variants]} if crops else {}
-            click.echo(json.dumps({"file": str(hashed.path), **d.as_dict(), **extra}))
-        elif fmt == "csv":
-            rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label, variants=crops)
-            for warning in rows.warnings:
-                _warn(warning)
-            writer.writerows(rows.rows)
-        elif d.pdq is None:
-            _warn(f"{hashed.path}: no PDQ hash ({d.status}: {d.error}); skipped.")
-        else:
-            writer.writerow((d.pdq, d.pdq_quality, str(hashed.path)))
+        _emit_hashed(hashed, fmt, writer, hash_types, label, crops)
         sys.stdout.flush()
     if failed:
         raise TrawlError(f"{failed} file(s) could not be read (see above); the others were "
                          "hashed.")
+
+
+def _emit_hashed(hashed: Any, fmt: str, writer: Any, hash_types: tuple[str, ...],
+                 label: str | None, crops: bool) -> None:
+    """One hashed file in the chosen output format (warnings on stderr)."""
+    from crawler.services.lists import list_rows
+
+    d = hashed.digests
+    if fmt == "jsonl":
+        if d.status != "ok":
+            _warn(f"{hashed.path}: {d.status}: {d.error}; only md5/sha1/sha256 computed.")
+        extra = {"variants": [v.as_dict() for v in d.variants]} if crops else {}
+        click.echo(json.dumps({"file": str(hashed.path), **d.as_dict(), **extra}))
+    elif fmt == "csv":
+        rows = list_rows(hashed, hash_types or DEFAULT_LIST_TYPES, label, variants=crops)
+        for warning in rows.warnings:
+            _warn(warning)
+        writer.writerows(rows.rows)
+    elif d.pdq is None:
+        _warn(f"{hashed.path}: no PDQ hash ({d.status}: {d.error}); skipped.")
+    else:
+        writer.writerow((d.pdq, d.pdq_quality, str(hashed.path)))
 
 
 @click.command("rematch")

@@ -160,11 +160,10 @@ def schedule_resume(config: Config, ref: str, fmt: str) -> None:
 @pass_config
 def schedule_remove(config: Config, ref: str) -> None:
     """Remove schedule REF (id or name). Its crawls stay in `trawl crawls list`."""
-    from storage.schedules import get_schedule, remove_schedule
+    from crawler.services.schedules import remove_schedule
 
     with opened_store(config) as store:
-        info = get_schedule(store, ref)
-        remove_schedule(store, info.id)
+        info = remove_schedule(store, ref, actor=config.actor)
     click.echo(f"Removed schedule {info.id} ({info.name}).")
 
 

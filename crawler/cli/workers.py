@@ -34,10 +34,11 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Write Scrapy's log lines to this file.")
+@allow_address_option
 @pass_config
 def worker_command(config: Config, redis_url: str, redis_prefix: str,
-                   allow_addresses: tuple[str, ...], set_pairs: tuple[str, ...],
-                   log_file: str | None) -> None:
+                   set_pairs: tuple[str, ...], log_file: str | None,
+                   allow_addresses: tuple[str, ...]) -> None:
     """Crawl from the shared frontier until stopped (Ctrl-C or SIGTERM).
 
     Run one or more per machine, all with the same --redis and --db (PostgreSQL for
@@ -49,14 +50,10 @@ def worker_command(config: Config, redis_url: str, redis_prefix: str,
     """
     from pathlib import Path
 
-    from crawler.cli.crawls import _parse_settings
-    from crawler.services.addresses import address_settings
+    from crawler.cli.crawls import crawl_settings
     from crawler.services.workers import run_worker
 
-    settings = _parse_settings(set_pairs)
-    # -s TRAWL_ALLOW_ADDRESSES=... is one more way to say --allow-address: checked the same
-    given = str(settings.pop("TRAWL_ALLOW_ADDRESSES", "") or "")
-    settings.update(address_settings([*allow_addresses, *([given] if given else [])]))
+    settings = crawl_settings(set_pairs, allow_addresses)
     with opened_store(config) as store:
         run_worker(store, redis_url, prefix=redis_prefix, settings=settings,
                    log_file=Path(log_file) if log_file else None, verbose=config.verbose)

@@ -103,6 +103,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.engine.middlewares.addresses.AddressPolicyMiddleware": 50,  # before robots.txt
     "crawler.engine.middlewares.scope.ScopeMiddleware": 60,
     "crawler.engine.middlewares.deadline.ImageDeadlineMiddleware": 70,
+    # Scrapy's robots.txt middleware, with every request waiting for a host's robots.txt
+    # getting its answer (Scrapy's own gives it to the first waiter only: the others are
+    # let through as if the host had none; crawler/engine/middlewares/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.engine.middlewares.robots.SharedWaitRobotsTxtMiddleware": 100,
     "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": 560,
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }

@@ -90,3 +90,14 @@ def set_schedule_enabled(store: Store, ref: int | str, enabled: bool, *,
     from storage.schedules import get_schedule, set_enabled
 
     return set_enabled(store, get_schedule(store, ref).id, enabled, actor=actor)
+
+
+def remove_schedule(store: Store, ref: int | str, *, actor: str | None = None) -> ScheduleInfo:
+    """Remove schedule `ref` (id or name); its crawls stay in the history. Returns what it
+    was."""
+    from storage.schedules import get_schedule
+    from storage.schedules import remove_schedule as store_remove
+
+    info = get_schedule(store, ref)
+    store_remove(store, info.id, actor=actor)
+    return info

@@ -194,6 +194,12 @@ def test_schedules_add_pause_resume_run_now(web: TestClient, app: FastAPI,
     page = web.get("/api/v1/schedules?limit=2", headers=headers).json()
     assert len(page["items"]) == 2
     assert page["next_offset"] == 2
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 204
+    assert web.get("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    assert web.delete("/api/v1/schedules/nightly", headers=headers).status_code == 404
+    [removed] = list_audit(store_of(app), entity="schedule", action="remove")
+    assert removed.actor == "ann"
+    assert json.loads(removed.detail or "{}")["cron"] == "0 2 * * *"
 
 
 # --- crawls ------------------------------------------------------------------------------
@@ -445,3 +451,25 @@ def test_seed_tags_replaced_with_the_cli_rules(web: TestClient, app: FastAPI,
     assert [(e.actor, json.loads(e.detail or "{}")) for e in tagged] == [
         ("ann", {"from": ["a"], "to": ["forum", "uk"]}),
         ("ann", {"from": ["forum", "uk"], "to": []})]
+
+
+def test_a_running_crawl_marked_failed_as_the_cli_does(web: TestClient, app: FastAPI,
+                                                      seeded: Seeded) -> None:
+    store = store_of(app)
+    running = start_crawl(store, start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+    headers = bearer(seeded, "ann")
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "   "})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "reason"
+    r = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers,
+                 json={"reason": "machine rebooted"})
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "failed"
+    assert r.json()["reason"] == "marked failed by ann: machine rebooted"
+    again = web.post(f"/api/v1/crawls/{running}/mark-failed", headers=headers, json={})
+    assert again.status_code == 409
+    assert web.post("/api/v1/crawls/999/mark-failed", headers=headers,
+                    json={}).status_code == 404
+    assert [(e.actor, e.action) for e in list_audit(store, entity="crawl")] == [
+        ("ann", "crawl_marked_failed")]

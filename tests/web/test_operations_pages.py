@@ -76,6 +76,14 @@ def test_schedule_form_marks_the_field_at_fault(web: TestClient, app: FastAPI) -
     assert r.status_code == 200  # added, with the warning that no seed has the tag
     assert "Warning: no seed has the tag" in r.text
     assert "every 6h" in r.text
+    schedule_id = re.search(r'action="/schedules/(\d+)/remove"', r.text)
+    assert schedule_id is not None
+    r = web.post(f"/schedules/{schedule_id.group(1)}/remove", data={"csrf_token": csrf},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    page = web.get(r.headers["location"]).text
+    assert "Schedule removed" in page
+    assert "No schedules yet." in page
 
 
 def test_provider_upload_page_lists_each_bad_line(web: TestClient, app: FastAPI) -> None:
@@ -168,3 +176,23 @@ def test_audit_filters_suggest_values_and_refuse_a_reversed_range(
                 headers={"Authorization": f"Bearer {seeded.tokens['tom']}"})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "until"
+
+
+
+def test_crawl_page_marks_a_dead_crawl_failed(web: TestClient, app: FastAPI) -> None:
+    from storage.crawls import start_crawl
+
+    running = start_crawl(store_of(app), start_urls=["http://127.0.0.1:9/"], seed_ids=[])
+    csrf = session_for(app, web, "ann")
+    assert 'id="mark-failed"' in web.get(f"/crawls/{running}").text
+    r = web.post(f"/crawls/{running}/mark-failed", data={"csrf_token": csrf,
+                                                        "reason": "process gone"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    page = web.get(r.headers["location"]).text
+    assert f"Crawl {running}: failed" in page
+    assert "Marked failed" in page
+    assert 'id="mark-failed"' not in page
+    r = web.post(f"/crawls/{running}/mark-failed", data={"csrf_token": csrf})
+    assert r.status_code == 409
+    assert f"Crawl {running} already ended (failed" in r.text

@@ -266,6 +266,7 @@ def test_review_page_flow(app: FastAPI, web: TestClient, ids: list[int]) -> None
                  follow_redirects=True)
     assert f"hit {ids[0]} rejected" in r.text
     assert f'data-hit="{ids[0]}"' not in r.text
+    assert "Go to evil" not in web.get("/review?decided=1&outcome=Go%20to%20evil").text
     r = web.post(f"/review/{ids[0]}/confirm", data={"csrf_token": csrf})
     assert r.status_code == 409
     assert "rejected" in r.text

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
+from twisted.internet.defer import DeferredLock
 from twisted.internet.task import deferLater
 
 from crawler.engine.distributed.context import worker_context
@@ -64,6 +65,7 @@ class HostLimitMiddleware:
         self._acquire = frontier.client.register_script(_ACQUIRE)
         self._held: dict[int, tuple[str, str]] = {}  # id(request) -> (host key, holder)
         self._ids = itertools.count(1)
+        self._locks: dict[str, DeferredLock] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostLimitMiddleware:
@@ -81,15 +83,24 @@ class HostLimitMiddleware:
         host = (urlsplit(request.url).netloc or "").lower()
         holder = f"{self.worker_id}/{next(self._ids)}"
         waited = 0.0
-        while True:
-            wait = float(self._acquire(args=[
-                self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                self.hold_seconds]))
-            if wait <= 0:
-                break
-            wait = min(wait, POLL_CAP)
-            waited += wait
-            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        # Requests for one host queue here, in this process: only the first asks Redis,
+        # so a busy host costs one poll per interval per worker, not one per request.
+        lock = self._locks.setdefault(host, DeferredLock())
+        await maybe_deferred_to_future(lock.acquire())
+        try:
+            while True:
+                wait = float(self._acquire(args=[
+                    self.frontier.prefix, host, holder, self.concurrency, self.delay,
+                    self.hold_seconds]))
+                if wait <= 0:
+                    break
+                wait = min(wait, POLL_CAP)
+                waited += wait
+                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        finally:
+            lock.release()
+            if not lock.locked and not lock.waiting:
+                self._locks.pop(host, None)
         if waited:
             self.stats.inc_value("trawl/politeness/waits")
         self._held[id(request)] = (self.frontier.key("host", host), holder)

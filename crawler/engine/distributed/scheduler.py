@@ -9,6 +9,7 @@ request's results are committed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Meta keys that describe one attempt in one worker, never stored in the frontier.
 LOCAL_META = (LEASE_META, "download_slot", "download_latency")
+# After an empty pop, the frontier is asked again no sooner than this (the engine asks
+# after every response and item otherwise).
+EMPTY_POLL_SECONDS = 0.2
 
 
 class LeasedPriorityQueue(PriorityQueue):
@@ -49,13 +53,16 @@ class LeasedScheduler(Scheduler):
     next request of any running crawl."""
 
     def __init__(self, context: WorkerContext, stats: StatsCollector | None, *,
-                 lease_seconds: float, max_query_variants: int) -> None:
+                 lease_seconds: float, max_query_variants: int,
+                 empty_poll: float = EMPTY_POLL_SECONDS) -> None:
         super().__init__(server=context.frontier.client, persist=True)
         self.context = context
         self.stats = stats
         self.lease_seconds = lease_seconds
         self.max_query_variants = max_query_variants
+        self.empty_poll = empty_poll
         self.lqueue: LeasedPriorityQueue | None = None
+        self._empty_until = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeasedScheduler:
@@ -106,6 +113,7 @@ class LeasedScheduler(Scheduler):
             max_variants=self.max_query_variants,
         )
         if result == "ok":
+            self._empty_until = 0.0
             self._count("scheduler/enqueued/redis")
         elif result not in ("seen", "ended"):
             self._count(f"trawl/drop/{result}")
@@ -113,8 +121,11 @@ class LeasedScheduler(Scheduler):
 
     def next_request(self) -> Request | None:
         assert self.lqueue is not None
+        if time.monotonic() < self._empty_until:
+            return None  # the frontier was empty a moment ago: do not ask at every tick
         lease = self.context.frontier.pop(self.context.worker_id, self.lease_seconds)
         if lease is None:
+            self._empty_until = time.monotonic() + self.empty_poll
             return None
         try:
             request = self.lqueue.decode(lease.data)

@@ -140,6 +140,9 @@ class WorkerExtension:
         crawl = get_crawl(store, crawl_id)
         if crawl.outcome != "running":
             return  # marked failed meanwhile: keep the operator's word
+        if outcome == "finished" and crawl.pages == 0:  # as a crawl of one process says
+            outcome = "failed"
+            reason = "nothing crawled: every start URL failed (see the workers' logs)"
         workers = crawl_worker_counts(store, crawl_id)
         stats: dict[str, Any] = {key: getattr(crawl, name) for name, key in COUNTER_KEYS.items()}
         stats["trawl/workers"] = len(workers)

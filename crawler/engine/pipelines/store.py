@@ -97,8 +97,9 @@ class WriteThread:
         self._flush()
         try:
             self.writer.close()
-        except Exception:  # the flush above said why
-            pass
+        except Exception:  # the flush above logged why
+            logger.error("The crawl ended with %d records of crawl %d not written to the "
+                         "database", self.writer.pending, self.writer.crawl_id)
 
     def _write(self, entries: list[Entry]) -> None:
         hit = False

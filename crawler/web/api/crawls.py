@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 from crawler.services.history import crawl_report, crawl_row
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
-from crawler.web.refusals import refusals
+from crawler.web.problems import BadInput
+from crawler.web.refusals import Conflict, refusals
 from crawler.web.schemas import PROBLEM_RESPONSES, UtcTime
-from storage.crawls import list_crawls
+from storage.crawls import CrawlEndedError, list_crawls, mark_crawl_failed
+from storage.db import Store
 from storage.records import CrawlInfo
 
 router = APIRouter(prefix="/api/v1", tags=["crawls"], responses=PROBLEM_RESPONSES)
@@ -53,6 +55,11 @@ class CrawlDetailOut(CrawlOut):
     trend: dict[str, list[dict[str, Any]]]
 
 
+class MarkFailedIn(BaseModel):
+    reason: str = Field("its process died", min_length=1, max_length=500,
+                        description="Why (kept on the crawl and in the audit trail).")
+
+
 def crawl_out(info: CrawlInfo) -> CrawlOut:
     row = crawl_row(info)
     return CrawlOut(**{k: v for k, v in row.items() if k in CrawlOut.model_fields})
@@ -77,3 +84,21 @@ def one_crawl(request: Request, crawl_id: int, user: User = Depends(analyst)) ->
         detail = crawl_report(store_of(request), crawl_id)
     return CrawlDetailOut(**{k: v for k, v in detail.items()
                              if k in CrawlDetailOut.model_fields})
+
+
+def mark_failed(store: Store, crawl_id: int, reason: str, actor: str) -> CrawlInfo:
+    """`trawl crawls mark-failed` for a running crawl whose process is gone."""
+    try:
+        with refusals("crawl_id"):
+            return mark_crawl_failed(store, crawl_id, actor=actor, reason=reason)
+    except CrawlEndedError as exc:
+        raise Conflict(str(exc)) from None
+    except ValueError as exc:
+        raise BadInput(str(exc), field="reason") from None
+
+
+@router.post("/crawls/{crawl_id}/mark-failed", response_model=CrawlOut,
+             summary="Mark a running crawl whose process is gone failed (its seeds free up)")
+def mark_failed_route(request: Request, crawl_id: int, body: MarkFailedIn,
+                      user: User = Depends(analyst)) -> CrawlOut:
+    return crawl_out(mark_failed(store_of(request), crawl_id, body.reason, user.name))

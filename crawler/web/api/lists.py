@@ -62,7 +62,7 @@ def upload_name(upload: UploadFile) -> str:
     return _UNSAFE_NAME.sub("", name)[:200] or "upload"
 
 
-def import_upload(store: Store, upload: UploadFile, *, name: str, fmt: str, hash_type: str,
+def import_list_upload(store: Store, upload: UploadFile, *, name: str, fmt: str, hash_type: str,
                   actor: str) -> ImportResult:
     """Import an uploaded list file (named `name`, else after the file) all or nothing."""
     from crawler.services.lists import import_list_stream  # loads the matchers: on use
@@ -99,6 +99,6 @@ def import_list(
     if format == "plain" and not hash_type.strip():
         raise BadInput("A plain list needs its hash type: give hash_type (md5, sha256, pdq, "
                        "...).", field="hash_type")
-    result = import_upload(store_of(request), file, name=name, fmt=format,
+    result = import_list_upload(store_of(request), file, name=name, fmt=format,
                            hash_type=hash_type, actor=user.name)
     return ImportOut.model_validate(result)

@@ -141,7 +141,7 @@ def notice_download(store: Store, reference: str, fmt: str, actor: str) -> Respo
         "Content-Disposition": f'attachment; filename="{exported.filename}"'})
 
 
-def prepare(store: Store, body: PrepareIn, actor: str, now: datetime | None
+def prepare_for(store: Store, body: PrepareIn, actor: str, now: datetime | None
             ) -> list[NoticeInfo]:
     try:
         return prepare_notices(store, actor=actor, provider=body.provider or None,
@@ -150,7 +150,7 @@ def prepare(store: Store, body: PrepareIn, actor: str, now: datetime | None
         raise BadInput(str(exc), field="provider") from None
 
 
-def send(store: Store, reference: str, actor: str, now: datetime | None) -> SentOut:
+def mark_notice_sent(store: Store, reference: str, actor: str, now: datetime | None) -> SentOut:
     with refusals("reference"):
         [sent] = mark_sent(store, [reference], actor=actor, renotice_hours=renotice_hours(),
                            now=now)
@@ -185,7 +185,7 @@ def get_awaiting(request: Request, due_only: bool = False,
              summary="Group waiting images into notices per provider (unsent)")
 def prepare_route(request: Request, body: PrepareIn,
                   user: User = Depends(takedown)) -> list[NoticeOut]:
-    return [notice_out(n) for n in prepare(store_of(request), body, user.name, now_of(request))]
+    return [notice_out(n) for n in prepare_for(store_of(request), body, user.name, now_of(request))]
 
 
 @router.get("/notices/{reference}", response_model=NoticeOut, summary="One notice")
@@ -210,4 +210,4 @@ def export_route(request: Request, reference: str,
 @router.post("/notices/{reference}/sent", response_model=SentOut,
              summary="Record that a notice went out (its images become notified)")
 def sent_route(request: Request, reference: str, user: User = Depends(takedown)) -> SentOut:
-    return send(store_of(request), reference, user.name, now_of(request))
+    return mark_notice_sent(store_of(request), reference, user.name, now_of(request))

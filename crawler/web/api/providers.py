@@ -50,7 +50,7 @@ class ProviderImportOut(BaseModel):
     providers: list[str]
 
 
-def import_upload(store: Store, upload: UploadFile, *, actor: str) -> ProviderImportResult:
+def import_provider_upload(store: Store, upload: UploadFile, *, actor: str) -> ProviderImportResult:
     """Import an uploaded provider table with `trawl providers import`'s parser: every
     problem is named with its line, and on any problem nothing is imported. The parser
     reads a file, so the upload is copied under the file's own name into a private
@@ -85,5 +85,5 @@ def import_provider_table(
     file: UploadFile = File(description="CSV: name,abuse_email,country,ranges,domains."),
     user: User = Depends(takedown),
 ) -> ProviderImportOut:
-    result = import_upload(store_of(request), file, actor=user.name)
+    result = import_provider_upload(store_of(request), file, actor=user.name)
     return ProviderImportOut.model_validate(result)

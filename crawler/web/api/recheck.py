@@ -25,7 +25,7 @@ class RecheckStartedOut(BaseModel):
     hits: int
 
 
-def begin(request: Request, hit_ids: list[int], actor: str) -> RecheckStartedOut:
+def start_recheck_as(request: Request, hit_ids: list[int], actor: str) -> RecheckStartedOut:
     try:
         started = start_recheck(store_of(request), actor=actor, hit_ids=hit_ids or None)
     except RecheckError as exc:
@@ -37,4 +37,4 @@ def begin(request: Request, hit_ids: list[int], actor: str) -> RecheckStartedOut
              summary="Re-fetch notified and live images (in a process of its own)")
 def recheck(request: Request, body: RecheckIn, user: User = Depends(takedown)
             ) -> RecheckStartedOut:
-    return begin(request, body.hit_ids, user.name)
+    return start_recheck_as(request, body.hit_ids, user.name)

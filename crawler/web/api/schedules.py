@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from crawler.errors import TrawlError
@@ -85,7 +86,8 @@ def field_of(message: str) -> str:
     return "body"
 
 
-def add(request: Request, body: ScheduleIn, actor: str) -> tuple[ScheduleInfo, list[str]]:
+def add_schedule_from(request: Request, body: ScheduleIn,
+                      actor: str) -> tuple[ScheduleInfo, list[str]]:
     """Add a schedule through the service; a refusal names the field it is about."""
     config = request.app.state.config
     try:
@@ -111,7 +113,7 @@ def get_schedules(request: Request, page: PageRequest = Depends(page_request),
              summary="Add a schedule")
 def add_schedule(request: Request, body: ScheduleIn,
                  user: User = Depends(analyst)) -> AddedScheduleOut:
-    info, warnings = add(request, body, user.name)
+    info, warnings = add_schedule_from(request, body, user.name)
     return AddedScheduleOut(schedule=schedule_out(info), warnings=warnings)
 
 
@@ -142,3 +144,11 @@ def run_now(request: Request, ref: str, user: User = Depends(analyst)) -> Schedu
     with refusals("ref"):
         return schedule_out(schedule_service.queue_run_now(
             store_of(request), ref, now=config.clock(), actor=user.name))
+
+
+@router.delete("/schedules/{ref}", status_code=204,
+               summary="Remove a schedule (its crawls stay in the history)")
+def remove_schedule(request: Request, ref: str, user: User = Depends(analyst)) -> Response:
+    with refusals("ref"):
+        schedule_service.remove_schedule(store_of(request), ref, actor=user.name)
+    return Response(status_code=204)

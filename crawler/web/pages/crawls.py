@@ -6,14 +6,15 @@ GET /api/v1/crawls?outcome=running with the session cookie (no inline script).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
 from crawler.services.history import crawl_report
-from crawler.web.api.crawls import Outcome, crawl_out
+from crawler.web.api.crawls import Outcome, crawl_out, mark_failed
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import page_request, page_with, pager_links
+from crawler.web.pages.forms import page_at, page_with, pager_links
 from crawler.web.pagination import make_page
+from crawler.web.problems import WebError
 from crawler.web.refusals import refusals
 from storage.crawls import list_crawls
 
@@ -32,7 +33,7 @@ def crawls_page(
     user: User = Depends(analyst),
 ) -> Response:
     store = store_of(request)
-    page = page_request(offset)
+    page = page_at(offset)
     rows = list_crawls(store, seed_id=seed_id, outcome=outcome, limit=page.fetch,
                        offset=offset)
     shown = make_page([crawl_out(c) for c in rows], page)
@@ -45,8 +46,27 @@ def crawls_page(
     })
 
 
-@router.get("/crawls/{crawl_id}")
-def crawl_page(request: Request, crawl_id: int, user: User = Depends(analyst)) -> Response:
+def _crawl_page(request: Request, crawl_id: int, *, error: Exception | None = None,
+                done: str | None = None) -> Response:
     with refusals("crawl_id"):
         detail = crawl_report(store_of(request), crawl_id)
-    return page_with(request, "crawl.html", {"crawl": detail, "done": None})
+    return page_with(request, "crawl.html", {"crawl": detail, "done": done}, error)
+
+
+@router.get("/crawls/{crawl_id}")
+def crawl_page(request: Request, crawl_id: int, done: str | None = None,
+               user: User = Depends(analyst)) -> Response:
+    return _crawl_page(request, crawl_id,
+                       done="Marked failed: its seeds can be crawled again."
+                       if done == "failed" else None)
+
+
+@router.post("/crawls/{crawl_id}/mark-failed")
+def mark_failed_page(request: Request, crawl_id: int,
+                     reason: str = Form("its process died", max_length=500),
+                     user: User = Depends(analyst)) -> Response:
+    try:
+        mark_failed(store_of(request), crawl_id, reason, user.name)
+    except WebError as exc:
+        return _crawl_page(request, crawl_id, error=exc)
+    return RedirectResponse(f"/crawls/{crawl_id}?done=failed", status_code=303)

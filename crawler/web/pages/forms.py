@@ -64,7 +64,8 @@ def split_list(value: str) -> list[str]:
     return [part for part in (p.strip() for p in value.split(",")) if part]
 
 
-def page_request(offset: int, limit: int = DEFAULT_LIMIT) -> PageRequest:
+def page_at(offset: int, limit: int = DEFAULT_LIMIT) -> PageRequest:
+    """A page of a table shown on a page (the API takes limit and offset from the query)."""
     return PageRequest(limit=limit, offset=offset)
 
 

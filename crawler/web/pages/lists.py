@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from crawler.web.api.lists import ListFormat, import_upload
+from crawler.web.api.lists import ListFormat, import_list_upload
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import page_request, page_with, pager_links
+from crawler.web.pages.forms import page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 
@@ -28,7 +28,7 @@ def _page(request: Request, *, offset: int = 0, form: dict[str, Any] | None = No
     from storage.known import list_known_lists
 
     rows = list_known_lists(store_of(request))
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page(rows[offset: offset + page.fetch], page)
     newer, older = pager_links("/lists", shown, {})
     return page_with(request, "lists.html", {
@@ -59,7 +59,7 @@ def import_list(
             raise BadInput("Choose a list file to upload.", field="file")
         if format == "plain" and not hash_type.strip():
             raise BadInput("A plain list needs its hash type: choose one.", field="hash_type")
-        result = import_upload(store_of(request), file, name=name, fmt=format,
+        result = import_list_upload(store_of(request), file, name=name, fmt=format,
                                hash_type=hash_type, actor=user.name)
     except WebError as exc:
         return _page(request, form=form, error=exc)

@@ -10,15 +10,15 @@ from crawler.services.notices import FORMATS
 from crawler.services.notices.export import EXTENSIONS
 from crawler.web.api.notices import (
     PrepareIn,
+    mark_notice_sent,
     notice_download,
     now_of,
-    prepare,
+    prepare_for,
     renotice_hours,
-    send,
 )
-from crawler.web.api.recheck import begin
+from crawler.web.api.recheck import start_recheck_as
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import page_request, page_with, pager_links
+from crawler.web.pages.forms import page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.problems import WebError
 from storage.notices import awaiting_notices, list_notices
@@ -32,7 +32,7 @@ def _page(request: Request, *, provider: str = "", state: str = "all", offset: i
           error: Exception | None = None, done: str | None = None) -> Response:
     store = store_of(request)
     wanted = provider.strip().lower()
-    page = page_request(offset)
+    page = page_at(offset)
     notices = list_notices(store, unsent_only=state == "unsent", sent_only=state == "sent",
                            provider_key=wanted or None, limit=page.fetch, offset=offset)
     shown = make_page(notices, page)
@@ -59,7 +59,7 @@ def notices_page(request: Request, provider: str = Query("", max_length=200),
 def prepare_notices(request: Request, provider: str = Form("", max_length=200),
                     due_only: bool = Form(False), user: User = Depends(takedown)) -> Response:
     try:
-        made = prepare(store_of(request), PrepareIn(provider=provider or None,
+        made = prepare_for(store_of(request), PrepareIn(provider=provider or None,
                                                     due_only=due_only),
                        user.name, now_of(request))
     except WebError as exc:
@@ -79,7 +79,7 @@ def download(request: Request, reference: str,
 @router.post("/notices/{reference}/sent")
 def mark_sent(request: Request, reference: str, user: User = Depends(takedown)) -> Response:
     try:
-        sent = send(store_of(request), reference, user.name, now_of(request))
+        sent = mark_notice_sent(store_of(request), reference, user.name, now_of(request))
     except WebError as exc:
         return _page(request, error=exc)
     skipped = f", {len(sent.skipped)} already settled" if sent.skipped else ""
@@ -90,7 +90,7 @@ def mark_sent(request: Request, reference: str, user: User = Depends(takedown)) 
 @router.post("/recheck")
 def recheck(request: Request, user: User = Depends(takedown)) -> Response:
     try:
-        started = begin(request, [], user.name)
+        started = start_recheck_as(request, [], user.name)
     except WebError as exc:
         return _page(request, error=exc)
     return _page(request, done=f"Re-check of {started.hits} image(s) started (process "

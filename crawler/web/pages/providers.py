@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from crawler.web.api.providers import import_upload
+from crawler.web.api.providers import import_provider_upload
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import page_request, page_with, pager_links
+from crawler.web.pages.forms import page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 from storage.providers import list_providers
@@ -19,7 +19,7 @@ takedown = require_role("takedown")
 def _page(request: Request, *, offset: int = 0, error: Exception | None = None,
           done: str | None = None) -> Response:
     rows = list_providers(store_of(request))
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page(rows[offset: offset + page.fetch], page)
     newer, older = pager_links("/providers", shown, {})
     return page_with(request, "providers.html", {
@@ -40,7 +40,7 @@ def import_providers(request: Request, file: UploadFile | None = File(None),
     try:
         if file is None or not file.filename:
             raise BadInput("Choose a provider file (CSV) to upload.", field="file")
-        result = import_upload(store_of(request), file, actor=user.name)
+        result = import_provider_upload(store_of(request), file, actor=user.name)
     except WebError as exc:
         return _page(request, error=exc)
     return RedirectResponse(f"/providers?imported={len(result.providers)}", status_code=303)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -53,11 +54,24 @@ def _queue_page(request: Request, user: User, tier: str, *, error: str | None = 
     }, status_code=status_code)
 
 
+Outcome = Literal["confirmed", "rejected", "pending"]
+
+
+def outcome_message(hit_id: int | None, outcome: Outcome | None) -> str | None:
+    """What the last decision did, written here: nothing from the URL is shown as text."""
+    if hit_id is None or outcome is None:
+        return None
+    if outcome == "pending":
+        return f"hit {hit_id}: your confirmation is recorded; it needs another analyst"
+    return f"hit {hit_id} {outcome}"
+
+
 @router.get("/review")
 def review_page(request: Request, tier: Tier = Query(DEFAULT_TIER),
-                decided: str | None = Query(None, max_length=80),
+                decided: int | None = Query(None, ge=1),
+                outcome: Outcome | None = Query(None),
                 user: User = Depends(analysts)) -> Response:
-    return _queue_page(request, user, tier, decided=decided)
+    return _queue_page(request, user, tier, decided=outcome_message(decided, outcome))
 
 
 @router.post("/review/claim")
@@ -77,11 +91,10 @@ def _decide(request: Request, user: User, hit_id: int, decision: Decision, note:
         problem = problem_for(exc)
         return _queue_page(request, user, tier, error=problem.detail,
                            status_code=problem.status)
-    outcome = (f"hit {result.id} {result.to_state}" if result.to_state != "pending" else
-               f"hit {result.id}: {result.confirmations} of {result.required} confirmations")
     target = safe_next(back) if back else queue_path(tier)
     if target.startswith("/review"):
-        target = queue_path(tier) + "&" + urlencode({"decided": outcome})
+        target = queue_path(tier) + "&" + urlencode({"decided": result.id,
+                                                     "outcome": result.to_state})
     return RedirectResponse(target, status_code=303)
 
 

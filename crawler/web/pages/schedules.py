@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from crawler.services import schedules as schedule_service
 from crawler.services.scheduler.timing import format_duration
-from crawler.web.api.schedules import ScheduleIn, add, schedule_out
+from crawler.web.api.schedules import ScheduleIn, add_schedule_from, schedule_out
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import optional_int, page_request, page_with, pager_links
+from crawler.web.pages.forms import optional_int, page_at, page_with, pager_links
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 from crawler.web.refusals import refusals
@@ -23,7 +23,8 @@ router = APIRouter(include_in_schema=False)
 analyst = require_role("analyst")
 DONE = {"added": "Schedule added.", "paused": "Schedule paused.",
         "resumed": "Schedule resumed.",
-        "queued": "Schedule due now: the running `trawl scheduler` starts it at its next pass."}
+        "queued": "Schedule due now: the running `trawl scheduler` starts it at its next pass.",
+        "removed": "Schedule removed; its crawls stay in the history."}
 DEFAULT_BUDGET = format_duration(DEFAULT_TIME_BUDGET_SECONDS)
 EMPTY_FORM: dict[str, Any] = {
     "name": "", "seed_ids": "", "tag": "", "when": "every", "cron": "", "every": "",
@@ -36,7 +37,7 @@ def _page(request: Request, *, offset: int = 0, form: dict[str, Any] | None = No
           error: Exception | None = None, done: str | None = None,
           warnings: list[str] | None = None) -> Response:
     rows = list_schedules(store_of(request))
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page([schedule_out(s) for s in rows[offset: offset + page.fetch]], page)
     newer, older = pager_links("/schedules", shown, {})
     return page_with(request, "schedules.html", {
@@ -90,7 +91,7 @@ def add_schedule(
             max_pages=optional_int(max_pages, "max_pages", minimum=1),
             time_budget=time_budget.strip() or DEFAULT_BUDGET,
             start_at=start_at.strip() or None, enabled=not paused)
-        _, warnings = add(request, body, user.name)
+        _, warnings = add_schedule_from(request, body, user.name)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
@@ -107,7 +108,9 @@ def _act(request: Request, schedule_id: int, action: str, actor: str) -> Respons
     store = store_of(request)
     try:
         with refusals("schedule_id"):
-            if action == "queued":
+            if action == "removed":
+                schedule_service.remove_schedule(store, schedule_id, actor=actor)
+            elif action == "queued":
                 schedule_service.queue_run_now(store, schedule_id,
                                                now=request.app.state.config.clock(),
                                                actor=actor)
@@ -132,3 +135,8 @@ def resume(request: Request, schedule_id: int, user: User = Depends(analyst)) ->
 @router.post("/schedules/{schedule_id}/run-now")
 def run_now(request: Request, schedule_id: int, user: User = Depends(analyst)) -> Response:
     return _act(request, schedule_id, "queued", user.name)
+
+
+@router.post("/schedules/{schedule_id}/remove")
+def remove(request: Request, schedule_id: int, user: User = Depends(analyst)) -> Response:
+    return _act(request, schedule_id, "removed", user.name)

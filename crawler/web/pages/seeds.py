@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from crawler.engine.scope import DEFAULT_DEPTH
 from crawler.services import seeds as seed_service
 from crawler.web.auth import User, require_role, store_of
-from crawler.web.pages.forms import optional_int, page_request, page_with, pager_links, split_list
+from crawler.web.pages.forms import optional_int, page_at, page_with, pager_links, split_list
 from crawler.web.pagination import make_page
 from crawler.web.problems import BadInput, WebError
 from crawler.web.refusals import refusals
@@ -28,7 +28,7 @@ def _page(request: Request, *, tag: str = "", state: str = "all", offset: int = 
           done: str | None = None) -> Response:
     seeds = [s for s in list_seeds(store_of(request), tag=tag.strip() or None)
              if state == "all" or s.active == (state == "active")]
-    page = page_request(offset)
+    page = page_at(offset)
     shown = make_page(seeds[offset: offset + page.fetch], page)
     filters = {"tag": tag, "state": state if state != "all" else ""}
     newer, older = pager_links("/seeds", shown, filters)

@@ -1,0 +1,185 @@
+"""Distributed crawl throughput: 1, 2, ... `trawl worker` processes on one Redis frontier and
+one PostgreSQL, crawling the generated benchmark site (~130 KB JPEGs, distinct bytes per URL).
+The site is one host, so its shared per-host limit is set to 8 per worker (what one process
+allows per domain): the figures measure the workers, not politeness.
+
+For each worker count: a fresh PostgreSQL database, the site served by its own process, the
+workers started and ready, then `trawl crawl --distributed --wait`. The table shows images/s
+(crawl row: finished_at - started_at), Redis commands per image (the server's
+total_commands_processed delta, which counts the commands inside Lua scripts) and the Redis
+server's CPU time per image (used_cpu_user + used_cpu_sys delta; both are server-wide, so
+other clients of the same server count too), and PostgreSQL rows written per image
+(rows in the fresh database). From those it projects where one Redis and one PostgreSQL
+saturate: Redis at 1 s of Redis CPU per second; PostgreSQL at the row-write rate of its
+batched upserts measured here on the same server (--pg-rows rows in batches of 500).
+
+    python3 bench/bench_workers.py                          # 20000 images, 1 and 2 workers
+    python3 bench/bench_workers.py --pages 400 --images-per-page 5 --workers 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+PG_ADMIN = os.environ.get("TRAWL_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TRAWL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+TABLES = ("media", "observations", "hits", "hit_matches", "crawl_requests_done",
+          "crawl_workers", "crawls", "workers")
+
+
+def _cli(db: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "crawler.cli.main", "--db", db, *args]
+
+
+def _redis_stats(client: Any) -> tuple[int, float]:
+    """(commands processed, the server's CPU seconds in microseconds): server-wide figures."""
+    commands = int(client.info("stats")["total_commands_processed"])
+    cpu = client.info("cpu")
+    return commands, (float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])) * 1e6
+
+
+def _pg_rows_per_second(url: str, rows: int) -> float:
+    """Batched upserts (500 rows, ON CONFLICT DO UPDATE) into a scratch table, as the
+    writers' flushes do: the row rate one PostgreSQL sustains for one writer."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE bench_rows (k varchar(64) PRIMARY KEY, v text, "
+                             "n integer)"))
+    started = time.perf_counter()
+    for start in range(0, rows, 500):
+        batch = [{"k": uuid.uuid4().hex, "v": "x" * 80, "n": i} for i in range(start, start + 500)]
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO bench_rows (k, v, n) VALUES (:k, :v, :n) "
+                                 "ON CONFLICT (k) DO UPDATE SET n = bench_rows.n + 1"), batch)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return rows / elapsed
+
+
+def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> dict[str, Any]:
+    import redis
+    import sqlalchemy as sa
+
+    name = f"trawl_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(REDIS_URL)
+    procs: list[subprocess.Popen[bytes]] = []
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
+         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        subprocess.run(_cli(db, "init"), env=ENV, check=True, capture_output=True)
+        assert server.stdout is not None
+        site = json.loads(server.stdout.readline())
+        for n in range(workers):
+            log = work / f"{name}-w{n}.log"
+            procs.append(subprocess.Popen(
+                _cli(db, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix,
+                     "--log-file", str(log), "-s", f"TRAWL_HOST_CONCURRENCY={8 * workers}"),
+                env=ENV, cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 120
+        while len([k for k in client.scan_iter(f"{prefix}:alive:*")]) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start")
+            time.sleep(0.2)
+        commands0, usec0 = _redis_stats(client)
+        done = subprocess.run(
+            _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
+                 "--redis-prefix", prefix, "--format", "json", "--depth", "3",
+                 site["start_url"]), env=ENV, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        commands1, usec1 = _redis_stats(client)
+        engine = sa.create_engine(db)
+        with engine.connect() as conn:
+            started, finished = conn.execute(
+                sa.text("SELECT started_at, finished_at FROM crawls")).one()
+            images = int(conn.execute(sa.text("SELECT images FROM crawls")).scalar_one())
+            rows = {t: int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one())
+                    for t in TABLES}
+        engine.dispose()
+        seconds = (finished - started).total_seconds()
+        pg_rate = _pg_rows_per_second(db, pg_rows) if pg_rows else 0.0
+        result = {
+            "workers": workers, "images": images, "expected": site["images"],
+            "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 1),
+            "redis_commands_per_image": round((commands1 - commands0) / max(1, images), 1),
+            "redis_cpu_us_per_image": round((usec1 - usec0) / max(1, images), 1),
+            "pg_rows_per_image": round(sum(rows.values()) / max(1, images), 2),
+            "pg_rows_per_s_one_writer": round(pg_rate),
+            "load": os.getloadavg()[0],
+        }
+        return result
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+        server.terminate()
+        server.wait(10)
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = :n"), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=4000)
+    parser.add_argument("--images-per-page", type=int, default=5)
+    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--pg-rows", type=int, default=20000,
+                        help="rows of the PostgreSQL write-rate probe (0: skip)")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in counts:
+            result = run(args.pages, args.images_per_page, workers, Path(tmp), args.pg_rows)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    base = results[0]["images_per_s"]
+    print()
+    print("| workers | images | s | images/s | speed-up | Redis cmds/image | Redis CPU us/image "
+          "| PG rows/image | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['workers']} | {r['images']} | {r['seconds']} | {r['images_per_s']} | "
+              f"{r['images_per_s'] / base:.2f}x | {r['redis_commands_per_image']} | "
+              f"{r['redis_cpu_us_per_image']} | {r['pg_rows_per_image']} | {r['load']:.1f} |")
+    last = results[-1]
+    redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
+    pg_cap = last["pg_rows_per_s_one_writer"] / max(0.01, last["pg_rows_per_image"])
+    per_worker = last["images_per_s"] / last["workers"]
+    print()
+    print(f"Projection: one Redis saturates near {redis_cap:,.0f} images/s "
+          f"(~{redis_cap / per_worker:,.0f} workers at {per_worker:.0f} images/s each); "
+          f"one PostgreSQL writer path near {pg_cap:,.0f} images/s "
+          f"(~{pg_cap / per_worker:,.0f} workers), before indexes and disk limits.")
+
+
+if __name__ == "__main__":
+    main()
