@@ -165,14 +165,21 @@ def test_a_worker_killed_mid_crawl_loses_nothing(workers: Workers) -> None:
         queued = workers.crawl(site.url("/"), "--depth", "1", wait=False)
         crawl_id = int(queued["crawl_id"])
         frontier = RedisFrontier(redis.Redis.from_url(workers.redis_url), workers.prefix)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the victim is mid-crawl, holding leases
-            ids = frontier.live_workers()
-            if len(site.times) >= 8 and ids and frontier.leases_of(ids[0]) >= 3:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the worker never got going" + workers.logs())
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 60
+            # The victim is mid-crawl, holding leases, and has committed a first batch (its
+            # hash workers may still be starting when the first images are served).
+            while time.monotonic() < deadline:
+                ids = frontier.live_workers()
+                if (len(site.times) >= 8 and ids and frontier.leases_of(ids[0]) >= 3
+                        and crawl_worker_counts(store, crawl_id)):
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the worker never got going" + workers.logs())
+        finally:
+            store.close()
         held = frontier.leases_of(frontier.live_workers()[0])
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
