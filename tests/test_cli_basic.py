@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -46,6 +47,17 @@ def test_every_command_has_help() -> None:
         assert result.exit_code == 0, (path, result.output)
         assert result.stdout.startswith("Usage:"), path
         assert "Traceback" not in result.output
+
+
+def test_no_command_declares_an_option_twice() -> None:
+    """Click only warns when two parameters share a flag (the second is then dead)."""
+    for path in command_paths(cli):
+        command: Any = cli
+        for name in path:
+            command = command.commands[name]
+        flags = [flag for param in command.params for flag in getattr(param, "opts", [])]
+        assert len(flags) == len(set(flags)), (path, sorted(f for f in flags
+                                                            if flags.count(f) > 1))
 
 
 def test_init_creates_and_migrates_sqlite(tmp_path: Path) -> None:

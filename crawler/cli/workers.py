@@ -34,7 +34,6 @@ def redis_options(func: click.decorators.FC) -> click.decorators.FC:
               help="A Scrapy/Trawl setting, e.g. -s TRAWL_HOST_DELAY=0.5.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Write Scrapy's log lines to this file.")
-@allow_address_option
 @pass_config
 def worker_command(config: Config, redis_url: str, redis_prefix: str,
                    set_pairs: tuple[str, ...], log_file: str | None,
