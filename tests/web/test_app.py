@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,24 +25,12 @@ from tests.web.helpers import (
     PASSWORD,
     Seeded,
     app_for,
-    client,
     session_for,
     sign_in,
     store_of,
 )
 
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
-
-
-@pytest.fixture
-def app(seeded: Seeded) -> FastAPI:
-    return app_for(seeded.db_url)
-
-
-@pytest.fixture
-def web(app: FastAPI) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
 
 
 def bearer(seeded: Seeded, name: str) -> dict[str, str]:

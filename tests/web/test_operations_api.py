@@ -26,17 +26,6 @@ GOOD_LIST = "hash_type,hash,label\nmd5,{0}1,a\nmd5,{0}2,b\n".format("0" * 31)
 BAD_LIST = "hash_type,hash,label\nmd5,{0}1,a\nmd5,nothex,b\nmd5,{0}3,c\n".format("0" * 31)
 
 
-@pytest.fixture
-def app(seeded: Seeded) -> FastAPI:
-    return app_for(seeded.db_url)
-
-
-@pytest.fixture
-def web(app: FastAPI) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
-
-
 def bearer(seeded: Seeded, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {seeded.tokens[name]}"}
 

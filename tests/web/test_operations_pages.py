@@ -5,29 +5,16 @@ escaped and never loaded, and downloads are attachments."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from storage.audit import list_audit
-from tests.web.helpers import Seeded, app_for, client, session_for, store_of
+from tests.web.helpers import Seeded, session_for, store_of
 from tests.web.ops_helpers import confirmed_hits
 
 TAG = re.compile(r"<(img|iframe|video|audio|object|embed|link)\b[^>]*>", re.IGNORECASE)
-
-
-@pytest.fixture
-def app(seeded: Seeded) -> FastAPI:
-    return app_for(seeded.db_url)
-
-
-@pytest.fixture
-def web(app: FastAPI) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
 
 
 def test_seed_form_adds_with_the_cli_rules_and_shows_refusals(web: TestClient,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from crawler.config import Config
 from crawler.web.app import create_app
 from storage.audit import list_audit
 from tests.takedown_helpers import T0
-from tests.web.helpers import ROLE_ACCOUNT, Seeded, client, session_for, store_of
+from tests.web.helpers import ROLE_ACCOUNT, Seeded, session_for, store_of
 from tests.web.reviewdata import (
     CRAWLED_HOST,
     HOSTILE_LABEL,
@@ -35,12 +34,6 @@ ROLES = ("analyst", "takedown", "admin")
 @pytest.fixture
 def app(seeded: Seeded) -> FastAPI:
     return create_app(Config(db_url=seeded.db_url, now=NOW))
-
-
-@pytest.fixture
-def web(app: FastAPI) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture
