@@ -170,32 +170,39 @@ def accounts(url: str, analysts: int) -> list[dict[str, str]]:
     return out
 
 
-def serve(url: str, port: int) -> None:
-    """The app under uvicorn, with the server time of each request in Server-Timing."""
+class ServerTiming:
+    """ASGI wrapper: the app's own time to the response head, as a Server-Timing header."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+
+        async def timed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
+                message["headers"] = [*message.get("headers", []),
+                                      (b"server-timing", f"app;dur={took:.2f}".encode())]
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+
+def timed_app() -> ServerTiming:
+    """The app as `trawl serve` builds it in each server process (from TRAWL_DATABASE_URL)."""
+    from crawler.web.app import app_from_environment
+
+    return ServerTiming(app_from_environment())
+
+
+def serve(url: str, port: int, workers: int = 1) -> None:
+    """The app under uvicorn, as `trawl serve --workers N` runs it, timed per request."""
     import uvicorn
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from crawler.config import Config
-    from crawler.web.app import create_app
-
-    class ServerTiming:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            started = time.perf_counter()
-
-            async def timed(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    took = (time.perf_counter() - started) * 1000
-                    message["headers"] = [*message.get("headers", []),
-                                          (b"server-timing", f"app;dur={took:.2f}".encode())]
-                await send(message)
-
-            await self.app(scope, receive, timed)
-
-    app = ServerTiming(create_app(Config.build(db_url=url)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    os.environ["TRAWL_DATABASE_URL"] = url
+    uvicorn.run("bench.bench_web:timed_app", factory=True, workers=workers, host="127.0.0.1",
+                port=port, log_level="warning", access_log=False)
 
 
 def server_ms(response: Any) -> float:
@@ -259,7 +266,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
-        generated: bool = False) -> None:
+        generated: bool = False, server_workers: int = 1) -> None:
     now = datetime.utcnow().replace(microsecond=0)
     if not generated:
         took = generate(url, items, now)
@@ -267,7 +274,8 @@ def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
     people = accounts(url, analysts)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port)],
+    server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port),
+                               "--server-workers", str(server_workers)],
                               env=env)
     try:
         wait_for(port, server)
@@ -334,14 +342,17 @@ def main() -> None:
                         "run generated (its URL) instead of generating one")
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="server processes, as `trawl serve --workers N`")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.server_workers)
         return
     items = args.items or (QUICK_ITEMS if args.quick else FULL_ITEMS)
     rounds = args.rounds or (3 if args.quick else 8)
     if args.db:
-        run(args.db, items, args.analysts, rounds, args.batch, generated=True)
+        run(args.db, items, args.analysts, rounds, args.batch, generated=True,
+            server_workers=args.server_workers)
         return
     name = f"trawl_bench_web_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -349,7 +360,7 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     try:
-        run(url, items, args.analysts, rounds, args.batch)
+        run(url, items, args.analysts, rounds, args.batch, server_workers=args.server_workers)
     finally:
         if args.keep:
             print(f"kept {url}", file=sys.stderr)

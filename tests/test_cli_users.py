@@ -207,3 +207,35 @@ def test_the_cli_loads_no_web_framework() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_trawl_serve_with_several_server_processes(sqlite_url: str, password_file: Path) -> None:
+    """--workers 2: uvicorn's processes each build the app from the environment, and a
+    token (kept in the database) works whichever process answers."""
+    run("--db", sqlite_url, "--as", "root", "users", "add", "alice", "--role", "admin",
+        "--password-file", str(password_file))
+    token = run("--db", sqlite_url, "--as", "root", "users", "token", "alice").stdout.strip()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli.main", "--db", sqlite_url, "serve", "--port",
+         str(port), "--workers", "2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me",
+                                         headers={"Authorization": f"Bearer {token}"})
+        answers = []
+        while len(answers) < 20:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    answers.append((r.status, json.loads(r.read())["name"]))
+            except OSError:
+                assert time.monotonic() < deadline, "trawl serve did not answer in 90 s"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert answers == [(200, "alice")] * 20
+    assert f"Trawl on http://127.0.0.1:{port}/ with 2 server process(es)" in err

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
 from crawler.cli.common import pass_config
-from crawler.config import Config
+from crawler.config import DATABASE_ENV, Config
 from crawler.errors import TrawlError
 from crawler.web.settings import TRUSTED_PROXIES_ENV, WebSettings
 
@@ -39,9 +41,14 @@ def is_loopback(host: str) -> bool:
               default=None, help="Serve TLS directly with this certificate (PEM).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The private key of --certfile (PEM).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              envvar="TRAWL_WEB_WORKERS",
+              help="Server processes (one per core serves a team's concurrent requests in "
+                   "parallel; sessions and sign-in limits live in the database). "
+                   "Env: TRAWL_WEB_WORKERS.")
 @pass_config
 def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
-          certfile: Path | None, keyfile: Path | None) -> None:
+          certfile: Path | None, keyfile: Path | None, workers: int) -> None:
     """Serve the web app and the JSON API (docs at /api/docs).
 
     Accounts come from `trawl users add`; there is no sign-up page.
@@ -61,12 +68,22 @@ def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
             "TLS reverse proxy (see README) or pass --certfile and --keyfile.",
             err=True,
         )
-    app = create_app(config, WebSettings.build(trusted_proxies))
+    settings = WebSettings.build(trusted_proxies)
+    app: Any = create_app(config, settings)  # opens the database: its errors come first
+    factory = False
+    if workers > 1:
+        # Each server process builds its own app from the environment (uvicorn imports it
+        # by name); this one only supervises them.
+        app.state.store.close()
+        os.environ[DATABASE_ENV] = config.db_url
+        os.environ[TRUSTED_PROXIES_ENV] = ",".join(settings.trusted_proxies)
+        app, factory = "crawler.web.app:app_from_environment", True
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Trawl on {scheme}://{shown}:{port}/ (Ctrl+C stops it)", err=True)
+    click.echo(f"Trawl on {scheme}://{shown}:{port}/ with {workers} server process(es) "
+               "(Ctrl+C stops it)", err=True)
     uvicorn.run(
-        app, host=host, port=port,
+        app, host=host, port=port, factory=factory, workers=workers,
         # Forwarded headers are believed only from --trust-proxy, inside the app.
         proxy_headers=False, server_header=False,
         ssl_certfile=str(certfile) if certfile else None,

@@ -37,6 +37,12 @@ API_ROUTERS = (api_me.router, api_users.router, api_audit.router, api_docs.route
                api_hits.router, api_stats.router, *OPERATIONS_API_ROUTERS)
 
 
+def app_from_environment() -> FastAPI:
+    """The app as `trawl serve --workers N` starts it in each server process: the database
+    URL, actor and trusted proxies from the environment the command set."""
+    return create_app(Config.build(), WebSettings.build())
+
+
 def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     """The web app over the configured database (opened, and migrated, here).
 
