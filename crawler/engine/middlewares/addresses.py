@@ -103,8 +103,6 @@ class AddressPolicyMiddleware:
         """A seed's request gets that seed's host allowed; others (robots.txt, re-checks)
         the crawl's policy."""
         seed = request.meta.get("trawl_seed")
-        if isinstance(seed, list):  # a (crawl id, index) pair that went through JSON
-            seed = tuple(seed)
         if not isinstance(seed, int | tuple):
             return self.policy
         policy = self._seed_policies.get(seed)
