@@ -160,3 +160,28 @@ def test_revision_applied_without_alembic_agrees_with_alembic() -> None:
         applied = {s.revision for s in _script_directory().iterate_revisions(HEAD_REVISION,
                                                                               "base")}
         assert revision_applied(HEAD_REVISION, revision) == (revision in applied)
+
+
+DEPRECATION_SCRIPT = r"""
+import inspect, json, sys
+from scrapy.utils import deprecate
+from crawler.engine.scrapystart import cheap_deprecation_lookups
+with cheap_deprecation_lookups():
+    swapped = deprecate.inspect is not inspect
+    from scrapy.core.downloader import contextfactory, tls
+print(json.dumps({"swapped": swapped, "restored": deprecate.inspect is inspect,
+                  "modules": [contextfactory.ScrapyClientContextFactory.__module__,
+                              contextfactory.AcceptableProtocolsContextFactory.__module__,
+                              tls.ScrapyClientTLSOptions.__module__]}))
+"""
+
+
+def test_scrapy_deprecated_classes_keep_their_module_without_reading_sources() -> None:
+    done = subprocess.run([sys.executable, "-c", DEPRECATION_SCRIPT], capture_output=True,
+                          text=True, env=crawl_env(), timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["swapped"]
+    assert result["restored"]
+    assert result["modules"] == ["scrapy.core.downloader.contextfactory"] * 2 + [
+        "scrapy.core.downloader.tls"]

@@ -20,6 +20,7 @@ from scrapy.settings import Settings
 from crawler.engine.context import attach_matcher, attach_store
 from crawler.engine.extensions.crawlstats import json_safe_stats
 from crawler.engine.extensions.logformatter import one_line_errors
+from crawler.engine.scrapystart import cheap_deprecation_lookups
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -88,7 +89,8 @@ def run_spider(
     def crawl_failed(failure: Failure) -> None:
         startup_errors.append(f"the crawl could not run: {failure.getErrorMessage()}")
 
-    process.crawl(crawler, **spider_args).addErrback(crawl_failed)
+    with cheap_deprecation_lookups():  # the engine is built here (see scrapystart)
+        process.crawl(crawler, **spider_args).addErrback(crawl_failed)
     process.start()
     stats = crawler.stats.get_stats() if getattr(crawler, "_stats", None) is not None else {}
     return SpiderRun(
