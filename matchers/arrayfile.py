@@ -17,18 +17,18 @@ import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported where arrays are written or mapped, not for a header
+    import numpy.typing as npt
+
+    AnyArray = npt.NDArray[Any]
 
 MAGIC = b"TRAWLIX\x00"
 TRAILER = b"TRAWLEND"
 _PREAMBLE = struct.Struct("<8sII Q")  # magic, format version, reserved, header length
 _TRAILER = struct.Struct("<8sQ")  # trailer magic, total file length
 ALIGN = 64  # array offsets: a cache line, so no array starts mid-line
-
-AnyArray = npt.NDArray[Any]
 
 
 class ArrayFileError(ValueError):
@@ -47,6 +47,7 @@ def write_arrays(
     over `path`, so a reader sees the old file or the new one, never a half-written one
     (a process that has the old one mapped keeps reading it).
     """
+    import numpy as np
     layout: dict[str, list[Any]] = {}
     at = 0
     for name, array in arrays.items():
@@ -80,8 +81,14 @@ def write_arrays(
 
 def read_header(path: Path, *, version: int) -> dict[str, Any]:
     """The `meta` a file was written with, after the same checks `read_arrays` makes."""
-    meta, _ = _open(path, version, map_arrays=False)
-    return meta
+    return read_shapes(path, version=version)[0]
+
+
+def read_shapes(path: Path, *, version: int) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """(meta, each array's shape) without mapping the arrays (nor importing numpy), after
+    the same checks `read_arrays` makes."""
+    meta, layout, _, _ = _read(path, version, map_arrays=False)
+    return meta, {name: list(shape) for name, (_, shape, _) in layout.items()}
 
 
 def read_arrays(path: Path, *, version: int) -> tuple[dict[str, Any], dict[str, AnyArray]]:
@@ -90,12 +97,29 @@ def read_arrays(path: Path, *, version: int) -> tuple[dict[str, Any], dict[str, 
     Raises ArrayFileError if the file is not one of ours, was written by another format
     version, or is shorter or longer than it says it is.
     """
-    return _open(path, version, map_arrays=True)
+    import numpy as np
+
+    meta, layout, start, mapping = _read(path, version, map_arrays=True)
+    assert mapping is not None
+    size = len(mapping)
+    arrays: dict[str, AnyArray] = {}
+    for name, (dtype_text, shape, offset) in layout.items():
+        dtype = np.dtype(dtype_text)
+        count = int(np.prod(shape, dtype=np.int64))
+        at = start + int(offset)
+        if at + count * dtype.itemsize > size - _TRAILER.size:
+            raise ArrayFileError(f"{path}: array {name!r} runs past the end of the index file")
+        array = np.frombuffer(mapping, dtype=dtype, count=count, offset=at) if count else (
+            np.empty(0, dtype=dtype)
+        )
+        arrays[name] = array.reshape(shape)
+    return meta, arrays
 
 
-def _open(
+def _read(
     path: Path, version: int, *, map_arrays: bool
-) -> tuple[dict[str, Any], dict[str, AnyArray]]:
+) -> tuple[dict[str, Any], dict[str, Any], int, mmap.mmap | None]:
+    """(meta, array layout, where the arrays start, the file mapped or None), checked."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below; the mapping outlives it
     except OSError as exc:
@@ -128,17 +152,5 @@ def _open(
             raise ArrayFileError(f"{path}: the index file's header is damaged") from None
         start = -(-(_PREAMBLE.size + header_length) // ALIGN) * ALIGN
         if not map_arrays:
-            return meta, {}
-        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    arrays: dict[str, AnyArray] = {}
-    for name, (dtype_text, shape, offset) in layout.items():
-        dtype = np.dtype(dtype_text)
-        count = int(np.prod(shape, dtype=np.int64))
-        at = start + int(offset)
-        if at + count * dtype.itemsize > size - _TRAILER.size:
-            raise ArrayFileError(f"{path}: array {name!r} runs past the end of the index file")
-        array = np.frombuffer(mapping, dtype=dtype, count=count, offset=at) if count else (
-            np.empty(0, dtype=dtype)
-        )
-        arrays[name] = array.reshape(shape)
-    return meta, arrays
+            return meta, layout, start, None
+        return meta, layout, start, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)

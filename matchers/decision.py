@@ -28,8 +28,7 @@ from matchers.hashtypes import (
     EXACT_TYPES,
     HASH_TYPES,
     PDQ_QUALITY_THRESHOLD,
-    PERCEPTUAL_TYPES,
-    get_hash_type,
+    match_thresholds,
 )
 from matchers.index import ExactIndex, HammingIndex
 from matchers.reftable import MAX_ITEM_HASHES, KnownRef, RefTable, RefTableBuilder
@@ -184,7 +183,8 @@ class Matcher:
                 if name in EXACT_TYPES
                 else HammingIndex.from_codes(bits, rows, codes)
             )
-        return cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral, stamp=stamp)
+        return cls(table, match_thresholds(thresholds or {}), indexes, dihedral=dihedral,
+                   stamp=stamp)
 
     @classmethod
     def empty(cls) -> Matcher:
@@ -207,7 +207,7 @@ class Matcher:
         from matchers.matcherfile import load_matcher
 
         table, indexes, stamp = load_matcher(path)
-        matcher = cls(table, _thresholds(thresholds or {}), indexes, dihedral=dihedral,
+        matcher = cls(table, match_thresholds(thresholds or {}), indexes, dihedral=dihedral,
                       stamp=stamp)
         matcher.path = Path(path)
         return matcher
@@ -456,23 +456,6 @@ class MatcherBuilder:
         return Matcher.from_table(
             self._table.finish(), thresholds=thresholds, dihedral=dihedral, stamp=stamp
         )
-
-
-def _thresholds(overrides: Mapping[str, int]) -> dict[str, int]:
-    limits = {name: HASH_TYPES[name].default_threshold for name in PERCEPTUAL_TYPES}
-    for name, value in overrides.items():
-        hash_type = get_hash_type(name)
-        if hash_type.kind != "perceptual":
-            raise ValueError(f"{hash_type.name} is an exact hash type; it has no threshold to set")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"the {hash_type.name} threshold must be an integer, got {value!r}")
-        if not 0 <= value < hash_type.bits:
-            raise ValueError(
-                f"the {hash_type.name} threshold must be between 0 and {hash_type.bits - 1} "
-                f"bits, got {value}"
-            )
-        limits[hash_type.name] = value
-    return limits
 
 
 def _dihedral_values(values: Sequence[str]) -> list[str]:

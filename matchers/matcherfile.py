@@ -1,15 +1,21 @@
-"""A built matcher on disk: its known-hash table and indexes in one memory-mapped file."""
+"""A built matcher on disk: its known-hash table and indexes in one memory-mapped file.
+
+Reading a file's header (`saved_info`) imports no numpy: a crawl process learns the stamp
+and size of the matcher its hash workers map without paying for the array stack.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from matchers.arrayfile import ArrayFileError, read_arrays, read_header, write_arrays
-from matchers.hashtypes import HASH_TYPES
-from matchers.index import ExactIndex, HammingIndex
-from matchers.reftable import VALUE_BYTES, RefTable
+from matchers.arrayfile import ArrayFileError, read_arrays, read_shapes, write_arrays
+from matchers.hashtypes import HASH_TYPES, VALUE_BYTES
+
+if TYPE_CHECKING:
+    from matchers.index import ExactIndex, HammingIndex
+    from matchers.reftable import RefTable
 
 # Bump on any change to what is stored or how it is read: older files are then refused
 # (and rebuilt by their owner) rather than misread.
@@ -48,26 +54,45 @@ def save_matcher(
     return write_arrays(path, version=FORMAT_VERSION, meta=meta, arrays=arrays)
 
 
-def saved_stamp(path: Path) -> str | None:
-    """The list-version stamp a saved matcher was built from (header only, no mapping).
+class SavedInfo(NamedTuple):
+    """What a saved matcher's header says: the list-version stamp it was built from and
+    how many known hashes it holds."""
+
+    stamp: str | None
+    rows: int
+
+
+def saved_info(path: Path) -> SavedInfo:
+    """The stamp and size of a saved matcher (header only: no mapping, no numpy).
 
     Raises MatcherFileError as `load_matcher` would for an unusable file.
     """
     try:
-        meta = read_header(path, version=FORMAT_VERSION)
+        meta, shapes = read_shapes(path, version=FORMAT_VERSION)
     except MatcherFileError:
         raise
     except ArrayFileError as exc:
         raise MatcherFileError(str(exc)) from None
     _check(path, meta)
     stamp = meta.get("stamp")
-    return None if stamp is None else str(stamp)
+    ids = shapes.get("table/ids")
+    if not ids:
+        raise MatcherFileError(f"{path}: the matcher file is incomplete (no table)")
+    return SavedInfo(None if stamp is None else str(stamp), int(ids[0]))
+
+
+def saved_stamp(path: Path) -> str | None:
+    """The list-version stamp a saved matcher was built from (see `saved_info`)."""
+    return saved_info(path).stamp
 
 
 def load_matcher(
     path: Path,
 ) -> tuple[RefTable, dict[str, ExactIndex | HammingIndex], str | None]:
     """(table, indexes, stamp) of a saved matcher, its arrays mapped read-only."""
+    from matchers.index import ExactIndex, HammingIndex
+    from matchers.reftable import RefTable
+
     try:
         meta, arrays = read_arrays(path, version=FORMAT_VERSION)
     except ArrayFileError as exc:

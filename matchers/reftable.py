@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matchers.hashtypes import HASH_TYPES, HashType, get_hash_type
+from matchers.hashtypes import HASH_TYPES, VALUE_BYTES, HashType, get_hash_type
 from matchers.index import hex_to_codes
 
 # A label shared by more known hashes than this names a category or a whole list, not one
@@ -18,8 +18,6 @@ from matchers.index import hex_to_codes
 # crop-augmented list (`trawl hash --variants crops`) has up to 3 exact and 3 x 8
 # perceptual hashes (the image, seven crops and its trimmed picture).
 MAX_ITEM_HASHES = 32
-# Raw value bytes kept per known hash: room for the widest registered type (PDQ, 32 bytes).
-VALUE_BYTES = max(t.bits for t in HASH_TYPES.values()) // 8
 # An item key is (list number << 40) | 40 bits of the label's hash. Rows that share a key
 # but not the label (a hash collision: ~50 pairs among 10M distinct labels) are told apart
 # by comparing the labels themselves, so grouping stays exact.

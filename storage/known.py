@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from storage.audit import append_audit
@@ -26,6 +24,8 @@ from storage.models import KnownHash, KnownList, KnownListsVersion
 from storage.records import ImportResult, KnownHashIn, KnownHashRow, KnownListInfo
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from sqlalchemy.orm import Session
 
     from storage.db import Store
@@ -278,6 +278,8 @@ def _stamp(conn: Connection) -> str:
 
 
 def _column_batches(store: Store, conn: Connection, batch_rows: int) -> Iterator[KnownColumns]:
+    import numpy as np  # only a matcher build reads columns: a crawl's start need not load it
+
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     sql = "SELECT id, list_id, hash_type, value, label, category, variant FROM known_hashes"

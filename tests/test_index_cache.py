@@ -4,13 +4,21 @@ or the file is unusable; its answers equal a matcher built from the rows."""
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crawler.index_cache import INDEX_FILE, index_dir_for, load_or_build_matcher
+from crawler.index_cache import (
+    INDEX_FILE,
+    current_matcher_file,
+    index_dir_for,
+    load_or_build_matcher,
+)
 from matchers.decision import KnownRef, Matcher
 from matchers.digests import Digests
 from matchers.matcherfile import FORMAT_VERSION
@@ -96,6 +104,37 @@ def test_answers_equal_a_matcher_built_from_rows(store: Store, tmp_path: Path) -
     for i in range(0, 55, 3):
         assert cached.match(probe(i)) == rows.match(probe(i))
         assert cached.match(probe(i, 30)) == rows.match(probe(i, 30))
+
+
+HEADER_ONLY_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from crawler.index_cache import current_matcher_file
+from storage.db import open_store
+store = open_store(sys.argv[1])
+saved = current_matcher_file(store, Path(sys.argv[2]), {"pdq": 20})
+print(json.dumps({"count": len(saved), "stamp": saved.stamp, "pdq": saved.thresholds["pdq"],
+                  "numpy": "numpy" in sys.modules}))
+"""
+
+
+def test_a_current_file_is_described_without_mapping_it(store: Store, tmp_path: Path) -> None:
+    add_list(store, "one", 0, 40)
+    built = load_or_build_matcher(store, tmp_path, {"pdq": 20})
+    saved = current_matcher_file(store, tmp_path, {"pdq": 20})
+    assert saved is not None
+    assert (saved.path, saved.stamp, len(saved)) == (tmp_path / INDEX_FILE, built.stamp, 120)
+    assert saved.thresholds == dict(built.thresholds)
+    loaded = saved.load()
+    assert loaded.match(probe(7)) == built.match(probe(7))
+    with pytest.raises(ValueError, match="exact hash type"):
+        current_matcher_file(store, tmp_path, {"md5": 1})
+    # A crawl process learns all that from the header: numpy is never imported for it.
+    done = subprocess.run([sys.executable, "-c", HEADER_ONLY_SCRIPT, store.url, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "count": 120, "stamp": built.stamp, "pdq": 20, "numpy": False}
 
 
 @pytest.mark.parametrize("damage", ["version", "truncate", "garbage"])

@@ -16,12 +16,14 @@ from scrapy.exceptions import NotConfigured
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from crawler.index_cache import SavedMatcher
     from matchers.decision import Matcher
     from storage.db import Store
 
 _ATTR = "_trawl_store"
 _OWNED_ATTR = "_trawl_store_owned"
 _MATCHER_ATTR = "_trawl_matcher"
+_SAVED_ATTR = "_trawl_saved_matcher"
 
 
 def attach_store(crawler: Crawler, store: Store) -> None:
@@ -48,24 +50,48 @@ def store_for(crawler: Crawler) -> Store:
 
 def attach_matcher(crawler: Crawler, matcher: Matcher) -> None:
     """Give the crawler the matcher its pipelines decide with (a re-check builds one for
-    the known hashes it checks)."""
+    the known hashes it checks); no saved file is looked for then."""
     setattr(crawler, _MATCHER_ATTR, matcher)
+    setattr(crawler, _SAVED_ATTR, None)
+
+
+def saved_matcher_for(crawler: Crawler) -> SavedMatcher | None:
+    """The saved matcher file over every known hash in the database (rebuilt first if the
+    lists changed), not mapped: what hash workers match with. None when a matcher was
+    attached or the database has no place for the file (then use `matcher_for`)."""
+    if not hasattr(crawler, _SAVED_ATTR):
+        from crawler.index_cache import current_matcher_file, index_dir_for
+
+        store = store_for(crawler)
+        cache_dir = index_dir_for(store)
+        saved = None
+        if cache_dir is not None:
+            saved = current_matcher_file(store, cache_dir, _thresholds(crawler))
+        setattr(crawler, _SAVED_ATTR, saved)
+    found: SavedMatcher | None = getattr(crawler, _SAVED_ATTR)
+    return found
 
 
 def matcher_for(crawler: Crawler) -> Matcher:
     """The crawler's matcher: the one attached, else one over every known hash in the
-    database, with the thresholds of the setting TRAWL_MATCH_THRESHOLDS."""
+    database, with the thresholds of the setting TRAWL_MATCH_THRESHOLDS (the saved file
+    mapped, or built in memory where it cannot be saved)."""
     matcher: Matcher | None = getattr(crawler, _MATCHER_ATTR, None)
     if matcher is None:
-        from crawler.adapter import build_matcher
+        saved = saved_matcher_for(crawler)
+        if saved is not None:
+            matcher = saved.load()
+        else:
+            from crawler.index_cache import load_or_build_matcher
 
-        thresholds = crawler.settings.getdict("TRAWL_MATCH_THRESHOLDS") or None
-        matcher = build_matcher(
-            store_for(crawler),
-            thresholds={k: int(v) for k, v in thresholds.items()} if thresholds else None,
-        )
+            matcher = load_or_build_matcher(store_for(crawler), None, _thresholds(crawler))
         setattr(crawler, _MATCHER_ATTR, matcher)
     return matcher
+
+
+def _thresholds(crawler: Crawler) -> dict[str, int] | None:
+    thresholds = crawler.settings.getdict("TRAWL_MATCH_THRESHOLDS") or None
+    return {k: int(v) for k, v in thresholds.items()} if thresholds else None
 
 
 def crawl_id_for(crawler: Crawler) -> int:

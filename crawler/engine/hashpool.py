@@ -35,6 +35,7 @@ from twisted.internet.protocol import ProcessProtocol
 from matchers.digests import Digests, DigestStatus
 
 if TYPE_CHECKING:
+    from crawler.index_cache import SavedMatcher
     from matchers.decision import Match, Matcher
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class WorkerConfig:
     cache_size: int = 0
 
     @classmethod
-    def for_matcher(cls, matcher: Matcher | None, cache_size: int = 0) -> WorkerConfig:
+    def for_matcher(cls, matcher: Matcher | SavedMatcher | None,
+                    cache_size: int = 0) -> WorkerConfig:
         path = getattr(matcher, "path", None) if matcher is not None else None
         if matcher is None or path is None:
             return cls(cache_size=cache_size)
@@ -321,7 +323,7 @@ class HashPool:
     """
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
-                 timeout: float | None = None, *, matcher: Matcher | None = None,
+                 timeout: float | None = None, *, matcher: Matcher | SavedMatcher | None = None,
                  cache_size: int = 0):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
@@ -332,8 +334,12 @@ class HashPool:
         # inline hashing cannot be stopped, so only the process pool enforces it.
         self.timeout = timeout if timeout and timeout > 0 else None
         self.config = WorkerConfig.for_matcher(matcher, cache_size)
-        # thread/inline: analysed in this process (with the matcher object itself)
-        self._local = _Analyser(max_pixels, matcher, cache_size)
+        local: Matcher | None = None  # thread/inline: analysed here, with the matcher itself
+        if kind != "process" and matcher is not None:
+            from crawler.index_cache import SavedMatcher
+
+            local = matcher.load() if isinstance(matcher, SavedMatcher) else matcher
+        self._local = _Analyser(max_pixels, local, cache_size)
         self.restarts = 0
         self.timeouts = 0
         self._procs: list[_Worker] = []

@@ -19,7 +19,7 @@ storage. The adapter (crawler/adapter.py) is the one place that maps digests to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from matchers.hashtypes.base import HashKind, HashType
 from matchers.hashtypes.dhash import DHASH, DHASH_MATCH_THRESHOLD
@@ -49,6 +49,8 @@ EXACT_TYPES: tuple[str, ...] = tuple(n for n, t in HASH_TYPES.items() if t.kind 
 PERCEPTUAL_TYPES: tuple[str, ...] = tuple(
     n for n, t in HASH_TYPES.items() if t.kind == "perceptual"
 )
+# Raw value bytes a matcher keeps per known hash: room for the widest type (PDQ, 32 bytes).
+VALUE_BYTES = max(t.bits for t in HASH_TYPES.values()) // 8
 
 
 def get_hash_type(name: str) -> HashType:
@@ -60,6 +62,25 @@ def get_hash_type(name: str) -> HashType:
     return found
 
 
+def match_thresholds(overrides: Mapping[str, int]) -> dict[str, int]:
+    """Every perceptual type's match threshold: its default, or the override given
+    (ValueError naming a type that has no threshold or a value out of its range)."""
+    limits = {name: HASH_TYPES[name].default_threshold for name in PERCEPTUAL_TYPES}
+    for name, value in overrides.items():
+        hash_type = get_hash_type(name)
+        if hash_type.kind != "perceptual":
+            raise ValueError(f"{hash_type.name} is an exact hash type; it has no threshold to set")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"the {hash_type.name} threshold must be an integer, got {value!r}")
+        if not 0 <= value < hash_type.bits:
+            raise ValueError(
+                f"the {hash_type.name} threshold must be between 0 and {hash_type.bits - 1} "
+                f"bits, got {value}"
+            )
+        limits[hash_type.name] = value
+    return limits
+
+
 __all__ = [
     "DHASH_MATCH_THRESHOLD",
     "EXACT_TYPES",
@@ -68,8 +89,10 @@ __all__ = [
     "PDQ_QUALITY_THRESHOLD",
     "PERCEPTUAL_TYPES",
     "PHASH_MATCH_THRESHOLD",
+    "VALUE_BYTES",
     "HashKind",
     "HashType",
     "build_registry",
     "get_hash_type",
+    "match_thresholds",
 ]

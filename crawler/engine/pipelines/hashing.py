@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.adapter import digests_of
-from crawler.engine.context import matcher_for, store_for
+from crawler.engine.context import matcher_for, saved_matcher_for, store_for
 from crawler.engine.hashpool import HashPool
 from crawler.engine.items import ImageItem
 from storage.media import get_media_by_url
@@ -15,6 +15,9 @@ from storage.media import get_media_by_url
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+    from crawler.index_cache import SavedMatcher
+    from matchers.decision import Matcher
 
 
 class HashPipeline:
@@ -44,7 +47,13 @@ class HashPipeline:
                    s.getbool("TRAWL_MATCH_IN_HASH_POOL", True))
 
     def open_spider(self) -> None:
-        matcher = matcher_for(self.crawler) if self.match else None
+        matcher: Matcher | SavedMatcher | None = None
+        if self.match:
+            # Worker processes map the saved file themselves: this process need not.
+            if self.pool_args[0] == "process":
+                matcher = saved_matcher_for(self.crawler)
+            if matcher is None:
+                matcher = matcher_for(self.crawler)
         self.pool = HashPool(*self.pool_args, matcher=matcher, cache_size=self.cache_size)
         self.pool.start()
 

@@ -6,13 +6,14 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from crawler.engine.context import matcher_for
+from crawler.engine.context import matcher_for, saved_matcher_for
 from crawler.engine.items import ImageItem
-from matchers.decision import Matcher
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+    from matchers.decision import Matcher
 
 logger = logging.getLogger(__name__)
 
@@ -20,13 +21,15 @@ logger = logging.getLogger(__name__)
 class MatchPipeline:
     """Digests -> list of Match, for the images the hash pool did not match already (see
     HashPipeline; a 304 re-fetch, a worker without the matcher file); counts the hits. The
-    matcher is the one mapped when the crawl starts, so a list imported mid-crawl is
-    matched by the next crawl or by `trawl rematch`."""
+    matcher is the one current when the crawl starts, so a list imported mid-crawl is
+    matched by the next crawl or by `trawl rematch`. Where the hash workers match, this
+    process maps the saved matcher (and imports numpy) only for the first image left to
+    it: a crawl's start does not pay for it."""
 
     def __init__(self, crawler: Crawler, stats: StatsCollector) -> None:
         self.crawler = crawler
         self.stats = stats
-        self.matcher: Matcher = Matcher.empty()
+        self._matcher: Matcher | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
@@ -35,11 +38,20 @@ class MatchPipeline:
 
     def open_spider(self) -> None:
         started = time.monotonic()
-        self.matcher = matcher_for(self.crawler)
-        self.stats.set_value("trawl/known_hashes", len(self.matcher))
-        logger.info(
-            "Loaded %d known hashes in %.1fs", len(self.matcher), time.monotonic() - started
-        )
+        saved = saved_matcher_for(self.crawler)
+        known = len(saved) if saved is not None else len(self.matcher)
+        self.stats.set_value("trawl/known_hashes", known)
+        logger.info("Loaded %d known hashes in %.1fs", known, time.monotonic() - started)
+
+    @property
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            self._matcher = matcher_for(self.crawler)
+        return self._matcher
+
+    @matcher.setter
+    def matcher(self, matcher: Matcher) -> None:
+        self._matcher = matcher
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ImageItem) and item.digests is not None:
