@@ -133,9 +133,13 @@ crawler._apply_settings()
 from scrapy.extension import ExtensionManager
 names = [type(e).__module__ + "." + type(e).__name__
          for e in ExtensionManager.from_crawler(crawler).middlewares]
-print(json.dumps({"extensions": names,
+from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+downloader = [type(m).__module__ + "." + type(m).__name__
+              for m in DownloaderMiddlewareManager.from_crawler(crawler).middlewares]
+print(json.dumps({"extensions": names, "downloader": downloader,
                   "modules": [m for m in ("aiohttp", "scrapy.extensions.remote_control",
-                                          "scrapy.extensions.telnet", "alembic")
+                                          "scrapy.extensions.telnet", "alembic",
+                                          "scrapy.downloadermiddlewares.cookies", "tldextract")
                               if m in sys.modules]}))
 """
 
@@ -148,6 +152,10 @@ def test_crawl_settings_never_load_what_a_crawl_never_runs() -> None:
     assert "crawler.engine.extensions.crawlstats.CrawlStatsExtension" in result["extensions"]
     for never in ("TelnetConsole", "MemoryDebugger", "FeedExporter", "RemoteControl"):
         assert not any(name.endswith("." + never) for name in result["extensions"]), never
+    assert "crawler.engine.middlewares.robots.SharedWaitRobotsTxtMiddleware" in result["downloader"]
+    assert "scrapy.downloadermiddlewares.retry.RetryMiddleware" in result["downloader"]
+    for never in ("OffsiteMiddleware", "CookiesMiddleware", "HttpCacheMiddleware"):
+        assert not any(name.endswith("." + never) for name in result["downloader"]), never
     assert result["modules"] == []
 
 
