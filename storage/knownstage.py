@@ -54,6 +54,7 @@ _STAGE = Table(
 _STAGE_COLUMNS = ("seq", "hash_type", "value", "label", "source", "category", "extra",
                   "variant")
 # SQLite numbers staged rows itself (seq is the rowid): one column less to bind per row.
+_SQLITE_STAGE_COLUMNS = _STAGE_COLUMNS[1:]
 _SQLITE_STAGE = (
     "CREATE TEMPORARY TABLE trawl_import_stage (seq INTEGER PRIMARY KEY, hash_type TEXT "
     "NOT NULL, value TEXT NOT NULL, label TEXT, source TEXT, category TEXT, extra TEXT, "
@@ -171,10 +172,11 @@ def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry]
         return _copy_rows(conn, _chunks(entries), progress)
     total = 0
     if store.dialect == "sqlite":
-        sql = ("INSERT INTO trawl_import_stage (hash_type, value, label, source, category, "
-               "extra, variant) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for chunk in _chunks(entries):
-            conn.exec_driver_sql(sql, chunk.rows)
+            columns, rows = _filled_columns(chunk.rows)
+            conn.exec_driver_sql(
+                f"INSERT INTO trawl_import_stage ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})", rows)
             total += len(chunk.rows)
             if progress is not None:
                 progress(total)
@@ -187,6 +189,24 @@ def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry]
         if progress is not None:
             progress(total)
     return total
+
+
+def _filled_columns(
+    rows: list[tuple[Any, ...]],
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The stage columns some row of the chunk fills, and the rows cut to them.
+
+    SQLite binds a NULL about as slowly as a text (measured: 7 parameters 4.9 us a row, the
+    same rows without their 3 empty columns 2.9 us), and most lists have no source,
+    category or variant; columns left out are NULL all the same. Transposed in C.
+    """
+    by_column = list(zip(*rows, strict=True))
+    keep = [i for i, column in enumerate(by_column)
+            if i < 2 or column.count(None) != len(column)]
+    if len(keep) == len(_SQLITE_STAGE_COLUMNS):
+        return _SQLITE_STAGE_COLUMNS, rows
+    names = tuple(_SQLITE_STAGE_COLUMNS[i] for i in keep)
+    return names, list(zip(*(by_column[i] for i in keep), strict=True))
 
 
 def _copy_rows(conn: Connection, chunks: Iterator[_Chunk],
