@@ -193,3 +193,19 @@ def test_scrapy_deprecated_classes_keep_their_module_without_reading_sources() -
     assert result["restored"]
     assert result["modules"] == ["scrapy.core.downloader.contextfactory"] * 2 + [
         "scrapy.core.downloader.tls"]
+
+
+def test_a_worker_whose_crawl_is_gone_before_it_is_ready_exits_quietly() -> None:
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the crawl ended (and closed its pipes) before the worker was ready
+    try:
+        done = subprocess.run([sys.executable, "-m", "crawler.engine.hashpool"],
+                              stdin=subprocess.DEVNULL, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, env=crawl_env(),
+                              timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr

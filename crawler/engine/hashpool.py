@@ -489,17 +489,22 @@ def worker_main(argv: list[str]) -> int:
 
     config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
     analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_size)
-    replies.write(FRAME.pack(READY_ID, 0))
-    replies.flush()
-    while (header := _read_exact(requests, FRAME.size)) is not None:
-        job_id, size = FRAME.unpack(header)
-        data = _read_exact(requests, size)
-        if data is None:
-            break
-        payload = analyser.reply(data)
-        del data
-        replies.write(FRAME.pack(job_id, len(payload)) + payload)
+    try:
+        replies.write(FRAME.pack(READY_ID, 0))
         replies.flush()
+        while (header := _read_exact(requests, FRAME.size)) is not None:
+            job_id, size = FRAME.unpack(header)
+            data = _read_exact(requests, size)
+            if data is None:
+                break
+            payload = analyser.reply(data)
+            del data
+            replies.write(FRAME.pack(job_id, len(payload)) + payload)
+            replies.flush()
+    except BrokenPipeError:
+        # The crawl closed our pipes first (a crawl that ended before this worker was
+        # ready): nothing is waiting for a reply. Not a traceback on the user's terminal.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), replies.fileno())
     return 0
 
 
