@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from croniter import croniter
-
 from crawler.clock import ClockError
 
 MIN_INTERVAL_SECONDS = 60  # a shorter interval is a mistake, not a schedule
@@ -47,6 +45,8 @@ def format_duration(seconds: int) -> str:
 
 def check_cron(expression: str) -> str:
     """The expression, stripped, if croniter accepts it as five fields (minute precision)."""
+    from croniter import croniter  # with dateutil: not for every command that imports this
+
     expression = " ".join(expression.split())
     if len(expression.split(" ")) != 5 or not croniter.is_valid(expression):
         raise ScheduleTimeError(
@@ -58,6 +58,8 @@ def check_cron(expression: str) -> str:
 
 def next_cron_time(expression: str, after: datetime) -> datetime:
     """The first time strictly after `after` that the cron expression (UTC) matches."""
+    from croniter import croniter
+
     result: datetime = croniter(expression, after).get_next(datetime)
     return result
 
