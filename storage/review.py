@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.audit import append_audit
@@ -248,16 +248,18 @@ QUEUE_ORDER = (Hit.tier, Hit.confidence.desc(), Hit.created_at, Hit.id)
 
 
 def _voted_by(actor: str) -> Any:
-    """Hits this analyst already voted on in their current round (the two-person rule needs
-    someone else for them)."""
-    return (select(HitVote.hit_id).join(Hit, Hit.id == HitVote.hit_id)
-            .where(HitVote.actor == actor, HitVote.id > Hit.vote_floor))
+    """Whether this analyst already voted on the hit in its current round (the two-person
+    rule needs someone else for it): NOT EXISTS of it is an index probe per candidate row,
+    however many votes the analyst has cast."""
+    return (exists().where(HitVote.hit_id == Hit.id, HitVote.actor == actor,
+                           HitVote.id > Hit.vote_floor)
+            .correlate(Hit))
 
 
 def _own_claims(actor: str, tier: str, when: datetime) -> Any:
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", Hit.claimed_by == actor, Hit.claimed_until > when,
-        Hit.id.not_in(_voted_by(actor)))
+        ~_voted_by(actor))
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
@@ -265,7 +267,17 @@ def _unclaimed(actor: str, tier: str, when: datetime) -> Any:
     """Pending images nobody holds (or whose claim expired), in queue order."""
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", or_(Hit.claimed_by.is_(None), Hit.claimed_until <= when),
-        Hit.id.not_in(_voted_by(actor)))
+        ~_voted_by(actor))
+    return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
+
+
+def _live_claims(actor: str, tier: str, when: datetime) -> Any:
+    """Every live claim on a pending image of the tier, in queue order, with whether
+    `actor` may still decide it (one statement for the analyst's batch and the holders)."""
+    query = select(Hit.id, Hit.claimed_by, Hit.claimed_until,
+                   (Hit.claimed_by != actor).label("other"),
+                   _voted_by(actor).label("voted")).where(
+        Hit.status == "pending", Hit.claimed_until > when, Hit.claimed_by.is_not(None))
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
@@ -354,20 +366,30 @@ def review_queue(
     """The queue as `actor` sees it, changing nothing: their live claims of the tier (at
     most `limit`), the next `limit` unclaimed pending images (not looked up while they
     hold a batch, unless `next_while_claimed`), and everyone else's claims."""
+    with store.read_session() as session:
+        return queue_in(session, actor=actor, tier=tier, limit=limit, now=now,
+                        next_while_claimed=next_while_claimed)
+
+
+def queue_in(session: Session, *, actor: str, tier: str, limit: int, now: datetime | None,
+             next_while_claimed: bool) -> ReviewQueue:
+    """review_queue in the caller's session: the live claims in one statement, the next
+    images in another (only when needed), then the rows of those shown."""
     check_tier(tier)
     when = as_naive_utc(now)
-    with store.read_session() as session:
-        mine = [row[0] for row in session.execute(_own_claims(actor, tier, when).limit(limit))]
-        upcoming = [] if mine and not next_while_claimed else [
-            row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
-        held = select(Hit.claimed_by, func.count(Hit.id), func.max(Hit.claimed_until)).where(
-            Hit.claimed_until > when, Hit.status == "pending", Hit.claimed_by != actor)
-        if tier != "all":
-            held = held.where(Hit.tier == tier)
-        holders = tuple(ClaimHolder(str(who), int(n), until) for who, n, until in
-                        session.execute(held.group_by(Hit.claimed_by).order_by(Hit.claimed_by))
-                        if until is not None)
-        rows = hit_rows(session, mine + upcoming)
+    mine: list[int] = []
+    held: dict[str, tuple[int, datetime]] = {}
+    for hit_id, who, until, other, voted in session.execute(
+            _live_claims(actor, tier, when)):
+        if other:
+            count, latest = held.get(who, (0, until))
+            held[who] = (count + 1, max(latest, until))
+        elif not voted and len(mine) < limit:
+            mine.append(hit_id)
+    holders = tuple(ClaimHolder(who, n, until) for who, (n, until) in sorted(held.items()))
+    upcoming = [] if mine and not next_while_claimed else [
+        row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+    rows = hit_rows(session, mine + upcoming)
     return ReviewQueue(tier=tier, mine=tuple(rows[i] for i in mine if i in rows),
                        next_up=tuple(rows[i] for i in upcoming if i in rows),
                        holders=holders, now=when)
