@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.audit import append_audit
+from storage.audit import append_audit, append_audit_events
 from storage.clock import as_naive_utc
 from storage.errors import StorageError
 from storage.hits import hit_rows
@@ -311,23 +311,22 @@ def claim_next(
         for _ in range(5):  # a few rounds in case others won some of the candidates
             wanted = limit - len(claimed)
             candidates = [row for row in own if row[0] not in tried][:wanted]
+            exhausted = False
             if len(candidates) < wanted:
                 # PostgreSQL: rows another analyst is claiming right now are skipped, not
                 # waited for (SQLite has one writer at a time anyway).
-                more = session.execute(
-                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried))
-                    .with_for_update(skip_locked=True, of=Hit))
+                asked = wanted - len(candidates) + len(tried)
+                more = list(session.execute(
+                    _unclaimed(actor, tier, when).limit(asked)
+                    .with_for_update(skip_locked=True, of=Hit)))
+                exhausted = len(more) < asked  # no further round would find more
                 candidates += [row for row in more if row[0] not in tried][
                     :wanted - len(candidates)]
             if not candidates:
                 break
-            for hit_id, holder, held_until in candidates:
-                tried.add(hit_id)
-                if _claim(session, hit_id, claimable, actor, until, holder, held_until, when):
-                    claimed.append(hit_id)
-                if len(claimed) >= limit:
-                    break
-            if len(claimed) >= limit:
+            tried.update(row[0] for row in candidates)
+            claimed += _claim(session, candidates, claimable, actor, until, when)
+            if len(claimed) >= limit or exhausted:
                 break
         rows = hit_rows(session, claimed)
     return [rows[i] for i in claimed]
@@ -395,17 +394,21 @@ def queue_in(session: Session, *, actor: str, tier: str, limit: int, now: dateti
                        holders=holders, now=when)
 
 
-def _claim(session: Session, hit_id: int, claimable: object, actor: str, until: datetime,
-           holder: str | None, held_until: datetime | None, when: datetime) -> bool:
-    result = session.execute(
-        update(Hit).where(Hit.id == hit_id, claimable)  # type: ignore[arg-type]
+def _claim(session: Session, candidates: Sequence[Any], claimable: Any, actor: str,
+           until: datetime, when: datetime) -> list[int]:
+    """Claim the candidates (id, holder, held until) still claimable, in one conditional
+    UPDATE, and audit each claim that is new (not the analyst renewing their own live one);
+    returns the ids won, in the candidates' order."""
+    won = set(session.scalars(
+        update(Hit).where(Hit.id.in_([row[0] for row in candidates]), claimable)
         .values(claimed_by=actor, claimed_until=until)
+        .returning(Hit.id)
         .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 1) != 1:
-        return False
-    if holder != actor or held_until is None or held_until <= when:
-        append_audit(session, actor=actor, action="claim", entity="hit", entity_id=hit_id,
-                     from_state="pending", to_state="pending",
-                     detail=f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z")
-    return True
+    ))
+    detail = f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z"
+    append_audit_events(session, [
+        {"actor": actor, "action": "claim", "entity": "hit", "entity_id": hit_id,
+         "from_state": "pending", "to_state": "pending", "detail": detail}
+        for hit_id, holder, held_until in candidates
+        if hit_id in won and (holder != actor or held_until is None or held_until <= when)])
+    return [row[0] for row in candidates if row[0] in won]
