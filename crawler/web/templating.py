@@ -73,6 +73,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat of each file per page
     )
     env.filters["http_url"] = http_url
     env.filters["time"] = _time
