@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crawler.config import Config
@@ -27,6 +28,7 @@ from crawler.web.problems import HANDLED, PROBLEM_MEDIA_TYPE
 from crawler.web.settings import WebSettings
 from crawler.web.uploads import BodyLimitMiddleware
 from storage.db import open_store
+from storage.domains import preload as preload_suffix_list
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPENAPI_URL = "/api/openapi.json"
@@ -54,6 +56,9 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before the first request, not in it: pages of hits name unattributed hosts by
+        # registered domain, and requests arriving together would each build the list.
+        await run_in_threadpool(preload_suffix_list)
         try:
             yield
         finally:
