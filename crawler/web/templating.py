@@ -83,6 +83,13 @@ def _environment() -> Environment:
 templates = Jinja2Templates(env=_environment())
 
 
+def compile_templates() -> None:
+    """Compile every page now (a server process calls it as it starts), not in the first
+    request of each page."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200) -> Response:
     """A page with the signed-in user, their nav and the CSRF token in its context."""
