@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from storage.clock import utcnow
@@ -121,6 +121,13 @@ class Store:
     def connect_for_reading(self) -> Connection:
         """A connection whose transactions start deferred; close it when done."""
         return self.engine.execution_options(trawl_sqlite_begin="DEFERRED").connect()
+
+    def warm_up(self) -> None:
+        """Do now what the first statements would: configure the ORM mappers (a good part
+        of a second) and open a connection (SQLAlchemy's first reads the server's settings).
+        A server calls it as it starts."""
+        configure_mappers()
+        self.engine.connect().close()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -95,11 +95,10 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
 def _warm_up(store: Store) -> None:
     """What each server process would otherwise do in its first requests, some of them at
     once: load the Public Suffix List (pages of hits name unattributed hosts by registered
-    domain), compile the pages, and connect to the database (SQLAlchemy's first connection
-    also reads the server's settings)."""
+    domain), compile the pages, set up the ORM and connect to the database."""
     preload_suffix_list()
     compile_templates()
-    store.engine.connect().close()
+    store.warm_up()
 
 
 def _document_problems(app: FastAPI) -> None:
