@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,20 @@ def append_audit(
     describes are committed (or rolled back) together. A mapping `detail` is stored as JSON.
     The table refuses UPDATE and DELETE (database triggers): events are never rewritten.
     """
+    session.execute(insert(AuditEvent).values(**_event(
+        actor=actor, action=action, entity=entity, entity_id=entity_id,
+        from_state=from_state, to_state=to_state, detail=detail)))
+
+
+def append_audit_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
+    """Several events (each with append_audit's keywords) in one statement, in order."""
+    if events:
+        session.execute(insert(AuditEvent), [_event(**event) for event in events])
+
+
+def _event(*, actor: str, action: str, entity: str, entity_id: int | None = None,
+           from_state: str | None = None, to_state: str | None = None,
+           detail: str | Mapping[str, Any] | None = None) -> dict[str, Any]:
     if not actor or not actor.strip():
         raise ValueError(
             f"The {action!r} event on {entity} needs an actor (who did it): "
@@ -41,18 +55,9 @@ def append_audit(
         )
     if detail is not None and not isinstance(detail, str):
         detail = json.dumps(dict(detail), sort_keys=True, default=str)
-    session.execute(
-        insert(AuditEvent).values(
-            at=utcnow(),
-            actor=actor.strip(),
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            from_state=from_state,
-            to_state=to_state,
-            detail=detail,
-        )
-    )
+    return {"at": utcnow(), "actor": actor.strip(), "action": action, "entity": entity,
+            "entity_id": entity_id, "from_state": from_state, "to_state": to_state,
+            "detail": detail}
 
 
 def list_audit(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from storage.clock import utcnow
@@ -79,10 +79,13 @@ class Store:
         self.url = url
         self._display_url = display_url or engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            bind=engine.execution_options(trawl_sqlite_begin="DEFERRED"),
-            expire_on_commit=False,
-        )
+        # Reads: on SQLite a deferred BEGIN (one snapshot, never a write lock). On PostgreSQL
+        # no transaction at all: at READ COMMITTED each statement sees its own snapshot inside
+        # a transaction too, so BEGIN and ROLLBACK would only cost two round trips a read.
+        reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                 if engine.dialect.name == "postgresql"
+                 else engine.execution_options(trawl_sqlite_begin="DEFERRED"))
+        self._read_sessions = sessionmaker(bind=reads, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -107,7 +110,8 @@ class Store:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A transaction for reading only (rolled back at the end; never takes a write lock)."""
+        """For reading only (never takes a write lock): a deferred transaction rolled back at
+        the end on SQLite; statements in autocommit on PostgreSQL (see __init__)."""
         with self._read_sessions() as session:
             try:
                 yield session
@@ -117,6 +121,13 @@ class Store:
     def connect_for_reading(self) -> Connection:
         """A connection whose transactions start deferred; close it when done."""
         return self.engine.execution_options(trawl_sqlite_begin="DEFERRED").connect()
+
+    def warm_up(self) -> None:
+        """Do now what the first statements would: configure the ORM mappers (a good part
+        of a second) and open a connection (SQLAlchemy's first reads the server's settings).
+        A server calls it as it starts."""
+        configure_mappers()
+        self.engine.connect().close()
 
     def close(self) -> None:
         self.engine.dispose()

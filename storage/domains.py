@@ -25,6 +25,12 @@ def _extractor() -> tldextract.TLDExtract:
     )
 
 
+def preload() -> None:
+    """Load the Public Suffix List now (a second or more) instead of in the first request
+    or crawl step that needs a registered domain: a server calls it as it starts."""
+    _extractor()
+
+
 def host_of(url: str) -> str:
     """The lowercase host of a URL ('' when it has none or cannot be parsed)."""
     try:

@@ -23,7 +23,7 @@ from storage.models import (
 )
 from storage.providers import Attribution, Attributor
 from storage.records import HitRow, MatchRow
-from storage.review import UnknownIdError
+from storage.review import ReviewQueue, UnknownIdError, queue_in
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -140,10 +140,27 @@ def providers_of(store: Store, rows: Iterable[HitRow]) -> dict[int, Attribution]
     """hit id -> who hosts the image (by server address, else by domain), for a page of
     hits: one lookup per distinct (address, host)."""
     with store.read_session() as session:
-        attribute = Attributor(session)
-        pairs = {row.id: (row.server_ip, row.host or host_of(row.media_url)) for row in rows}
-        attribute.prefetch(pairs.values())
-        return {hit_id: attribute(*pair) for hit_id, pair in pairs.items()}
+        return providers_in(session, rows)
+
+
+def providers_in(session: Session, rows: Iterable[HitRow]) -> dict[int, Attribution]:
+    """providers_of in the caller's session."""
+    attribute = Attributor(session)
+    pairs = {row.id: (row.server_ip, row.host or host_of(row.media_url)) for row in rows}
+    attribute.prefetch(pairs.values())
+    return {hit_id: attribute(*pair) for hit_id, pair in pairs.items()}
+
+
+def queue_with_providers(
+    store: Store, *, actor: str, tier: str, limit: int, now: datetime | None,
+    next_while_claimed: bool = True,
+) -> tuple[ReviewQueue, dict[int, Attribution]]:
+    """The review queue as `actor` sees it (storage.review.review_queue) and who hosts each
+    image shown, read together: what the review page and GET /api/v1/review/queue show."""
+    with store.read_session() as session:
+        queue = queue_in(session, actor=actor, tier=tier, limit=limit, now=now,
+                         next_while_claimed=next_while_claimed)
+        return queue, providers_in(session, (*queue.mine, *queue.next_up))
 
 
 def get_hit_detail(store: Store, hit_id: int) -> HitDetail:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from storage.db import dialect_insert
 from storage.models import (
@@ -333,34 +333,84 @@ def list_hits(
     return [rows[i] for i in found if i in rows]
 
 
+# The statements that read hit rows, built once: a page of hits is read on every queue,
+# list and claim request, and building (and cache-keying) these per call cost more than
+# running them. Each takes its keys as one expanding IN parameter.
+_CONFIRMATIONS = (
+    select(func.count(func.distinct(HitVote.actor)))
+    .where(HitVote.hit_id == Hit.id, HitVote.decision == "confirm",
+           HitVote.id > Hit.vote_floor)
+    .correlate(Hit).scalar_subquery()
+)
+_HIT_ROWS = (
+    select(Hit.id, Hit.media_id, Hit.crawl_id, Hit.confidence, Hit.tier, Hit.status,
+           Hit.created_at, Hit.updated_at, Hit.claimed_by, Hit.claimed_until, Media.url,
+           Media.server_ip, Media.sha256, Media.host, Media.first_seen, Media.last_seen,
+           _CONFIRMATIONS.label("confirmations"))
+    .join(Media, Media.id == Hit.media_id).where(Hit.id.in_(bindparam("ids", expanding=True)))
+)
+_MATCHES = (
+    select(HitMatch.id, HitMatch.hit_id, HitMatch.known_hash_id, HitMatch.hash_type,
+           HitMatch.distance, HitMatch.threshold, HitMatch.confidence, HitMatch.tier,
+           HitMatch.transform, HitMatch.crawl_id, HitMatch.found_at, KnownHash.value,
+           KnownHash.label, KnownHash.category, KnownList.name.label("list_name"),
+           KnownHash.variant)
+    .join(KnownHash, KnownHash.id == HitMatch.known_hash_id)
+    .join(KnownList, KnownList.id == KnownHash.list_id)
+    .where(HitMatch.hit_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _page_urls_statement() -> Any:
+    first_seen = func.min(Observation.seen_at)
+    grouped = (
+        select(
+            Observation.media_id,
+            Observation.page_url,
+            func.row_number().over(
+                partition_by=Observation.media_id,
+                order_by=(first_seen, func.min(Observation.id)),
+            ).label("rank"),
+            func.count().over(partition_by=Observation.media_id).label("total"),
+        )
+        .where(Observation.media_id.in_(bindparam("ids", expanding=True)))
+        .group_by(Observation.media_id, Observation.page_key, Observation.page_url)
+        .subquery()
+    )
+    return (
+        select(grouped.c.media_id, grouped.c.page_url, grouped.c.total)
+        .where(grouped.c.rank <= bindparam("per_media"))
+        .order_by(grouped.c.media_id, grouped.c.rank)
+    )
+
+
+_PAGE_URLS = _page_urls_statement()
+
+
 def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
-    """The rows of these hits (in the caller's session), by id."""
+    """The rows of these hits (in the caller's session), by id: three statements a page
+    (hits with their media and confirmations, matches, pages)."""
     out: dict[int, HitRow] = {}
     for chunk in _chunks(list(dict.fromkeys(hit_ids))):
-        hits = session.execute(
-            select(Hit, Media.url, Media.server_ip, Media.sha256, Media.host, Media.first_seen,
-                   Media.last_seen)
-            .join(Media, Media.id == Hit.media_id).where(Hit.id.in_(chunk))
-        ).all()
+        hits = session.execute(_HIT_ROWS, {"ids": list(chunk)}).all()
         matches = matches_of(session, chunk)
-        pages = page_urls_of(session, [hit.media_id for hit, *_ in hits])
-        votes = confirmations_of(session, chunk)
-        for hit, url, server_ip, sha256, host, first_seen, last_seen in hits:
+        pages = page_urls_of(session, [hit.media_id for hit in hits])
+        for hit in hits:
             evidence = matches.get(hit.id, ())
             urls, count = pages.get(hit.media_id, ((), 0))
             best = evidence[0] if evidence else None
             out[hit.id] = HitRow(
-                id=hit.id, media_id=hit.media_id, media_url=url,
+                id=hit.id, media_id=hit.media_id, media_url=hit.url,
                 page_url=urls[0] if urls else None, page_urls=urls, page_count=count,
                 status=hit.status, tier=hit.tier, confidence=hit.confidence,
                 hash_type=best.hash_type if best else "", distance=best.distance if best else 0,
                 transform=best.transform if best else None, list=best.list if best else "",
                 label=best.label if best else None, category=best.category if best else None,
-                match_count=len(evidence), matches=evidence, server_ip=server_ip, host=host,
-                sha256=sha256, created_at=hit.created_at, updated_at=hit.updated_at,
-                crawl_id=hit.crawl_id, claimed_by=hit.claimed_by,
-                claimed_until=hit.claimed_until, confirmations=votes.get(hit.id, 0),
-                first_seen=first_seen, last_seen=last_seen,
+                match_count=len(evidence), matches=evidence, server_ip=hit.server_ip,
+                host=hit.host, sha256=hit.sha256, created_at=hit.created_at,
+                updated_at=hit.updated_at, crawl_id=hit.crawl_id, claimed_by=hit.claimed_by,
+                claimed_until=hit.claimed_until, confirmations=int(hit.confirmations or 0),
+                first_seen=hit.first_seen, last_seen=hit.last_seen,
             )
     return out
 
@@ -369,19 +419,14 @@ def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[Matc
     """hit id -> its matches, best first, with the list, label and value they matched."""
     found: dict[int, list[MatchRow]] = defaultdict(list)
     for chunk in _chunks(list(hit_ids)):
-        for m, value, label, category, list_name, variant in session.execute(
-                select(HitMatch, KnownHash.value, KnownHash.label, KnownHash.category,
-                       KnownList.name, KnownHash.variant)
-                .join(KnownHash, KnownHash.id == HitMatch.known_hash_id)
-                .join(KnownList, KnownList.id == KnownHash.list_id)
-                .where(HitMatch.hit_id.in_(chunk))):
+        for m in session.execute(_MATCHES, {"ids": list(chunk)}):
             found[m.hit_id].append(MatchRow(
                 id=m.id, known_hash_id=m.known_hash_id, hash_type=m.hash_type,
                 match_type=match_type(m.hash_type), distance=m.distance,
                 threshold=m.threshold, confidence=m.confidence, tier=m.tier,
-                transform=m.transform, list=list_name, label=label, category=category,
-                known_value=value, crawl_id=m.crawl_id, found_at=m.found_at,
-                known_variant=variant,
+                transform=m.transform, list=m.list_name, label=m.label, category=m.category,
+                known_value=m.value, crawl_id=m.crawl_id, found_at=m.found_at,
+                known_variant=m.variant,
             ))
     return {
         hit_id: tuple(sorted(rows, key=lambda r: match_order(
@@ -397,20 +442,6 @@ def best_matches_of(session: Session, hit_ids: Sequence[int]
             for hit_id, rows in matches_of(session, hit_ids).items() if rows}
 
 
-def confirmations_of(session: Session, hit_ids: Sequence[int]) -> dict[int, int]:
-    """hit id -> distinct analysts who confirmed it in its current round."""
-    found: dict[int, int] = {}
-    for chunk in _chunks(list(hit_ids)):
-        for hit_id, count in session.execute(
-                select(HitVote.hit_id, func.count(func.distinct(HitVote.actor)))
-                .join(Hit, Hit.id == HitVote.hit_id)
-                .where(HitVote.hit_id.in_(chunk), HitVote.decision == "confirm",
-                       HitVote.id > Hit.vote_floor)
-                .group_by(HitVote.hit_id)):
-            found[hit_id] = int(count)
-    return found
-
-
 def page_urls_of(
     session: Session, media_ids: Iterable[int], *, per_media: int = PAGE_URLS_PER_HIT
 ) -> dict[int, tuple[tuple[str, ...], int]]:
@@ -419,27 +450,8 @@ def page_urls_of(
     ids = sorted(set(media_ids))
     found: dict[int, tuple[list[str], int]] = {}
     for chunk in _chunks(ids):
-        first_seen = func.min(Observation.seen_at)
-        grouped = (
-            select(
-                Observation.media_id,
-                Observation.page_url,
-                func.row_number().over(
-                    partition_by=Observation.media_id,
-                    order_by=(first_seen, func.min(Observation.id)),
-                ).label("rank"),
-                func.count().over(partition_by=Observation.media_id).label("total"),
-            )
-            .where(Observation.media_id.in_(chunk))
-            .group_by(Observation.media_id, Observation.page_key, Observation.page_url)
-            .subquery()
-        )
-        rows = session.execute(
-            select(grouped.c.media_id, grouped.c.page_url, grouped.c.total)
-            .where(grouped.c.rank <= per_media)
-            .order_by(grouped.c.media_id, grouped.c.rank)
-        )
-        for media_id, page_url, total in rows:
+        for media_id, page_url, total in session.execute(
+                _PAGE_URLS, {"ids": list(chunk), "per_media": per_media}):
             urls, _ = found.setdefault(media_id, ([], int(total)))
             urls.append(page_url)
     return {media_id: (tuple(urls), total) for media_id, (urls, total) in found.items()}

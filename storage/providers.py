@@ -11,10 +11,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Executable, and_, bindparam, delete, func, or_, select
 
 from storage.audit import append_audit
 from storage.clock import utcnow
@@ -414,6 +415,34 @@ def list_providers(store: Store) -> list[ProviderInfo]:
 # --- attribution ----------------------------------------------------------------------
 
 
+# Attribution runs for every page of hits, so its statements are built once (bound
+# parameters, column rows rather than ORM objects): building an OR of range tests per
+# request, and loading Provider objects, cost more than the queries themselves.
+RANGE_CHUNK = 100
+_PROVIDER_COLUMNS = (Provider.id, Provider.name, Provider.abuse_email, Provider.country)
+
+
+@lru_cache(maxsize=RANGE_CHUNK)
+def _ranges_holding(count: int) -> Executable:
+    """Ranges holding any of `count` (version, key) pairs, bound as v0, k0, v1, k1, ..."""
+    return (
+        select(*_PROVIDER_COLUMNS, ProviderRange.cidr, ProviderRange.version,
+               ProviderRange.first, ProviderRange.last, ProviderRange.prefixlen,
+               ProviderRange.id.label("range_id"))
+        .join(ProviderRange, ProviderRange.provider_id == Provider.id)
+        .where(or_(*(and_(ProviderRange.version == bindparam(f"v{n}"),
+                          ProviderRange.first <= bindparam(f"k{n}"),
+                          ProviderRange.last >= bindparam(f"k{n}")) for n in range(count))))
+    )
+
+
+_DOMAINS_LISTED = (
+    select(*_PROVIDER_COLUMNS, ProviderDomain.suffix)
+    .join(ProviderDomain, ProviderDomain.provider_id == Provider.id)
+    .where(ProviderDomain.suffix.in_(bindparam("suffixes", expanding=True)))
+)
+
+
 class Attributor:
     """Attributes hosts within one session, memoising by (ip, host) across a batch of hits.
 
@@ -456,22 +485,18 @@ class Attributor:
         out: dict[tuple[int, str], Attribution] = {}
         if not keys:
             return out
-        best: dict[tuple[int, str], tuple[int, int, Provider, str]] = {}
+        best: dict[tuple[int, str], tuple[int, int, Any, str]] = {}
         wanted = sorted(keys)
-        for start in range(0, len(wanted), 100):
-            chunk = wanted[start:start + 100]
-            rows = self.session.execute(
-                select(Provider, ProviderRange.cidr, ProviderRange.version, ProviderRange.first,
-                       ProviderRange.last, ProviderRange.prefixlen, ProviderRange.id)
-                .join(ProviderRange, ProviderRange.provider_id == Provider.id)
-                .where(or_(*(and_(ProviderRange.version == version, ProviderRange.first <= k,
-                                  ProviderRange.last >= k) for version, k in chunk))))
-            for provider, cidr, version, first, last, prefixlen, range_id in rows:
+        for start in range(0, len(wanted), RANGE_CHUNK):
+            chunk = wanted[start:start + RANGE_CHUNK]
+            params = {name: value for n, (version, k) in enumerate(chunk)
+                      for name, value in ((f"v{n}", version), (f"k{n}", k))}
+            for row in self.session.execute(_ranges_holding(len(chunk)), params):
                 for key in chunk:
-                    if key[0] == version and first <= key[1] <= last:
+                    if key[0] == row.version and row.first <= key[1] <= row.last:
                         held = best.get(key)
-                        if held is None or (-prefixlen, range_id) < (-held[0], held[1]):
-                            best[key] = (prefixlen, range_id, provider, cidr)
+                        if held is None or (-row.prefixlen, row.range_id) < (-held[0], held[1]):
+                            best[key] = (row.prefixlen, row.range_id, row, row.cidr)
         return {key: _of_provider(p, "ip", cidr) for key, (_, _, p, cidr) in best.items()}
 
     def _by_domains(self, hosts: set[str]) -> dict[str, Attribution]:
@@ -480,13 +505,11 @@ class Attributor:
         every = sorted({x for xs in suffixes.values() for x in xs})
         if not every:
             return {}
-        found: dict[str, tuple[Provider, str]] = {}
+        found: dict[str, tuple[Any, str]] = {}
         for start in range(0, len(every), 500):
-            for provider, suffix in self.session.execute(
-                select(Provider, ProviderDomain.suffix)
-                .join(ProviderDomain, ProviderDomain.provider_id == Provider.id)
-                .where(ProviderDomain.suffix.in_(every[start:start + 500]))):
-                found[suffix] = (provider, suffix)
+            for row in self.session.execute(_DOMAINS_LISTED,
+                                            {"suffixes": every[start:start + 500]}):
+                found[row.suffix] = (row, row.suffix)
         out: dict[str, Attribution] = {}
         for host, candidates in suffixes.items():
             match = next((found[x] for x in candidates if x in found), None)  # longest first
@@ -514,7 +537,8 @@ def _suffixes(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
-def _of_provider(provider: Provider, via: AttributionSource, matched: str) -> Attribution:
+def _of_provider(provider: Any, via: AttributionSource, matched: str) -> Attribution:
+    """`provider`: a row with the columns of _PROVIDER_COLUMNS (or a Provider)."""
     return Attribution(
         key=provider.name, name=provider.name, provider_id=provider.id,
         abuse_email=provider.abuse_email, country=provider.country, via=via, matched=matched,

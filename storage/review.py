@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.audit import append_audit
+from storage.audit import append_audit, append_audit_events
 from storage.clock import as_naive_utc
 from storage.errors import StorageError
 from storage.hits import hit_rows
@@ -248,16 +248,18 @@ QUEUE_ORDER = (Hit.tier, Hit.confidence.desc(), Hit.created_at, Hit.id)
 
 
 def _voted_by(actor: str) -> Any:
-    """Hits this analyst already voted on in their current round (the two-person rule needs
-    someone else for them)."""
-    return (select(HitVote.hit_id).join(Hit, Hit.id == HitVote.hit_id)
-            .where(HitVote.actor == actor, HitVote.id > Hit.vote_floor))
+    """Whether this analyst already voted on the hit in its current round (the two-person
+    rule needs someone else for it): NOT EXISTS of it is an index probe per candidate row,
+    however many votes the analyst has cast."""
+    return (exists().where(HitVote.hit_id == Hit.id, HitVote.actor == actor,
+                           HitVote.id > Hit.vote_floor)
+            .correlate(Hit))
 
 
 def _own_claims(actor: str, tier: str, when: datetime) -> Any:
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", Hit.claimed_by == actor, Hit.claimed_until > when,
-        Hit.id.not_in(_voted_by(actor)))
+        ~_voted_by(actor))
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
@@ -265,7 +267,17 @@ def _unclaimed(actor: str, tier: str, when: datetime) -> Any:
     """Pending images nobody holds (or whose claim expired), in queue order."""
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", or_(Hit.claimed_by.is_(None), Hit.claimed_until <= when),
-        Hit.id.not_in(_voted_by(actor)))
+        ~_voted_by(actor))
+    return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
+
+
+def _live_claims(actor: str, tier: str, when: datetime) -> Any:
+    """Every live claim on a pending image of the tier, in queue order, with whether
+    `actor` may still decide it (one statement for the analyst's batch and the holders)."""
+    query = select(Hit.id, Hit.claimed_by, Hit.claimed_until,
+                   (Hit.claimed_by != actor).label("other"),
+                   _voted_by(actor).label("voted")).where(
+        Hit.status == "pending", Hit.claimed_until > when, Hit.claimed_by.is_not(None))
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
@@ -299,23 +311,22 @@ def claim_next(
         for _ in range(5):  # a few rounds in case others won some of the candidates
             wanted = limit - len(claimed)
             candidates = [row for row in own if row[0] not in tried][:wanted]
+            exhausted = False
             if len(candidates) < wanted:
                 # PostgreSQL: rows another analyst is claiming right now are skipped, not
                 # waited for (SQLite has one writer at a time anyway).
-                more = session.execute(
-                    _unclaimed(actor, tier, when).limit(wanted - len(candidates) + len(tried))
-                    .with_for_update(skip_locked=True, of=Hit))
+                asked = wanted - len(candidates) + len(tried)
+                more = list(session.execute(
+                    _unclaimed(actor, tier, when).limit(asked)
+                    .with_for_update(skip_locked=True, of=Hit)))
+                exhausted = len(more) < asked  # no further round would find more
                 candidates += [row for row in more if row[0] not in tried][
                     :wanted - len(candidates)]
             if not candidates:
                 break
-            for hit_id, holder, held_until in candidates:
-                tried.add(hit_id)
-                if _claim(session, hit_id, claimable, actor, until, holder, held_until, when):
-                    claimed.append(hit_id)
-                if len(claimed) >= limit:
-                    break
-            if len(claimed) >= limit:
+            tried.update(row[0] for row in candidates)
+            claimed += _claim(session, candidates, claimable, actor, until, when)
+            if len(claimed) >= limit or exhausted:
                 break
         rows = hit_rows(session, claimed)
     return [rows[i] for i in claimed]
@@ -354,36 +365,50 @@ def review_queue(
     """The queue as `actor` sees it, changing nothing: their live claims of the tier (at
     most `limit`), the next `limit` unclaimed pending images (not looked up while they
     hold a batch, unless `next_while_claimed`), and everyone else's claims."""
+    with store.read_session() as session:
+        return queue_in(session, actor=actor, tier=tier, limit=limit, now=now,
+                        next_while_claimed=next_while_claimed)
+
+
+def queue_in(session: Session, *, actor: str, tier: str, limit: int, now: datetime | None,
+             next_while_claimed: bool) -> ReviewQueue:
+    """review_queue in the caller's session: the live claims in one statement, the next
+    images in another (only when needed), then the rows of those shown."""
     check_tier(tier)
     when = as_naive_utc(now)
-    with store.read_session() as session:
-        mine = [row[0] for row in session.execute(_own_claims(actor, tier, when).limit(limit))]
-        upcoming = [] if mine and not next_while_claimed else [
-            row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
-        held = select(Hit.claimed_by, func.count(Hit.id), func.max(Hit.claimed_until)).where(
-            Hit.claimed_until > when, Hit.status == "pending", Hit.claimed_by != actor)
-        if tier != "all":
-            held = held.where(Hit.tier == tier)
-        holders = tuple(ClaimHolder(str(who), int(n), until) for who, n, until in
-                        session.execute(held.group_by(Hit.claimed_by).order_by(Hit.claimed_by))
-                        if until is not None)
-        rows = hit_rows(session, mine + upcoming)
+    mine: list[int] = []
+    held: dict[str, tuple[int, datetime]] = {}
+    for hit_id, who, until, other, voted in session.execute(
+            _live_claims(actor, tier, when)):
+        if other:
+            count, latest = held.get(who, (0, until))
+            held[who] = (count + 1, max(latest, until))
+        elif not voted and len(mine) < limit:
+            mine.append(hit_id)
+    holders = tuple(ClaimHolder(who, n, until) for who, (n, until) in sorted(held.items()))
+    upcoming = [] if mine and not next_while_claimed else [
+        row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+    rows = hit_rows(session, mine + upcoming)
     return ReviewQueue(tier=tier, mine=tuple(rows[i] for i in mine if i in rows),
                        next_up=tuple(rows[i] for i in upcoming if i in rows),
                        holders=holders, now=when)
 
 
-def _claim(session: Session, hit_id: int, claimable: object, actor: str, until: datetime,
-           holder: str | None, held_until: datetime | None, when: datetime) -> bool:
-    result = session.execute(
-        update(Hit).where(Hit.id == hit_id, claimable)  # type: ignore[arg-type]
+def _claim(session: Session, candidates: Sequence[Any], claimable: Any, actor: str,
+           until: datetime, when: datetime) -> list[int]:
+    """Claim the candidates (id, holder, held until) still claimable, in one conditional
+    UPDATE, and audit each claim that is new (not the analyst renewing their own live one);
+    returns the ids won, in the candidates' order."""
+    won = set(session.scalars(
+        update(Hit).where(Hit.id.in_([row[0] for row in candidates]), claimable)
         .values(claimed_by=actor, claimed_until=until)
+        .returning(Hit.id)
         .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 1) != 1:
-        return False
-    if holder != actor or held_until is None or held_until <= when:
-        append_audit(session, actor=actor, action="claim", entity="hit", entity_id=hit_id,
-                     from_state="pending", to_state="pending",
-                     detail=f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z")
-    return True
+    ))
+    detail = f"claimed until {until:%Y-%m-%dT%H:%M:%S}Z"
+    append_audit_events(session, [
+        {"actor": actor, "action": "claim", "entity": "hit", "entity_id": hit_id,
+         "from_state": "pending", "to_state": "pending", "detail": detail}
+        for hit_id, holder, held_until in candidates
+        if hit_id in won and (holder != actor or held_until is None or held_until <= when)])
+    return [row[0] for row in candidates if row[0] in won]

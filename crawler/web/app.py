@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crawler.config import Config
@@ -25,8 +26,10 @@ from crawler.web.pages import audit, dashboard, hits, login, review, users
 from crawler.web.pages.operations import OPERATIONS_PAGE_ROUTERS
 from crawler.web.problems import HANDLED, PROBLEM_MEDIA_TYPE
 from crawler.web.settings import WebSettings
+from crawler.web.templating import compile_templates
 from crawler.web.uploads import BodyLimitMiddleware
-from storage.db import open_store
+from storage.db import Store, open_store
+from storage.domains import preload as preload_suffix_list
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPENAPI_URL = "/api/openapi.json"
@@ -54,6 +57,7 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_up, store)
         try:
             yield
         finally:
@@ -86,6 +90,15 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
         # Outermost, so the headers, cookies and rate limit see the proxy's view.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
+
+
+def _warm_up(store: Store) -> None:
+    """What each server process would otherwise do in its first requests, some of them at
+    once: load the Public Suffix List (pages of hits name unattributed hosts by registered
+    domain), compile the pages, set up the ORM and connect to the database."""
+    preload_suffix_list()
+    compile_templates()
+    store.warm_up()
 
 
 def _document_problems(app: FastAPI) -> None:

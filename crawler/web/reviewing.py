@@ -6,7 +6,7 @@ storage.review; this module only calls them with the signed-in analyst as the ac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from fastapi import Request
@@ -15,6 +15,7 @@ from crawler.web.auth import store_of
 from crawler.web.review_schemas import HitOut, MatchOut
 from crawler.web.settings import WebSettings
 from storage.evidence import providers_of
+from storage.providers import Attribution
 from storage.records import HitRow
 from storage.review import Decision, DecisionResult, decide
 
@@ -30,9 +31,11 @@ def now_of(request: Request) -> datetime | None:
     return now
 
 
-def hit_outs(request: Request, rows: Sequence[HitRow]) -> list[HitOut]:
-    """Hit rows with their provider, as the API shows them."""
-    providers = providers_of(store_of(request), rows)
+def hit_outs(request: Request, rows: Sequence[HitRow],
+             providers: Mapping[int, Attribution] | None = None) -> list[HitOut]:
+    """Hit rows with their provider (looked up unless given), as the API shows them."""
+    if providers is None:
+        providers = providers_of(store_of(request), rows)
     return [
         HitOut(
             id=r.id, status=r.status, tier=r.tier, confidence=r.confidence,

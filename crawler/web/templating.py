@@ -73,6 +73,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat of each file per page
     )
     env.filters["http_url"] = http_url
     env.filters["time"] = _time
@@ -80,6 +81,13 @@ def _environment() -> Environment:
 
 
 templates = Jinja2Templates(env=_environment())
+
+
+def compile_templates() -> None:
+    """Compile every page now (a server process calls it as it starts), not in the first
+    request of each page."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from storage.audit import list_audit
+from storage.schedules import list_schedules
 from tests.web.helpers import Seeded, session_for, store_of
 from tests.web.ops_helpers import confirmed_hits
 
@@ -71,6 +72,22 @@ def test_schedule_form_marks_the_field_at_fault(web: TestClient, app: FastAPI) -
     page = web.get(r.headers["location"]).text
     assert "Schedule removed" in page
     assert "No schedules yet." in page
+
+
+def test_schedule_form_takes_the_allowed_addresses(web: TestClient, app: FastAPI) -> None:
+    csrf = session_for(app, web, "ann")
+    form = {"csrf_token": csrf, "name": "lan", "tag": "lan", "when": "every", "every": "1d"}
+    r = web.post("/schedules", data={**form, "allow_addresses": "10.20.0.0/16 10.0.0.0/33"})
+    assert r.status_code == 422
+    assert "--allow-address &#39;10.0.0.0/33&#39; is not an IP address" in r.text
+    assert ('name="allow_addresses" value="10.20.0.0/16 10.0.0.0/33" maxlength="2000" '
+            'placeholder="10.20.0.0/16" aria-invalid="true"') in r.text
+    assert "No schedules yet." in r.text
+    r = web.post("/schedules", data={**form, "allow_addresses": "10.20.0.0/16, fd00::/8"})
+    assert r.status_code == 200, r.text  # added, with the tag warning
+    assert "may reach 10.20.0.0/16 fd00::/8" in r.text
+    [schedule] = list_schedules(store_of(app))
+    assert schedule.allow_addresses == ("10.20.0.0/16", "fd00::/8")
 
 
 def test_provider_upload_page_lists_each_bad_line(web: TestClient, app: FastAPI) -> None:

@@ -19,10 +19,10 @@ from crawler.web.review_schemas import (
 )
 from crawler.web.reviewing import decide_hit, hit_outs, now_of
 from crawler.web.schemas import PROBLEM_RESPONSES
-from storage.evidence import get_hit_detail
+from storage.evidence import get_hit_detail, queue_with_providers
 from storage.hits import list_hits
 from storage.policy import DEFAULT_CLAIM_LIMIT, DEFAULT_TIER
-from storage.review import claim_next, review_queue
+from storage.review import claim_next
 
 router = APIRouter(prefix="/api/v1", tags=["review"], responses=PROBLEM_RESPONSES)
 analysts = require_role("analyst")
@@ -68,10 +68,10 @@ def reject(request: Request, hit_id: int, body: DecisionIn | None = None,
 def queue(request: Request, tier: Tier = Query(DEFAULT_TIER),
           limit: int = Query(DEFAULT_CLAIM_LIMIT, ge=1, le=100),
           user: User = Depends(analysts)) -> QueueOut:
-    seen = review_queue(store_of(request), actor=user.name, tier=tier, limit=limit,
-                        now=now_of(request))
-    return QueueOut(tier=seen.tier, mine=hit_outs(request, seen.mine),
-                    next_up=hit_outs(request, seen.next_up),
+    seen, providers = queue_with_providers(store_of(request), actor=user.name, tier=tier,
+                                           limit=limit, now=now_of(request))
+    return QueueOut(tier=seen.tier, mine=hit_outs(request, seen.mine, providers),
+                    next_up=hit_outs(request, seen.next_up, providers),
                     holders=[ClaimHolderOut.model_validate(h) for h in seen.holders])
 
 

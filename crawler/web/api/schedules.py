@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from crawler.errors import TrawlError
 from crawler.services import schedules as schedule_service
+from crawler.services.addresses import AddressAllowanceError
 from crawler.services.scheduler.timing import format_duration
 from crawler.web.auth import User, require_role, store_of
 from crawler.web.pagination import Page, PageRequest, make_page, page_request
@@ -35,6 +36,8 @@ class ScheduleOut(BaseModel):
     max_pages: int | None
     time_budget_seconds: int
     budget: str = Field(description="The time budget, readable (e.g. 1h).")
+    allow_addresses: list[str] = Field(description="Internal addresses (CIDR blocks) its "
+                                       "crawls may reach, as `--allow-address`.")
     enabled: bool
     next_due_at: UtcTime | None = Field(description="The next run (UTC).")
     last_run_at: UtcTime | None
@@ -58,6 +61,11 @@ class ScheduleIn(BaseModel):
     time_budget: str = Field(format_duration(DEFAULT_TIME_BUDGET_SECONDS), max_length=50,
                              description="Longest a crawl may run, e.g. 45m, 2h.")
     start_at: str | None = Field(None, max_length=50, description="First run (ISO, UTC).")
+    allow_addresses: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=100, examples=[["10.20.0.0/16"]],
+        description="Internal addresses or CIDR blocks its crawls may reach, as `trawl "
+        "schedule add --allow-address` (the scheduler's own and TRAWL_ALLOW_ADDRESSES are "
+        "added at each run).")
     enabled: bool = True
 
 
@@ -70,9 +78,10 @@ def schedule_out(info: ScheduleInfo) -> ScheduleOut:
     when = (f"cron {info.cron}" if info.cron
             else f"every {format_duration(info.interval_seconds or 0)}")
     fields: dict[str, Any] = {name: getattr(info, name) for name in ScheduleOut.model_fields
-                              if name not in ("when", "seed_ids", "budget")}
+                              if name not in ("when", "seed_ids", "budget", "allow_addresses")}
     return ScheduleOut(**fields, seed_ids=list(info.seed_ids), when=when,
-                       budget=format_duration(info.time_budget_seconds))
+                       budget=format_duration(info.time_budget_seconds),
+                       allow_addresses=list(info.allow_addresses))
 
 
 def field_of(message: str) -> str:
@@ -95,8 +104,10 @@ def add_schedule_from(request: Request, body: ScheduleIn,
             store_of(request), body.name, seed_ids=body.seed_ids, tag=body.tag or None,
             cron=body.cron or None, every=body.every or None, depth=body.depth,
             max_pages=body.max_pages, time_budget=body.time_budget,
-            start_at=body.start_at or None, enabled=body.enabled, now=config.clock(),
-            actor=actor)
+            start_at=body.start_at or None, enabled=body.enabled,
+            allow_addresses=body.allow_addresses, now=config.clock(), actor=actor)
+    except AddressAllowanceError as exc:
+        raise BadInput(str(exc), field="allow_addresses") from None
     except (TrawlError, ScheduleError) as exc:
         raise BadInput(str(exc), field=field_of(str(exc))) from None
 

@@ -20,9 +20,9 @@ from crawler.web.problems import problem_for
 from crawler.web.review_schemas import MAX_NOTE_LENGTH, Tier
 from crawler.web.reviewing import decide_hit, now_of, settings_of
 from crawler.web.templating import render
-from storage.evidence import providers_of
+from storage.evidence import queue_with_providers
 from storage.policy import DEFAULT_CLAIM_LIMIT, DEFAULT_TIER, TIER_CHOICES
-from storage.review import Decision, WorkflowError, claim_next, review_queue
+from storage.review import Decision, WorkflowError, claim_next
 
 router = APIRouter(include_in_schema=False)
 analysts = require_role("analyst")
@@ -41,13 +41,14 @@ def queue_path(tier: str) -> str:
 
 def _queue_page(request: Request, user: User, tier: str, *, error: str | None = None,
                 decided: str | None = None, status_code: int = 200) -> Response:
-    store = store_of(request)
-    seen = review_queue(store, actor=user.name, tier=tier, limit=DEFAULT_CLAIM_LIMIT,
-                        now=now_of(request), next_while_claimed=False)
-    # Your batch while you hold one; otherwise the images the next claim would give you.
+    # One read of the queue and its providers: your batch while you hold one; otherwise
+    # the images the next claim would give you.
+    seen, providers = queue_with_providers(store_of(request), actor=user.name, tier=tier,
+                                           limit=DEFAULT_CLAIM_LIMIT, now=now_of(request),
+                                           next_while_claimed=False)
     items = list(seen.mine or seen.next_up)
     return render(request, "review.html", {
-        "queue": seen, "items": items, "providers": providers_of(store, items),
+        "queue": seen, "items": items, "providers": providers,
         "tiers": TIER_CHOICES, "tier": tier, "now": seen.now, "minutes_left": minutes_left,
         "error": error, "decided": decided, "note_max": MAX_NOTE_LENGTH,
         "required": settings_of(request).confirmations_required,

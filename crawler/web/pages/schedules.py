@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from crawler.engine.addresses import split_allow_list
 from crawler.services import schedules as schedule_service
 from crawler.services.scheduler.timing import format_duration
 from crawler.web.api.schedules import ScheduleIn, add_schedule_from, schedule_out
@@ -29,7 +30,7 @@ DEFAULT_BUDGET = format_duration(DEFAULT_TIME_BUDGET_SECONDS)
 EMPTY_FORM: dict[str, Any] = {
     "name": "", "seed_ids": "", "tag": "", "when": "every", "cron": "", "every": "",
     "depth": "", "max_pages": "", "time_budget": DEFAULT_BUDGET, "start_at": "",
-    "paused": False,
+    "allow_addresses": "", "paused": False,
 }
 
 
@@ -75,13 +76,15 @@ def add_schedule(
     max_pages: str = Form("", max_length=12),
     time_budget: str = Form("", max_length=50),
     start_at: str = Form("", max_length=50),
+    allow_addresses: str = Form("", max_length=2000),
     paused: bool = Form(False),
     user: User = Depends(analyst),
 ) -> Response:
     """The form offers cron or interval; only the chosen one is passed to the service."""
     form = {"name": name, "seed_ids": seed_ids, "tag": tag, "when": when, "cron": cron,
             "every": every, "depth": depth, "max_pages": max_pages,
-            "time_budget": time_budget, "start_at": start_at, "paused": paused}
+            "time_budget": time_budget, "start_at": start_at,
+            "allow_addresses": allow_addresses, "paused": paused}
     try:
         body = ScheduleIn(
             name=name.strip() or " ", seed_ids=_seed_ids(seed_ids), tag=tag.strip() or None,
@@ -90,12 +93,14 @@ def add_schedule(
             depth=optional_int(depth, "depth", minimum=0),
             max_pages=optional_int(max_pages, "max_pages", minimum=1),
             time_budget=time_budget.strip() or DEFAULT_BUDGET,
-            start_at=start_at.strip() or None, enabled=not paused)
+            start_at=start_at.strip() or None, enabled=not paused,
+            allow_addresses=split_allow_list(allow_addresses))
         _, warnings = add_schedule_from(request, body, user.name)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        return _page(request, form=form, error=BadInput(f"{field}: {first['msg']}",
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        field = str(first["loc"][0]) if first["loc"] else "body"  # the form's input
+        return _page(request, form=form, error=BadInput(f"{where}: {first['msg']}",
                                                         field=field))
     except WebError as exc:
         return _page(request, form=form, error=exc)
