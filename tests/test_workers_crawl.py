@@ -318,6 +318,41 @@ def test_a_crawl_reaches_the_addresses_it_was_queued_with(workers: Workers) -> N
     assert after == "ok", workers.logs()
 
 
+def test_a_redirect_target_the_crawl_has_seen_is_not_fetched_again(workers: Workers) -> None:
+    """/a and /c redirect to /b, which / also links: /b is fetched once, as in one process
+    (its dupefilter drops a redirect to a page already requested). An image's redirect is
+    followed for each URL that leads to it: each image row keeps the URL it was shown by."""
+    picture = encode(textured(9, (64, 48)), "png")
+    log: list[LoggedRequest] = []
+    server = RouteServer("127.0.0.1", log)
+    moved = {"Location": "/b"}
+    server.routes.update({
+        "/": lambda p, h: Reply(200, _html('<a href="/a">a</a><a href="/b">b</a>'
+                                           '<a href="/c">c</a>')),
+        "/robots.txt": lambda p, h: Reply(404, b""),
+        "/a": lambda p, h: Reply(301, b"", headers=moved),
+        "/c": lambda p, h: Reply(302, b"", headers=moved),
+        "/b": lambda p, h: Reply(200, _html('<img src="/x.png"><img src="/y.png">')),
+        "/x.png": lambda p, h: Reply(302, b"", headers={"Location": "/y.png"}),
+        "/y.png": lambda p, h: Reply(200, picture, "image/png"),
+    })
+    server.start()
+    try:
+        for _ in range(2):
+            workers.start()
+        summary = workers.crawl(server.base_url + "/")
+    finally:
+        server.stop()
+    fetched = [r.url.removeprefix(server.base_url) for r in log]
+    assert summary["outcome"] == "finished", workers.logs()
+    assert sorted(p for p in fetched if p != "/robots.txt") == [
+        "/", "/a", "/b", "/c", "/x.png", "/y.png", "/y.png"]
+    assert summary["pages"] == 2  # / and /b
+    assert (summary["images"], summary["hashed"]) == (2, 2)
+    media = _media_rows(workers.db_url)
+    assert media == {server.base_url + "/x.png": 1, server.base_url + "/y.png": 1}
+
+
 def _media_status(db_url: str, url: str) -> str | None:
     from storage.media import get_media_by_url
 

@@ -42,9 +42,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# ARGV: prefix, crawl, key ('' = no dedupe), score, data, seed, max_pages, variant, max_variants
+# ARGV: prefix, crawl, key ('' = no dedupe), score, data, seed, max_pages, variant,
+# max_variants, worker, lease member ('' = none): the lease (of a request this one
+# redirects or retries) ends in the same step, whatever the admission says.
 _PUSH = """
 local P, c = ARGV[1], ARGV[2]
+if ARGV[11] ~= '' and redis.call('ZREM', P..':leases:'..ARGV[10], ARGV[11]) == 1 then
+  redis.call('DECR', P..':inflight:'..string.match(ARGV[11], '^(%d+)|'))
+end
 if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 'ended' end
 local key = ARGV[3]
 if key ~= '' then
@@ -277,14 +282,18 @@ class RedisFrontier:
     def push(
         self, crawl_id: int, data: bytes, *, score: float | str, key: str = "",
         seed: int = 0, max_pages: int | None = None, variant: str = "",
-        max_variants: int = 0,
+        max_variants: int = 0, ending: tuple[str, bytes] | None = None,
     ) -> str:
         """Admit one encoded request; returns 'ok' or why not: seen, trap, page_limit,
         ended (its crawl is no longer running). An empty `key` skips the seen check
-        (a redirect or retry of a leased request)."""
+        (a retry of a leased request, or an image's redirect). `ending` (worker, lease
+        member): the lease of the request this one follows from ends in the same atomic
+        step, so a worker dying in between neither loses the request nor fetches it
+        twice."""
+        worker, member = ending or ("", b"")
         result = self._push(args=[
             self.prefix, crawl_id, key, score, data, seed,
-            "" if max_pages is None else max_pages, variant, max_variants,
+            "" if max_pages is None else max_pages, variant, max_variants, worker, member,
         ])
         return result.decode() if isinstance(result, bytes) else str(result)
 

@@ -18,6 +18,7 @@ from scrapy_redis.scheduler import Scheduler
 
 from crawler.engine.distributed.context import WorkerContext, worker_context
 from crawler.engine.distributed.leases import LEASE_META, request_key
+from crawler.engine.scope import ScopeError, canonicalize_url
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -96,11 +97,10 @@ class LeasedScheduler(Scheduler):
         data = self.lqueue._encode_request(request)
         frontier = self.context.frontier
         token = request.meta.get(LEASE_META)
-        if token is not None:  # a redirect or retry of a leased request: the lease moves on
-            result = frontier.push(crawl_id, data, score=-request.priority)
-            self.context.tracker.transferred(token)
-            return result == "ok"
         kind = request.meta.get("trawl_kind", "page")
+        if token is not None:  # a redirect or retry of a leased request: the lease moves on
+            return self._follow(request, token, kind, crawl_id, seed, data)
+
         max_pages, variant = None, ""
         if kind == "page":
             max_pages = self.context.crawl(crawl_id).plans[seed].max_pages
@@ -119,6 +119,28 @@ class LeasedScheduler(Scheduler):
             self._count(f"trawl/drop/{result}")
         return result == "ok"
 
+    def _follow(self, request: Request, token: str, kind: str, crawl_id: int, seed: int,
+                data: bytes) -> bool:
+        """Queue a retry or redirect of the leased request `token`, ending its lease in the
+        same step. A page's redirect target is admitted like any page of the crawl, once
+        (as the dupefilter of one process does): if the crawl has seen it, the target is
+        not fetched again. A retry (same URL) and an image's redirect (the image is stored
+        under the URL it was requested by, as in one process) skip the seen check."""
+        frontier = self.context.frontier
+        held = self.context.tracker.get(token)
+        ending = (self.context.worker_id, held.lease.member) if held is not None else None
+        key = ""
+        if kind == "page" and (held is None or request_key(kind, request.url) != held.key):
+            key = request_key(kind, _canonical(request.url))  # a redirect, not a retry
+        result = frontier.push(crawl_id, data, score=-request.priority, key=key, seed=seed,
+                               ending=ending)
+        self.context.tracker.transferred(token)
+        if result == "ok":
+            self._empty_until = 0.0
+        elif key and result == "seen":
+            self._count("trawl/drop/redirect_seen")
+        return result == "ok"
+
     def next_request(self) -> Request | None:
         assert self.lqueue is not None
         if time.monotonic() < self._empty_until:
@@ -135,9 +157,21 @@ class LeasedScheduler(Scheduler):
             self._count("trawl/drop/undecodable")
             return None
         kind = str(request.meta.get("trawl_kind", "page"))
-        request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, request.url)
+        # An image is stored, and its request committed, under the URL it was requested by
+        # (two image URLs redirecting to one target are two images); a page under its own.
+        redirects = request.meta.get("redirect_urls") if kind == "image" else None
+        url = redirects[0] if redirects else request.url
+        request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, url)
         self._count("scheduler/dequeued/redis")
         return request
+
+
+def _canonical(url: str) -> str:
+    """The URL as the crawl's seen keys have it (links are canonicalised when found)."""
+    try:
+        return canonicalize_url(url)
+    except ScopeError:
+        return url
 
 
 def encode_start_request(url: str, meta: dict[str, Any], *, priority: int = 0) -> bytes:
