@@ -30,6 +30,9 @@ WORKER_SETTINGS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         **DOWNLOADER_MIDDLEWARES,
         f"{_PACKAGE}.politeness.HostLimitMiddleware": 950,  # next to the downloader
+        # A worker outlives crawls: hashed URLs are read at each crawl's start, not once.
+        "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": None,
+        f"{_PACKAGE}.conditional.PerCrawlConditionalMiddleware": 560,
     },
     # Match in the reactor, where ReloadingMatchPipeline swaps in a new matcher when the
     # lists change (hash workers keep the matcher file they mapped at start).
