@@ -11,6 +11,7 @@ download timeout if its worker died holding it.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -55,8 +56,10 @@ class HostLimitMiddleware:
     """Downloader middleware (placed last, next to the downloader)."""
 
     def __init__(self, frontier: RedisFrontier, worker_id: str, stats: StatsCollector, *,
-                 concurrency: int, delay: float, hold_seconds: float) -> None:
+                 concurrency: int, delay: float, hold_seconds: float,
+                 flush_soon: Callable[[], None] | None = None) -> None:
         self.frontier = frontier
+        self.flush_soon = flush_soon or frontier.flush
         self.worker_id = worker_id
         self.stats = stats
         self.concurrency = concurrency
@@ -75,7 +78,8 @@ class HostLimitMiddleware:
         return cls(context.frontier, context.worker_id, crawler.stats,
                    concurrency=s.getint("TRAWL_HOST_CONCURRENCY"),
                    delay=s.getfloat("TRAWL_HOST_DELAY"),
-                   hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0)
+                   hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0,
+                   flush_soon=context.flush_soon)
 
     async def process_request(self, request: Request) -> None:
         if self.concurrency <= 0 and self.delay <= 0:
@@ -89,9 +93,12 @@ class HostLimitMiddleware:
         await maybe_deferred_to_future(lock.acquire())
         try:
             while True:
-                wait = float(self._acquire(args=[
+                # One round trip with whatever this worker deferred (slots given back,
+                # requests to queue).
+                (answer,) = self.frontier.call((self._acquire, (
                     self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                    self.hold_seconds]))
+                    self.hold_seconds)))
+                wait = float(answer)
                 if wait <= 0:
                     break
                 wait = min(wait, POLL_CAP)
@@ -115,5 +122,6 @@ class HostLimitMiddleware:
 
     def _give_back(self, request: Request) -> None:
         held = self._held.pop(id(request), None)
-        if held is not None:
-            self.frontier.client.zrem(*held)
+        if held is not None:  # with the next round trip, within FLUSH_SOON_SECONDS
+            self.frontier.defer("ZREM", *held)
+            self.flush_soon()
