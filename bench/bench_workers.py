@@ -125,8 +125,17 @@ def _pg_rows_per_second(url: str, rows: int) -> float:
     return rows / elapsed
 
 
-def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int, *,
-        pin: bool = False) -> dict[str, Any]:
+def start_site(pages: int, per_page: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The benchmark site in its own process (generated once: every round crawls it)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
+         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    return server, json.loads(server.stdout.readline())
+
+
+def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work: Path,
+        pg_rows: int, *, pin: bool = False) -> dict[str, Any]:
     import redis
     import sqlalchemy as sa
 
@@ -138,13 +147,8 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int, *,
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(REDIS_URL)
     procs: list[subprocess.Popen[bytes]] = []
-    server = subprocess.Popen(
-        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
-         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
     try:
         subprocess.run(_cli(db, "init"), env=ENV, check=True, capture_output=True)
-        assert server.stdout is not None
-        site = json.loads(server.stdout.readline())
         cores = sorted(os.sched_getaffinity(0))
         for n in range(workers):
             log = work / f"{name}-w{n}.log"
@@ -199,8 +203,6 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int, *,
             proc.terminate()
         for proc in procs:
             proc.wait(60)
-        server.terminate()
-        server.wait(10)
         keys = list(client.scan_iter(f"{prefix}:*"))
         if keys:
             client.delete(*keys)
@@ -230,12 +232,21 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; "
           f"{len(rounds)} rounds", flush=True)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (workers, pin) in enumerate(rounds):
-            probe = args.pg_rows if i == len(rounds) - 1 else 0
-            result = run(args.pages, args.images_per_page, workers, Path(tmp), probe, pin=pin)
-            results.append(result)
-            print(json.dumps(result), flush=True)
+    started = time.monotonic()
+    server, site = start_site(args.pages, args.images_per_page)
+    print(f"site of {site['images']} images up in {time.monotonic() - started:.0f} s",
+          flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, (workers, pin) in enumerate(rounds):
+                probe = args.pg_rows if i == len(rounds) - 1 else 0
+                result = run(server, site, workers, Path(tmp), probe, pin=pin)
+                results.append(result)
+                print(json.dumps(result), flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"all rounds: {time.monotonic() - started:.0f} s")
     print()
     print("| workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
           "Redis CPU us/image | PG rows/image | CPU ms/image: worker / hashing / site / "
