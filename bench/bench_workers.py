@@ -15,8 +15,9 @@ batched upserts measured here on the same server (--pg-rows rows in batches of 5
 
 Where the CPU goes: for every round, the CPU time (user + system, from /proc) per image of
 the workers' reactor processes, of their hashing processes, of the site server, of Redis
-and of every PostgreSQL process (server-wide: other databases' work counts too), and how
-many cores the round kept busy in all (total CPU / wall time).
+and of every PostgreSQL process alive at the round's start and end (server-wide: other
+databases' work counts too, and a backend that ends mid-round drops out: indicative only),
+and how many cores the round kept busy in all (total CPU / wall time).
 
 Scale-out per core (--pin): worker i and its hashing process are pinned to core i mod
 ncpu (os.sched_setaffinity before exec: the hashing process inherits it); the site
