@@ -13,7 +13,23 @@ other clients of the same server count too), and PostgreSQL rows written per ima
 saturate: Redis at 1 s of Redis CPU per second; PostgreSQL at the row-write rate of its
 batched upserts measured here on the same server (--pg-rows rows in batches of 500).
 
+Where the CPU goes: for every round, the CPU time (user + system, from /proc) per image of
+the workers' reactor processes, of their hashing processes, of the site server, of Redis
+and of every PostgreSQL process alive at the round's start and end (server-wide: other
+databases' work counts too, and a backend that ends mid-round drops out: indicative only),
+and how many cores the round kept busy in all (total CPU / wall time).
+
+Scale-out per core (--pin): worker i and its hashing process are pinned to core i mod
+ncpu (os.sched_setaffinity before exec: the hashing process inherits it); the site
+server, Redis and PostgreSQL stay unpinned. So 1 worker gets one core, 2 workers two:
+the pinned speed-up is what one more core of workers adds, the figure a fleet projection
+needs. Unpinned, one worker already spreads over both cores of a 2-core machine (reactor
+and hashing process in parallel), so the unpinned speed-up of 2 workers is what a second
+worker adds on the *same* cores. `--pin` alone runs every round both ways (unpinned
+first), `--pin only` pinned rounds only.
+
     python3 bench/bench_workers.py                          # 20000 images, 1 and 2 workers
+    python3 bench/bench_workers.py --workers 1,2,1,2 --pin  # both ways, rounds alternated
     python3 bench/bench_workers.py --pages 400 --images-per-page 5 --workers 1,2
 """
 
@@ -49,6 +65,47 @@ def _redis_stats(client: Any) -> tuple[int, float]:
     return commands, (float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])) * 1e6
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds user + system) of a live process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1:raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2:].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _cpu_by_role(workers: list[int], site: int) -> dict[str, float]:
+    """CPU seconds so far of the worker processes, their children (hashing processes),
+    the site server and every postgres process on the machine."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
+            stats[int(entry)] = st
+    cpu = {"worker": 0.0, "hashing": 0.0, "site": 0.0, "postgres": 0.0}
+    for pid, (name, ppid, seconds) in stats.items():
+        if pid in workers:
+            cpu["worker"] += seconds
+        elif ppid in workers:
+            cpu["hashing"] += seconds
+        elif pid == site:
+            cpu["site"] += seconds
+        elif name.startswith("postgres"):
+            cpu["postgres"] += seconds
+    return cpu
+
+
+def _pin(core: int | None) -> Any:
+    """A preexec_fn pinning the child (and what it starts) to one core, or None."""
+    if core is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
 def _pg_rows_per_second(url: str, rows: int) -> float:
     """Batched upserts (500 rows, ON CONFLICT DO UPDATE) into a scratch table, as the
     writers' flushes do: the row rate one PostgreSQL sustains for one writer."""
@@ -69,7 +126,17 @@ def _pg_rows_per_second(url: str, rows: int) -> float:
     return rows / elapsed
 
 
-def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> dict[str, Any]:
+def start_site(pages: int, per_page: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The benchmark site in its own process (generated once: every round crawls it)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
+         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    return server, json.loads(server.stdout.readline())
+
+
+def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work: Path,
+        pg_rows: int, *, pin: bool = False) -> dict[str, Any]:
     import redis
     import sqlalchemy as sa
 
@@ -81,26 +148,24 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> di
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(REDIS_URL)
     procs: list[subprocess.Popen[bytes]] = []
-    server = subprocess.Popen(
-        [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
-         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
     try:
         subprocess.run(_cli(db, "init"), env=ENV, check=True, capture_output=True)
-        assert server.stdout is not None
-        site = json.loads(server.stdout.readline())
+        cores = sorted(os.sched_getaffinity(0))
         for n in range(workers):
             log = work / f"{name}-w{n}.log"
             procs.append(subprocess.Popen(
                 _cli(db, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix,
                      "--log-file", str(log), "-s", f"TRAWL_HOST_CONCURRENCY={8 * workers}"),
-                env=ENV, cwd=ROOT,
+                env=ENV, cwd=ROOT, preexec_fn=_pin(cores[n % len(cores)] if pin else None),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 120
         while len([k for k in client.scan_iter(f"{prefix}:alive:*")]) < workers:
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not start")
             time.sleep(0.2)
+        pids = [proc.pid for proc in procs]
         commands0, usec0 = _redis_stats(client)
+        cpu0, wall0 = _cpu_by_role(pids, server.pid), time.monotonic()
         done = subprocess.run(
             _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
                  "--redis-prefix", prefix, "--format", "json", "--depth", "3",
@@ -108,6 +173,7 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> di
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         commands1, usec1 = _redis_stats(client)
+        cpu1, wall = _cpu_by_role(pids, server.pid), time.monotonic() - wall0
         engine = sa.create_engine(db)
         with engine.connect() as conn:
             started, finished = conn.execute(
@@ -118,13 +184,18 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> di
         engine.dispose()
         seconds = (finished - started).total_seconds()
         pg_rate = _pg_rows_per_second(db, pg_rows) if pg_rows else 0.0
+        cpu = {role: cpu1[role] - cpu0[role] for role in cpu0}
+        cpu["redis"] = (usec1 - usec0) / 1e6
         result = {
-            "workers": workers, "images": images, "expected": site["images"],
+            "workers": workers, "pinned": pin, "images": images, "expected": site["images"],
             "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 1),
             "redis_commands_per_image": round((commands1 - commands0) / max(1, images), 1),
             "redis_cpu_us_per_image": round((usec1 - usec0) / max(1, images), 1),
             "pg_rows_per_image": round(sum(rows.values()) / max(1, images), 2),
             "pg_rows_per_s_one_writer": round(pg_rate),
+            "cpu_ms_per_image": {role: round(1000 * v / max(1, images), 2)
+                                 for role, v in cpu.items()},
+            "cores_busy": round(sum(cpu.values()) / wall, 2),
             "load": os.getloadavg()[0],
         }
         return result
@@ -133,8 +204,6 @@ def run(pages: int, per_page: int, workers: int, work: Path, pg_rows: int) -> di
             proc.terminate()
         for proc in procs:
             proc.wait(60)
-        server.terminate()
-        server.wait(10)
         keys = list(client.scan_iter(f"{prefix}:*"))
         if keys:
             client.delete(*keys)
@@ -150,35 +219,63 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--images-per-page", type=int, default=5)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--pin", nargs="?", const="both", default="no",
+                        choices=("no", "both", "only"),
+                        help="pin worker i (and its hashing process) to core i mod ncpu: "
+                             "--pin runs every round unpinned and pinned, --pin only pinned")
     parser.add_argument("--pg-rows", type=int, default=20000,
-                        help="rows of the PostgreSQL write-rate probe (0: skip)")
+                        help="rows of the PostgreSQL write-rate probe, run once after the "
+                             "last round (0: skip)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
+    modes = {"no": [False], "both": [False, True], "only": [True]}[args.pin]
+    rounds = [(workers, pin) for workers in counts for pin in modes]
+    print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; "
+          f"{len(rounds)} rounds", flush=True)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for workers in counts:
-            result = run(args.pages, args.images_per_page, workers, Path(tmp), args.pg_rows)
-            results.append(result)
-            print(json.dumps(result), flush=True)
-    base = results[0]["images_per_s"]
+    started = time.monotonic()
+    server, site = start_site(args.pages, args.images_per_page)
+    print(f"site of {site['images']} images up in {time.monotonic() - started:.0f} s",
+          flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, (workers, pin) in enumerate(rounds):
+                probe = args.pg_rows if i == len(rounds) - 1 else 0
+                result = run(server, site, workers, Path(tmp), probe, pin=pin)
+                results.append(result)
+                print(json.dumps(result), flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"all rounds: {time.monotonic() - started:.0f} s")
     print()
-    print("| workers | images | s | images/s | speed-up | Redis cmds/image | Redis CPU us/image "
-          "| PG rows/image | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
+          "Redis CPU us/image | PG rows/image | CPU ms/image: worker / hashing / site / "
+          "Redis / PostgreSQL | cores busy | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['workers']} | {r['images']} | {r['seconds']} | {r['images_per_s']} | "
-              f"{r['images_per_s'] / base:.2f}x | {r['redis_commands_per_image']} | "
-              f"{r['redis_cpu_us_per_image']} | {r['pg_rows_per_image']} | {r['load']:.1f} |")
+        # Speed-up against the mean of the 1-worker rounds run the same way (pinned or not).
+        ones = [o["images_per_s"] for o in results
+                if o["workers"] == 1 and o["pinned"] == r["pinned"]]
+        base = sum(ones) / len(ones) if ones else 0.0
+        speedup = f"{r['images_per_s'] / base:.2f}x" if base else "-"
+        c = r["cpu_ms_per_image"]
+        print(f"| {r['workers']} | {'yes' if r['pinned'] else 'no'} | {r['images']} | "
+              f"{r['seconds']} | {r['images_per_s']} | {speedup} | "
+              f"{r['redis_commands_per_image']} | {r['redis_cpu_us_per_image']} | "
+              f"{r['pg_rows_per_image']} | {c['worker']} / {c['hashing']} / {c['site']} / "
+              f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {r['load']:.1f} |")
     last = results[-1]
     redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
-    pg_cap = last["pg_rows_per_s_one_writer"] / max(0.01, last["pg_rows_per_image"])
     per_worker = last["images_per_s"] / last["workers"]
     print()
     print(f"Projection: one Redis saturates near {redis_cap:,.0f} images/s "
-          f"(~{redis_cap / per_worker:,.0f} workers at {per_worker:.0f} images/s each); "
-          f"one PostgreSQL writer path near {pg_cap:,.0f} images/s "
-          f"(~{pg_cap / per_worker:,.0f} workers), before indexes and disk limits.")
+          f"(~{redis_cap / per_worker:,.0f} workers at {per_worker:.0f} images/s each)", end="")
+    if last["pg_rows_per_s_one_writer"]:
+        pg_cap = last["pg_rows_per_s_one_writer"] / max(0.01, last["pg_rows_per_image"])
+        print(f"; one PostgreSQL writer path near {pg_cap:,.0f} images/s "
+              f"(~{pg_cap / per_worker:,.0f} workers), before indexes and disk limits", end="")
+    print(".")
 
 
 if __name__ == "__main__":

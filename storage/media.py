@@ -31,6 +31,7 @@ __all__ = [
     "MediaInfo",
     "MediaRecord",
     "get_media_by_url",
+    "iter_hashed_urls",
     "iter_media_digests",
     "record_rematch",
 ]
@@ -250,6 +251,15 @@ def iter_media_digests(store: Store) -> Iterator[MediaDigestRow]:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
         for row in result:
             yield MediaDigestRow(**dict(zip(names, row, strict=True)))
+
+
+def iter_hashed_urls(store: Store) -> Iterator[str]:
+    """Stream the URL of every image hashed so far (rows with a sha256)."""
+    query = select(Media.url).where(Media.sha256.is_not(None))
+    with store.connect_for_reading() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+        for (url,) in result:
+            yield url
 
 
 def record_rematch(store: Store, images: Sequence[tuple[int, Sequence[MatchIn]]]) -> Recorded:

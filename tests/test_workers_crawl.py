@@ -16,13 +16,14 @@ import pytest
 
 from crawler.sitegen.images import encode, textured
 from crawler.sitegen.layout import EXPECTED_PAGES
-from crawler.sitegen.server import LoggedRequest, Reply, RouteServer
+from crawler.sitegen.server import LoggedRequest, Reply, RouteServer, static
 from crawler.sitegen.site import SyntheticSite
 from matchers.hashing import hash_image
 from storage.crawls import get_crawl
 from storage.db import open_store
 from storage.hits import list_hits
 from storage.known import KnownHashIn, import_known_list
+from storage.media import get_media_by_url
 from storage.workers import crawl_worker_counts
 from tests.crawlhelpers import REPO, crawl_env, import_site_list
 from tests.workerhelpers import Workers, running_workers, unique_frontier
@@ -316,6 +317,73 @@ def test_a_crawl_reaches_the_addresses_it_was_queued_with(workers: Workers) -> N
     assert before == "refused"
     assert (allowed["outcome"], allowed["images"], allowed["hashed"]) == ("finished", 1, 1)
     assert after == "ok", workers.logs()
+
+
+def test_a_redirect_target_the_crawl_has_seen_is_not_fetched_again(workers: Workers) -> None:
+    """/a and /c redirect to /b, which / also links: /b is fetched once, as in one process
+    (its dupefilter drops a redirect to a page already requested). An image's redirect is
+    followed for each URL that leads to it: each image row keeps the URL it was shown by."""
+    picture = encode(textured(9, (64, 48)), "png")
+    log: list[LoggedRequest] = []
+    server = RouteServer("127.0.0.1", log)
+    moved = {"Location": "/b"}
+    server.routes.update({
+        "/": lambda p, h: Reply(200, _html('<a href="/a">a</a><a href="/b">b</a>'
+                                           '<a href="/c">c</a>')),
+        "/robots.txt": lambda p, h: Reply(404, b""),
+        "/a": lambda p, h: Reply(301, b"", headers=moved),
+        "/c": lambda p, h: Reply(302, b"", headers=moved),
+        "/b": lambda p, h: Reply(200, _html('<img src="/x.png"><img src="/y.png">')),
+        "/x.png": lambda p, h: Reply(302, b"", headers={"Location": "/y.png"}),
+        "/y.png": lambda p, h: Reply(200, picture, "image/png"),
+    })
+    server.start()
+    try:
+        for _ in range(2):
+            workers.start()
+        summary = workers.crawl(server.base_url + "/")
+    finally:
+        server.stop()
+    fetched = [r.url.removeprefix(server.base_url) for r in log]
+    assert summary["outcome"] == "finished", workers.logs()
+    assert sorted(p for p in fetched if p != "/robots.txt") == [
+        "/", "/a", "/b", "/c", "/x.png", "/y.png", "/y.png"]
+    assert summary["pages"] == 2  # / and /b
+    assert (summary["images"], summary["hashed"]) == (2, 2)
+    media = _media_rows(workers.db_url)
+    assert media == {server.base_url + "/x.png": 1, server.base_url + "/y.png": 1}
+
+
+def test_a_worker_recrawls_images_of_earlier_crawls_conditionally(workers: Workers) -> None:
+    """One worker runs both crawls: the second asks for the image hashed by the first with
+    If-None-Match (the worker read the hashed URLs again when the crawl started), and the
+    304 keeps the stored digests."""
+    picture = encode(textured(13, (64, 48)), "png")
+    log: list[LoggedRequest] = []
+    server = RouteServer("127.0.0.1", log)
+    server.routes.update({
+        "/": lambda p, h: Reply(200, _html('<img src="/i.png">')),
+        "/robots.txt": lambda p, h: Reply(404, b""),
+        "/i.png": static(picture, "image/png", etag='"v1"'),
+    })
+    server.start()
+    try:
+        workers.start()
+        first = workers.crawl(server.base_url + "/")
+        second = workers.crawl(server.base_url + "/")
+    finally:
+        server.stop()
+    image = [r for r in log if r.url.endswith("/i.png")]
+    assert (first["outcome"], second["outcome"]) == ("finished", "finished"), workers.logs()
+    assert [r.headers.get("if-none-match") for r in image] == [None, '"v1"']
+    assert second["images"] == 1
+    store = open_store(workers.db_url)
+    try:
+        info = get_media_by_url(store, server.base_url + "/i.png")
+    finally:
+        store.close()
+    assert info is not None
+    assert info.sha256 == hash_image(picture).sha256
 
 
 def _media_status(db_url: str, url: str) -> str | None:

@@ -115,3 +115,23 @@ def test_a_stopping_worker_puts_its_leases_back(frontier: RedisFrontier) -> None
     assert frontier.release("w") == 1
     assert frontier.counts(1) == (1, 0)
     assert frontier.live_workers() == []
+
+
+def test_a_redirect_or_retry_ends_its_lease_in_the_same_step(frontier: RedisFrontier) -> None:
+    _start(frontier, 1)
+    frontier.push(1, b"a", score=0, key="page a")
+    frontier.push(1, b"b", score=0, key="page b")
+    frontier.beat("w", ttl=60)
+    first = frontier.pop("w", lease_seconds=60)
+    second = frontier.pop("w", lease_seconds=60)
+    assert first is not None
+    assert second is not None
+    assert frontier.counts(1) == (0, 2)
+    # a's redirect to b: b was seen, so nothing is queued, and a's lease is over anyway
+    assert frontier.push(1, b"a->b", score=0, key="page b", ending=("w", first.member)) == "seen"
+    assert frontier.counts(1) == (0, 1)
+    assert frontier.leases_of("w") == 1
+    # b's retry (no key): queued, and b's lease ends with it
+    assert frontier.push(1, b"b again", score=0, ending=("w", second.member)) == "ok"
+    assert frontier.counts(1) == (1, 0)
+    assert frontier.ack("w", [first.member, second.member]) == 0  # ended once, already

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy.exceptions import NotConfigured
 
@@ -18,10 +19,16 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 _ATTR = "_trawl_worker"
+logger = logging.getLogger(__name__)
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+# Seconds a deferred Redis command waits at most for a round trip to go with (the
+# requests a response led to, host slots given back): others see them by then.
+FLUSH_SOON_SECONDS = 0.01
 
 
 @dataclass
@@ -31,6 +38,22 @@ class WorkerContext:
     tracker: LeaseTracker
     redis_url: str
     _crawls: dict[int, CrawlConfig] = field(default_factory=dict)
+    _flush_call: Any = None
+
+    def flush_soon(self) -> None:
+        """Send the frontier's deferred commands within FLUSH_SOON_SECONDS, with whatever
+        else this turn of the reactor defers (one round trip for a page's requests)."""
+        if self._flush_call is None or not self._flush_call.active():
+            from twisted.internet import reactor
+
+            self._flush_call = cast(Any, reactor).callLater(FLUSH_SOON_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        try:
+            self.frontier.flush()
+        except Exception:  # kept for the next round trip
+            logger.exception("Could not send the deferred frontier commands; will retry")
+            self.flush_soon()
 
     def crawl(self, crawl_id: int) -> CrawlConfig:
         """A crawl's configuration, read from Redis once."""

@@ -24,14 +24,15 @@ P:alive:<worker>, P:leases:<worker>.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crawler.engine.scope import SeedPlan
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.commands.core import Script
 
 DEFAULT_PREFIX = "trawl"
 RUNNING, FINISHED, TIMEOUT, CANCELLED = "running", "finished", "timeout", "cancelled"
@@ -42,9 +43,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# ARGV: prefix, crawl, key ('' = no dedupe), score, data, seed, max_pages, variant, max_variants
+# ARGV: prefix, crawl, key ('' = no dedupe), score, data, seed, max_pages, variant,
+# max_variants, worker, lease member ('' = none): the lease (of a request this one
+# redirects or retries) ends in the same step, whatever the admission says.
 _PUSH = """
 local P, c = ARGV[1], ARGV[2]
+if ARGV[11] ~= '' and redis.call('ZREM', P..':leases:'..ARGV[10], ARGV[11]) == 1 then
+  redis.call('DECR', P..':inflight:'..string.match(ARGV[11], '^(%d+)|'))
+end
 if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 'ended' end
 local key = ARGV[3]
 if key ~= '' then
@@ -66,25 +72,35 @@ redis.call('ZADD', P..':queue:'..c, ARGV[4], ARGV[5])
 return 'ok'
 """
 
-# ARGV: prefix, worker, lease seconds
+# ARGV: prefix, worker, lease seconds, most requests to lease; returns the leased members
+# (round robin over the running crawls, one request per crawl per turn)
 _POP = _NOW + """
 local P, w = ARGV[1], ARGV[2]
 local crawls = redis.call('SMEMBERS', P..':crawls')
 local n = #crawls
-if n == 0 then return false end
+local out = {}
+if n == 0 then return out end
 table.sort(crawls)
+local deadline = now + tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
 local start = redis.call('INCR', P..':rr') % n
-for i = 0, n - 1 do
+local empty = 0
+local i = 0
+while #out < want and empty < n do
   local c = crawls[((start + i) % n) + 1]
+  i = i + 1
   local got = redis.call('ZPOPMIN', P..':queue:'..c)
   if #got > 0 then
     local member = c..'|'..got[2]..'|'..got[1]
-    redis.call('ZADD', P..':leases:'..w, now + tonumber(ARGV[3]), member)
+    redis.call('ZADD', P..':leases:'..w, deadline, member)
     redis.call('INCR', P..':inflight:'..c)
-    return member
+    out[#out + 1] = member
+    empty = 0
+  else
+    empty = empty + 1
   end
 end
-return false
+return out
 """
 
 # ARGV: prefix, worker, member...
@@ -168,6 +184,9 @@ return 1
 """
 
 
+_Deferred = tuple["Script | None", tuple[Any, ...], Callable[[Any], None] | None]
+
+
 @dataclass(frozen=True)
 class Lease:
     """A request a worker holds: `member` identifies it in Redis; `data` is the encoded
@@ -197,11 +216,20 @@ class CrawlConfig:
 
 
 class RedisFrontier:
-    """The frontier's operations for one Redis server and key prefix."""
+    """The frontier's operations for one Redis server and key prefix.
+
+    A worker sends most of its commands in few round trips: pushes and other commands
+    whose answer it need not wait for are deferred (`defer_push`, `defer`) and go out
+    with the next round trip it makes anyway (a pop, an ack, a host slot: `call`), or
+    with `flush`. Deferred commands always reach Redis before the commands of the round
+    trip that carries them, so a lease is never acked before the requests its response
+    led to are queued."""
 
     def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client
         self.prefix = prefix
+        # (script or None for a plain command, arguments, callback for the answer)
+        self._pending: list[_Deferred] = []
         self._push = client.register_script(_PUSH)
         self._pop = client.register_script(_POP)
         self._ack = client.register_script(_ACK)
@@ -277,28 +305,113 @@ class RedisFrontier:
     def push(
         self, crawl_id: int, data: bytes, *, score: float | str, key: str = "",
         seed: int = 0, max_pages: int | None = None, variant: str = "",
-        max_variants: int = 0,
+        max_variants: int = 0, ending: tuple[str, bytes] | None = None,
     ) -> str:
         """Admit one encoded request; returns 'ok' or why not: seen, trap, page_limit,
         ended (its crawl is no longer running). An empty `key` skips the seen check
-        (a redirect or retry of a leased request)."""
+        (a retry of a leased request, or an image's redirect). `ending` (worker, lease
+        member): the lease of the request this one follows from ends in the same atomic
+        step, so a worker dying in between neither loses the request nor fetches it
+        twice."""
+        worker, member = ending or ("", b"")
         result = self._push(args=[
             self.prefix, crawl_id, key, score, data, seed,
-            "" if max_pages is None else max_pages, variant, max_variants,
+            "" if max_pages is None else max_pages, variant, max_variants, worker, member,
         ])
         return result.decode() if isinstance(result, bytes) else str(result)
 
+    def defer_push(self, crawl_id: int, data: bytes, *, score: float | str, key: str = "",
+                   seed: int = 0, max_pages: int | None = None, variant: str = "",
+                   max_variants: int = 0, ending: tuple[str, bytes] | None = None,
+                   then: Callable[[str], None] | None = None) -> None:
+        """`push`, sent with the next round trip; `then` gets its answer."""
+        worker, member = ending or ("", b"")
+        args = (self.prefix, crawl_id, key, score, data, seed,
+                "" if max_pages is None else max_pages, variant, max_variants, worker, member)
+        self._pending.append((self._push, args,
+                              None if then is None else lambda r: then(_text(r))))
+
+    def defer(self, *command: Any) -> None:
+        """A command whose answer nobody waits for, sent with the next round trip."""
+        self._pending.append((None, command, None))
+
+    @property
+    def deferred(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Send the deferred commands now."""
+        self.call()
+
+    def call(self, *calls: tuple[Script, Sequence[Any]]) -> list[Any]:
+        """The deferred commands, then these script calls, in one round trip; returns the
+        calls' answers. If the round trip fails, the deferred commands are kept for the
+        next one."""
+        batch = [*self._pending, *((script, tuple(args), None) for script, args in calls)]
+        self._pending = []
+        if not batch:
+            return []
+        try:
+            results = self._send(batch)
+        except Exception:
+            self._pending[:0] = batch[:len(batch) - len(calls)]
+            raise
+        failure: Exception | None = None
+        for (_script, _args, then), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                failure = failure or result
+            elif then is not None:
+                then(result)
+        answers = results[len(results) - len(calls):] if calls else []
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        if failure is not None:
+            raise failure  # a deferred command failed: say so (the caller logs it)
+        return answers
+
+    def _send(self, batch: Sequence[_Deferred]) -> list[Any]:
+        from redis.exceptions import NoScriptError
+
+        def run(items: Sequence[_Deferred]) -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for script, args, _then in items:
+                if script is None:
+                    pipe.execute_command(*args)
+                else:
+                    pipe.execute_command("EVALSHA", script.sha, 0, *args)
+            return list(pipe.execute(raise_on_error=False))
+
+        results = run(batch)
+        # Scripts the server does not know (it restarted): load them, run those again.
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            for script in {batch[i][0] for i in missing}:
+                assert script is not None
+                script.sha = self.client.script_load(script.script)
+            for i, result in zip(missing, run([batch[i] for i in missing]), strict=True):
+                results[i] = result
+        return results
+
     def pop(self, worker: str, lease_seconds: float) -> Lease | None:
-        member = self._pop(args=[self.prefix, worker, lease_seconds])
-        return Lease.parse(member) if member else None
+        leases = self.pop_many(worker, lease_seconds, 1)
+        return leases[0] if leases else None
+
+    def pop_many(self, worker: str, lease_seconds: float, most: int) -> list[Lease]:
+        """Lease up to `most` requests (the deferred commands go first)."""
+        (members,) = self.call((self._pop, (self.prefix, worker, lease_seconds, most)))
+        return [Lease.parse(member) for member in members or ()]
 
     def ack(self, worker: str, members: Iterable[bytes]) -> int:
-        """End leases whose results are committed; returns how many were still held (a
-        lease reaped meanwhile counts 0: its request is being crawled again)."""
+        """End leases whose results are committed (the deferred commands go first: the
+        requests their responses led to are queued before); returns how many were still
+        held (a lease reaped meanwhile counts 0: its request is being crawled again)."""
         batch = list(members)
         if not batch:
+            self.flush()
             return 0
-        return int(self._ack(args=[self.prefix, worker, *batch]))
+        (done,) = self.call((self._ack, (self.prefix, worker, *batch)))
+        return int(done)
 
     # --- workers --------------------------------------------------------------------
     def beat(self, worker: str, ttl: float) -> None:
@@ -314,7 +427,8 @@ class RedisFrontier:
 
     def release(self, worker: str) -> int:
         """Re-queue every lease of `worker` (it is stopping) and forget it."""
-        moved = int(self._reap(args=[self.prefix, worker]))
+        (moved,) = self.call((self._reap, (self.prefix, worker)))
+        moved = int(moved)
         self.client.delete(self.key("alive", worker))
         return moved
 

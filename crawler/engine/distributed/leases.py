@@ -99,11 +99,13 @@ class LeaseTracker:
             held.items -= 1
             self._maybe_complete(held)
 
+    def get(self, token: str) -> HeldRequest | None:
+        return self._held.get(token)
+
     def transferred(self, token: str) -> None:
-        """A redirect or retry of the leased request was queued: the lease is over."""
-        held = self._held.pop(token, None)
-        if held is not None:
-            self.frontier.ack(self.worker_id, [held.lease.member])
+        """A redirect or retry of the leased request was queued, and its lease ended in
+        the same step (RedisFrontier.push with `ending`): forget it here."""
+        self._held.pop(token, None)
 
     def release(self, tokens: Iterable[str]) -> int:
         """The requests' results are committed: end their leases in Redis."""

@@ -6,12 +6,20 @@ for its host in Redis: at most TRAWL_HOST_CONCURRENCY requests in flight for one
 across all workers, and TRAWL_HOST_DELAY seconds at least between two requests' starts.
 A slot is given back when the response (or the error) comes back, and expires after the
 download timeout if its worker died holding it.
+
+Without a delay, a slot given back is kept by its worker for IDLE_SECONDS before it goes
+back to Redis: the engine's next request for that host (it usually comes within the same
+turn of the reactor) takes it without a round trip. The slot still counts in Redis all
+the while, so the limit holds across workers; a slot is reused only while its deadline in
+Redis leaves a whole download's time.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -49,23 +57,33 @@ end
 return '0'
 """
 POLL_CAP = 1.0  # seconds: longest single wait before asking again
+IDLE_SECONDS = 0.1  # a slot given back waits this long for this worker's next request
 
 
 class HostLimitMiddleware:
     """Downloader middleware (placed last, next to the downloader)."""
 
     def __init__(self, frontier: RedisFrontier, worker_id: str, stats: StatsCollector, *,
-                 concurrency: int, delay: float, hold_seconds: float) -> None:
+                 concurrency: int, delay: float, hold_seconds: float,
+                 download_timeout: float = 30.0,
+                 flush_soon: Callable[[], None] | None = None) -> None:
         self.frontier = frontier
+        self.flush_soon = flush_soon or frontier.flush
         self.worker_id = worker_id
         self.stats = stats
         self.concurrency = concurrency
         self.delay = delay
         self.hold_seconds = hold_seconds
         self._acquire = frontier.client.register_script(_ACQUIRE)
-        self._held: dict[int, tuple[str, str]] = {}  # id(request) -> (host key, holder)
+        # id(request) -> (host, holder, when the slot was taken from Redis)
+        self._held: dict[int, tuple[str, str, float]] = {}
+        # host -> slots given back, kept for reuse: (holder, taken, given back)
+        self._idle: dict[str, list[tuple[str, float, float]]] = {}
+        self._sweep: Any = None
         self._ids = itertools.count(1)
         self._locks: dict[str, DeferredLock] = {}
+        # A slot is reused only while its Redis deadline is a whole download away.
+        self.reuse_within = max(0.0, hold_seconds - download_timeout)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostLimitMiddleware:
@@ -75,12 +93,16 @@ class HostLimitMiddleware:
         return cls(context.frontier, context.worker_id, crawler.stats,
                    concurrency=s.getint("TRAWL_HOST_CONCURRENCY"),
                    delay=s.getfloat("TRAWL_HOST_DELAY"),
-                   hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0)
+                   hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0,
+                   download_timeout=s.getfloat("DOWNLOAD_TIMEOUT"),
+                   flush_soon=context.flush_soon)
 
     async def process_request(self, request: Request) -> None:
         if self.concurrency <= 0 and self.delay <= 0:
             return
         host = (urlsplit(request.url).netloc or "").lower()
+        if self._take_idle(host, request):
+            return
         holder = f"{self.worker_id}/{next(self._ids)}"
         waited = 0.0
         # Requests for one host queue here, in this process: only the first asks Redis,
@@ -89,9 +111,14 @@ class HostLimitMiddleware:
         await maybe_deferred_to_future(lock.acquire())
         try:
             while True:
-                wait = float(self._acquire(args=[
+                if self._take_idle(host, request):
+                    return
+                # One round trip with whatever this worker deferred (slots given back,
+                # requests to queue).
+                (answer,) = self.frontier.call((self._acquire, (
                     self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                    self.hold_seconds]))
+                    self.hold_seconds)))
+                wait = float(answer)
                 if wait <= 0:
                     break
                 wait = min(wait, POLL_CAP)
@@ -103,7 +130,18 @@ class HostLimitMiddleware:
                 self._locks.pop(host, None)
         if waited:
             self.stats.inc_value("trawl/politeness/waits")
-        self._held[id(request)] = (self.frontier.key("host", host), holder)
+        self._held[id(request)] = (host, holder, time.monotonic())
+
+    def _take_idle(self, host: str, request: Request) -> bool:
+        """Give the request a slot this worker just gave back: no round trip."""
+        idle = self._idle.get(host)
+        while idle:
+            holder, taken, _given = idle.pop()
+            if time.monotonic() - taken < self.reuse_within:
+                self._held[id(request)] = (host, holder, taken)
+                return True
+            self._release(host, holder)
+        return False
 
     def process_response(self, request: Request, response: Response) -> Response:
         self._give_back(request)
@@ -115,5 +153,35 @@ class HostLimitMiddleware:
 
     def _give_back(self, request: Request) -> None:
         held = self._held.pop(id(request), None)
-        if held is not None:
-            self.frontier.client.zrem(*held)
+        if held is None:
+            return
+        host, holder, taken = held
+        now = time.monotonic()
+        if self.delay <= 0 and now - taken < self.reuse_within:
+            self._idle.setdefault(host, []).append((holder, taken, now))
+            if self._sweep is None or not self._sweep.active():
+                self._sweep = cast(Any, reactor).callLater(IDLE_SECONDS, self.sweep)
+            return
+        self._release(host, holder)
+
+    def _release(self, host: str, holder: str) -> None:
+        """Give the slot back in Redis with the next round trip (within FLUSH_SOON_SECONDS)."""
+        self.frontier.defer("ZREM", self.frontier.key("host", host), holder)
+        self.flush_soon()
+
+    def sweep(self) -> None:
+        """Give back the slots idle for IDLE_SECONDS."""
+        now = time.monotonic()
+        for host, idle in list(self._idle.items()):
+            keep = []
+            for slot in idle:
+                if now - slot[2] < IDLE_SECONDS:
+                    keep.append(slot)
+                else:
+                    self._release(host, slot[0])
+            if keep:
+                self._idle[host] = keep
+            else:
+                del self._idle[host]
+        if self._idle:
+            self._sweep = cast(Any, reactor).callLater(IDLE_SECONDS, self.sweep)

@@ -30,12 +30,16 @@ WORKER_SETTINGS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         **DOWNLOADER_MIDDLEWARES,
         f"{_PACKAGE}.politeness.HostLimitMiddleware": 950,  # next to the downloader
+        # A worker outlives crawls: hashed URLs are read at each crawl's start, not once.
+        "crawler.engine.middlewares.conditional.ConditionalImageMiddleware": None,
+        f"{_PACKAGE}.conditional.PerCrawlConditionalMiddleware": 560,
     },
     # Match in the reactor, where ReloadingMatchPipeline swaps in a new matcher when the
     # lists change (hash workers keep the matcher file they mapped at start).
     "TRAWL_MATCH_IN_HASH_POOL": False,
     "TRAWL_REDIS_PREFIX": "trawl",  # key prefix: one frontier per prefix on a server
     "TRAWL_LEASE_SECONDS": 300.0,  # a request not done by then is crawled again
+    "TRAWL_LEASE_BATCH": 4,  # requests leased per round trip to Redis
     "TRAWL_WORKER_HEARTBEAT": 1.0,  # seconds between heartbeats, reaps and crawl-end checks
     "TRAWL_WORKER_TTL": 10.0,  # a worker silent this long is dead: its leases are re-queued
     "TRAWL_HOST_CONCURRENCY": 8,  # requests in flight per host, across all workers (0: off)

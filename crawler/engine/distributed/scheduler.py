@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy.http import Request as ScrapyRequest
+from scrapy.http.request import _find_method
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.engine.distributed.context import WorkerContext, worker_context
 from crawler.engine.distributed.leases import LEASE_META, request_key
+from crawler.engine.scope import ScopeError, canonicalize_url
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+    from crawler.engine.distributed.frontier import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +44,29 @@ class LeasedPriorityQueue(PriorityQueue):
     pushes and pops of the shared frontier."""
 
     def _encode_request(self, request: Request) -> bytes:
-        data = request.to_dict(spider=self.spider)
+        # Request.to_dict(spider=...) finds a callback's name with inspect.getmembers over
+        # the whole spider, for every request; a bound method of the spider names itself.
+        # So this is Request.to_dict with that one change.
+        data: dict[str, Any] = {"url": request.url, "callback": self._name(request.callback),
+                                "errback": self._name(request.errback),
+                                "headers": dict(request.headers)}
+        for attr in request.attributes:
+            data.setdefault(attr, getattr(request, attr))
+        if type(request) is not ScrapyRequest:
+            data["_class"] = f"{type(request).__module__}.{type(request).__name__}"
         data["meta"] = {k: v for k, v in data["meta"].items() if k not in LOCAL_META}
         encoded: bytes = self.serializer.dumps(data)
         return encoded
+
+    def _name(self, method: Any) -> Any:
+        if not callable(method):
+            return method
+        func = getattr(method, "__func__", None)
+        name = getattr(func, "__name__", "")
+        if getattr(method, "__self__", None) is self.spider and name and \
+                getattr(getattr(self.spider, name, None), "__func__", None) is func:
+            return name
+        return _find_method(self.spider, method)
 
     def decode(self, data: bytes) -> Request:
         request: Request = self._decode_request(data)
@@ -53,12 +78,16 @@ class LeasedScheduler(Scheduler):
     next request of any running crawl."""
 
     def __init__(self, context: WorkerContext, stats: StatsCollector | None, *,
-                 lease_seconds: float, max_query_variants: int,
+                 lease_seconds: float, max_query_variants: int, lease_batch: int = 1,
                  empty_poll: float = EMPTY_POLL_SECONDS) -> None:
         super().__init__(server=context.frontier.client, persist=True)
         self.context = context
         self.stats = stats
         self.lease_seconds = lease_seconds
+        self.lease_batch = max(1, lease_batch)
+        # Leased in one round trip, not handed to the engine yet (a stopping worker's
+        # `release` puts them back with the others).
+        self._leased: deque[Lease] = deque()
         self.max_query_variants = max_query_variants
         self.empty_poll = empty_poll
         self.lqueue: LeasedPriorityQueue | None = None
@@ -69,6 +98,7 @@ class LeasedScheduler(Scheduler):
         s = crawler.settings
         return cls(worker_context(crawler), crawler.stats,
                    lease_seconds=s.getfloat("TRAWL_LEASE_SECONDS"),
+                   lease_batch=s.getint("TRAWL_LEASE_BATCH", 1),
                    max_query_variants=s.getint("TRAWL_TRAP_MAX_QUERY_VARIANTS"))
 
     def open(self, spider: Spider) -> None:
@@ -76,6 +106,7 @@ class LeasedScheduler(Scheduler):
         self.lqueue = LeasedPriorityQueue(self.server, spider, self.context.frontier.key("queue"))
 
     def close(self, reason: str) -> None:
+        self._leased.clear()
         moved = self.context.frontier.release(self.context.worker_id)
         if moved:
             logger.info("Put %d leased requests back in the frontier", moved)
@@ -96,37 +127,70 @@ class LeasedScheduler(Scheduler):
         data = self.lqueue._encode_request(request)
         frontier = self.context.frontier
         token = request.meta.get(LEASE_META)
-        if token is not None:  # a redirect or retry of a leased request: the lease moves on
-            result = frontier.push(crawl_id, data, score=-request.priority)
-            self.context.tracker.transferred(token)
-            return result == "ok"
         kind = request.meta.get("trawl_kind", "page")
+        if token is not None:  # a redirect or retry of a leased request: the lease moves on
+            return self._follow(request, token, kind, crawl_id, seed, data)
+
         max_pages, variant = None, ""
         if kind == "page":
             max_pages = self.context.crawl(crawl_id).plans[seed].max_pages
             parts = urlsplit(request.url)
             if parts.query:
                 variant = f"{parts.netloc}{parts.path}"
-        result = frontier.push(
+        # Sent with the next round trip (at the latest FLUSH_SOON_SECONDS from now): a
+        # page's requests go out together. Scrapy is told it was queued; what the
+        # frontier answered is counted when the answer comes.
+        frontier.defer_push(
             crawl_id, data, score=-request.priority, key=request_key(kind, request.url),
             seed=seed, max_pages=max_pages, variant=variant,
-            max_variants=self.max_query_variants,
+            max_variants=self.max_query_variants, then=self._admitted,
         )
+        self.context.flush_soon()
+        return True
+
+    def _admitted(self, result: str) -> None:
         if result == "ok":
             self._empty_until = 0.0
             self._count("scheduler/enqueued/redis")
         elif result not in ("seen", "ended"):
             self._count(f"trawl/drop/{result}")
-        return result == "ok"
+
+    def _follow(self, request: Request, token: str, kind: str, crawl_id: int, seed: int,
+                data: bytes) -> bool:
+        """Queue a retry or redirect of the leased request `token`, ending its lease in the
+        same step. A page's redirect target is admitted like any page of the crawl, once
+        (as the dupefilter of one process does): if the crawl has seen it, the target is
+        not fetched again. A retry (same URL) and an image's redirect (the image is stored
+        under the URL it was requested by, as in one process) skip the seen check."""
+        frontier = self.context.frontier
+        held = self.context.tracker.get(token)
+        ending = (self.context.worker_id, held.lease.member) if held is not None else None
+        key = ""
+        if kind == "page" and (held is None or request_key(kind, request.url) != held.key):
+            key = request_key(kind, _canonical(request.url))  # a redirect, not a retry
+        def admitted(result: str) -> None:
+            if result == "ok":
+                self._empty_until = 0.0
+            elif key and result == "seen":
+                self._count("trawl/drop/redirect_seen")
+
+        frontier.defer_push(crawl_id, data, score=-request.priority, key=key, seed=seed,
+                            ending=ending, then=admitted)
+        self.context.tracker.transferred(token)
+        self.context.flush_soon()
+        return True
 
     def next_request(self) -> Request | None:
         assert self.lqueue is not None
-        if time.monotonic() < self._empty_until:
-            return None  # the frontier was empty a moment ago: do not ask at every tick
-        lease = self.context.frontier.pop(self.context.worker_id, self.lease_seconds)
-        if lease is None:
-            self._empty_until = time.monotonic() + self.empty_poll
-            return None
+        if not self._leased:
+            if time.monotonic() < self._empty_until:
+                return None  # the frontier was empty a moment ago: do not ask at every tick
+            self._leased.extend(self.context.frontier.pop_many(
+                self.context.worker_id, self.lease_seconds, self.lease_batch))
+            if not self._leased:
+                self._empty_until = time.monotonic() + self.empty_poll
+                return None
+        lease = self._leased.popleft()
         try:
             request = self.lqueue.decode(lease.data)
         except Exception:  # not ours to crawl: end the lease so it is not retried forever
@@ -135,9 +199,21 @@ class LeasedScheduler(Scheduler):
             self._count("trawl/drop/undecodable")
             return None
         kind = str(request.meta.get("trawl_kind", "page"))
-        request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, request.url)
+        # An image is stored, and its request committed, under the URL it was requested by
+        # (two image URLs redirecting to one target are two images); a page under its own.
+        redirects = request.meta.get("redirect_urls") if kind == "image" else None
+        url = redirects[0] if redirects else request.url
+        request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, url)
         self._count("scheduler/dequeued/redis")
         return request
+
+
+def _canonical(url: str) -> str:
+    """The URL as the crawl's seen keys have it (links are canonicalised when found)."""
+    try:
+        return canonicalize_url(url)
+    except ScopeError:
+        return url
 
 
 def encode_start_request(url: str, meta: dict[str, Any], *, priority: int = 0) -> bytes:

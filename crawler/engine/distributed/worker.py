@@ -93,6 +93,7 @@ class WorkerExtension:
 
     def _tick(self) -> None:
         frontier = self.context.frontier
+        frontier.flush()
         frontier.beat(self.worker_id, self.ttl)
         moved = frontier.reap()
         if moved:

@@ -8,7 +8,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.engine.context import store_for
-from storage.media import get_media_by_url, iter_media_digests
+from storage.media import get_media_by_url, iter_hashed_urls
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -39,7 +39,7 @@ class ConditionalImageMiddleware:
 
     def spider_opened(self) -> None:
         """One pass over the stored digests, so a URL never hashed costs no query."""
-        self._hashed = {hash(row.url) for row in iter_media_digests(self.store)}
+        self._hashed = {hash(url) for url in iter_hashed_urls(self.store)}
         self.stats.set_value("trawl/stored_media", len(self._hashed))
 
     def process_request(self, request: Request) -> None:
