@@ -81,6 +81,8 @@ class Decoded:
     # pdqhash's float luma of the full image (perceptual.pdq_luma_of), on the fast path at
     # scale 1 when rgb is not kept.
     pdq_luma: npt.NDArray[np.float32] | None = None
+    # `luma` as an array, when scale > 1 (the fast path hashes it; one copy out of Pillow).
+    pixels: npt.NDArray[np.uint8] | None = None
 
 
 def _min_side(scale: int) -> int:
@@ -205,9 +207,7 @@ def open_and_decode(
                 lum = pdq_luma_of(img, luma)
             elif scale == 1:
                 rgb = np.asarray(_convert(img, "RGB"))
-            coarse = None
-            if scale > 1 and min(luma.size) // 2 >= COARSE_MIN_SIDE:
-                coarse = luma.reduce(2)
+            pixels, coarse = _reduced_arrays(luma, scale)
             # Transparent pixels count as the white a page shows them on; otherwise the
             # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
             flat = flatness(img if _transparent(img) else luma if coarse is None else coarse)
@@ -228,7 +228,8 @@ def open_and_decode(
                 height=height,
             ) from None
         jpeg = fmt == "jpeg" and img.mode in ("L", "RGB")
-        if jpeg and _jpeg_ends_early(data, luma, scale, draft):
+        if jpeg and _jpeg_ends_early(data, np.asarray(luma) if pixels is None else pixels,
+                                     scale, draft):
             raise DecodeRefused(
                 "undecodable",
                 f"The body is {name} whose header claims {width} x {height} pixels, but its "
@@ -238,7 +239,19 @@ def open_and_decode(
                 height=height,
             )
     return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
-                   frames_capped=frames_capped, pdq_luma=lum)
+                   frames_capped=frames_capped, pdq_luma=lum, pixels=pixels)
+
+
+def _reduced_arrays(
+    luma: Image.Image, scale: int
+) -> tuple[npt.NDArray[np.uint8] | None, Image.Image | None]:
+    """For a reduced decode (scale > 1): the luma as an array (copied out of Pillow once,
+    for the hashes and the truncation check) and its further 2x2 reduction (Decoded.coarse,
+    None below COARSE_MIN_SIDE); (None, None) at scale 1."""
+    if scale == 1:
+        return None, None
+    coarse = luma.reduce(2) if min(luma.size) // 2 >= COARSE_MIN_SIDE else None
+    return np.asarray(luma), coarse
 
 
 def _open(data: bytes, fmt: str, name: str) -> Image.Image:
@@ -283,7 +296,7 @@ def _draft(
 
 
 def _jpeg_ends_early(
-    data: bytes, luma: Image.Image, scale: int, draft: tuple[int, int] | None
+    data: bytes, luma: npt.NDArray[np.uint8], scale: int, draft: tuple[int, int] | None
 ) -> bool:
     """Truncated data must never hash, and libjpeg decodes a JPEG whose data stops at a
     marker before its last block without an error (matchers.jpegtail tells them apart).
@@ -298,4 +311,4 @@ def _jpeg_ends_early(
             again.load()
             return np.asarray(_convert(again, "L"))
 
-    return ends_early(data, np.asarray(luma), scale, redecode)
+    return ends_early(data, luma, scale, redecode)

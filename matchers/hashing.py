@@ -216,7 +216,8 @@ def _decode_and_hash(
         if tone_share(decoded.luma) < GRAPHIC_TONE_SHARE:
             coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
             size = (decoded.width, decoded.height)
-            hashes = fast_hashes(np.asarray(decoded.luma), size, decoded.scale, coarse)
+            pixels = np.asarray(decoded.luma) if decoded.pixels is None else decoded.pixels
+            hashes = fast_hashes(pixels, size, decoded.scale, coarse)
             if hashes is not None:
                 return decoded, hashes, "reduced"
             path = "near_ties"

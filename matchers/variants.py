@@ -165,13 +165,12 @@ def _plain_sides(luma: Image.Image) -> set[str]:
     w, h = luma.size
     strips = {"top": (0, 1, w, 2), "bottom": (0, h - 2, w, h - 1), "left": (1, 0, 2, h),
               "right": (w - 2, 0, w - 1, h)}
-    plain = set()
-    for side, strip in strips.items():
-        total = np.cumsum([0, *luma.crop(strip).histogram()])  # total[i]: below level i
-        densest = (total[_PLAIN_WIDTH:] - total[:-_PLAIN_WIDTH]).max()
-        if densest >= (1 - BORDER_OUTLIERS) * total[-1]:
-            plain.add(side)
-    return plain
+    hists = np.array([luma.crop(strip).histogram() for strip in strips.values()])
+    total = np.zeros((len(strips), 257), dtype=np.int64)  # total[:, i]: below level i
+    np.cumsum(hists, axis=1, out=total[:, 1:])
+    densest = (total[:, _PLAIN_WIDTH:] - total[:, :-_PLAIN_WIDTH]).max(axis=1)
+    plain = densest >= (1 - BORDER_OUTLIERS) * total[:, -1]
+    return {side for side, is_plain in zip(strips, plain.tolist(), strict=True) if is_plain}
 
 
 def _caption_depth(a: FloatArray) -> tuple[int, float]:
