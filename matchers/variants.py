@@ -324,13 +324,17 @@ def _fits(box: Box, w: int, h: int) -> bool:
 
 
 def variant_hashes(
-    luma: Image.Image, scale: int = 1, lum: npt.NDArray[np.float32] | None = None
+    luma: Image.Image,
+    scale: int = 1,
+    lum: npt.NDArray[np.float32] | None = None,
+    regions: list[Region] | None = None,
 ) -> tuple[VariantHashes, ...]:
     """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
     1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
-    decode made one (otherwise the grey image stands for it, within a few bits)."""
+    decode made one (otherwise the grey image stands for it, within a few bits).
+    `regions`: find_regions(luma), when the caller has it already."""
     out = []
-    for region in find_regions(luma):
+    for region in find_regions(luma) if regions is None else regions:
         crop = luma.crop(region.box)
         left, top, right, bottom = region.box
         part = (
