@@ -529,6 +529,7 @@ def ab_speed(old: str, rounds: int, quick: bool) -> list[str]:
     """CPU images/s of this tree's hash_image, REV's and the reference, alternated."""
     import json
     import pickle
+    import shutil
     import subprocess
     import tempfile
 
@@ -575,6 +576,7 @@ def ab_speed(old: str, rounds: int, quick: bool) -> list[str]:
             if child.stdin is not None:
                 child.stdin.close()
             child.wait()
+        shutil.rmtree(work, ignore_errors=True)  # the images and REV's extracted tree
     new, before, ref = names
     lines = [
         f"| images | n | {new} ms/img (min / median / max) | {before} ms/img | reference ms/img |"
