@@ -3,11 +3,17 @@
     python3 bench/bench_hashing.py            # full run (~30 min), prints Markdown
     python3 bench/bench_hashing.py --quick    # smaller sets, for a smoke test
     python3 bench/bench_hashing.py --sections real,blas   # only some sections
+    python3 bench/bench_hashing.py --sections ab --old main   # this tree vs a revision
 
 Real images (bench/realimages.py; needs the `bench` extra): fidelity of hash_image (fast) to
 imagehash/pdqhash on the full decode, per image class and size class (p50/p99/max), the path
 the fast path took, and CPU images/s of hash_image and the reference pipeline over the same
 bytes, alternated round by round in one process (min/median/max over rounds).
+
+Before/after (`ab`, with --old REV): hash_image of this tree, hash_image as of git revision
+REV, and the reference pipeline, each in its own worker process pinned to the same CPU, over
+the same bytes (the crawl bench's 1024x768 photos, and the real set), round by round in a
+rotating order; CPU images/s per group, min/median/max over rounds.
 
 BLAS: CPU per image of hash_image in fresh processes with and without OPENBLAS_NUM_THREADS.
 
@@ -476,7 +482,127 @@ def blas_threads(quick: bool) -> list[str]:
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-SECTIONS = ("real", "blas", "generated", "meta")
+# --- before / after: this tree against a git revision ---------------------------------------
+
+# A contender's worker: imports hash_image from the tree at argv[1] ("reference": the
+# reference pipeline), reads the images, warms up, then for each line on stdin hashes every
+# image once and prints the CPU seconds of each as one JSON line.
+_AB_CHILD = """
+import json, os, pickle, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+tree, images = sys.argv[1], sys.argv[2]
+if tree == "reference":
+    sys.path.insert(0, {root!r})
+    from bench.bench_hashing import reference_pipeline as fn
+else:
+    sys.path.insert(0, tree)
+    from matchers.hashing import hash_image as fn
+    import matchers
+    assert matchers.__file__.startswith(tree), matchers.__file__
+with open(images, "rb") as f:
+    datas = pickle.load(f)
+for d in datas:
+    fn(d)
+for _line in sys.stdin:
+    times = []
+    for d in datas:
+        c0 = time.process_time()
+        fn(d)
+        times.append(time.process_time() - c0)
+    print(json.dumps(times), flush=True)
+"""
+
+
+def _ab_tree(rev: str, folder: Path) -> Path:
+    """The matchers package as of `rev`, extracted into `folder` (an importable tree)."""
+    import subprocess
+    import tarfile
+
+    archive = subprocess.run(["git", "archive", rev, "matchers"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def ab_speed(old: str, rounds: int, quick: bool) -> list[str]:
+    """CPU images/s of this tree's hash_image, REV's and the reference, alternated."""
+    import json
+    import pickle
+    import shutil
+    import subprocess
+    import tempfile
+
+    from crawler.sitegen.bench import pool_jpeg
+    from crawler.sitegen.images import with_jpeg_comment
+
+    crawl = [with_jpeg_comment(pool_jpeg(i), f"{i}-0".encode()) for i in range(20 if quick else 60)]
+    real = realimages.real_images(quick=quick)
+    datas = crawl + [i.data for i in real]
+    groups: dict[str, list[int]] = {"crawl bench: JPEG 1024x768 ~150 KB": list(range(len(crawl)))}
+    for j, image in enumerate(real, start=len(crawl)):
+        groups.setdefault(image.kind, []).append(j)
+        groups.setdefault("mixed: the real set", []).append(j)
+        groups.setdefault(f"path: {hash_path(image.data)}", []).append(j)
+    work = Path(tempfile.mkdtemp(prefix="trawl-ab-"))
+    (work / "images.pkl").write_bytes(pickle.dumps(datas))
+    trees = {"this tree": str(ROOT), f"{old}": str(_ab_tree(old, work / "old")),
+             "reference": "reference"}
+    children = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", _AB_CHILD.format(root=str(ROOT)), tree,
+             str(work / "images.pkl")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=work,
+        )
+        for name, tree in trees.items()
+    }
+    names = list(children)
+    times = {name: np.zeros((rounds, len(datas))) for name in names}
+    loads = [os.getloadavg()[0]]
+    try:
+        for r in range(rounds):
+            order = names[r % len(names):] + names[: r % len(names)]
+            for name in order if r % 2 == 0 else order[::-1]:
+                child = children[name]
+                assert child.stdin is not None
+                assert child.stdout is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                times[name][r] = json.loads(child.stdout.readline())
+            loads.append(os.getloadavg()[0])
+            print(f"# round {r + 1}/{rounds} done", file=sys.stderr)
+    finally:
+        for child in children.values():
+            if child.stdin is not None:
+                child.stdin.close()
+            child.wait()
+        shutil.rmtree(work, ignore_errors=True)  # the images and REV's extracted tree
+    new, before, ref = names
+    lines = [
+        f"| images | n | {new} ms/img (min / median / max) | {before} ms/img | reference ms/img |"
+        f" {new} vs {before} (median) | {new} vs reference | {before} vs reference |",
+        "|---|---:|---|---|---|---:|---:|---:|",
+    ]
+    for group, idx in groups.items():
+        ms = {name: times[name][:, idx].sum(axis=1) / len(idx) * 1000 for name in names}
+        spread = {name: " / ".join(f"{v:.2f}" for v in (m.min(), np.median(m), m.max()))
+                  for name, m in ms.items()}
+        med = {name: float(np.median(m)) for name, m in ms.items()}
+        lines.append(
+            f"| {group} | {len(idx)} | {spread[new]} | {spread[before]} | {spread[ref]} |"
+            f" {med[before] / med[new]:.2f}x | {med[ref] / med[new]:.1f}x |"
+            f" {med[ref] / med[before]:.1f}x |"
+        )
+    lines.append("")
+    lines.append(
+        f"{rounds} rounds, each contender in its own process pinned to the same CPU, order "
+        f"rotating; 1-minute load average {' -> '.join(f'{v:.1f}' for v in loads)} (before "
+        "the first round and after each)."
+    )
+    return lines
+
+
+SECTIONS = ("real", "blas", "generated", "meta", "ab")
 
 
 def main() -> None:
@@ -485,10 +611,14 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (default 0)")
     parser.add_argument("--rounds", type=int, default=0, help="speed rounds (default 5, quick 3)")
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}"
+        "--sections", default="real,blas,generated,meta", help=f"comma-separated, of {', '.join(SECTIONS)}"
     )
+    parser.add_argument("--old", default=None,
+                        help="git revision hash_image is compared with in the ab section")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
+    if "ab" in sections and args.old is None:
+        parser.error("the ab section needs --old REV")
     load = os.getloadavg()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start. "
@@ -521,6 +651,10 @@ def main() -> None:
     if "meta" in sections:
         print("\n### PDQ vs Meta's published hashes (PDQMD5TestData.csv)\n")
         print("\n".join(meta_reference()))
+    if "ab" in sections:
+        rounds = args.rounds or (3 if args.quick else 5)
+        print(f"\n### Before / after: hash_image of this tree vs {args.old} (one core, CPU)\n")
+        print("\n".join(ab_speed(args.old, rounds, args.quick)))
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ def flatness(image: Image.Image) -> float:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    thumb = image.convert("L").resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    grey = image if image.mode == "L" else image.convert("L")
+    thumb = grey.resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
     levels = np.asarray(thumb, dtype=np.uint8).ravel() // (256 // FLATNESS_LEVELS)
     counts = np.sort(np.bincount(levels, minlength=FLATNESS_LEVELS))[::-1]
     return float(counts[:FLATNESS_TONES].sum() / levels.size)

@@ -25,6 +25,13 @@ from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 # and JPEGs too small to reduce, get the reference hashes exactly.
 FAST_MIN_SIDE = 256
 FAST_MIN_SIDE_DEEP = 384
+# 4x is allowed down to FAST_MIN_SIDE_4X: the limits above were measured on line art, which
+# the fast path now decodes in full whatever the draft (a graphic: hashing.tone_share), and
+# on the real bench set's photographs 4x down to 192 px stays within the fidelity bounds
+# (pHash/dHash p99 2, PDQ p99 6 in every size class) at a quarter of 2x's pixels to hash.
+# 8x down to 192 px does not (PDQ 12, dHash 7 on a 3000 px JPEG graphic at 8x), so 8x
+# keeps FAST_MIN_SIDE_DEEP.
+FAST_MIN_SIDE_4X = 192
 # pHash resizes to 32x32 with a filter tens of pixels wide, so on the fast path it (and
 # flatness's 64x64 box thumbnail) is computed from a further 2x2 box reduction of the
 # reduced luma whenever its short side stays at or above COARSE_MIN_SIDE: a quarter of the
@@ -81,16 +88,19 @@ class Decoded:
     # pdqhash's float luma of the full image (perceptual.pdq_luma_of), on the fast path at
     # scale 1 when rgb is not kept.
     pdq_luma: npt.NDArray[np.float32] | None = None
+    # `luma` as an array, when scale > 1 (the fast path hashes it; one copy out of Pillow).
+    pixels: npt.NDArray[np.uint8] | None = None
 
 
 def _min_side(scale: int) -> int:
-    return FAST_MIN_SIDE if scale <= 2 else FAST_MIN_SIDE_DEEP
+    return {2: FAST_MIN_SIDE, 4: FAST_MIN_SIDE_4X}.get(scale, FAST_MIN_SIDE_DEEP)
 
 
-def draft_scale(width: int, height: int) -> int:
-    """The JPEG DCT scale (8, 4, 2 or 1) the fast path decodes an image of this size at."""
+def draft_scale(width: int, height: int, max_scale: int = 8) -> int:
+    """The JPEG DCT scale (8, 4, 2 or 1, at most `max_scale`) the fast path decodes an image
+    of this size at."""
     short = min(width, height)
-    return next((s for s in (8, 4, 2) if short // s >= _min_side(s)), 1)
+    return next((s for s in (8, 4, 2) if s <= max_scale and short // s >= _min_side(s)), 1)
 
 
 def count_frames(img: Image.Image, cap: int = MAX_COUNTED_FRAMES) -> tuple[int, bool]:
@@ -162,7 +172,14 @@ def _transparent(img: Image.Image) -> bool:
 
 
 def open_and_decode(
-    data: bytes, fmt: str, *, max_pixels: int, fast: bool, full: bool = False, grey: bool = False
+    data: bytes,
+    fmt: str,
+    *,
+    max_pixels: int,
+    fast: bool,
+    full: bool = False,
+    grey: bool = False,
+    max_scale: int = 8,
 ) -> Decoded:
     """Decode the first frame of `data` (already sniffed as `fmt`) for hashing.
 
@@ -170,7 +187,8 @@ def open_and_decode(
     without an RGB copy where the mode allows; fast=False decodes in full and keeps RGB for
     the reference libraries. `grey` (with fast and full) decodes a JPEG's luma channel alone
     at full size: no colour conversion, and the hashes read it in place of the luma of the
-    decoded colours, within a few bits of them (bench/RESULTS.md). Raises DecodeRefused
+    decoded colours, within a few bits of them (bench/RESULTS.md). `max_scale` caps the
+    reduction (matchers.hashing hashes variants on at most a 2x draft). Raises DecodeRefused
     (too_large before any pixel is decoded; undecodable for broken data).
     """
     if ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -195,7 +213,9 @@ def open_and_decode(
         _check_pixels(name, width, height, max_pixels)
         frames, frames_capped = count_frames(img)
         scale, draft = (
-            _draft(img, fmt, fast=fast, full=full, grey=grey) if fmt == "jpeg" else (1, None)
+            _draft(img, fast=fast, full=full, grey=grey, max_scale=max_scale)
+            if fmt == "jpeg"
+            else (1, None)
         )
         try:
             img.load()
@@ -205,9 +225,7 @@ def open_and_decode(
                 lum = pdq_luma_of(img, luma)
             elif scale == 1:
                 rgb = np.asarray(_convert(img, "RGB"))
-            coarse = None
-            if scale > 1 and min(luma.size) // 2 >= COARSE_MIN_SIDE:
-                coarse = luma.reduce(2)
+            pixels, coarse = _reduced_arrays(luma, scale)
             # Transparent pixels count as the white a page shows them on; otherwise the
             # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
             flat = flatness(img if _transparent(img) else luma if coarse is None else coarse)
@@ -228,7 +246,8 @@ def open_and_decode(
                 height=height,
             ) from None
         jpeg = fmt == "jpeg" and img.mode in ("L", "RGB")
-        if jpeg and _jpeg_ends_early(data, luma, scale, draft):
+        if jpeg and _jpeg_ends_early(data, np.asarray(luma) if pixels is None else pixels,
+                                     scale, draft):
             raise DecodeRefused(
                 "undecodable",
                 f"The body is {name} whose header claims {width} x {height} pixels, but its "
@@ -238,7 +257,19 @@ def open_and_decode(
                 height=height,
             )
     return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
-                   frames_capped=frames_capped, pdq_luma=lum)
+                   frames_capped=frames_capped, pdq_luma=lum, pixels=pixels)
+
+
+def _reduced_arrays(
+    luma: Image.Image, scale: int
+) -> tuple[npt.NDArray[np.uint8] | None, Image.Image | None]:
+    """For a reduced decode (scale > 1): the luma as an array (copied out of Pillow once,
+    for the hashes and the truncation check) and its further 2x2 reduction (Decoded.coarse,
+    None below COARSE_MIN_SIDE); (None, None) at scale 1."""
+    if scale == 1:
+        return None, None
+    coarse = luma.reduce(2) if min(luma.size) // 2 >= COARSE_MIN_SIDE else None
+    return np.asarray(luma), coarse
 
 
 def _open(data: bytes, fmt: str, name: str) -> Image.Image:
@@ -260,7 +291,7 @@ def _open(data: bytes, fmt: str, name: str) -> Image.Image:
 
 
 def _draft(
-    img: Image.Image, fmt: str, *, fast: bool, full: bool, grey: bool
+    img: Image.Image, *, fast: bool, full: bool, grey: bool, max_scale: int
 ) -> tuple[int, tuple[int, int] | None]:
     """Set a JPEG's decoder draft before loading: the DCT scale it will decode at, and the
     size the draft asked for in mode L (None: no draft), which a second decode of the same
@@ -271,7 +302,7 @@ def _draft(
         return 1, (width, height)
     if not fast or full:
         return 1, None
-    scale = draft_scale(width, height)
+    scale = draft_scale(width, height, max_scale)
     if scale == 1:
         return 1, None
     # Pillow picks the largest scale s with width // s and height // s at least the request,
@@ -283,7 +314,7 @@ def _draft(
 
 
 def _jpeg_ends_early(
-    data: bytes, luma: Image.Image, scale: int, draft: tuple[int, int] | None
+    data: bytes, luma: npt.NDArray[np.uint8], scale: int, draft: tuple[int, int] | None
 ) -> bool:
     """Truncated data must never hash, and libjpeg decodes a JPEG whose data stops at a
     marker before its last block without an error (matchers.jpegtail tells them apart).
@@ -298,4 +329,4 @@ def _jpeg_ends_early(
             again.load()
             return np.asarray(_convert(again, "L"))
 
-    return ends_early(data, np.asarray(luma), scale, redecode)
+    return ends_early(data, luma, scale, redecode)

@@ -22,7 +22,7 @@ from matchers.decode import (
 from matchers.digests import Digests, VariantHashes
 from matchers.perceptual import PerceptualHashes, exact_hashes, fast_hashes, reference_hashes
 from matchers.sniff import SUPPORTED_LIST, describe_kind, sniff_format, sniff_kind
-from matchers.variants import list_variant_hashes, variant_hashes
+from matchers.variants import find_regions, list_variant_hashes, variant_hashes
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -52,6 +52,12 @@ def tone_share(luma: Image.Image) -> float:
     levels = np.asarray(luma.histogram(), dtype=np.int64).reshape(32, 8).sum(axis=1)
     return float(np.sort(levels)[-GRAPHIC_TONES:].sum() / max(1, levels.sum()))
 
+
+# Variants (a framed or captioned picture's inner part) are hashed on at most a 2x draft:
+# a 4x draft's crop is small enough that its PDQ drifts past 10 bits from the picture's own
+# (a 1229 x 922 framed photo: 14 bits). Few images have variants; only those are decoded
+# again at 2x when the first draft was deeper.
+VARIANT_MAX_SCALE = 2
 
 # Images whose header claims more pixels are refused before decoding (status too_large).
 # 50 MP covers phone and camera photos (8000 x 6000 is 48 MP) while bounding one decode to
@@ -108,9 +114,10 @@ def hash_image(
     animation is hashed on its first frame (`frames` counts them).
 
     fast=True (the default) hashes large JPEGs decoded at reduced scale (draft mode), never
-    below FAST_MIN_SIDE (256) pixels on the short side (FAST_MIN_SIDE_DEEP, 384, for 4x and
-    8x), unless the reduced image cannot decide the bits: graphics (see tone_share) and
-    images whose hash values sit on near-ties are decoded in full. Every other image
+    below FAST_MIN_SIDE (256) pixels on the short side at 2x (FAST_MIN_SIDE_4X, 192, at 4x;
+    FAST_MIN_SIDE_DEEP, 384, at 8x), unless the reduced image cannot decide the bits:
+    graphics (see tone_share) and images whose hash values sit on near-ties are decoded in
+    full. Every other image
     (other formats, small JPEGs) gets the reference hashes exactly, computed more cheaply.
     The reduced hashes stay within a few bits of the reference (bench/RESULTS.md has the
     measured distribution). fast=False runs imagehash.phash/dhash and pdqhash.compute on the
@@ -144,7 +151,7 @@ def hash_image(
         if crops and decoded.rgb is not None:
             inner = list_variant_hashes(decoded.luma, decoded.rgb)
         elif variants:
-            inner = variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma)
+            inner = _variant_hashes(data, fmt, decoded, max_pixels)
     except DecodeRefused as refused:
         return replace(
             base,
@@ -216,7 +223,8 @@ def _decode_and_hash(
         if tone_share(decoded.luma) < GRAPHIC_TONE_SHARE:
             coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
             size = (decoded.width, decoded.height)
-            hashes = fast_hashes(np.asarray(decoded.luma), size, decoded.scale, coarse)
+            pixels = np.asarray(decoded.luma) if decoded.pixels is None else decoded.pixels
+            hashes = fast_hashes(pixels, size, decoded.scale, coarse)
             if hashes is not None:
                 return decoded, hashes, "reduced"
             path = "near_ties"
@@ -229,6 +237,21 @@ def _decode_and_hash(
     if decoded.rgb is None:
         raise AssertionError("a decode with fast=False always keeps its RGB pixels")
     return decoded, reference_hashes(decoded.luma, decoded.rgb), "full"
+
+
+def _variant_hashes(
+    data: bytes, fmt: str, decoded: Decoded, max_pixels: int
+) -> tuple[VariantHashes, ...]:
+    """variant_hashes of the decode, or of a 2x draft when `decoded` is deeper and has any
+    (VARIANT_MAX_SCALE)."""
+    regions = find_regions(decoded.luma)
+    if not regions:
+        return ()
+    if decoded.scale > VARIANT_MAX_SCALE:
+        finer = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True,
+                                max_scale=VARIANT_MAX_SCALE)
+        return variant_hashes(finer.luma, finer.scale, finer.pdq_luma)
+    return variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma, regions)
 
 
 def _unsupported(kind: str | None, size: int) -> str:

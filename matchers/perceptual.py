@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import PIL
 import scipy.fftpack
+import scipy.sparse
 from PIL import Image
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -235,6 +236,17 @@ def band_down(band: Band, x: npt.NDArray[Any]) -> FloatArray:
     return out
 
 
+@lru_cache(maxsize=128)
+def _pdq_sparse(n_full: int, scale: int) -> Any:
+    """PDQ's folded operator along one axis as a CSR matrix (64 x ceil(n_full / scale)).
+
+    For the fast path's reduced luma, where the band loop's 64 Python iterations cost more
+    than their few multiply-adds: one sparse product (scipy's C loop over the non-zeros)
+    gives the same rows up to float32 summation order.
+    """
+    return scipy.sparse.csr_matrix(operator("pdq", n_full, scale))
+
+
 def band_across(band: Band, y: FloatArray) -> FloatArray:
     """`y @ dense.T` for the operator `band` stands for (64 x columns of y)."""
     cols, weights = band
@@ -258,6 +270,24 @@ _PDQ_DCT_MATRIX.flags.writeable = False
 
 
 # --- the hashes from their small images -----------------------------------------------------
+
+
+def _phash_dct_rows() -> FloatArray:
+    """Rows 0..7 of scipy.fftpack's unnormalised 32-point DCT-II (2 cos(pi k (2n + 1) / 64)).
+
+    The fast path needs only the 8x8 low band of the thumbnail's DCT, so `D @ thumb @ D.T`
+    gives it in two small products instead of two full FFT-based transforms (the values
+    agree to ~1e-12; the reduced thumbnail is an approximation anyway). The exact path keeps
+    scipy's transform, whose rounding imagehash's bits come from.
+    """
+    k = np.arange(PHASH_SIZE)[:, None]
+    n = np.arange(PHASH_THUMB)[None, :]
+    rows: FloatArray = 2.0 * np.cos(math.pi * k * (2 * n + 1) / (2 * PHASH_THUMB))
+    return rows
+
+
+_PHASH_DCT_ROWS = _phash_dct_rows()
+_PHASH_DCT_ROWS.flags.writeable = False
 
 
 def phash_from_thumbnail(pixels: npt.NDArray[Any]) -> str:
@@ -290,21 +320,29 @@ def pdq_from_grid(grid: FloatArray) -> tuple[str, int]:
 _PDQ_SIGNS = np.where(np.arange(1, PDQ_DCT + 1) % 2 == 0, 1.0, -1.0).astype(np.float32)
 
 
+def pdq_coefficients(grid: FloatArray) -> FloatArray:
+    """PDQ's 16x16 DCT coefficients of the 64x64 grid [vertical freq, horizontal freq]."""
+    coeffs: FloatArray = _PDQ_DCT_MATRIX @ grid @ _PDQ_DCT_MATRIX.T
+    return coeffs
+
+
 def pdq_dihedral_from_grid(
-    grid: FloatArray, *, dihedral: bool = True
+    grid: FloatArray, *, dihedral: bool = True, coeffs: FloatArray | None = None
 ) -> tuple[str, int, tuple[str, ...]]:
     """PDQ hash, quality and the seven other orientations' hashes from the 64x64 grid.
 
     The orientations come from the one DCT, as Meta's pdqhash.compute_dihedral computes
     them (a flip negates the odd-frequency coefficients along its axis; a transpose
-    transposes the coefficient matrix), so they agree bit for bit with it.
+    transposes the coefficient matrix), so they agree bit for bit with it. `coeffs`, if
+    given, is pdq_coefficients(grid), already computed by the caller.
     """
     grid = grid.astype(np.float32, copy=False)
     hundred, scale = np.float32(100.0), np.float32(255.0)
     dv = np.trunc((grid[:-1, :] - grid[1:, :]) * hundred / scale)
     dh = np.trunc((grid[:, :-1] - grid[:, 1:]) * hundred / scale)
     quality = min(100, int(np.abs(dv).sum() + np.abs(dh).sum()) // 90)
-    coeffs = _PDQ_DCT_MATRIX @ grid @ _PDQ_DCT_MATRIX.T  # [vertical freq, horizontal freq]
+    if coeffs is None:
+        coeffs = pdq_coefficients(grid)
     if not dihedral:
         return _pdq_bits(coeffs), quality, ()
     vflip = coeffs * _PDQ_SIGNS[:, None]  # image flipped top-bottom
@@ -391,9 +429,10 @@ PDQ_MARGIN = 2.0
 PDQ_NEAR_TIES = 48
 
 
-def phash_near_ties(low: FloatArray) -> int:
+def phash_near_ties(low: FloatArray, median: float | None = None) -> int:
     """pHash coefficients (of 64) within PHASH_MARGIN of their median, the median pair aside."""
-    gaps = np.sort(np.abs(low.ravel() - np.median(low)))
+    centre = np.median(low) if median is None else median
+    gaps = np.sort(np.abs(low.ravel() - centre))
     return int(np.count_nonzero(gaps[2:] < PHASH_MARGIN))
 
 
@@ -402,6 +441,16 @@ def pdq_near_ties(coeffs: FloatArray) -> int:
     flat = coeffs.ravel()
     median = np.partition(flat, 127)[127]
     return int(np.count_nonzero(np.abs(flat - median) < PDQ_MARGIN)) - 1
+
+
+def reduced_pdq_grid(x: FloatArray, full_size: tuple[int, int], scale: int) -> FloatArray:
+    """pdq_grid for the fast path's reduced luma: the rows as one sparse product, the
+    columns (64 rows of them by then) as one dense one; the same values up to float32
+    summation order, at a fraction of the band loop's fixed cost on a small image."""
+    full_w, full_h = full_size
+    rows = np.asarray(_pdq_sparse(full_h, scale) @ x)
+    grid: FloatArray = rows @ operator("pdq", full_w, scale).T
+    return grid
 
 
 def fast_hashes(
@@ -431,25 +480,28 @@ def fast_hashes(
         operator("phash", full_w, source_scale),
         _vertical_first(full_size, (PHASH_THUMB, PHASH_THUMB)),
     ).astype(np.float64)
-    low = _phash_low(thumb)
-    if phash_near_ties(low) > PHASH_NEAR_TIES:
+    low: FloatArray = _PHASH_DCT_ROWS @ thumb @ _PHASH_DCT_ROWS.T
+    middle = np.partition(low.ravel(), (31, 32))[31:33]
+    median = float(middle[0] + middle[1]) / 2  # np.median's value, without its overhead
+    if phash_near_ties(low, median) > PHASH_NEAR_TIES:
         return None
+    if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
+        pdq, quality = PDQ_EMPTY, 0
+        dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7
+    else:
+        grid = reduced_pdq_grid(x, full_size, scale)
+        coeffs = pdq_coefficients(grid)
+        if pdq_near_ties(coeffs) > PDQ_NEAR_TIES:
+            return None
+        pdq, quality, dihedral = pdq_dihedral_from_grid(grid, coeffs=coeffs)
     dthumb = _pillow_resize(
         x,
         operator("dhash_height", full_h, scale),
         operator("dhash_width", full_w, scale),
         _vertical_first(full_size, (DHASH_SIZE + 1, DHASH_SIZE)),
     )
-    if full_w < PDQ_MIN_HASHABLE_DIM or full_h < PDQ_MIN_HASHABLE_DIM:
-        pdq, quality = PDQ_EMPTY, 0
-        dihedral: tuple[str, ...] = (PDQ_EMPTY,) * 7
-    else:
-        grid = pdq_grid(x, full_size, scale)
-        if pdq_near_ties(_PDQ_DCT_MATRIX @ grid @ _PDQ_DCT_MATRIX.T) > PDQ_NEAR_TIES:
-            return None
-        pdq, quality, dihedral = pdq_dihedral_from_grid(grid)
     return PerceptualHashes(
-        phash=_phash_bits(low),
+        phash=bits_to_hex((low > median).ravel()),
         dhash=dhash_from_thumbnail(dthumb),
         pdq=pdq,
         pdq_quality=quality,

@@ -165,13 +165,12 @@ def _plain_sides(luma: Image.Image) -> set[str]:
     w, h = luma.size
     strips = {"top": (0, 1, w, 2), "bottom": (0, h - 2, w, h - 1), "left": (1, 0, 2, h),
               "right": (w - 2, 0, w - 1, h)}
-    plain = set()
-    for side, strip in strips.items():
-        total = np.cumsum([0, *luma.crop(strip).histogram()])  # total[i]: below level i
-        densest = (total[_PLAIN_WIDTH:] - total[:-_PLAIN_WIDTH]).max()
-        if densest >= (1 - BORDER_OUTLIERS) * total[-1]:
-            plain.add(side)
-    return plain
+    hists = np.array([luma.crop(strip).histogram() for strip in strips.values()])
+    total = np.zeros((len(strips), 257), dtype=np.int64)  # total[:, i]: below level i
+    np.cumsum(hists, axis=1, out=total[:, 1:])
+    densest = (total[:, _PLAIN_WIDTH:] - total[:, :-_PLAIN_WIDTH]).max(axis=1)
+    plain = densest >= (1 - BORDER_OUTLIERS) * total[:, -1]
+    return {side for side, is_plain in zip(strips, plain.tolist(), strict=True) if is_plain}
 
 
 def _caption_depth(a: FloatArray) -> tuple[int, float]:
@@ -325,13 +324,17 @@ def _fits(box: Box, w: int, h: int) -> bool:
 
 
 def variant_hashes(
-    luma: Image.Image, scale: int = 1, lum: npt.NDArray[np.float32] | None = None
+    luma: Image.Image,
+    scale: int = 1,
+    lum: npt.NDArray[np.float32] | None = None,
+    regions: list[Region] | None = None,
 ) -> tuple[VariantHashes, ...]:
     """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
     1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
-    decode made one (otherwise the grey image stands for it, within a few bits)."""
+    decode made one (otherwise the grey image stands for it, within a few bits).
+    `regions`: find_regions(luma), when the caller has it already."""
     out = []
-    for region in find_regions(luma):
+    for region in find_regions(luma) if regions is None else regions:
         crop = luma.crop(region.box)
         left, top, right, bottom = region.box
         part = (

@@ -17,6 +17,7 @@ from crawler.sitegen import images as gen
 from matchers.confidence import FLAT_AT, flatness
 from matchers.decode import (
     FAST_MIN_SIDE,
+    FAST_MIN_SIDE_4X,
     FAST_MIN_SIDE_DEEP,
     draft_scale,
     open_and_decode,
@@ -172,10 +173,10 @@ def test_fast_path_stays_close_to_the_reference(make: Make, phash_tolerance: int
 @pytest.mark.parametrize(
     ("size", "scale"),
     [
-        ((1024, 768), 2),
-        ((800, 600), 2),
-        ((1920, 1080), 2),  # 4x would leave 270 px, under FAST_MIN_SIDE_DEEP
-        ((3000, 2000), 4),
+        ((1024, 768), 4),  # 4x leaves 192 px: FAST_MIN_SIDE_4X
+        ((800, 600), 2),  # 4x would leave 150 px
+        ((1920, 1080), 4),
+        ((3000, 2000), 4),  # 8x would leave 250 px, under FAST_MIN_SIDE_DEEP
         ((6000, 4000), 8),
         ((511, 900), 1),
         ((300, 200), 1),
@@ -187,7 +188,8 @@ def test_jpeg_draft_keeps_enough_pixels(size: tuple[int, int], scale: int) -> No
     assert draft_scale(*size) == decoded.scale == scale
     assert (decoded.width, decoded.height) == size
     if scale > 1:
-        assert min(decoded.luma.size) >= (FAST_MIN_SIDE if scale == 2 else FAST_MIN_SIDE_DEEP)
+        least = {2: FAST_MIN_SIDE, 4: FAST_MIN_SIDE_4X}.get(scale, FAST_MIN_SIDE_DEEP)
+        assert min(decoded.luma.size) >= least
     assert (decoded.pdq_luma is None) == (scale > 1)  # a full decode carries PDQ's luma
 
 
