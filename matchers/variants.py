@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from matchers.confidence import flatness
+from matchers.confidence import FLAT_AT, FLATNESS_SIDE, flatness
 from matchers.digests import VariantHashes
 from matchers.perceptual import PDQ_GRID, exact_hashes
 
@@ -37,12 +37,24 @@ FloatArray = npt.NDArray[np.float32]
 THUMB_SIDE = 160
 # A border line's pixels lie within this many grey levels of the edge's tone ...
 BORDER_TOLERANCE = 14.0
+# A line whose median tone is further than TIGHT_NOISE times the edge line's noise (a robust
+# standard deviation) plus TIGHT_FLOOR from the edge's tone ends the border too, even when
+# its pixels are within BORDER_TOLERANCE: a band of another plain tone (an off-white frame,
+# grey 241, around a graphic's white margin, 255) is a step, not more border.
+TIGHT_NOISE = 4.0
+TIGHT_FLOOR = 5.0
 # ... all but this share of them (noise, JPEG ringing).
 BORDER_OUTLIERS = 0.03
 # One of the first three picture lines past a border differs from the border's tone by
 # more than BORDER_TOLERANCE on at least this share of its pixels: a step, not a fade (a
 # dark scene fading out towards an edge is not a border).
 STEP_SHARE = 0.3
+# On a flat graphic (FLAT_AT) a full-size line with more than this share of its pixels off
+# the margin's tone is the drawing's (a thin line crossing it), not margin; in the thumbnail
+# any pixel off is. Only for a clean margin (its edge line's noise at most CLEAN_NOISE grey
+# levels): a grainy frame keeps BORDER_OUTLIERS.
+FLAT_OUTLIERS = 0.002
+CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
 MIN_CUT = 0.015
 # What remains after cutting is at least this share of each side, and PDQ's grid in pixels.
@@ -81,6 +93,14 @@ def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
     return np.asarray(thumb, dtype=np.float32), w / thumb.width, h / thumb.height
 
 
+def _is_flat(thumb: FloatArray) -> bool:
+    """Whether the thumbnail is of a flat graphic, as `matchers.confidence.flatness` and
+    FLAT_AT judge it (a photo's fade to black or white is then not mistaken for a margin)."""
+    small = Image.fromarray(np.clip(thumb, 0, 255).astype(np.uint8)).resize(
+        (FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    return flatness(small) >= FLAT_AT
+
+
 def _lines(a: FloatArray, side: str) -> FloatArray:
     """`a` turned so that its rows run inwards from `side` (row 0 is the edge line)."""
     if side == "top":
@@ -96,15 +116,31 @@ def _is_border(line: FloatArray, tone: float) -> bool:
     return float(np.mean(np.abs(line - tone) > BORDER_TOLERANCE)) <= BORDER_OUTLIERS
 
 
-def _border_depth(a: FloatArray) -> tuple[int, float, bool]:
-    """(depth, tone, stepped): lines of one tone from row 0 of `a`, and whether a sharp
-    step to the picture ends them (depth 0 if there are none, or too many)."""
+def _noise(line: FloatArray, tone: float) -> float:
+    """A robust standard deviation of the line's pixels about `tone`."""
+    return 1.4826 * float(np.median(np.abs(line - tone)))
+
+
+def _tone_step(lines: FloatArray, edge: FloatArray, tone: float) -> npt.NDArray[np.bool_]:
+    """Per line: is its median tone a step away from the edge line's `tone` (see TIGHT_NOISE)?"""
+    steps: npt.NDArray[np.bool_] = (
+        np.abs(np.median(lines, axis=1) - tone) > TIGHT_NOISE * _noise(edge, tone) + TIGHT_FLOOR)
+    return steps
+
+
+def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int, float, bool]:
+    """(depth, tone, stepped): lines of one tone from row 0 of `a` (all but `outliers` of
+    their pixels), and whether a sharp step to the picture ends them (depth 0 if there are
+    none, or too many)."""
     tone = float(np.median(a[0]))
+    if _noise(a[0], tone) > CLEAN_NOISE:
+        outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     limit = int(len(a) * (1 - MIN_KEEP))
     # Every line's share of pixels off the edge's tone, in one pass (lines past `limit`
-    # and a few more for the step).
+    # and a few more for the step); a line of another plain tone counts as all off.
     off = np.mean(np.abs(a[: limit + 4] - tone) > BORDER_TOLERANCE, axis=1)
-    picture = np.flatnonzero(off > BORDER_OUTLIERS)
+    off[_tone_step(a[: limit + 4], a[0], tone)] = 1.0
+    picture = np.flatnonzero(off > outliers)
     depth = int(picture[0]) if len(picture) else len(off)
     if depth == 0 or depth > limit:
         return 0, tone, False
@@ -113,13 +149,20 @@ def _border_depth(a: FloatArray) -> tuple[int, float, bool]:
     return depth, tone, stepped >= STEP_SHARE
 
 
-def _border_cuts(thumb: FloatArray, sides: Collection[str] = SIDES) -> dict[str, int]:
+def _border_cuts(
+    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False
+) -> dict[str, int]:
     """Thumbnail lines to cut per side. A border ends at a step; one whose step is soft
     (the picture's edge near the frame's tone) is still cut when another side has a stepped
-    border of the same tone: frames and bars come in pairs or fours."""
+    border of the same tone: frames and bars come in pairs or fours. On a flat graphic
+    (`flat`) no step is needed: its plain margins are cut to the drawing's bounding box, on
+    the original as on a copy framed in the margins' own colour, so the two meet."""
     th, tw = thumb.shape
-    found = {side: _border_depth(_lines(thumb, side)) if side in sides else (0, -1.0, False)
-             for side in SIDES}
+    # A flat graphic's margin ends at its first drawn pixel (a thin line or a word is a
+    # few per cent of its line at most).
+    outliers = 0.0 if flat else BORDER_OUTLIERS
+    found = {side: _border_depth(_lines(thumb, side), outliers) if side in sides
+             else (0, -1.0, False) for side in SIDES}
     cuts = {}
     for side, (depth, tone, stepped) in found.items():
         paired = any(
@@ -128,11 +171,13 @@ def _border_cuts(thumb: FloatArray, sides: Collection[str] = SIDES) -> dict[str,
             if other != side
         )
         least = MIN_CUT * (th if side in ("top", "bottom") else tw)
-        cuts[side] = depth if depth >= least and (stepped or paired) else 0
+        cuts[side] = depth if depth >= least and (stepped or paired or flat) else 0
     return cuts
 
 
-def _refine(luma: Image.Image, side: str, coarse: int, per_line: float) -> int:
+def _refine(
+    luma: Image.Image, side: str, coarse: int, per_line: float, outliers: float = BORDER_OUTLIERS
+) -> int:
     """The border's depth in the luma's lines, near the thumbnail's estimate `coarse`.
 
     Only the lines around the estimate are read. A line is border while nearly all its
@@ -146,10 +191,13 @@ def _refine(luma: Image.Image, side: str, coarse: int, per_line: float) -> int:
     strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
              "right": (w - hi, 0, w, h)}[side]
     lines = _lines(np.asarray(luma.crop(strip), dtype=np.float32), side)
-    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    edge = lines[min(1, len(lines) - 1)]
+    tone = float(np.median(edge))
     window = lines[lo:hi]
+    if _noise(edge, tone) > CLEAN_NOISE:
+        outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
-    inside = np.flatnonzero(outside > BORDER_OUTLIERS)
+    inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone))
     return lo + int(inside[0]) if len(inside) else hi
 
 
@@ -220,9 +268,10 @@ def find_regions(luma: Image.Image) -> list[Region]:
     if not sides:
         return []
     thumb, fx, fy = _thumbnail(luma)
+    flat = _is_flat(thumb)
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
-    box = _trim(luma, full, thumb, sides)
+    box = _trim(luma, full, thumb, sides, flat)
     if box != full:
         regions.append(Region("trim", box))
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
@@ -233,7 +282,7 @@ def find_regions(luma: Image.Image) -> list[Region]:
         if band is None:
             continue
         side, band_box = band
-        again = _trim(luma, band_box)
+        again = _trim(luma, band_box, flat=flat)
         trimmed = start != full or again != band_box
         name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
         if all(again != region.box for region in regions):
@@ -252,6 +301,7 @@ def _trim(
     box: Box,
     thumb: FloatArray | None = None,
     sides: Collection[str] = SIDES,
+    flat: bool = False,
 ) -> Box:
     """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
     the whole luma's thumbnail when the caller has it (box is then the whole image), and
@@ -263,11 +313,13 @@ def _trim(
         fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
     if min(thumb.shape) < 16:
         return box
-    cuts = _border_cuts(thumb, sides)
+    cuts = _border_cuts(thumb, sides, flat)
     if not any(cuts.values()):
         return box
     per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
-    depth = {side: _refine(part, side, cut, per_line[side]) if cut else 0
+    # On a flat graphic a line with a few drawn pixels (FLAT_OUTLIERS) is the drawing's.
+    outliers = FLAT_OUTLIERS if flat else BORDER_OUTLIERS
+    depth = {side: _refine(part, side, cut, per_line[side], outliers) if cut else 0
              for side, cut in cuts.items()}
     left, top, right, bottom = box
     trimmed = (left + depth["left"], top + depth["top"], right - depth["right"],
@@ -359,8 +411,14 @@ def variant_hashes(
 
 # `trawl hash --variants crops`: besides the image's own hashes, the hashes of these crops
 # (left, top, right, bottom as shares of the width and height), each marked with its name
-# as a variant of the same known item. A re-post cropped by up to ~10% per side, evenly or
-# towards a corner, lands near one of them (bench/RESULTS.md, "Edited copies (variants)").
+# as a variant of the same known item. PDQ matches a crop only when the crawled window's
+# edges lie within ~1.5% of the stored one's, pHash (at its threshold of 6) within ~2%
+# (bench/RESULTS.md, "Edited copies (variants)"). The set: the six named crops (centre 90%
+# and 80%, the four 90% corners), and a grid whose every side is cut by 2.5% or 7.5%
+# (sixteen crops, `crop-l025-t075-r025-b025` = 2.5% off the left, 7.5% off the top, ...):
+# any crop of up to 10% per side, centred or not, has each edge within 2.5% of a stored
+# crop's, and most within 1.5%.
+CROP_GRID_CUTS = (0.025, 0.075)
 LIST_CROPS: dict[str, tuple[float, float, float, float]] = {
     "crop-centre-90": (0.05, 0.05, 0.95, 0.95),
     "crop-centre-80": (0.10, 0.10, 0.90, 0.90),
@@ -368,7 +426,19 @@ LIST_CROPS: dict[str, tuple[float, float, float, float]] = {
     "crop-top-right-90": (0.10, 0.0, 1.0, 0.90),
     "crop-bottom-left-90": (0.0, 0.10, 0.90, 1.0),
     "crop-bottom-right-90": (0.10, 0.10, 1.0, 1.0),
+    **{
+        f"crop-l{1000 * left:03.0f}-t{1000 * top:03.0f}-r{1000 * right:03.0f}"
+        f"-b{1000 * bottom:03.0f}": (left, top, 1 - right, 1 - bottom)
+        for left in CROP_GRID_CUTS
+        for top in CROP_GRID_CUTS
+        for right in CROP_GRID_CUTS
+        for bottom in CROP_GRID_CUTS
+    },
 }
+# The hash types a list stores for each crop, whatever else it holds: PDQ alone misses most
+# off-centre crops (it needs the edges within ~1.5%), pHash finds them (on photos in the
+# high tier: RELIABILITY; on flat graphics in the low tier).
+LIST_CROP_TYPES = ("pdq", "phash")
 # Also stored when the image has a border: its trimmed picture, so that a framed copy of a
 # graphic on a plain background (whose own margins a query-side trim cuts too) still meets
 # a hash of the same picture.
