@@ -16,6 +16,13 @@ What is cut away:
   background is one tone (text over it allowed), separated from the rest by an edge that
   runs across most of the width: the band ends where a mostly-background line meets a
   line that differs from the background almost everywhere.
+- On flat graphics drawn on a background (charts, diagrams, text, screenshots: `_is_flat`)
+  two more rules, because their own margins are as plain as a frame: a clean margin needs
+  no step and is cut up to the first drawn pixel (the drawing's bounding box, which the
+  list's `trim` variant of the original holds too), and a caption written on the
+  graphic's own background colour (no edge to find) is a first block of text lines
+  followed by a blank gap (top or bottom, within CAPTION_MAX): cut through the gap and
+  trimmed, `trim+uncaption-top`.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ STEP_SHARE = 0.3
 # any pixel off is. Only for a clean margin (its edge line's noise at most CLEAN_NOISE grey
 # levels): a grainy frame keeps BORDER_OUTLIERS.
 FLAT_OUTLIERS = 0.002
+BACKGROUND_SHARE = 0.4
 CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
 MIN_CUT = 0.015
@@ -68,6 +76,10 @@ CAPTION_BACKGROUND = 0.55
 # from the background on this share of its pixels, and no line after it (within
 # CAPTION_MAX) is background again (as the gap after a line of large text is).
 CAPTION_EDGE = 0.6
+# On a flat graphic, a caption in the graphic's own background colour is a block of text
+# lines (no line drawn on more than TEXT_DRAWN of its pixels), then a blank gap, then the
+# picture, all within CAPTION_MAX of the side.
+TEXT_DRAWN = 0.7
 SIDES = ("top", "bottom", "left", "right")
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
@@ -94,10 +106,15 @@ def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
 
 
 def _is_flat(thumb: FloatArray) -> bool:
-    """Whether the thumbnail is of a flat graphic, as `matchers.confidence.flatness` and
-    FLAT_AT judge it (a photo's fade to black or white is then not mistaken for a margin)."""
-    small = Image.fromarray(np.clip(thumb, 0, 255).astype(np.uint8)).resize(
-        (FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    """Whether the thumbnail is of a flat graphic drawn on a background: flat as
+    `matchers.confidence.flatness` and FLAT_AT judge it, and with one tone (within 2 grey
+    levels) covering BACKGROUND_SHARE of it (a night scene is flat by the first measure,
+    all its pixels being dark, but has no such background)."""
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
+    if (counts[5:] - counts[:-5]).max() < BACKGROUND_SHARE * pixels.size:
+        return False
+    small = Image.fromarray(pixels).resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
     return flatness(small) >= FLAT_AT
 
 
@@ -122,9 +139,13 @@ def _noise(line: FloatArray, tone: float) -> float:
 
 
 def _tone_step(lines: FloatArray, edge: FloatArray, tone: float) -> npt.NDArray[np.bool_]:
-    """Per line: is its median tone a step away from the edge line's `tone` (see TIGHT_NOISE)?"""
-    steps: npt.NDArray[np.bool_] = (
-        np.abs(np.median(lines, axis=1) - tone) > TIGHT_NOISE * _noise(edge, tone) + TIGHT_FLOOR)
+    """Per line: is its median tone a step away from the edge line's `tone` (see TIGHT_NOISE),
+    reached abruptly (within two lines: a sky's slow gradient is no step)?"""
+    limit = TIGHT_NOISE * _noise(edge, tone) + TIGHT_FLOOR
+    medians = np.median(lines, axis=1)
+    before = np.concatenate((medians[:1], medians[:1], medians[:-2]))[: len(medians)]
+    steps: npt.NDArray[np.bool_] = (np.abs(medians - tone) > limit) & (
+        np.abs(medians - before) > limit)
     return steps
 
 
@@ -259,7 +280,8 @@ def find_regions(luma: Image.Image) -> list[Region]:
     Empty for most images (no plain edge line): the cost is then four edge lines. With
     one, a thumbnail is scanned for borders (trim) and then for a caption band on what
     remains; a band's removal may uncover a frame, which is trimmed too (a caption added
-    over a framed picture). The name lists the steps taken (`trim+uncaption-top`).
+    over a framed picture). The name lists the steps taken (`trim+uncaption-top`). On a
+    flat graphic a caption in its own background colour is looked for too (top, bottom).
     """
     w, h = luma.size
     if min(w, h) < 2 * PDQ_GRID:
@@ -287,7 +309,57 @@ def find_regions(luma: Image.Image) -> list[Region]:
         name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
         if all(again != region.box for region in regions):
             regions.append(Region(name, again))
+    for side in ("top", "bottom") if flat else ():
+        cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
+        if cut is not None and all(cut != region.box for region in regions):
+            regions.append(Region(f"trim+uncaption-{side}", cut))
     return regions
+
+
+def _text_caption_depth(a: FloatArray) -> int:
+    """On a flat graphic, the thumbnail lines from row 0 of `a` down to the middle of the
+    gap after a first block of text-like lines (drawn, but mostly background), when the
+    gap ends within CAPTION_MAX of the side; 0 if there is none."""
+    n = len(a)
+    tone = float(np.median(a))  # a flat graphic's background
+    off = np.mean(np.abs(a - tone) > BORDER_TOLERANCE, axis=1)
+    drawn = np.flatnonzero(off > 0)
+    if not len(drawn) or drawn[0] > CAPTION_MAX * n:
+        return 0
+    start = int(drawn[0])
+    blank = np.flatnonzero(off[start:] == 0)
+    if not len(blank):
+        return 0
+    end = start + int(blank[0])  # the text block's end, the gap's first line
+    after = np.flatnonzero(off[end:] > 0)
+    if not len(after):
+        return 0
+    picture = end + int(after[0])
+    if picture > CAPTION_MAX * n or float(off[start:end].max()) > TEXT_DRAWN:
+        return 0
+    return (end + picture) // 2
+
+
+def _text_caption(
+    luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box, side: str
+) -> Box | None:
+    """`box` without a caption written on the graphic's own background along `side` (a
+    band with no edge to find: white text space over a white chart), trimmed; None if
+    there is none. The cut runs through the gap between the text and the picture, and the
+    trim that follows takes the rest of the gap."""
+    inner = _sub(thumb, fx, fy, box)
+    if min(inner.shape) < 16:
+        return None
+    depth = _text_caption_depth(_lines(inner, side))
+    if not depth:
+        return None
+    left, top, right, bottom = box
+    cut = round(depth * (bottom - top) / inner.shape[0])
+    without = (left, top + cut, right, bottom) if side == "top" else (left, top, right,
+                                                                      bottom - cut)
+    if not _fits(without, *luma.size):
+        return None
+    return _trim(luma, without, flat=True)
 
 
 def _sub(thumb: FloatArray, fx: float, fy: float, box: Box) -> FloatArray:
