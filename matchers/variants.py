@@ -294,21 +294,24 @@ def find_regions(luma: Image.Image) -> list[Region]:
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
     box = _trim(luma, full, thumb, sides, flat)
-    if box != full:
-        regions.append(Region("trim", box))
+    # On a flat graphic the trim to the drawing meets a list's `trim` variant; the trim at
+    # a frame's own edge (the graphic's margins kept) meets a list without one. Both.
+    boxes = dict.fromkeys((box, _trim(luma, full, thumb, sides) if flat else box))
+    regions += [Region("trim", trimmed) for trimmed in boxes if trimmed != full]
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
     # the band (its padding before the text looks like a border), on the whole image. Its
     # side starts plain either way: with the band's first line or with the border's.
-    for start in dict.fromkeys((box, full)):
+    for start in dict.fromkeys((*boxes, full)):
         band = _uncaption(luma, thumb, fx, fy, start, sides)
         if band is None:
             continue
         side, band_box = band
-        again = _trim(luma, band_box, flat=flat)
-        trimmed = start != full or again != band_box
-        name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
-        if all(again != region.box for region in regions):
-            regions.append(Region(name, again))
+        for flat_trim in dict.fromkeys((flat, False)):
+            again = _trim(luma, band_box, flat=flat_trim)
+            trimmed = start != full or again != band_box
+            name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
+            if all(again != region.box for region in regions):
+                regions.append(Region(name, again))
     for side in ("top", "bottom") if flat else ():
         cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
         if cut is not None and all(cut != region.box for region in regions):
