@@ -9,7 +9,9 @@ line drawings; crawler/sitegen/images), hashed as a hotline makes its list (`tra
 full decode), with and without the crop variants (`--variants crops`). Edited copies, each
 re-encoded as JPEG (q80, some resized to 75% first): frames of 3-20% in solid and noisy
 colours, letterbox and pillarbox bars, caption bars of 8-25% with text along the top or the
-bottom, crops of 3-15% per side (centre and off-centre). Recall per edit kind, for:
+bottom, crops of 3-15% per side (centre and off-centre, and each side cut by its own 0-10%).
+The crop list stores PDQ and pHash of every crop (as `trawl hash --variants crops` does;
+--crop-types to change). Recall per edit kind, for:
 
   before        query without variants, list without crops (the matcher as it was)
   variants      query-side variants (trim, uncaption-*), list without crops
