@@ -9,7 +9,9 @@ line drawings; crawler/sitegen/images), hashed as a hotline makes its list (`tra
 full decode), with and without the crop variants (`--variants crops`). Edited copies, each
 re-encoded as JPEG (q80, some resized to 75% first): frames of 3-20% in solid and noisy
 colours, letterbox and pillarbox bars, caption bars of 8-25% with text along the top or the
-bottom, crops of 3-15% per side (centre and off-centre). Recall per edit kind, for:
+bottom, crops of 3-15% per side (centre and off-centre, and each side cut by its own 0-10%).
+The crop list stores PDQ and pHash of every crop (as `trawl hash --variants crops` does;
+--crop-types to change). Recall per edit kind, for:
 
   before        query without variants, list without crops (the matcher as it was)
   variants      query-side variants (trim, uncaption-*), list without crops
@@ -88,6 +90,16 @@ def _crop(share: float, even: bool) -> Edit:
     return edit
 
 
+def _crop_each_side(most: float) -> Edit:
+    """Each of the four sides cut by its own share, drawn uniformly from 0 to `most`."""
+    def edit(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+        left, top, right, bottom = (float(v) for v in rng.uniform(0, most, 4))
+        return img.crop((round(left * img.width), round(top * img.height),
+                         img.width - round(right * img.width),
+                         img.height - round(bottom * img.height)))
+    return edit
+
+
 # Edit kinds as reported: name -> edits drawn for it.
 EDIT_KINDS: dict[str, list[Edit]] = {
     "frame 3-8% solid": [_frame(0.03), _frame(0.05), _frame(0.08)],
@@ -103,6 +115,7 @@ EDIT_KINDS: dict[str, list[Edit]] = {
     "crop 5% off-centre": [_crop(0.05, False)],
     "crop 10% centre": [_crop(0.10, True)],
     "crop 10% off-centre": [_crop(0.10, False)],
+    "crop 0-10% each side": [_crop_each_side(0.10), _crop_each_side(0.10)],
     "crop 15% centre": [_crop(0.15, True)],
 }
 # Unrelated images are wrapped in these (so the query-side variants run on decoys too).
@@ -141,15 +154,19 @@ def originals(quick: bool) -> list[Original]:
     return out
 
 
-def list_refs(items: list[Original], crops: bool) -> list[KnownRef]:
+def list_refs(items: list[Original], crops: bool,
+              crop_types: tuple[str, ...] = ("pdq",)) -> list[KnownRef]:
     """The hotline's list: md5, sha256 and PDQ of each original (as `trawl hash` writes), plus
-    the PDQ of each crop variant when `crops`."""
+    the `crop_types` hashes of each crop variant when `crops`."""
     refs: list[KnownRef] = []
     for item in items:
         data = gen.encode(item.image, "png")
         d = hash_image(data, fast=False, variants=False, crops=crops)
-        rows = [("md5", d.md5, None), ("sha256", d.sha256, None), ("pdq", d.pdq, None)]
-        rows += [("pdq", v.pdq, v.name) for v in d.variants if v.pdq_quality >= 50]
+        rows: list[tuple[str, str | None, str | None]] = [
+            ("md5", d.md5, None), ("sha256", d.sha256, None), ("pdq", d.pdq, None)]
+        for v in d.variants:
+            rows += [(t, v.perceptual()[t], v.name) for t in crop_types
+                     if t != "pdq" or v.pdq_quality >= 50]
         for hash_type, value, variant in rows:
             refs.append(KnownRef(len(refs) + 1, "bench", hash_type, str(value), item.label,
                                  variant=variant))
@@ -165,11 +182,14 @@ def matches_for(setup: str, matchers: dict[bool, Matcher], d: Digests) -> list[M
     return matchers[setup == "variants+crops"].match(d)
 
 
-def recall(items: list[Original], matchers: dict[bool, Matcher], quick: bool) -> list[str]:
+def recall(items: list[Original], matchers: dict[bool, Matcher], quick: bool,
+           only: str = "") -> list[str]:
+    """Recall per edit kind (only the kinds whose name contains `only`, when given)."""
     rng = np.random.default_rng(14)
     counts: dict[tuple[str, str, str], list[int]] = {}  # (kind, content, setup) -> [high, any, n]
     wrong: dict[str, list[int]] = {s: [0, 0] for s in SETUPS}  # matched another item
-    for kind, edits in EDIT_KINDS.items():
+    kinds = [kind for kind in EDIT_KINDS if only in kind]
+    for kind, edits in ((k, EDIT_KINDS[k]) for k in kinds):
         for item in items:
             for edit in edits[:: 2 if quick else 1]:
                 d = hash_image(served(edit(item.image, rng), rng))
@@ -187,7 +207,7 @@ def recall(items: list[Original], matchers: dict[bool, Matcher], quick: bool) ->
         "| edit | content | n | " + " | ".join(f"{s}: high / any %" for s in SETUPS) + " |",
         "|---|---|---:|" + "---|" * len(SETUPS),
     ]
-    for kind in EDIT_KINDS:
+    for kind in kinds:
         for content in ("photo", "graphic"):
             cells = []
             n = 0
@@ -294,6 +314,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sets, for a smoke test")
     parser.add_argument("--rounds", type=int, default=0, help="cost rounds (default 5, quick 3)")
+    parser.add_argument("--crop-types", default="pdq,phash",
+                        help="hash types stored for each crop (comma-separated; default: what `trawl hash "
+                        "--variants crops` writes by default)")
+    parser.add_argument("--kinds", default="",
+                        help="recall: only the edit kinds whose name contains this (e.g. crop)")
     parser.add_argument("--sections", default="recall,false,cost",
                         help="comma-separated: recall, false, cost")
     args = parser.parse_args()
@@ -302,12 +327,13 @@ def main() -> None:
     print(f"Load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())}; "
           f"{'quick' if args.quick else 'full'} run\n")
     items = originals(args.quick)
-    matchers = {crops: Matcher.build(list_refs(items, crops)) for crops in (False, True)}
+    matchers = {crops: Matcher.build(
+        list_refs(items, crops, tuple(args.crop_types.split(",")))) for crops in (False, True)}
     print(f"{len(items)} originals ({sum(i.content == 'photo' for i in items)} photos); list "
           f"without crops {len(matchers[False])} hashes, with crops {len(matchers[True])}\n")
     if "recall" in sections:
         print("### Recall on edited copies\n")
-        print("\n".join(recall(items, matchers, args.quick)) + "\n", flush=True)
+        print("\n".join(recall(items, matchers, args.quick, args.kinds)) + "\n", flush=True)
     if "false" in sections:
         print("### False hits on unrelated images\n")
         print("\n".join(false_hits(matchers, args.quick)) + "\n", flush=True)

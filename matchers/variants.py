@@ -16,6 +16,13 @@ What is cut away:
   background is one tone (text over it allowed), separated from the rest by an edge that
   runs across most of the width: the band ends where a mostly-background line meets a
   line that differs from the background almost everywhere.
+- On flat graphics drawn on a background (charts, diagrams, text, screenshots: `_is_flat`)
+  two more rules, because their own margins are as plain as a frame: a clean margin needs
+  no step and is cut up to the first drawn pixel (the drawing's bounding box, which the
+  list's `trim` variant of the original holds too), and a caption written on the
+  graphic's own background colour (no edge to find) is a first block of text lines
+  followed by a blank gap (top or bottom, within CAPTION_MAX): cut through the gap and
+  trimmed, `trim+uncaption-top`.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from matchers.confidence import flatness
+from matchers.confidence import FLAT_AT, FLATNESS_SIDE, flatness
 from matchers.digests import VariantHashes
 from matchers.perceptual import PDQ_GRID, exact_hashes
 
@@ -37,12 +44,25 @@ FloatArray = npt.NDArray[np.float32]
 THUMB_SIDE = 160
 # A border line's pixels lie within this many grey levels of the edge's tone ...
 BORDER_TOLERANCE = 14.0
+# A line whose median tone is further than TIGHT_NOISE times the edge line's noise (a robust
+# standard deviation) plus TIGHT_FLOOR from the edge's tone ends the border too, even when
+# its pixels are within BORDER_TOLERANCE: a band of another plain tone (an off-white frame,
+# grey 241, around a graphic's white margin, 255) is a step, not more border.
+TIGHT_NOISE = 4.0
+TIGHT_FLOOR = 5.0
 # ... all but this share of them (noise, JPEG ringing).
 BORDER_OUTLIERS = 0.03
 # One of the first three picture lines past a border differs from the border's tone by
 # more than BORDER_TOLERANCE on at least this share of its pixels: a step, not a fade (a
 # dark scene fading out towards an edge is not a border).
 STEP_SHARE = 0.3
+# On a flat graphic (FLAT_AT) a full-size line with more than this share of its pixels off
+# the margin's tone is the drawing's (a thin line crossing it), not margin; in the thumbnail
+# any pixel off is. Only for a clean margin (its edge line's noise at most CLEAN_NOISE grey
+# levels): a grainy frame keeps BORDER_OUTLIERS.
+FLAT_OUTLIERS = 0.002
+BACKGROUND_SHARE = 0.4
+CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
 MIN_CUT = 0.015
 # What remains after cutting is at least this share of each side, and PDQ's grid in pixels.
@@ -56,6 +76,10 @@ CAPTION_BACKGROUND = 0.55
 # from the background on this share of its pixels, and no line after it (within
 # CAPTION_MAX) is background again (as the gap after a line of large text is).
 CAPTION_EDGE = 0.6
+# On a flat graphic, a caption in the graphic's own background colour is a block of text
+# lines (no line drawn on more than TEXT_DRAWN of its pixels), then a blank gap, then the
+# picture, all within CAPTION_MAX of the side.
+TEXT_DRAWN = 0.7
 SIDES = ("top", "bottom", "left", "right")
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
@@ -81,6 +105,19 @@ def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
     return np.asarray(thumb, dtype=np.float32), w / thumb.width, h / thumb.height
 
 
+def _is_flat(thumb: FloatArray) -> bool:
+    """Whether the thumbnail is of a flat graphic drawn on a background: flat as
+    `matchers.confidence.flatness` and FLAT_AT judge it, and with one tone (within 2 grey
+    levels) covering BACKGROUND_SHARE of it (a night scene is flat by the first measure,
+    all its pixels being dark, but has no such background)."""
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
+    if (counts[5:] - counts[:-5]).max() < BACKGROUND_SHARE * pixels.size:
+        return False
+    small = Image.fromarray(pixels).resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    return flatness(small) >= FLAT_AT
+
+
 def _lines(a: FloatArray, side: str) -> FloatArray:
     """`a` turned so that its rows run inwards from `side` (row 0 is the edge line)."""
     if side == "top":
@@ -96,15 +133,35 @@ def _is_border(line: FloatArray, tone: float) -> bool:
     return float(np.mean(np.abs(line - tone) > BORDER_TOLERANCE)) <= BORDER_OUTLIERS
 
 
-def _border_depth(a: FloatArray) -> tuple[int, float, bool]:
-    """(depth, tone, stepped): lines of one tone from row 0 of `a`, and whether a sharp
-    step to the picture ends them (depth 0 if there are none, or too many)."""
+def _noise(line: FloatArray, tone: float) -> float:
+    """A robust standard deviation of the line's pixels about `tone`."""
+    return 1.4826 * float(np.median(np.abs(line - tone)))
+
+
+def _tone_step(lines: FloatArray, edge: FloatArray, tone: float) -> npt.NDArray[np.bool_]:
+    """Per line: is its median tone a step away from the edge line's `tone` (see TIGHT_NOISE),
+    reached abruptly (within two lines: a sky's slow gradient is no step)?"""
+    limit = TIGHT_NOISE * _noise(edge, tone) + TIGHT_FLOOR
+    medians = np.median(lines, axis=1)
+    before = np.concatenate((medians[:1], medians[:1], medians[:-2]))[: len(medians)]
+    steps: npt.NDArray[np.bool_] = (np.abs(medians - tone) > limit) & (
+        np.abs(medians - before) > limit)
+    return steps
+
+
+def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int, float, bool]:
+    """(depth, tone, stepped): lines of one tone from row 0 of `a` (all but `outliers` of
+    their pixels), and whether a sharp step to the picture ends them (depth 0 if there are
+    none, or too many)."""
     tone = float(np.median(a[0]))
+    if _noise(a[0], tone) > CLEAN_NOISE:
+        outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     limit = int(len(a) * (1 - MIN_KEEP))
     # Every line's share of pixels off the edge's tone, in one pass (lines past `limit`
-    # and a few more for the step).
+    # and a few more for the step); a line of another plain tone counts as all off.
     off = np.mean(np.abs(a[: limit + 4] - tone) > BORDER_TOLERANCE, axis=1)
-    picture = np.flatnonzero(off > BORDER_OUTLIERS)
+    off[_tone_step(a[: limit + 4], a[0], tone)] = 1.0
+    picture = np.flatnonzero(off > outliers)
     depth = int(picture[0]) if len(picture) else len(off)
     if depth == 0 or depth > limit:
         return 0, tone, False
@@ -113,13 +170,20 @@ def _border_depth(a: FloatArray) -> tuple[int, float, bool]:
     return depth, tone, stepped >= STEP_SHARE
 
 
-def _border_cuts(thumb: FloatArray, sides: Collection[str] = SIDES) -> dict[str, int]:
+def _border_cuts(
+    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False
+) -> dict[str, int]:
     """Thumbnail lines to cut per side. A border ends at a step; one whose step is soft
     (the picture's edge near the frame's tone) is still cut when another side has a stepped
-    border of the same tone: frames and bars come in pairs or fours."""
+    border of the same tone: frames and bars come in pairs or fours. On a flat graphic
+    (`flat`) no step is needed: its plain margins are cut to the drawing's bounding box, on
+    the original as on a copy framed in the margins' own colour, so the two meet."""
     th, tw = thumb.shape
-    found = {side: _border_depth(_lines(thumb, side)) if side in sides else (0, -1.0, False)
-             for side in SIDES}
+    # A flat graphic's margin ends at its first drawn pixel (a thin line or a word is a
+    # few per cent of its line at most).
+    outliers = 0.0 if flat else BORDER_OUTLIERS
+    found = {side: _border_depth(_lines(thumb, side), outliers) if side in sides
+             else (0, -1.0, False) for side in SIDES}
     cuts = {}
     for side, (depth, tone, stepped) in found.items():
         paired = any(
@@ -128,11 +192,13 @@ def _border_cuts(thumb: FloatArray, sides: Collection[str] = SIDES) -> dict[str,
             if other != side
         )
         least = MIN_CUT * (th if side in ("top", "bottom") else tw)
-        cuts[side] = depth if depth >= least and (stepped or paired) else 0
+        cuts[side] = depth if depth >= least and (stepped or paired or flat) else 0
     return cuts
 
 
-def _refine(luma: Image.Image, side: str, coarse: int, per_line: float) -> int:
+def _refine(
+    luma: Image.Image, side: str, coarse: int, per_line: float, outliers: float = BORDER_OUTLIERS
+) -> int:
     """The border's depth in the luma's lines, near the thumbnail's estimate `coarse`.
 
     Only the lines around the estimate are read. A line is border while nearly all its
@@ -146,10 +212,13 @@ def _refine(luma: Image.Image, side: str, coarse: int, per_line: float) -> int:
     strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
              "right": (w - hi, 0, w, h)}[side]
     lines = _lines(np.asarray(luma.crop(strip), dtype=np.float32), side)
-    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    edge = lines[min(1, len(lines) - 1)]
+    tone = float(np.median(edge))
     window = lines[lo:hi]
+    if _noise(edge, tone) > CLEAN_NOISE:
+        outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
-    inside = np.flatnonzero(outside > BORDER_OUTLIERS)
+    inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone))
     return lo + int(inside[0]) if len(inside) else hi
 
 
@@ -210,7 +279,8 @@ def find_regions(luma: Image.Image) -> list[Region]:
     Empty for most images (no plain edge line): the cost is then four edge lines. With
     one, a thumbnail is scanned for borders (trim) and then for a caption band on what
     remains; a band's removal may uncover a frame, which is trimmed too (a caption added
-    over a framed picture). The name lists the steps taken (`trim+uncaption-top`).
+    over a framed picture). The name lists the steps taken (`trim+uncaption-top`). On a
+    flat graphic a caption in its own background colour is looked for too (top, bottom).
     """
     w, h = luma.size
     if min(w, h) < 2 * PDQ_GRID:
@@ -219,25 +289,79 @@ def find_regions(luma: Image.Image) -> list[Region]:
     if not sides:
         return []
     thumb, fx, fy = _thumbnail(luma)
+    flat = _is_flat(thumb)
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
-    box = _trim(luma, full, thumb, sides)
-    if box != full:
-        regions.append(Region("trim", box))
+    box = _trim(luma, full, thumb, sides, flat)
+    # On a flat graphic the trim to the drawing meets a list's `trim` variant; the trim at
+    # a frame's own edge (the graphic's margins kept) meets a list without one. Both.
+    boxes = dict.fromkeys((box, _trim(luma, full, thumb, sides) if flat else box))
+    regions += [Region("trim", trimmed) for trimmed in boxes if trimmed != full]
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
     # the band (its padding before the text looks like a border), on the whole image. Its
     # side starts plain either way: with the band's first line or with the border's.
-    for start in dict.fromkeys((box, full)):
+    for start in dict.fromkeys((*boxes, full)):
         band = _uncaption(luma, thumb, fx, fy, start, sides)
         if band is None:
             continue
         side, band_box = band
-        again = _trim(luma, band_box)
-        trimmed = start != full or again != band_box
-        name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
-        if all(again != region.box for region in regions):
-            regions.append(Region(name, again))
+        for flat_trim in dict.fromkeys((flat, False)):
+            again = _trim(luma, band_box, flat=flat_trim)
+            trimmed = start != full or again != band_box
+            name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
+            if all(again != region.box for region in regions):
+                regions.append(Region(name, again))
+    for side in ("top", "bottom") if flat else ():
+        cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
+        if cut is not None and all(cut != region.box for region in regions):
+            regions.append(Region(f"trim+uncaption-{side}", cut))
     return regions
+
+
+def _text_caption_depth(a: FloatArray) -> int:
+    """On a flat graphic, the thumbnail lines from row 0 of `a` down to the middle of the
+    gap after a first block of text-like lines (drawn, but mostly background), when the
+    gap ends within CAPTION_MAX of the side; 0 if there is none."""
+    n = len(a)
+    tone = float(np.median(a))  # a flat graphic's background
+    off = np.mean(np.abs(a - tone) > BORDER_TOLERANCE, axis=1)
+    drawn = np.flatnonzero(off > 0)
+    if not len(drawn) or drawn[0] > CAPTION_MAX * n:
+        return 0
+    start = int(drawn[0])
+    blank = np.flatnonzero(off[start:] == 0)
+    if not len(blank):
+        return 0
+    end = start + int(blank[0])  # the text block's end, the gap's first line
+    after = np.flatnonzero(off[end:] > 0)
+    if not len(after):
+        return 0
+    picture = end + int(after[0])
+    if picture > CAPTION_MAX * n or float(off[start:end].max()) > TEXT_DRAWN:
+        return 0
+    return (end + picture) // 2
+
+
+def _text_caption(
+    luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box, side: str
+) -> Box | None:
+    """`box` without a caption written on the graphic's own background along `side` (a
+    band with no edge to find: white text space over a white chart), trimmed; None if
+    there is none. The cut runs through the gap between the text and the picture, and the
+    trim that follows takes the rest of the gap."""
+    inner = _sub(thumb, fx, fy, box)
+    if min(inner.shape) < 16:
+        return None
+    depth = _text_caption_depth(_lines(inner, side))
+    if not depth:
+        return None
+    left, top, right, bottom = box
+    cut = round(depth * (bottom - top) / inner.shape[0])
+    without = (left, top + cut, right, bottom) if side == "top" else (left, top, right,
+                                                                      bottom - cut)
+    if not _fits(without, *luma.size):
+        return None
+    return _trim(luma, without, flat=True)
 
 
 def _sub(thumb: FloatArray, fx: float, fy: float, box: Box) -> FloatArray:
@@ -251,6 +375,7 @@ def _trim(
     box: Box,
     thumb: FloatArray | None = None,
     sides: Collection[str] = SIDES,
+    flat: bool = False,
 ) -> Box:
     """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
     the whole luma's thumbnail when the caller has it (box is then the whole image), and
@@ -262,11 +387,13 @@ def _trim(
         fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
     if min(thumb.shape) < 16:
         return box
-    cuts = _border_cuts(thumb, sides)
+    cuts = _border_cuts(thumb, sides, flat)
     if not any(cuts.values()):
         return box
     per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
-    depth = {side: _refine(part, side, cut, per_line[side]) if cut else 0
+    # On a flat graphic a line with a few drawn pixels (FLAT_OUTLIERS) is the drawing's.
+    outliers = FLAT_OUTLIERS if flat else BORDER_OUTLIERS
+    depth = {side: _refine(part, side, cut, per_line[side], outliers) if cut else 0
              for side, cut in cuts.items()}
     left, top, right, bottom = box
     trimmed = (left + depth["left"], top + depth["top"], right - depth["right"],
@@ -362,8 +489,14 @@ def variant_hashes(
 
 # `trawl hash --variants crops`: besides the image's own hashes, the hashes of these crops
 # (left, top, right, bottom as shares of the width and height), each marked with its name
-# as a variant of the same known item. A re-post cropped by up to ~10% per side, evenly or
-# towards a corner, lands near one of them (bench/RESULTS.md, "Edited copies (variants)").
+# as a variant of the same known item. PDQ matches a crop only when the crawled window's
+# edges lie within ~1.5% of the stored one's, pHash (at its threshold of 6) within ~2%
+# (bench/RESULTS.md, "Edited copies (variants)"). The set: the six named crops (centre 90%
+# and 80%, the four 90% corners), and a grid whose every side is cut by 2.5% or 7.5%
+# (sixteen crops, `crop-l025-t075-r025-b025` = 2.5% off the left, 7.5% off the top, ...):
+# any crop of up to 10% per side, centred or not, has each edge within 2.5% of a stored
+# crop's, and most within 1.5%.
+CROP_GRID_CUTS = (0.025, 0.075)
 LIST_CROPS: dict[str, tuple[float, float, float, float]] = {
     "crop-centre-90": (0.05, 0.05, 0.95, 0.95),
     "crop-centre-80": (0.10, 0.10, 0.90, 0.90),
@@ -371,7 +504,19 @@ LIST_CROPS: dict[str, tuple[float, float, float, float]] = {
     "crop-top-right-90": (0.10, 0.0, 1.0, 0.90),
     "crop-bottom-left-90": (0.0, 0.10, 0.90, 1.0),
     "crop-bottom-right-90": (0.10, 0.10, 1.0, 1.0),
+    **{
+        f"crop-l{1000 * left:03.0f}-t{1000 * top:03.0f}-r{1000 * right:03.0f}"
+        f"-b{1000 * bottom:03.0f}": (left, top, 1 - right, 1 - bottom)
+        for left in CROP_GRID_CUTS
+        for top in CROP_GRID_CUTS
+        for right in CROP_GRID_CUTS
+        for bottom in CROP_GRID_CUTS
+    },
 }
+# The hash types a list stores for each crop, whatever else it holds: PDQ alone misses most
+# off-centre crops (it needs the edges within ~1.5%), pHash finds them (on photos in the
+# high tier: RELIABILITY; on flat graphics in the low tier).
+LIST_CROP_TYPES = ("pdq", "phash")
 # Also stored when the image has a border: its trimmed picture, so that a framed copy of a
 # graphic on a plain background (whose own margins a query-side trim cuts too) still meets
 # a hash of the same picture.

@@ -51,7 +51,8 @@ def test_hash_with_crops_writes_each_crop_as_a_variant_of_its_item(held: Path) -
     for label in ("item-1.png", "item-2.png"):
         mine = [r for r in rows if r["label"] == label]
         assert [(r["hash_type"], r["variant"]) for r in mine] == [
-            ("md5", ""), ("sha256", ""), ("pdq", ""), *(("pdq", name) for name in LIST_CROPS)
+            ("md5", ""), ("sha256", ""), ("pdq", ""),
+            *((t, name) for name in LIST_CROPS for t in ("pdq", "phash")),
         ]
     # Without --variants the file is as it always was.
     plain = run("hash", "--format", "csv", str(held))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from crawler.sitegen.images import caption, crop_sides, encode, frame, letterbox, photo
 from matchers.decision import Matcher
@@ -231,3 +231,117 @@ def test_stored_variant_hashes_round_trip_and_damage_is_dropped(picture: Image.I
     assert parse_variants(None) == ()
     damaged = text.split(";")[0][:-3] + ";x,y;" + text.split(";")[1]
     assert [v.name for v in parse_variants(damaged)] == [d.variants[1].name]
+
+
+# --- golden cases on flat graphics: a drawing on a white background ------------------------
+
+DRAWING = (90, 70, 520, 330)  # the drawn part of `graphic`: left, top, right, bottom
+
+
+@pytest.fixture(scope="module")
+def graphic() -> Image.Image:
+    """A line drawing on white with white margins around DRAWING (as charts and diagrams
+    have), its content touching none of the edges."""
+    img = Image.new("RGB", (600, 400), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    left, top, right, bottom = DRAWING
+    draw.rectangle((left, top, right - 1, bottom - 1), outline=(0, 0, 0), width=3)
+    for k in range(6):
+        x = left + 30 + 60 * k
+        draw.line((x, bottom - 20, x + 40, top + 30 + 25 * k), fill=(30, 60, 200), width=2)
+        draw.text((x, top + 12), f"v{k}", fill=(0, 0, 0))
+    return img
+
+
+def shifted(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+
+def test_a_flat_graphic_is_cut_to_its_drawing(graphic: Image.Image) -> None:
+    """The list's trim of the original: its plain margins, up to the first drawn pixel."""
+    regions = find_regions(graphic.convert("L"))
+    assert [r.name for r in regions][:1] == ["trim"]
+    assert near(regions[0].box, DRAWING), regions[0].box
+
+
+def test_a_white_frame_on_a_white_graphic_is_cut_with_its_margins(graphic: Image.Image) -> None:
+    """No step between the frame and the margin: both go, and the copy's trim meets the
+    original's (the list's `trim` variant)."""
+    framed = frame(graphic, 0.08)
+    dx, dy = (framed.width - graphic.width) // 2, (framed.height - graphic.height) // 2
+    regions = find_regions(framed.convert("L"))
+    assert regions[0].name == "trim"
+    assert near(regions[0].box, shifted(DRAWING, dx, dy)), regions[0].box
+
+
+@pytest.mark.parametrize(("fill", "noise"), [((245, 240, 230), 0.0), ((40, 90, 160), 8.0)],
+                         ids=["off-white", "grainy-blue"])
+def test_a_frame_of_another_tone_keeps_the_graphics_own_margin(
+    graphic: Image.Image, fill: tuple[int, int, int], noise: float
+) -> None:
+    """An off-white frame (grey 241 against the margin's 255: within BORDER_TOLERANCE) and a
+    grainy one end where the white margin begins; the margin is the original's and stays."""
+    framed = frame(graphic, 0.06, fill, noise=noise, seed=2)
+    dx, dy = (framed.width - graphic.width) // 2, (framed.height - graphic.height) // 2
+    regions = find_regions(framed.convert("L"))
+    assert regions[0].name == "trim"
+    assert near(regions[0].box, (dx, dy, dx + graphic.width, dy + graphic.height)), regions[0].box
+
+
+@pytest.mark.parametrize("side", ["top", "bottom"])
+def test_a_caption_on_a_white_graphic_is_removed(graphic: Image.Image, side: str) -> None:
+    """White band, black text, over a white graphic: no edge to find; the text, the gap
+    after it and the margins go, leaving the drawing (what the list's trim holds)."""
+    captioned = caption(graphic, 0.15, side, text="example.test some words")
+    band = captioned.height - graphic.height
+    regions = {r.name: r.box for r in find_regions(captioned.convert("L"))}
+    want = shifted(DRAWING, 0, band if side == "top" else 0)
+    assert near(regions[f"trim+uncaption-{side}"], want), regions
+
+
+def test_a_graphic_drawn_to_its_edges_is_not_cut(graphic: Image.Image) -> None:
+    drawn = graphic.crop(DRAWING)
+    assert find_regions(drawn.convert("L")) == []
+
+
+def test_a_graphic_found_through_the_lists_trim_when_captioned_or_framed(
+    graphic: Image.Image,
+) -> None:
+    d = hash_image(encode(graphic, "png"), fast=False, variants=False, crops=True)
+    refs = [KnownRef(1, "list", "pdq", str(d.pdq), "drawing")]
+    refs += [KnownRef(2 + i, "list", "pdq", v.pdq, "drawing", variant=v.name)
+             for i, v in enumerate(d.variants) if v.name == "trim"]
+    assert len(refs) == 2
+    matcher = Matcher.build(refs)
+    for copy in (frame(graphic, 0.1), caption(graphic, 0.12, "top", text="example.test news")):
+        crawled = hash_image(encode(copy, "jpeg"))
+        best = matcher.match(crawled)[0]
+        assert (best.label, best.known_variant) == ("drawing", "trim")
+        assert str(best.transform).startswith("trim")
+
+
+# --- the list's crop set --------------------------------------------------------------------
+
+
+def test_every_crop_of_up_to_a_tenth_per_side_is_near_a_stored_one() -> None:
+    """Each edge of any crop cutting 0-10% off each side lies within 2.5% of the same edge
+    of some crop in LIST_CROPS (the grid of 2.5% and 7.5% cuts)."""
+    rng = np.random.default_rng(7)
+    stored = np.array([(left, top, 1 - right, 1 - bottom)
+                       for left, top, right, bottom in LIST_CROPS.values()])
+    for cuts in rng.uniform(0, 0.1, (2000, 4)):
+        assert np.abs(stored - cuts).max(axis=1).min() <= 0.025 + 1e-9
+
+
+def test_an_off_centre_crop_matches_a_stored_crop_by_phash(picture: Image.Image) -> None:
+    d = hash_image(encode(picture, "png"), fast=False, variants=False, crops=True)
+    rows = [("pdq", str(d.pdq), None)]
+    rows += [(t, v.perceptual()[t], v.name) for v in d.variants for t in ("pdq", "phash")]
+    refs = [KnownRef(i + 1, "list", t, value, "item-1", variant=name)
+            for i, (t, value, name) in enumerate(rows)]
+    w, h = picture.size
+    cropped = picture.crop((0, round(0.08 * h), w - round(0.06 * w), h - round(0.01 * h)))
+    crawled = hash_image(encode(cropped, "jpeg"))
+    found = Matcher.build(refs).match(crawled)
+    assert (found[0].label, found[0].tier) == ("item-1", "high")
+    assert str(found[0].known_variant).startswith("crop-")

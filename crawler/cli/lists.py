@@ -116,10 +116,11 @@ def lists_command(config: Config, fmt: str) -> None:
               "crawler's limit).")
 @click.option("--variants", "variants", type=click.Choice(["none", "crops"]), default="none",
               show_default=True,
-              help="With --format csv or jsonl: crops also writes the perceptual hashes of "
-              "six crops of each image (centre 90% and 80%, the four 90% corners) and of "
-              "its picture without a border, if it has one, as variants of the same item "
-              "(column variant), so that cropped re-posts match.")
+              help="With --format csv or jsonl: crops also writes the PDQ and pHash (and "
+              "dHash with --type dhash) of 22 crops of each image (centre 90% and 80%, the "
+              "four 90% corners, and the sixteen crops cutting 2.5% or 7.5% off each side) "
+              "and of its picture without a border, if it has one, as variants of the same "
+              "item (column variant), so that re-posts cropped by up to 10% per side match.")
 def hash_command(
     files: tuple[Path, ...], fmt: str, hash_types: tuple[str, ...], label: str | None,
     max_pixels: int | None, variants: str,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.errors import TrawlError
 from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
+from matchers.variants import LIST_CROP_TYPES
 
 if TYPE_CHECKING:
     from matchers.digests import Digests
@@ -179,8 +180,9 @@ def list_rows(
 
     variants=True: rows of four columns, the fourth the variant (empty for the image's own
     hashes), followed by the perceptual hashes of each of the digests' variants (the crops of
-    `hash_files(crops=True)`) under the same label; crops whose PDQ quality is too low are
-    left out silently (a crop of a featureless corner)."""
+    `hash_files(crops=True)`) under the same label: PDQ and pHash
+    (matchers.variants.LIST_CROP_TYPES) whatever `types` asks, and dHash if it asks for it;
+    crops whose PDQ quality is too low have no PDQ row (a crop of a featureless corner)."""
     d = hashed.digests
     out = ListRows()
     if d is None:
@@ -200,7 +202,8 @@ def list_rows(
             continue
         out.rows.append((hash_type, value, label or hashed.label, *([""] if variants else [])))
     if variants:
-        wanted = [t for t in types if t in ("phash", "dhash", "pdq")]
+        wanted = [t for t in ("pdq", "phash", "dhash")
+                  if t in LIST_CROP_TYPES or t in types]
         for variant in d.variants:
             for hash_type in wanted:
                 if hash_type == "pdq" and variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
