@@ -85,6 +85,9 @@ class _Hit:
     transform: str | None = None
 
 
+# Stored crops of a crop-augmented list are named crop-... (matchers.variants.LIST_CROPS).
+CROP_VARIANT_PREFIX = "crop-"
+
 _REF_BATCH = 100_000  # KnownRefs turned into columns at a time by Matcher.build
 
 
@@ -296,6 +299,8 @@ class Matcher:
             image_class = classify(variant.width, variant.height, variant.flatness)
             for group, item_hits in grouped.items():
                 graded = self._grade(item_hits, queries, image_class, variant=True)
+                if not graded:
+                    continue
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
@@ -361,6 +366,8 @@ class Matcher:
             held = best.get(hit.hash_type)
             if held is None or hit.distance < held.distance:
                 best[hit.hash_type] = hit
+        if self._crop_by_weak_types_alone(hits, best, image_class):
+            return []
         tier: Tier = "high"
         if any(name in EXACT_TYPES for name in best):
             confidence = EXACT_CONFIDENCE
@@ -394,6 +401,25 @@ class Matcher:
                 )
             )
         return out
+
+    def _crop_by_weak_types_alone(
+        self, hits: list[_Hit], best: Mapping[str, _Hit], image_class: ImageClass
+    ) -> bool:
+        """Whether the item was met only through its list's stored crops, by pHash or
+        dHash alone, on an image that is not a photo. A crop-augmented list stores ~22
+        crops of every item, so a flat graphic's 64-bit hashes meet one of them by chance
+        far sooner than the item itself (a generated screenshot decoy met another
+        screenshot's crop at pHash 6): such an item is not a match at all, so the crops do
+        not raise the false-hit rate in any tier. PDQ, or a hit on the item's own hash,
+        keeps it."""
+        if image_class == "photo" or "pdq" in best:
+            return False
+        if any(name in EXACT_TYPES for name in best):
+            return False
+        return all(
+            (self._table.ref(hit.row).variant or "").startswith(CROP_VARIANT_PREFIX)
+            for hit in hits
+        )
 
     def _contradictions(
         self,

@@ -18,6 +18,7 @@ from crawler.adapter import build_matcher
 from crawler.cli.main import cli
 from crawler.sitegen.images import crop_sides, encode, photo
 from matchers.decision import Matcher
+from matchers.digests import Digests
 from matchers.hashing import hash_image
 from matchers.lists import ListFormatError, parse_known_list
 from matchers.reftable import KnownRef
@@ -157,3 +158,32 @@ def test_migration_0006_upgrades_a_0005_database_holding_rows(fresh_db_url: str)
         assert (count, media, seen) == (3, 1, 1)
     finally:
         store.close()
+
+
+def _phash_at(value: str, distance: int) -> str:
+    bits = int(value, 16) ^ ((1 << distance) - 1)
+    return f"{bits:016x}"
+
+
+@pytest.mark.parametrize(("flatness", "found"), [(0.4, True), (0.95, False)])
+def test_a_stored_crop_met_by_phash_alone_counts_on_a_photo_not_on_a_graphic(
+    flatness: float, found: bool
+) -> None:
+    """A crop list stores ~22 crops per item, so a flat graphic's pHash meets one of them by
+    chance far sooner than the item (a generated screenshot decoy did, at distance 6): on a
+    graphic, a stored crop met by pHash or dHash alone is no match; PDQ, or the item's own
+    hash, keeps it. On a photo pHash is trusted, so the crop is found."""
+    from matchers.decision import CROP_VARIANT_PREFIX
+
+    assert all(name.startswith(CROP_VARIANT_PREFIX) for name in LIST_CROPS)
+    query = "8f3a5c7e1b2d4f60"
+    crop = KnownRef(7, "l", "phash", _phash_at(query, 5), "item", variant="crop-centre-90")
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query)
+    matches = Matcher.build([crop]).match(d, flatness=flatness)
+    assert bool(matches) is found
+    if found:
+        assert matches[0].known_variant == "crop-centre-90"
+    # The item's own full-image hash, met the same way, stays a match on the graphic too.
+    own = KnownRef(8, "l", "phash", _phash_at(query, 5), "item2")
+    assert [m.known_id for m in Matcher.build([own]).match(d, flatness=flatness)] == [8]
