@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.errors import TrawlError
 from matchers.hashtypes import PDQ_QUALITY_THRESHOLD
-from matchers.variants import LIST_CROP_TYPES
 
 if TYPE_CHECKING:
     from matchers.digests import Digests
@@ -202,6 +201,8 @@ def list_rows(
             continue
         out.rows.append((hash_type, value, label or hashed.label, *([""] if variants else [])))
     if variants:
+        from matchers.variants import LIST_CROP_TYPES  # numpy: only when hashing crops
+
         wanted = [t for t in ("pdq", "phash", "dhash")
                   if t in LIST_CROP_TYPES or t in types]
         for variant in d.variants:
