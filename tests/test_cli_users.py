@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.client import HTTPMessage
 from pathlib import Path
 from typing import Any
 
@@ -175,29 +176,48 @@ def free_port() -> int:
         return port
 
 
-def test_trawl_serve_answers_on_loopback(sqlite_url: str) -> None:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TRAWL_DATABASE_URL": sqlite_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli.main", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
+class Served:
+    """A `trawl serve` subprocess on a free loopback port; `err` is its stderr once it ended."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.err = ""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli.main", *args, "--port", str(self.port)],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answers(self, request: urllib.request.Request, count: int,
+                within: float) -> list[tuple[int, HTTPMessage, bytes]]:
+        """`count` answers to `request`, retried while the server is still starting."""
+        deadline = time.monotonic() + within
+        got = []
+        while len(got) < count:
+            assert self.proc.poll() is None, self.proc.communicate()[1]
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
-                    assert r.status == 200
-                    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
-                    assert r.headers.get("Server") is None
-                    break
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    got.append((r.status, r.headers, r.read()))
             except OSError:
-                assert time.monotonic() < deadline, "trawl serve did not answer in 60 s"
+                assert time.monotonic() < deadline, f"trawl serve did not answer in {within} s"
                 time.sleep(0.2)
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    assert f"Trawl on http://127.0.0.1:{port}/" in err
+        return got
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        _, self.err = self.proc.communicate(timeout=30)
+
+
+def test_trawl_serve_answers_on_loopback(sqlite_url: str) -> None:
+    with Served("serve", env={"TRAWL_DATABASE_URL": sqlite_url}) as served:
+        url = f"http://127.0.0.1:{served.port}/login"
+        [(status, headers, _)] = served.answers(urllib.request.Request(url), 1, within=60)
+    assert status == 200
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers.get("Server") is None
+    assert f"Trawl on http://127.0.0.1:{served.port}/" in served.err
 
 
 def test_the_cli_loads_no_web_framework() -> None:
@@ -215,27 +235,10 @@ def test_trawl_serve_with_several_server_processes(sqlite_url: str, password_fil
     run("--db", sqlite_url, "--as", "root", "users", "add", "alice", "--role", "admin",
         "--password-file", str(password_file))
     token = run("--db", sqlite_url, "--as", "root", "users", "token", "alice").stdout.strip()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli.main", "--db", sqlite_url, "serve", "--port",
-         str(port), "--workers", "2"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me",
+    with Served("--db", sqlite_url, "serve", "--workers", "2") as served:
+        request = urllib.request.Request(f"http://127.0.0.1:{served.port}/api/v1/me",
                                          headers={"Authorization": f"Bearer {token}"})
-        answers = []
-        while len(answers) < 20:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                with urllib.request.urlopen(request, timeout=5) as r:
-                    answers.append((r.status, json.loads(r.read())["name"]))
-            except OSError:
-                assert time.monotonic() < deadline, "trawl serve did not answer in 90 s"
-                time.sleep(0.2)
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
+        answers = [(status, json.loads(body)["name"])
+                   for status, _, body in served.answers(request, 20, within=90)]
     assert answers == [(200, "alice")] * 20
-    assert f"Trawl on http://127.0.0.1:{port}/ with 2 server process(es)" in err
+    assert f"Trawl on http://127.0.0.1:{served.port}/ with 2 server process(es)" in served.err
