@@ -53,6 +53,9 @@ TRAWL_ALLOW_ADDRESSES: list[str] = []
 ROBOTSTXT_OBEY = True  # per seed: seeds with obey_robots=False set meta dont_obey_robotstxt
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
+# Scrapy 2.19 lets a host get up to CONCURRENT_REQUESTS at once; this one holds it to the
+# per-host limit (crawler/engine/downloader.py says how).
+DOWNLOADER = "crawler.engine.downloader.PoliteDownloader"
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15
