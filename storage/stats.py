@@ -141,9 +141,12 @@ def takedown_stats(
         sent, unsent = (int(n or 0) for n in session.execute(select(
             func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
         )).one())
+        # count(*), not count(id): PostgreSQL then counts the (status, renotice_due_at)
+        # index alone (an index-only scan); count(id) read every due row's heap page
+        # (~75 ms instead of ~15 at 50,000 due images, bench/bench_web.py).
         due = int(session.scalar(
-            select(func.count(Hit.id)).where(Hit.status.in_(RECHECKABLE),
-                                             Hit.renotice_due_at <= when)) or 0)
+            select(func.count()).select_from(Hit).where(Hit.status.in_(RECHECKABLE),
+                                                        Hit.renotice_due_at <= when)) or 0)
         live = _oldest_live(session, when, oldest)
         by_day = _crawls_by_day(session, when, crawl_days)
     return TakedownStats(when, by_status, by_tier, sent, unsent, providers, live, due, by_day)

@@ -20,6 +20,7 @@ from crawler.web.api import me as api_me
 from crawler.web.api import stats as api_stats
 from crawler.web.api import users as api_users
 from crawler.web.api.operations import OPERATIONS_API_ROUTERS
+from crawler.web.auth import CallerCache
 from crawler.web.errors import handle_error
 from crawler.web.headers import SecurityHeadersMiddleware
 from crawler.web.pages import audit, dashboard, hits, login, review, users
@@ -76,6 +77,7 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     app.state.store = store
     app.state.config = config
     app.state.settings = settings
+    app.state.caller_cache = CallerCache()
     for router in (*PAGE_ROUTERS, *API_ROUTERS):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
