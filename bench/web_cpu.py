@@ -33,7 +33,8 @@ import sqlalchemy as sa  # noqa: E402
 from bench_web import accounts, free_port, server_ms, wait_for  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-KINDS = ("queue page", "confirm", "claim", "dashboard", "image detail", "hits list")
+KINDS = ("queue page", "confirm", "claim", "dashboard", "image detail", "hits list",
+         "me (API)", "static file")
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -109,6 +110,9 @@ def main() -> None:
                 if claimed:
                     call("image detail", "GET", f"/hits/{claimed[0]['id']}")
                 call("hits list", "GET", "/hits?status=pending&tier=high")
+                for _ in range(5):  # what any request costs: who am I, a static file
+                    call("me (API)", "GET", "/api/v1/me", headers=api)
+                    call("static file", "GET", "/static/app.css")
     finally:
         server.terminate()
         server.wait(30)
