@@ -201,8 +201,12 @@ def serve(url: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     os.environ["TRAWL_DATABASE_URL"] = url
+    # "auto", as trawl serve: httptools and uvloop when installed (TRAWL_BENCH_HTTP=h11 and
+    # TRAWL_BENCH_LOOP=asyncio measure without them).
     uvicorn.run("bench.bench_web:timed_app", factory=True, workers=workers, host="127.0.0.1",
-                port=port, log_level="warning", access_log=False)
+                port=port, log_level="warning", access_log=False,
+                http=os.environ.get("TRAWL_BENCH_HTTP", "auto"),
+                loop=os.environ.get("TRAWL_BENCH_LOOP", "auto"))
 
 
 def server_ms(response: Any) -> float:

@@ -9,7 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.audit import append_audit, append_audit_events
@@ -189,16 +202,21 @@ def _check_decidable(hits: dict[int, Hit], actor: str, target: str, when: dateti
 def _vote(session: Session, hit: Hit, *, actor: str, decision: Decision, note: str | None,
           required: int, when: datetime) -> DecisionResult:
     target = "confirmed" if decision == "confirm" else "rejected"
-    this_round = HitVote.id > hit.vote_floor
-    already = session.scalar(select(HitVote.id).where(
-        HitVote.hit_id == hit.id, HitVote.actor == actor, HitVote.decision == decision,
-        this_round))
+    # One read for both: whether this analyst already voted so this round, and how many
+    # distinct analysts confirmed this round. The hit's row is locked (load_hits), so no
+    # other vote on it can land between this read and the insert below.
+    already, confirmers = session.execute(
+        select(func.max(case((and_(HitVote.actor == actor, HitVote.decision == decision),
+                               HitVote.id))),
+               func.count(func.distinct(case((HitVote.decision == "confirm",
+                                              HitVote.actor)))))
+        .where(HitVote.hit_id == hit.id, HitVote.id > hit.vote_floor)).one()
+    confirmations = int(confirmers or 0)
     if already is None:
-        session.add(HitVote(hit_id=hit.id, actor=actor, decision=decision, note=note, at=when))
-        session.flush()
-    confirmations = int(session.scalar(
-        select(func.count(func.distinct(HitVote.actor)))
-        .where(HitVote.hit_id == hit.id, HitVote.decision == "confirm", this_round)) or 0)
+        session.execute(insert(HitVote).values(hit_id=hit.id, actor=actor, decision=decision,
+                                               note=note, at=when))
+        if decision == "confirm":
+            confirmations += 1  # a first confirmation this round: not among those counted
     release = {"claimed_by": None, "claimed_until": None}
     moves = decision == "reject" or (already is None and confirmations >= required)
     if moves:
@@ -222,15 +240,23 @@ def _vote(session: Session, hit: Hit, *, actor: str, decision: Decision, note: s
 
 
 def _suppress(session: Session, hit: Hit, when: datetime) -> None:
-    """Every known hash the rejected image matched: never queue these bytes for it again."""
-    sha256 = session.scalar(select(Media.sha256).where(Media.id == hit.media_id))
-    if not sha256:
-        return
-    known = set(session.scalars(select(HitMatch.known_hash_id).where(HitMatch.hit_id == hit.id)))
-    done = set(session.scalars(select(Suppression.known_hash_id).where(
-        Suppression.sha256 == sha256, Suppression.known_hash_id.in_(known))))
-    session.add_all(Suppression(sha256=sha256, known_hash_id=k, hit_id=hit.id, created_at=when)
-                    for k in sorted(known - done))
+    """Every known hash the rejected image matched: never queue these bytes for it again.
+
+    One INSERT ... SELECT: the image's digest (none: nothing to suppress) with each known
+    hash it matched that is not suppressed for that digest yet, in known hash order."""
+    known = (select(HitMatch.known_hash_id.label("known_hash_id"))
+             .where(HitMatch.hit_id == hit.id).distinct().subquery())
+    pairs = (
+        select(Media.sha256, known.c.known_hash_id, literal(hit.id, Integer()),
+               literal(when, DateTime()))
+        .select_from(Media).join(known, true())
+        .where(Media.id == hit.media_id, Media.sha256.is_not(None), Media.sha256 != "",
+               ~exists().where(Suppression.sha256 == Media.sha256,
+                               Suppression.known_hash_id == known.c.known_hash_id))
+        .order_by(known.c.known_hash_id)
+    )
+    session.execute(insert(Suppression).from_select(
+        ["sha256", "known_hash_id", "hit_id", "created_at"], pairs))
 
 
 # --- claims ------------------------------------------------------------------------------

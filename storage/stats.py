@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -94,8 +95,12 @@ def _display(key: str | None) -> str:
     return key
 
 
+@functools.cache
 def _latest_sent_notice() -> Subquery:
-    """hit id -> provider key of its latest sent notice (the one that counts for removal)."""
+    """hit id -> provider key of its latest sent notice (the one that counts for removal).
+
+    Built once: making the subquery's column collection (with its foreign keys' proxies)
+    cost the dashboard a few milliseconds of CPU on every request."""
     ranked = (
         select(NoticeItem.hit_id, Notice.provider_key,
                func.row_number().over(partition_by=NoticeItem.hit_id,
@@ -141,9 +146,12 @@ def takedown_stats(
         sent, unsent = (int(n or 0) for n in session.execute(select(
             func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
         )).one())
+        # count(*), not count(id): PostgreSQL then counts the (status, renotice_due_at)
+        # index alone (an index-only scan); count(id) read every due row's heap page
+        # (~75 ms instead of ~15 at 50,000 due images, bench/bench_web.py).
         due = int(session.scalar(
-            select(func.count(Hit.id)).where(Hit.status.in_(RECHECKABLE),
-                                             Hit.renotice_due_at <= when)) or 0)
+            select(func.count()).select_from(Hit).where(Hit.status.in_(RECHECKABLE),
+                                                        Hit.renotice_due_at <= when)) or 0)
         live = _oldest_live(session, when, oldest)
         by_day = _crawls_by_day(session, when, crawl_days)
     return TakedownStats(when, by_status, by_tier, sent, unsent, providers, live, due, by_day)

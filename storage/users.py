@@ -7,6 +7,9 @@ written to the audit trail in the same transaction, as the person who made it.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +27,29 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Store
+
+_CHANGES = itertools.count(1)
+_credentials_version = 0
+
+
+def credentials_version() -> int:
+    """A number that grows whenever this process disables or enables an account, changes a
+    password, revokes a token or ends a session: what a cache of who holds which cookie or
+    token (crawler/web/auth.py) compares to know it must look again."""
+    return _credentials_version
+
+
+@contextmanager
+def _changing_credentials() -> Iterator[None]:
+    """Bump the version before the change (a look-up running meanwhile records an older
+    one) and after it is committed (one that read the old row before the commit does too)."""
+    global _credentials_version
+    _credentials_version = next(_CHANGES)
+    try:
+        yield
+    finally:
+        _credentials_version = next(_CHANGES)
+
 
 @dataclass(frozen=True)
 class UserInfo:
@@ -153,7 +179,7 @@ def set_user_disabled(
     Refuses to disable the last enabled administrator: nobody could then manage accounts
     from the web app (the CLI on the server still could).
     """
-    with store.session() as session:
+    with _changing_credentials(), store.session() as session:
         row = _user_row(session, name)
         if row.disabled == disabled:
             return _user_info(row)
@@ -180,7 +206,7 @@ def set_user_disabled(
 
 def set_password_hash(store: Store, user_id: int, password_hash: str) -> None:
     """Replace a stored hash by one of the same password (argon2 parameters upgraded)."""
-    with store.session() as session:
+    with _changing_credentials(), store.session() as session:
         session.execute(update(User).where(User.id == user_id)
                         .values(password_hash=password_hash))
 
@@ -217,7 +243,7 @@ def revoke_token(
     store: Store, token_id: int, *, actor: str, now: datetime | None = None,
 ) -> TokenInfo:
     """Revoke a token for good (revoking twice changes nothing)."""
-    with store.session() as session:
+    with _changing_credentials(), store.session() as session:
         found = session.execute(
             select(ApiToken, User.name).join(User, User.id == ApiToken.user_id)
             .where(ApiToken.id == token_id)
@@ -314,7 +340,7 @@ def session_by_token(
 
 def delete_session(store: Store, token_hash: str) -> UserInfo | None:
     """End a session (sign-out, audited as its person); None when there was none."""
-    with store.session() as session:
+    with _changing_credentials(), store.session() as session:
         found = session.execute(
             select(LoginSession, User).join(User, User.id == LoginSession.user_id)
             .where(LoginSession.token_hash == token_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from crawler.web.api import me as api_me
 from crawler.web.api import stats as api_stats
 from crawler.web.api import users as api_users
 from crawler.web.api.operations import OPERATIONS_API_ROUTERS
+from crawler.web.auth import CallerCache
 from crawler.web.errors import handle_error
 from crawler.web.headers import SecurityHeadersMiddleware
 from crawler.web.pages import audit, dashboard, hits, login, review, users
@@ -33,6 +35,13 @@ from storage.domains import preload as preload_suffix_list
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPENAPI_URL = "/api/openapi.json"
+# While the app serves, the interpreter offers the GIL to a waiting thread after 1 ms
+# instead of Python's 5 ms. A request's thread that got its answer from the database waits
+# for the GIL before it can go on; with several requests in flight in one process, one
+# busy with Python (rendering a page) made each of those waits up to 5 ms, several times a
+# request. Alternated bench_web runs at 1,000,000 items (bench/RESULTS.md): review page
+# p95 340-355 ms against 414-507, confirm 282-313 against 374-434, on a loaded machine.
+GIL_SWITCH_INTERVAL_SECONDS = 0.001
 
 PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router, review.router,
                 hits.router, *OPERATIONS_PAGE_ROUTERS)
@@ -58,9 +67,12 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_warm_up, store)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         try:
             yield
         finally:
+            sys.setswitchinterval(interval)
             store.close()
 
     app = FastAPI(
@@ -76,6 +88,7 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     app.state.store = store
     app.state.config = config
     app.state.settings = settings
+    app.state.caller_cache = CallerCache()
     for router in (*PAGE_ROUTERS, *API_ROUTERS):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,9 +1,10 @@
 """The review queue reads the database a fixed number of times, however many images it
 shows (bench/bench_web.py measures it at 1,000,000 images; this keeps the count from
-creeping back): the signed-in session, the live claims (yours and everyone else's in one
-statement), the next images (only while you hold no batch), the rows of those shown with
-their media and confirmations, their matches, their pages, and who hosts them (provider
-ranges, provider domains)."""
+creeping back): the live claims (yours and everyone else's in one statement), the next
+images (only while you hold no batch), the rows of those shown with their media and
+confirmations, their matches, their pages, and who hosts them (provider ranges, provider
+domains); plus the signed-in session when the server process has not read it in the last
+few seconds (crawler.web.auth.CallerCache)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ from tests.web.helpers import PASSWORD, Seeded, client, session_for, store_of
 from tests.web.reviewdata import review_hits
 
 NOW = T0 + timedelta(days=3)
-QUEUE_STATEMENTS = 8  # session, claims, next images, hit rows, matches, pages, 2 providers
+QUEUE_STATEMENTS = 7  # claims, next images, hit rows, matches, pages, 2 providers
 BATCH_STATEMENTS = QUEUE_STATEMENTS - 1  # holding a batch: no look-up of the next images
+SESSION_STATEMENTS = 1  # the session, when this process's caller cache does not hold it
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
@@ -51,10 +53,17 @@ def statements(app: FastAPI) -> Iterator[list[str]]:
 
 
 def queue_reads(app: FastAPI, web: TestClient, path: str = "/review") -> tuple[int, str]:
+    """Statements of one request with the session known to the process (what an analyst
+    at work sends); checks that a request whose session is not cached reads it once more."""
     web.get(path)  # the first request of a process compiles and caches; count the next
     with statements(app) as seen:
         r = web.get(path)
     assert r.status_code == 200, r.text
+    app.state.caller_cache.clear()
+    with statements(app) as cold:
+        again = web.get(path)
+    assert again.status_code == 200, again.text
+    assert len(cold) == len(seen) + SESSION_STATEMENTS, (cold, seen)
     return len(seen), r.text
 
 
