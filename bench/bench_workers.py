@@ -104,6 +104,29 @@ def _cpu_by_role(workers: list[int], site: int) -> dict[str, float]:
     return cpu
 
 
+def _sched(workers: list[int]) -> dict[str, list[float]]:
+    """Per role (worker reactors, their hashing processes): seconds their main threads ran
+    and seconds they waited, runnable, for a core (/proc/<pid>/task/<pid>/schedstat), and
+    how many threads. What is left of the wall time they spent asleep, waiting for
+    something else than a core: a figure the machine's load does not inflate."""
+    out = {"worker": [0.0, 0.0, 0], "hashing": [0.0, 0.0, 0]}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or (st := _proc_stat(int(entry))) is None:
+            continue
+        pid, ppid = int(entry), st[1]
+        role = "worker" if pid in workers else "hashing" if ppid in workers else None
+        if role is None:
+            continue
+        try:
+            run, wait, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        out[role][0] += int(run) / 1e9
+        out[role][1] += int(wait) / 1e9
+        out[role][2] += 1
+    return out
+
+
 def _pin(core: int | None) -> Any:
     """A preexec_fn pinning the child (and what it starts) to one core, or None."""
     if core is None:
@@ -171,6 +194,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             time.sleep(0.2)
         pids = [proc.pid for proc in procs]
         commands0, usec0 = _redis_stats(client)
+        sched0 = _sched(pids)
         cpu0, wall0 = _cpu_by_role(pids, server.pid), time.monotonic()
         done = subprocess.run(
             _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
@@ -180,6 +204,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             raise RuntimeError(done.stderr[-2000:])
         commands1, usec1 = _redis_stats(client)
         cpu1, wall = _cpu_by_role(pids, server.pid), time.monotonic() - wall0
+        sched1 = _sched(pids)
         engine = sa.create_engine(db)
         with engine.connect() as conn:
             started, finished = conn.execute(
@@ -202,6 +227,13 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             "cpu_ms_per_image": {role: round(1000 * v / max(1, images), 2)
                                  for role, v in cpu.items()},
             "cores_busy": round(sum(cpu.values()) / wall, 2),
+            # share of the wall time the main threads ran / waited for a core / slept
+            "run_queue_sleep": {
+                role: [round((sched1[role][i] - sched0[role][i]) / (wall * sched1[role][2]), 2)
+                       for i in (0, 1)] + [round(1 - (sched1[role][0] - sched0[role][0]
+                                                      + sched1[role][1] - sched0[role][1])
+                                                 / (wall * sched1[role][2]), 2)]
+                for role in sched1 if sched1[role][2] and sched0[role][2] == sched1[role][2]},
             "load": os.getloadavg()[0],
         }
         return result
@@ -218,6 +250,12 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
                                  "WHERE datname = :n"), {"n": name})
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def _shares(result: dict[str, Any]) -> str:
+    shares = result.get("run_queue_sleep", {})
+    return " / ".join(", ".join(f"{100 * v:.0f}%" for v in shares[role])
+                      for role in ("worker", "hashing") if role in shares) or "-"
 
 
 def main() -> None:
@@ -262,8 +300,9 @@ def main() -> None:
     print()
     print("| code | workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
           "Redis CPU us/image | PG rows/image | CPU ms/image: worker / hashing / site / "
-          "Redis / PostgreSQL | cores busy | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "Redis / PostgreSQL | cores busy | reactor / hashing: ran, waited for a core, asleep | "
+          "load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         # Speed-up against the mean of the 1-worker rounds run the same way (pinned or not).
         ones = [o["images_per_s"] for o in results
@@ -276,7 +315,8 @@ def main() -> None:
               f"{r['seconds']} | {r['images_per_s']} | {speedup} | "
               f"{r['redis_commands_per_image']} | {r['redis_cpu_us_per_image']} | "
               f"{r['pg_rows_per_image']} | {c['worker']} / {c['hashing']} / {c['site']} / "
-              f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {r['load']:.1f} |")
+              f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {_shares(r)} | "
+              f"{r['load']:.1f} |")
     last = results[-1]
     redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
     per_worker = last["images_per_s"] / last["workers"]
