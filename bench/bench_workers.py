@@ -212,6 +212,9 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             images = int(conn.execute(sa.text("SELECT images FROM crawls")).scalar_one())
             rows = {t: int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one())
                     for t in TABLES}
+            # each worker's share of the images: a worker starved by another shows here
+            shares = sorted(int(n) for (n,) in conn.execute(
+                sa.text("SELECT images FROM crawl_workers")))
         engine.dispose()
         seconds = (finished - started).total_seconds()
         pg_rate = _pg_rows_per_second(db, pg_rows) if pg_rows else 0.0
@@ -227,6 +230,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             "cpu_ms_per_image": {role: round(1000 * v / max(1, images), 2)
                                  for role, v in cpu.items()},
             "cores_busy": round(sum(cpu.values()) / wall, 2),
+            "images_by_worker": shares,
             # share of the wall time the main threads ran / waited for a core / slept
             "run_queue_sleep": {
                 role: [round((sched1[role][i] - sched0[role][i]) / (wall * sched1[role][2]), 2)
