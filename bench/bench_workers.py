@@ -54,6 +54,11 @@ TABLES = ("media", "observations", "hits", "hit_matches", "crawl_requests_done",
           "crawl_workers", "crawls", "workers")
 
 
+def _env(code: Path | None) -> dict[str, str]:
+    """The environment of the workers and the crawl: this checkout's code, or `code`'s."""
+    return ENV if code is None else {**ENV, "PYTHONPATH": str(code)}
+
+
 def _cli(db: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "crawler.cli.main", "--db", db, *args]
 
@@ -99,6 +104,29 @@ def _cpu_by_role(workers: list[int], site: int) -> dict[str, float]:
     return cpu
 
 
+def _sched(workers: list[int]) -> dict[str, list[float]]:
+    """Per role (worker reactors, their hashing processes): seconds their main threads ran
+    and seconds they waited, runnable, for a core (/proc/<pid>/task/<pid>/schedstat), and
+    how many threads. What is left of the wall time they spent asleep, waiting for
+    something else than a core: a figure the machine's load does not inflate."""
+    out = {"worker": [0.0, 0.0, 0], "hashing": [0.0, 0.0, 0]}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or (st := _proc_stat(int(entry))) is None:
+            continue
+        pid, ppid = int(entry), st[1]
+        role = "worker" if pid in workers else "hashing" if ppid in workers else None
+        if role is None:
+            continue
+        try:
+            run, wait, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        out[role][0] += int(run) / 1e9
+        out[role][1] += int(wait) / 1e9
+        out[role][2] += 1
+    return out
+
+
 def _pin(core: int | None) -> Any:
     """A preexec_fn pinning the child (and what it starts) to one core, or None."""
     if core is None:
@@ -136,7 +164,7 @@ def start_site(pages: int, per_page: int) -> tuple[subprocess.Popen[str], dict[s
 
 
 def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work: Path,
-        pg_rows: int, *, pin: bool = False) -> dict[str, Any]:
+        pg_rows: int, *, pin: bool = False, code: Path | None = None) -> dict[str, Any]:
     import redis
     import sqlalchemy as sa
 
@@ -149,14 +177,15 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
     client = redis.Redis.from_url(REDIS_URL)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        subprocess.run(_cli(db, "init"), env=ENV, check=True, capture_output=True)
+        env = _env(code)
+        subprocess.run(_cli(db, "init"), env=env, check=True, capture_output=True)
         cores = sorted(os.sched_getaffinity(0))
         for n in range(workers):
             log = work / f"{name}-w{n}.log"
             procs.append(subprocess.Popen(
                 _cli(db, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix,
                      "--log-file", str(log), "-s", f"TRAWL_HOST_CONCURRENCY={8 * workers}"),
-                env=ENV, cwd=ROOT, preexec_fn=_pin(cores[n % len(cores)] if pin else None),
+                env=env, cwd=code or ROOT, preexec_fn=_pin(cores[n % len(cores)] if pin else None),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 120
         while len([k for k in client.scan_iter(f"{prefix}:alive:*")]) < workers:
@@ -165,15 +194,17 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             time.sleep(0.2)
         pids = [proc.pid for proc in procs]
         commands0, usec0 = _redis_stats(client)
+        sched0 = _sched(pids)
         cpu0, wall0 = _cpu_by_role(pids, server.pid), time.monotonic()
         done = subprocess.run(
             _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
                  "--redis-prefix", prefix, "--format", "json", "--depth", "3",
-                 site["start_url"]), env=ENV, cwd=ROOT, capture_output=True, text=True)
+                 site["start_url"]), env=env, cwd=code or ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         commands1, usec1 = _redis_stats(client)
         cpu1, wall = _cpu_by_role(pids, server.pid), time.monotonic() - wall0
+        sched1 = _sched(pids)
         engine = sa.create_engine(db)
         with engine.connect() as conn:
             started, finished = conn.execute(
@@ -181,13 +212,16 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             images = int(conn.execute(sa.text("SELECT images FROM crawls")).scalar_one())
             rows = {t: int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one())
                     for t in TABLES}
+            # each worker's share of the images: a worker starved by another shows here
+            shares = sorted(int(n) for (n,) in conn.execute(
+                sa.text("SELECT images FROM crawl_workers")))
         engine.dispose()
         seconds = (finished - started).total_seconds()
         pg_rate = _pg_rows_per_second(db, pg_rows) if pg_rows else 0.0
         cpu = {role: cpu1[role] - cpu0[role] for role in cpu0}
         cpu["redis"] = (usec1 - usec0) / 1e6
         result = {
-            "workers": workers, "pinned": pin, "images": images, "expected": site["images"],
+            "code": str(code or ROOT), "workers": workers, "pinned": pin, "images": images, "expected": site["images"],
             "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 1),
             "redis_commands_per_image": round((commands1 - commands0) / max(1, images), 1),
             "redis_cpu_us_per_image": round((usec1 - usec0) / max(1, images), 1),
@@ -196,6 +230,14 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             "cpu_ms_per_image": {role: round(1000 * v / max(1, images), 2)
                                  for role, v in cpu.items()},
             "cores_busy": round(sum(cpu.values()) / wall, 2),
+            "images_by_worker": shares,
+            # share of the wall time the main threads ran / waited for a core / slept
+            "run_queue_sleep": {
+                role: [round((sched1[role][i] - sched0[role][i]) / (wall * sched1[role][2]), 2)
+                       for i in (0, 1)] + [round(1 - (sched1[role][0] - sched0[role][0]
+                                                      + sched1[role][1] - sched0[role][1])
+                                                 / (wall * sched1[role][2]), 2)]
+                for role in sched1 if sched1[role][2] and sched0[role][2] == sched1[role][2]},
             "load": os.getloadavg()[0],
         }
         return result
@@ -214,6 +256,12 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
         admin.dispose()
 
 
+def _shares(result: dict[str, Any]) -> str:
+    shares = result.get("run_queue_sleep", {})
+    return " / ".join(", ".join(f"{100 * v:.0f}%" for v in shares[role])
+                      for role in ("worker", "hashing") if role in shares) or "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=4000)
@@ -226,10 +274,15 @@ def main() -> None:
     parser.add_argument("--pg-rows", type=int, default=20000,
                         help="rows of the PostgreSQL write-rate probe, run once after the "
                              "last round (0: skip)")
+    parser.add_argument("--code", default="",
+                        help="source trees to compare, comma-separated (e.g. an exported "
+                             "older commit): every round runs once per tree, alternated; "
+                             "default: this checkout")
     args = parser.parse_args()
+    codes: list[Path | None] = [Path(c).resolve() for c in args.code.split(",") if c] or [None]
     counts = [int(n) for n in args.workers.split(",")]
     modes = {"no": [False], "both": [False, True], "only": [True]}[args.pin]
-    rounds = [(workers, pin) for workers in counts for pin in modes]
+    rounds = [(workers, pin, code) for workers in counts for pin in modes for code in codes]
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; "
           f"{len(rounds)} rounds", flush=True)
     results = []
@@ -239,9 +292,9 @@ def main() -> None:
           flush=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for i, (workers, pin) in enumerate(rounds):
+            for i, (workers, pin, code) in enumerate(rounds):
                 probe = args.pg_rows if i == len(rounds) - 1 else 0
-                result = run(server, site, workers, Path(tmp), probe, pin=pin)
+                result = run(server, site, workers, Path(tmp), probe, pin=pin, code=code)
                 results.append(result)
                 print(json.dumps(result), flush=True)
     finally:
@@ -249,22 +302,25 @@ def main() -> None:
         server.wait(10)
     print(f"all rounds: {time.monotonic() - started:.0f} s")
     print()
-    print("| workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
+    print("| code | workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
           "Redis CPU us/image | PG rows/image | CPU ms/image: worker / hashing / site / "
-          "Redis / PostgreSQL | cores busy | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "Redis / PostgreSQL | cores busy | reactor / hashing: ran, waited for a core, asleep | "
+          "load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         # Speed-up against the mean of the 1-worker rounds run the same way (pinned or not).
         ones = [o["images_per_s"] for o in results
-                if o["workers"] == 1 and o["pinned"] == r["pinned"]]
+                if o["workers"] == 1 and o["pinned"] == r["pinned"] and o["code"] == r["code"]]
         base = sum(ones) / len(ones) if ones else 0.0
         speedup = f"{r['images_per_s'] / base:.2f}x" if base else "-"
         c = r["cpu_ms_per_image"]
-        print(f"| {r['workers']} | {'yes' if r['pinned'] else 'no'} | {r['images']} | "
+        print(f"| {Path(r['code']).name} | {r['workers']} | {'yes' if r['pinned'] else 'no'} | "
+              f"{r['images']} | "
               f"{r['seconds']} | {r['images_per_s']} | {speedup} | "
               f"{r['redis_commands_per_image']} | {r['redis_cpu_us_per_image']} | "
               f"{r['pg_rows_per_image']} | {c['worker']} / {c['hashing']} / {c['site']} / "
-              f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {r['load']:.1f} |")
+              f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {_shares(r)} | "
+              f"{r['load']:.1f} |")
     last = results[-1]
     redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
     per_worker = last["images_per_s"] / last["workers"]

@@ -12,6 +12,14 @@ back to Redis: the engine's next request for that host (it usually comes within 
 turn of the reactor) takes it without a round trip. The slot still counts in Redis all
 the while, so the limit holds across workers; a slot is reused only while its deadline in
 Redis leaves a whole download's time.
+
+A worker takes no more slots of one host than it downloads from that host at once
+(Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN, its own per-host slot): this middleware runs
+before Scrapy's slot queue, so without that cap one worker would hold every slot of a
+busy host in Redis for requests merely queued in its own process, while the other workers
+wait. And a request waiting for a slot is woken as soon as this worker gives one back for
+its host, instead of at its next poll of Redis (a poll is still made at most every
+POLL_CAP seconds, and at once when Redis says another worker's slot may be free).
 """
 
 from __future__ import annotations
@@ -24,8 +32,7 @@ from urllib.parse import urlsplit
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
-from twisted.internet.defer import DeferredLock
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred, DeferredLock
 
 from crawler.engine.distributed.context import worker_context
 
@@ -65,7 +72,7 @@ class HostLimitMiddleware:
 
     def __init__(self, frontier: RedisFrontier, worker_id: str, stats: StatsCollector, *,
                  concurrency: int, delay: float, hold_seconds: float,
-                 download_timeout: float = 30.0,
+                 download_timeout: float = 30.0, local_limit: int = 0,
                  flush_soon: Callable[[], None] | None = None) -> None:
         self.frontier = frontier
         self.flush_soon = flush_soon or frontier.flush
@@ -82,6 +89,11 @@ class HostLimitMiddleware:
         self._sweep: Any = None
         self._ids = itertools.count(1)
         self._locks: dict[str, DeferredLock] = {}
+        # Slots of each host this worker holds in Redis (downloading or idle), at most
+        # local_limit (0: no cap), and the request waiting for one, woken by a give-back.
+        self.local_limit = local_limit
+        self._holding: dict[str, int] = {}
+        self._waiter: dict[str, Deferred[None]] = {}
         # A slot is reused only while its Redis deadline is a whole download away.
         self.reuse_within = max(0.0, hold_seconds - download_timeout)
 
@@ -95,6 +107,7 @@ class HostLimitMiddleware:
                    delay=s.getfloat("TRAWL_HOST_DELAY"),
                    hold_seconds=s.getfloat("DOWNLOAD_TIMEOUT") + 30.0,
                    download_timeout=s.getfloat("DOWNLOAD_TIMEOUT"),
+                   local_limit=s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
                    flush_soon=context.flush_soon)
 
     async def process_request(self, request: Request) -> None:
@@ -113,17 +126,20 @@ class HostLimitMiddleware:
             while True:
                 if self._take_idle(host, request):
                     return
-                # One round trip with whatever this worker deferred (slots given back,
-                # requests to queue).
-                (answer,) = self.frontier.call((self._acquire, (
-                    self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                    self.hold_seconds)))
-                wait = float(answer)
-                if wait <= 0:
-                    break
+                if self.local_limit and self._holding.get(host, 0) >= self.local_limit:
+                    wait = POLL_CAP  # this worker downloads all it may: wait for its own
+                else:
+                    # One round trip with whatever this worker deferred (slots given back,
+                    # requests to queue).
+                    (answer,) = self.frontier.call((self._acquire, (
+                        self.frontier.prefix, host, holder, self.concurrency, self.delay,
+                        self.hold_seconds)))
+                    wait = float(answer)
+                    if wait <= 0:
+                        break
                 wait = min(wait, POLL_CAP)
                 waited += wait
-                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+                await maybe_deferred_to_future(self._sleep(host, wait))
         finally:
             lock.release()
             if not lock.locked and not lock.waiting:
@@ -131,6 +147,22 @@ class HostLimitMiddleware:
         if waited:
             self.stats.inc_value("trawl/politeness/waits")
         self._held[id(request)] = (host, holder, time.monotonic())
+        self._holding[host] = self._holding.get(host, 0) + 1
+
+    def _sleep(self, host: str, seconds: float) -> Deferred[None]:
+        """Wait `seconds`, or less if this worker gives back a slot of `host` meanwhile."""
+        d: Deferred[None] = Deferred()
+        call = cast(Any, reactor).callLater(seconds, self._wake, host, d)
+        d.addBoth(lambda result: (call.cancel() if call.active() else None, result)[1])
+        self._waiter[host] = d
+        return d
+
+    def _wake(self, host: str, d: Deferred[None] | None = None) -> None:
+        """Wake the request waiting for a slot of `host` (only `d` when given)."""
+        waiter = self._waiter.get(host)
+        if waiter is not None and (d is None or waiter is d):
+            del self._waiter[host]
+            waiter.callback(None)
 
     def _take_idle(self, host: str, request: Request) -> bool:
         """Give the request a slot this worker just gave back: no round trip."""
@@ -161,11 +193,17 @@ class HostLimitMiddleware:
             self._idle.setdefault(host, []).append((holder, taken, now))
             if self._sweep is None or not self._sweep.active():
                 self._sweep = cast(Any, reactor).callLater(IDLE_SECONDS, self.sweep)
-            return
-        self._release(host, holder)
+        else:
+            self._release(host, holder)
+        self._wake(host)
 
     def _release(self, host: str, holder: str) -> None:
         """Give the slot back in Redis with the next round trip (within FLUSH_SOON_SECONDS)."""
+        left = self._holding.get(host, 0) - 1
+        if left > 0:
+            self._holding[host] = left
+        else:
+            self._holding.pop(host, None)
         self.frontier.defer("ZREM", self.frontier.key("host", host), holder)
         self.flush_soon()
 

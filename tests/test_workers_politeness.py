@@ -1,0 +1,101 @@
+"""The shared per-host limit's middleware on a real Redis, with a fake clock: how many
+slots one worker takes, and how soon a waiting request gets a slot given back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from scrapy import Request
+from scrapy.http import Response
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from crawler.engine.distributed import politeness
+from crawler.engine.distributed.frontier import RedisFrontier
+from crawler.engine.distributed.politeness import HostLimitMiddleware
+from tests.workerhelpers import unique_frontier
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+
+@pytest.fixture
+def frontier() -> Iterator[RedisFrontier]:
+    for url, prefix in unique_frontier():
+        yield RedisFrontier.from_url(url, prefix)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(politeness, "reactor", clock)
+    return clock
+
+
+def _middleware(frontier: RedisFrontier, worker: str, *, concurrency: int,
+                local_limit: int) -> HostLimitMiddleware:
+    return HostLimitMiddleware(frontier, worker, _Stats(),  # type: ignore[arg-type]
+                               concurrency=concurrency, delay=0.0, hold_seconds=60.0,
+                               download_timeout=30.0, local_limit=local_limit)
+
+
+def _ask(mw: HostLimitMiddleware, request: Request) -> Deferred[Any]:
+    return Deferred.fromCoroutine(mw.process_request(request))
+
+
+def _held(frontier: RedisFrontier, host: str) -> int:
+    frontier.flush()
+    return int(frontier.client.zcard(frontier.key("host", host)))
+
+
+def test_a_worker_takes_no_more_slots_than_it_downloads_at_once(
+    frontier: RedisFrontier, clock: Clock,
+) -> None:
+    one = _middleware(frontier, "w1", concurrency=4, local_limit=2)
+    two = _middleware(frontier, "w2", concurrency=4, local_limit=2)
+    mine = [Request(f"http://site.test/{n}") for n in range(4)]
+    asked = [_ask(one, r) for r in mine]
+    assert [d.called for d in asked] == [True, True, False, False]
+    assert _held(frontier, "site.test") == 2  # the other two wait in this worker
+    # so the other worker still finds slots of the host in Redis
+    others = [Request(f"http://site.test/b{n}") for n in range(3)]
+    theirs = [_ask(two, r) for r in others]
+    assert [d.called for d in theirs] == [True, True, False]
+    assert _held(frontier, "site.test") == 4
+    clock.advance(5)  # polls in the meantime change nothing: the host is full
+    assert [d.called for d in asked] == [True, True, False, False]
+    assert not theirs[2].called
+    _give_back(two, others[0])
+    assert theirs[2].called
+    _give_back(one, *mine[:2])
+    assert all(d.called for d in asked)
+    assert _held(frontier, "site.test") == 4
+
+
+def _give_back(mw: HostLimitMiddleware, *requests: Request) -> None:
+    for request in requests:
+        mw.process_response(request, Response(request.url, request=request))
+
+
+def test_a_slot_given_back_goes_to_a_waiting_request_at_once(
+    frontier: RedisFrontier, clock: Clock,
+) -> None:
+    mw = _middleware(frontier, "w1", concurrency=8, local_limit=2)
+    requests = [Request(f"http://site.test/{n}") for n in range(3)]
+    asked = [_ask(mw, r) for r in requests]
+    assert not asked[2].called
+    _give_back(mw, requests[0])
+    assert asked[2].called  # woken by the give-back, no clock tick, no poll of Redis
+    assert _held(frontier, "site.test") == 2  # the slot changed hands inside the worker
+    _give_back(mw, *requests[1:])
+    time.sleep(politeness.IDLE_SECONDS + 0.01)
+    clock.advance(politeness.IDLE_SECONDS + 0.01)  # idle slots go back to Redis
+    assert _held(frontier, "site.test") == 0
