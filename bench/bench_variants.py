@@ -142,15 +142,18 @@ class Original:
     image: Image.Image
 
 
-def originals(quick: bool) -> list[Original]:
+def originals(quick: bool, seed: int = 0) -> list[Original]:
+    """The list's originals; `seed` 0 is the set every reported run used, others draw new
+    photos and graphics (seed s: generator seeds moved by 1,000 x s)."""
     sizes = ((1024, 768), (800, 600), (1280, 960), (640, 480), (900, 1200))
     n_photos, n_graphics = (8, 5) if quick else (24, 15)
-    out = [Original(f"photo-{k}", "photo", gen.photo(100 + k, sizes[k % len(sizes)]).convert(
-        "RGB")) for k in range(n_photos)]
+    shift = 1000 * seed
+    out = [Original(f"photo-{k}", "photo", gen.photo(100 + shift + k, sizes[k % len(sizes)])
+                    .convert("RGB")) for k in range(n_photos)]
     for k in range(n_graphics):
         kind = GRAPHIC_KINDS[k % len(GRAPHIC_KINDS)]
         out.append(Original(f"{kind}-{k}", "graphic",
-                            gen.sample(kind, 200 + k, k).convert("RGB")))
+                            gen.sample(kind, 200 + shift + k, k).convert("RGB")))
     return out
 
 
@@ -183,9 +186,10 @@ def matches_for(setup: str, matchers: dict[bool, Matcher], d: Digests) -> list[M
 
 
 def recall(items: list[Original], matchers: dict[bool, Matcher], quick: bool,
-           only: str = "") -> list[str]:
-    """Recall per edit kind (only the kinds whose name contains `only`, when given)."""
-    rng = np.random.default_rng(14)
+           only: str = "", seed: int = 0) -> list[str]:
+    """Recall per edit kind (only the kinds whose name contains `only`, when given); `seed`
+    moves the edits' random draws (colours, sides, offsets, resizes)."""
+    rng = np.random.default_rng(14 + 1000 * seed)
     counts: dict[tuple[str, str, str], list[int]] = {}  # (kind, content, setup) -> [high, any, n]
     wrong: dict[str, list[int]] = {s: [0, 0] for s in SETUPS}  # matched another item
     kinds = [kind for kind in EDIT_KINDS if only in kind]
@@ -319,21 +323,23 @@ def main() -> None:
                         "--variants crops` writes by default)")
     parser.add_argument("--kinds", default="",
                         help="recall: only the edit kinds whose name contains this (e.g. crop)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="recall: another set of originals and edits (0: the reported set)")
     parser.add_argument("--sections", default="recall,false,cost",
                         help="comma-separated: recall, false, cost")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     started = time.monotonic()
     print(f"Load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())}; "
-          f"{'quick' if args.quick else 'full'} run\n")
-    items = originals(args.quick)
+          f"{'quick' if args.quick else 'full'} run, seed {args.seed}\n")
+    items = originals(args.quick, args.seed)
     matchers = {crops: Matcher.build(
         list_refs(items, crops, tuple(args.crop_types.split(",")))) for crops in (False, True)}
     print(f"{len(items)} originals ({sum(i.content == 'photo' for i in items)} photos); list "
           f"without crops {len(matchers[False])} hashes, with crops {len(matchers[True])}\n")
     if "recall" in sections:
         print("### Recall on edited copies\n")
-        print("\n".join(recall(items, matchers, args.quick, args.kinds)) + "\n", flush=True)
+        print("\n".join(recall(items, matchers, args.quick, args.kinds, args.seed)) + "\n", flush=True)
     if "false" in sections:
         print("### False hits on unrelated images\n")
         print("\n".join(false_hits(matchers, args.quick)) + "\n", flush=True)

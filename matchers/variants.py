@@ -65,8 +65,12 @@ BACKGROUND_SHARE = 0.4
 CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
 MIN_CUT = 0.015
-# What remains after cutting is at least this share of each side, and PDQ's grid in pixels.
-MIN_KEEP = 0.4
+# What remains after cutting is at least this share of each side, and PDQ's grid in pixels:
+# a wide chart (2:1) pillarboxed into a phone's tall 0.6 frame keeps 30% of the height.
+MIN_KEEP = 0.25
+# One border or band covers at most this share of its side (the letterbox bar above that
+# chart: 36%).
+MAX_SIDE_CUT = 0.6
 # A caption band covers this share of the side ...
 CAPTION_MIN = 0.04
 CAPTION_MAX = 0.35
@@ -79,7 +83,7 @@ CAPTION_EDGE = 0.6
 # On a flat graphic, a caption in the graphic's own background colour is a block of text
 # lines (no line drawn on more than TEXT_DRAWN of its pixels), then a blank gap, then the
 # picture, all within CAPTION_MAX of the side.
-TEXT_DRAWN = 0.7
+TEXT_DRAWN = 0.9
 SIDES = ("top", "bottom", "left", "right")
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
@@ -138,10 +142,18 @@ def _noise(line: FloatArray, tone: float) -> float:
     return 1.4826 * float(np.median(np.abs(line - tone)))
 
 
-def _tone_step(lines: FloatArray, edge: FloatArray, tone: float) -> npt.NDArray[np.bool_]:
+def _tone_step(
+    lines: FloatArray, edge: FloatArray, tone: float, averaged: bool = False
+) -> npt.NDArray[np.bool_]:
     """Per line: is its median tone a step away from the edge line's `tone` (see TIGHT_NOISE),
-    reached abruptly (within two lines: a sky's slow gradient is no step)?"""
-    limit = TIGHT_NOISE * _noise(edge, tone) + TIGHT_FLOOR
+    reached abruptly (within two lines: a sky's slow gradient is no step)? `averaged`: the
+    noise is that of a line's median, not of its pixels (1.25 sigma / sqrt(pixels)): at
+    full size a grainy off-white frame (grey 241, grain 8) next to a white margin (255)
+    steps by less than its grain but by far more than its median moves."""
+    noise = _noise(edge, tone)
+    if averaged:
+        noise *= 1.25 / np.sqrt(max(1, lines.shape[1]))
+    limit = TIGHT_NOISE * noise + TIGHT_FLOOR
     medians = np.median(lines, axis=1)
     before = np.concatenate((medians[:1], medians[:1], medians[:-2]))[: len(medians)]
     steps: npt.NDArray[np.bool_] = (np.abs(medians - tone) > limit) & (
@@ -156,11 +168,15 @@ def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int
     tone = float(np.median(a[0]))
     if _noise(a[0], tone) > CLEAN_NOISE:
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
-    limit = int(len(a) * (1 - MIN_KEEP))
+    limit = int(len(a) * MAX_SIDE_CUT)
     # Every line's share of pixels off the edge's tone, in one pass (lines past `limit`
-    # and a few more for the step); a line of another plain tone counts as all off.
+    # and a few more for the step); a line of another plain tone counts as all off. The
+    # tone steps (a median per line: most of the cost) are looked for only up to the
+    # first line off and the three after it, as no line further on can end the border.
     off = np.mean(np.abs(a[: limit + 4] - tone) > BORDER_TOLERANCE, axis=1)
-    off[_tone_step(a[: limit + 4], a[0], tone)] = 1.0
+    first = np.flatnonzero(off > outliers)
+    reach = min(len(off), (int(first[0]) if len(first) else len(off)) + 3)
+    off[:reach][_tone_step(a[:reach], a[0], tone)] = 1.0
     picture = np.flatnonzero(off > outliers)
     depth = int(picture[0]) if len(picture) else len(off)
     if depth == 0 or depth > limit:
@@ -218,7 +234,7 @@ def _refine(
     if _noise(edge, tone) > CLEAN_NOISE:
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
-    inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone))
+    inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone, averaged=True))
     return lo + int(inside[0]) if len(inside) else hi
 
 
@@ -296,7 +312,7 @@ def find_regions(luma: Image.Image) -> list[Region]:
     # On a flat graphic the trim to the drawing meets a list's `trim` variant; the trim at
     # a frame's own edge (the graphic's margins kept) meets a list without one. Both.
     boxes = dict.fromkeys((box, _trim(luma, full, thumb, sides) if flat else box))
-    regions += [Region("trim", trimmed) for trimmed in boxes if trimmed != full]
+    regions += _trim_regions(boxes, w, h)
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
     # the band (its padding before the text looks like a border), on the whole image. Its
     # side starts plain either way: with the band's first line or with the border's.
@@ -306,7 +322,8 @@ def find_regions(luma: Image.Image) -> list[Region]:
             continue
         side, band_box = band
         for flat_trim in dict.fromkeys((flat, False)):
-            again = _trim(luma, band_box, flat=flat_trim)
+            again = _trim_after_band(luma, band_box, side) if flat_trim else _trim(
+                luma, band_box)
             trimmed = start != full or again != band_box
             name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
             if all(again != region.box for region in regions):
@@ -316,6 +333,42 @@ def find_regions(luma: Image.Image) -> list[Region]:
         if cut is not None and all(cut != region.box for region in regions):
             regions.append(Region(f"trim+uncaption-{side}", cut))
     return regions
+
+
+def _trim_regions(boxes: Collection[Box], w: int, h: int) -> list[Region]:
+    """The `trim` regions of the whole image's trims `boxes`. Frames and bars come in equal
+    pairs: where one side was cut deeper than its opposite (the picture's own plain edge,
+    in the frame's tone, taken with the frame), the shallower cut on both sides too."""
+    full = (0, 0, w, h)
+    out = [Region("trim", box) for box in boxes if box != full]
+    for box in boxes:
+        even = _even_cuts(box, w, h)
+        if even is not None and all(even != region.box for region in out):
+            out.append(Region("trim", even))
+    return out
+
+
+# Opposite cuts that differ by more than this share of their side are evened out
+# (`_even_cuts`).
+EVEN_SLACK = 0.008
+
+
+def _even_cuts(box: Box, w: int, h: int) -> Box | None:
+    """`box` (a trim of the whole w x h image) with each pair of opposite cuts, when both
+    cut something and they differ by more than EVEN_SLACK of the side, set to the shallower
+    of the two; None when no pair differs so."""
+    left, top, right, bottom = box
+    cuts = [left, top, w - right, h - bottom]
+    changed = False
+    for first, second, side in ((0, 2, w), (1, 3, h)):
+        a, b = cuts[first], cuts[second]
+        if a > 0 and b > 0 and abs(a - b) > EVEN_SLACK * side:
+            cuts[first] = cuts[second] = min(a, b)
+            changed = True
+    if not changed:
+        return None
+    even = (cuts[0], cuts[1], w - cuts[2], h - cuts[3])
+    return even if _fits(even, w, h) else None
 
 
 def _text_caption_depth(a: FloatArray) -> int:
@@ -362,6 +415,31 @@ def _text_caption(
     if not _fits(without, *luma.size):
         return None
     return _trim(luma, without, flat=True)
+
+
+# A JPEG's ringing along a band's hard edge reaches this many pixels into the picture.
+BAND_RINGING = 4
+
+
+def _trim_after_band(luma: Image.Image, box: Box, side: str) -> Box:
+    """`box` (a picture whose caption band along `side` was cut away) trimmed as a flat
+    graphic. Its first lines along `side` carry the band edge's JPEG ringing, which would
+    hide the graphic's own plain margin there: the trim starts BAND_RINGING pixels in, and
+    that side keeps the band's edge when it has no margin to cut."""
+    left, top, right, bottom = box
+    inset = {"top": (left, top + BAND_RINGING, right, bottom),
+             "bottom": (left, top, right, bottom - BAND_RINGING),
+             "left": (left + BAND_RINGING, top, right, bottom),
+             "right": (left, top, right - BAND_RINGING, bottom)}[side]
+    trimmed = list(_trim(luma, inset, flat=True))
+    index = SIDES_BOX_INDEX[side]
+    if trimmed[index] == inset[index]:
+        trimmed[index] = box[index]
+    out = (trimmed[0], trimmed[1], trimmed[2], trimmed[3])
+    return out if _fits(out, *luma.size) else box
+
+
+SIDES_BOX_INDEX = {"left": 0, "top": 1, "right": 2, "bottom": 3}
 
 
 def _sub(thumb: FloatArray, fx: float, fy: float, box: Box) -> FloatArray:
