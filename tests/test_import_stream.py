@@ -244,3 +244,32 @@ def test_hasher_blocks_store_what_the_line_parser_stores(
     rows = stored(store)
     assert [r[1:] for r in rows if r[0] == "many"] == [r[1:] for r in rows if r[0] == "one"]
     assert ("many", "a" * 64, None, None, '{"quality": "5"}') in rows
+
+
+def test_postgresql_checks_the_list_once_and_only_when_safe(store: Store) -> None:
+    from storage.known import _check_list_once
+
+    if store.dialect != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's foreign-key check is in-process and cheap")
+    first = import_known_list(store, name="L", fmt="csv", source_file=None, actor="alice",
+                              entries=[KnownHashIn("md5", md5(1))])
+    with store.session() as session:
+        conn = session.connection()
+        assert _check_list_once(conn, first.list_id)  # the tests connect as a superuser
+        with pytest.raises(ValueError, match="removed"):
+            _check_list_once(conn, first.list_id + 1000)
+    with store.session() as session:  # a trigger of its own would be skipped too: no
+        conn = session.connection()
+        conn.exec_driver_sql(
+            "CREATE FUNCTION trawl_test_noop() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN RETURN NEW; END'")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER trawl_test_noop BEFORE INSERT ON known_hashes "
+            "FOR EACH ROW EXECUTE FUNCTION trawl_test_noop()")
+        assert not _check_list_once(conn, first.list_id)
+        session.rollback()
+    # and a row whose list is gone is still refused
+    with pytest.raises(sa.exc.IntegrityError), store.session() as session:
+        session.connection().exec_driver_sql(
+            "INSERT INTO known_hashes (list_id, hash_type, value) "
+            f"VALUES ({first.list_id + 1000}, 'md5', '{md5(2)}')")
