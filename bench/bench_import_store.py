@@ -116,6 +116,7 @@ def file_child(db: str, url: str, path: str, mode: str) -> dict[str, object]:
 
     store = open_store(url)
     baseline = _kib("VmRSS")
+    server = _server_cpu(store, url)
     started = time.perf_counter()
     cpu = time.process_time()
     if mode == "stream":
@@ -132,10 +133,32 @@ def file_child(db: str, url: str, path: str, mode: str) -> dict[str, object]:
         )
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    server = _server_cpu(store, url) - server
     peak = _kib("VmHWM")
     store.close()
     return {"db": db, "mode": mode, "added": result.added, "duplicates": result.duplicates,
-            "seconds": seconds, "cpu_s": cpu, "peak_rss_delta_mib": (peak - baseline) / 1024}
+            "seconds": seconds, "cpu_s": cpu, "server_cpu_s": server,
+            "peak_rss_delta_mib": (peak - baseline) / 1024, "peak_rss_mib": peak / 1024}
+
+
+def _server_cpu(store: object, url: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving this database (the server is local:
+    read from /proc); 0 for SQLite, whose work is in the process's own CPU time."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    import sqlalchemy as sa
+
+    with store.session() as session:  # type: ignore[attr-defined]
+        pids = session.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bench_file(args: argparse.Namespace) -> None:
@@ -143,8 +166,10 @@ def bench_file(args: argparse.Namespace) -> None:
 
     print(f"\n{args.file_lines:,}-line list file, `trawl hashes import` path\n")
     print("| db | mode | lines | added | duplicates | wall s (min / median / max) "
-          "| lines/s (median) | parent CPU s | peak RSS delta MiB | load |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| lines/s (median) | process CPU s (min / median / max) | lines per process CPU s "
+          "(median) | server CPU s (median) | lines per CPU s, both (median) "
+          "| peak RSS MiB (delta) | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     modes = ["stream"] + (["parsed"] if args.file_lines <= args.parsed_max else [])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "list.txt"
@@ -159,13 +184,22 @@ def bench_file(args: argparse.Namespace) -> None:
             for mode, results in runs.items():
                 seconds = sorted(float(r["seconds"]) for r in results)  # type: ignore[arg-type]
                 median = float(np.median(seconds))
+                cpus = sorted(float(r["cpu_s"]) for r in results)  # type: ignore[arg-type]
+                cpu = float(np.median(cpus))
+                server = float(np.median([float(r["server_cpu_s"])  # type: ignore[arg-type]
+                                          for r in results]))
+                both = float(np.median([float(r["cpu_s"]) + float(r["server_cpu_s"])  # type: ignore[arg-type]
+                                        for r in results]))
                 last = results[-1]
                 print(
                     f"| {db} | {mode} | {args.file_lines:,} | {last['added']:,} "
                     f"| {last['duplicates']:,} | {seconds[0]:.1f} / {median:.1f} / "
                     f"{seconds[-1]:.1f} | {args.file_lines / median:,.0f} "
-                    f"| {float(np.median([float(r['cpu_s']) for r in results])):.1f} "  # type: ignore[arg-type]
-                    f"| {max(float(r['peak_rss_delta_mib']) for r in results):,.1f} "  # type: ignore[arg-type]
+                    f"| {cpus[0]:.1f} / {cpu:.1f} / {cpus[-1]:.1f} "
+                    f"| {args.file_lines / cpu:,.0f} | {server:.1f} "
+                    f"| {args.file_lines / both:,.0f} "
+                    f"| {max(float(r['peak_rss_mib']) for r in results):,.0f} "  # type: ignore[arg-type]
+                    f"({max(float(r['peak_rss_delta_mib']) for r in results):,.1f}) "  # type: ignore[arg-type]
                     f"| {min(loads):.1f}-{max(loads):.1f} |",
                     flush=True,
                 )

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
 from matchers.hashtypes import HASH_TYPES, get_hash_type
 from matchers.hashtypes.base import shorten
 from matchers.listformats import csvlist, pdqhasher, plainlist, telist
-from matchers.listformats.entries import EntryCollector, KnownEntry, ParsedList
+from matchers.listformats.entries import EntryBlock, EntryCollector, KnownEntry, ParsedList
 from matchers.listformats.errors import ListFormatError
-from matchers.listformats.reader import LineReader
+from matchers.listformats.reader import LineReader, content_lines
 from matchers.sniff import describe_kind, sniff_kind
 
 FORMATS = ("auto", csvlist.NAME, telist.NAME, pdqhasher.NAME, plainlist.NAME)
+BLOCK_ENTRIES = 10_000  # entries per list that entry_blocks() yields, at most
 _SELF_TYPED = {csvlist.NAME, telist.NAME}  # formats that name the hash type on every line
 
 _FORMAT_HELP = (
@@ -60,8 +62,15 @@ class KnownListStream:
         self.name = name
         stream = _refuse_binary(stream, name)
         self._reader = LineReader(stream, name)
-        self._lines = iter(self._reader)
-        self._first = next(self._lines, None)
+        self._blocks = self._reader.blocks()
+        # The first content line, and the rest of its block's lines (read one by one).
+        self._first: tuple[int, str] | None = None
+        self._rest: Iterator[tuple[int, str]] = iter(())
+        for _text, lines in self._blocks:
+            self._rest = content_lines(lines)
+            self._first = next(self._rest, None)
+            if self._first is not None:
+                break
         if self._first is None:
             raise ListFormatError(
                 name,
@@ -96,29 +105,83 @@ class KnownListStream:
         return self._reader.lines_read
 
     def __iter__(self) -> Iterator[KnownEntry]:
+        self._start()
+        return self._entries()
+
+    def _entries(self) -> Iterator[KnownEntry]:
+        assert self._first is not None
+        later = chain.from_iterable(content_lines(lines) for _text, lines in self._blocks)
+        yield from self._counted(self._parse(chain([self._first], self._rest, later)))
+        self._end()
+
+    def entry_blocks(self, size: int = BLOCK_ENTRIES) -> Iterator[list[KnownEntry] | EntryBlock]:
+        """The entries a block at a time, in file order: lists of at most `size` entries,
+        or, where a format can parse a whole block of the file in C (pdq-hasher written
+        plainly), an EntryBlock of columns with no object per line. The same entries,
+        counts and errors as iterating; iterate or call this once."""
+        self._start()
+        assert self._first is not None
+        block_parser = _BLOCK_PARSERS.get(self.format)
+        if block_parser is None:
+            yield from _batched(self._entries(), size)
+            return
+        head = self._parse(chain([self._first], self._rest))
+        yield from _batched(self._counted(head), size)
+        for text, lines in self._blocks:
+            block = None if text is None else block_parser(text)
+            if block is None:
+                more = self._parse(content_lines(lines), continued=True)
+                yield from _batched(self._counted(more), size)
+                continue
+            self.entries += len(block)
+            if block.extras is not None and block.hash_type == "pdq":
+                self.low_quality += sum(map(_LOW_QUALITY.__contains__, map(id, block.extras)))
+            yield block
+        self._end()
+
+    def _start(self) -> None:
         if self._started:
             raise RuntimeError("a KnownListStream can be iterated only once")
         self._started = True
-        assert self._first is not None
-        content = itertools.chain([self._first], self._lines)
+
+    def _end(self) -> None:
+        if not self.entries:
+            raise ListFormatError(self.name, None, "the file has a header but no hashes")
+
+    def _parse(
+        self, content: Iterator[tuple[int, str]], *, continued: bool = False
+    ) -> Iterator[KnownEntry]:
         if self.format == csvlist.NAME:
-            parsed = csvlist.parse(content, self.name)
-        elif self.format == telist.NAME:
-            parsed = telist.parse(content, self.name)
-        elif self.format == pdqhasher.NAME:
-            parsed = pdqhasher.parse(content, self.name)
-        else:
-            assert self._plain_type is not None
-            parsed = plainlist.parse(content, self.name, self._plain_type)
-        count = 0
+            return csvlist.parse(content, self.name)
+        if self.format == telist.NAME:
+            return telist.parse(content, self.name)
+        if self.format == pdqhasher.NAME:
+            return pdqhasher.parse(content, self.name, header=not continued)
+        assert self._plain_type is not None
+        return plainlist.parse(content, self.name, self._plain_type)
+
+    def _counted(self, parsed: Iterator[KnownEntry]) -> Iterator[KnownEntry]:
         low_threshold = HASH_TYPES["pdq"].quality_threshold or 0
-        for count, entry in enumerate(parsed, 1):  # noqa: B007 - count is used below
+        for entry in parsed:
+            self.entries += 1
             if entry.extra and "quality" in entry.extra and entry.hash_type == "pdq":
                 self.low_quality += int(entry.extra["quality"]) < low_threshold
             yield entry
-        self.entries = count
-        if not count:
-            raise ListFormatError(self.name, None, "the file has a header but no hashes")
+
+
+_BLOCK_PARSERS: dict[str, Callable[[str], EntryBlock | None]] = {
+    pdqhasher.NAME: pdqhasher.parse_block,
+}
+# pdq-hasher's shared extras whose quality is below the matching threshold.
+_LOW_QUALITY = frozenset(
+    id(extra) for quality, extra in pdqhasher.QUALITY_EXTRA.items()
+    if int(quality) < (HASH_TYPES["pdq"].quality_threshold or 0)
+)
+
+
+def _batched(entries: Iterator[KnownEntry], size: int) -> Iterator[list[KnownEntry]]:
+    while batch := list(itertools.islice(entries, size)):
+        yield batch
 
 
 # Kinds of file that are certainly not a hash list: images and other binary documents.
@@ -239,6 +302,7 @@ def _detect(first: tuple[int, str], name: str, have_type: bool) -> str:
 
 __all__ = [
     "FORMATS",
+    "EntryBlock",
     "KnownEntry",
     "KnownListStream",
     "ListFormatError",

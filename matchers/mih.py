@@ -42,6 +42,8 @@ SMALL_INDEX_BYTES = 1 << 16
 # sequential scan of it (random gathers vs a streaming pass), e.g. on a very skewed list.
 BRUTE_FORCE_FRACTION = 0.25
 _BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits in cache)
+# Up to this many rows (a two-hit search's usual ~5), verified on Python ints (_few_neighbours).
+_FEW_ROWS = 64
 
 
 def _expand(starts: I64, lengths: I64) -> I64:
@@ -326,7 +328,10 @@ class HammingIndex:
             rows, dist = tables.postings.take(positions.take(hit)), counts.take(hit).astype(np.intp)
         else:
             split = int(ends[plan.direct - 1])
-            rows = np.concatenate((positions[:split], tables.postings.take(positions[split:])))
+            rows = positions if split == total else np.empty(total, tables.postings.dtype)
+            if split < total:  # chunk 0's positions are rows; the others' are looked up
+                rows[:split] = positions[:split]
+                tables.postings.take(positions[split:], out=rows[split:])
             if plan.min_hits == 2:
                 # Pigeonhole guarantees every answer is in two chunks' buckets: rows seen
                 # once (nearly all of them) are never fetched, which saves a random read
@@ -335,6 +340,8 @@ class HammingIndex:
                 rows = rows[1:][rows[1:] == rows[:-1]]
                 if len(rows) > 1:
                     rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+            if plan.min_hits == 2 and len(rows) <= _FEW_ROWS:
+                return _few_neighbours(tables, rows, value, radius)
             dist = _row_distances(_rows(tables.words, rows), query)
             near = (dist <= radius).nonzero()[0]
             if len(near) == 0:
@@ -450,6 +457,23 @@ def _plan_cost(tables: _Tables, plan: _Plan) -> float:
     if plan.min_hits == 2:
         return PROBE_COST * probes + ENTRY_COST * found
     return PROBE_COST * probes + CANDIDATE_COST * found
+
+
+def _few_neighbours(tables: _Tables, rows: IntArray, value: int, radius: int) -> Neighbours:
+    """(id, distance) of the few `rows` (distinct) within `radius` of the query `value`,
+    sorted like `sorted_neighbours`: computed on Python ints, as for a handful of rows
+    (a two-hit search verifies ~5) numpy's per-call cost is most of the work."""
+    width = tables.words.shape[1] * 8
+    raw = tables.words.take(rows, axis=0).tobytes()
+    found: list[tuple[int, int]] = []
+    for i, row in enumerate(rows.tolist()):
+        distance = (int.from_bytes(raw[i * width : (i + 1) * width], "big") ^ value).bit_count()
+        if distance <= radius:
+            found.append((distance, row))
+    if not found:
+        return []
+    ids = tables.ids
+    return [(i, d) for d, i in sorted((d, int(ids[row])) for d, row in found)]
 
 
 def _rows(words: U64, rows: I64) -> U64:

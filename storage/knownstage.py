@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -136,8 +136,70 @@ def _stage_rows(chunk: Sequence[ImportEntry], first: int) -> _Chunk:
 @dataclass(frozen=True, slots=True)
 class _Chunk:
     first: int  # number of the chunk's first entry in the import (1-based)
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]]  # one tuple per entry: every stage column but seq
     needs_escape: bool  # a field holds a character COPY's text format escapes
+    # Or, from a column block: its rows as columns (_BLOCK_COLUMNS), rows left empty.
+    block: tuple[Sequence[Any], ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows) if self.block is None else len(self.block[1])
+
+
+class ColumnBlock(Protocol):
+    """Consecutive entries of one hash type as columns (matchers' EntryBlock): no source,
+    category or variant, values already normalised by the parser (checked here all the
+    same, a block at a time)."""
+
+    @property
+    def hash_type(self) -> str: ...
+    @property
+    def values(self) -> Sequence[str]: ...
+    @property
+    def labels(self) -> Sequence[str | None]: ...
+    @property
+    def extras(self) -> Sequence[Mapping[str, str]] | None: ...
+
+
+_BLOCK_COLUMNS = ("hash_type", "value", "label", "extra")
+_LOWER_HEX = b"0123456789abcdef"
+
+
+def _stage_block(block: ColumnBlock, first: int) -> _Chunk:
+    """Stage rows of a column block: built and checked by C loops (zip, map, join), no
+    Python code per entry."""
+    count = len(block.values)
+    hash_type = (block.hash_type or "").strip().lower()
+    if not hash_type or len(hash_type) > MAX_HASH_TYPE_LENGTH:
+        raise ValueError(
+            f"Entry {first} has hash type {block.hash_type!r}: it must be a known type "
+            f"name of at most {MAX_HASH_TYPE_LENGTH} characters."
+        )
+    values = block.values
+    if count != len(block.labels) or (block.extras is not None and count != len(block.extras)):
+        raise ValueError(f"Entries {first}-{first + count - 1}: columns of unequal length.")
+    joined_values = "".join(values)
+    if not joined_values.isascii() or joined_values.encode().translate(None, _LOWER_HEX):
+        values = [(v or "").strip().lower() for v in values]  # as _stage_rows does
+    lengths = list(map(len, values))
+    if min(lengths) < 1 or max(lengths) > MAX_VALUE_LENGTH:
+        at = next(i for i, n in enumerate(lengths) if not 1 <= n <= MAX_VALUE_LENGTH)
+        raise ValueError(
+            f"Entry {first + at} ({hash_type}) has value {values[at][:40]!r}: it must "
+            f"be 1 to {MAX_VALUE_LENGTH} hex characters."
+        )
+    if block.extras is None:
+        extras: Sequence[str | None] = [None] * count
+    else:
+        ids = list(map(id, block.extras))
+        distinct = dict(zip(ids, block.extras, strict=True))
+        as_json = {i: _extra_json(m) if m else None for i, m in distinct.items()}
+        extras = list(map(as_json.__getitem__, ids))
+    labels = block.labels
+    joined = "\x1f".join(chain(filter(None, labels), filter(None, extras)))
+    if "\x00" in joined:
+        labels = list(map(_no_nul, labels))
+    return _Chunk(first, [], any(c in joined for c in _COPY_SPECIAL),
+                  ((hash_type,) * count, values, labels, extras))
 
 
 @lru_cache(maxsize=4096)
@@ -158,12 +220,27 @@ def _no_nul(value: str | None) -> str | None:
 
 
 def _chunks(entries: Iterable[ImportEntry]) -> Iterator[_Chunk]:
-    """Stage rows IMPORT_CHUNK_ROWS entries at a time."""
-    source = iter(entries)
+    """Stage rows IMPORT_CHUNK_ROWS entries at a time, or a column block at a time where
+    `entries` gives them (matchers' KnownListStream.entry_blocks: lists of entries and
+    column blocks, in file order)."""
+    entry_blocks = getattr(entries, "entry_blocks", None)
+    blocks: Iterator[list[ImportEntry] | ColumnBlock] = (
+        entry_blocks(IMPORT_CHUNK_ROWS) if callable(entry_blocks) else _lists(entries))
     first = 1
-    while entries_chunk := list(islice(source, IMPORT_CHUNK_ROWS)):
-        yield _stage_rows(entries_chunk, first)
-        first += len(entries_chunk)
+    for block in blocks:
+        if isinstance(block, list):
+            if block:
+                yield _stage_rows(block, first)
+            first += len(block)
+        elif block.values:
+            yield _stage_block(block, first)
+            first += len(block.values)
+
+
+def _lists(entries: Iterable[ImportEntry]) -> Iterator[list[ImportEntry]]:
+    source = iter(entries)
+    while chunk := list(islice(source, IMPORT_CHUNK_ROWS)):
+        yield chunk
 
 
 def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry],
@@ -173,20 +250,34 @@ def stage_entries(store: Store, conn: Connection, entries: Iterable[ImportEntry]
         return _copy_rows(conn, _chunks(entries), progress)
     total = 0
     if store.dialect == "sqlite":
-        for chunk in _chunks(entries):
-            columns, rows = _filled_columns(chunk.rows)
-            conn.exec_driver_sql(
-                f"INSERT INTO trawl_import_stage ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})", rows)
-            total += len(chunk.rows)
-            if progress is not None:
-                progress(total)
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()  # the driver's own: rows are bound straight from tuples
+        try:
+            for chunk in _chunks(entries):
+                rows: Iterable[tuple[Any, ...]]
+                if chunk.block is None:
+                    columns, rows = _filled_columns(chunk.rows)
+                else:
+                    columns, rows = _BLOCK_COLUMNS, zip(*chunk.block, strict=True)
+                cursor.executemany(
+                    f"INSERT INTO trawl_import_stage ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    rows,  # type: ignore[arg-type]  # sqlite3 takes any iterable
+                )
+                total += len(chunk)
+                if progress is not None:
+                    progress(total)
+        finally:
+            cursor.close()
         return total
     stmt = insert(_STAGE)
     for chunk in _chunks(entries):
-        conn.execute(stmt, [dict(zip(_STAGE_COLUMNS, (seq, *row), strict=True))
-                            for seq, row in enumerate(chunk.rows, chunk.first)])
-        total += len(chunk.rows)
+        columns = _SQLITE_STAGE_COLUMNS if chunk.block is None else _BLOCK_COLUMNS
+        rows = chunk.rows if chunk.block is None else zip(*chunk.block, strict=True)
+        conn.execute(stmt, [{"seq": seq, **dict(zip(columns, row, strict=True))}
+                            for seq, row in enumerate(rows, chunk.first)])
+        total += len(chunk)
         if progress is not None:
             progress(total)
     return total
@@ -262,6 +353,8 @@ class _CopyReader:
         return data
 
     def _lines(self, chunk: _Chunk) -> str:
+        if chunk.block is not None:
+            return self._block_lines(chunk)
         rows = chunk.rows
         if chunk.needs_escape:
             rows = [tuple(None if f is None else f.translate(_COPY_ESCAPES) for f in row)
@@ -276,3 +369,24 @@ class _CopyReader:
         if self.progress is not None:
             self.progress(self.count)
         return text
+
+    def _block_lines(self, chunk: _Chunk) -> str:
+        """COPY text of a column block's rows, made by C loops (zip, map, join)."""
+        assert chunk.block is not None
+        hash_types, values, labels, extras = chunk.block
+        count = len(values)
+        columns: list[Sequence[str | None]] = [labels, extras]
+        for i, column in enumerate(columns):
+            if chunk.needs_escape:
+                column = [None if f is None else f.translate(_COPY_ESCAPES) for f in column]
+            if None in column:
+                column = [_NULL if f is None else f for f in column]
+            columns[i] = column
+        text = "\n".join(map("\t".join, zip(
+            map(str, range(chunk.first, chunk.first + count)), hash_types, values,
+            columns[0], repeat(_NULL, count), repeat(_NULL, count), columns[1],
+            repeat(_NULL, count), strict=True)))
+        self.count += count
+        if self.progress is not None:
+            self.progress(self.count)
+        return text + "\n"

@@ -369,9 +369,15 @@ def test_probe_radii_for_two_hits_satisfy_pigeonhole() -> None:
         probe_radii(4, 8, min_hits=5)
 
 
+@pytest.mark.parametrize("few_rows", [0, 64, 10**9])  # verified by numpy / Python ints
 @pytest.mark.parametrize(("bits", "radius", "clustered"),
                          [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True)])
-def test_two_hit_search_equals_brute_force(bits: int, radius: int, clustered: bool) -> None:
+def test_two_hit_search_equals_brute_force(
+    bits: int, radius: int, clustered: bool, few_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matchers import mih
+
+    monkeypatch.setattr(mih, "_FEW_ROWS", few_rows)
     rng = np.random.default_rng(radius)
     codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
              else random_codes(rng, 8_000, bits))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
@@ -29,6 +29,21 @@ class KnownEntry(NamedTuple):
     # Which variant of the known item (label) this hash is: crop-centre-90, ... (the CSV
     # column `variant`, written by `trawl hash --variants crops`); None: the full image.
     variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryBlock:
+    """Consecutive entries of one hash type as columns: a block of a list file parsed
+    without an object per line. Entry i is KnownEntry(hash_type, values[i], labels[i],
+    extra=extras[i]) (no source, category or variant); values are normalised."""
+
+    hash_type: str
+    values: Sequence[str]
+    labels: Sequence[str | None]
+    extras: Sequence[Mapping[str, str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 @dataclass(frozen=True, slots=True)

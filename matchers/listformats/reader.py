@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from matchers.hashtypes.base import shorten
 from matchers.listformats.errors import ListFormatError
@@ -35,32 +36,36 @@ class LineReader:
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         """Yield (line number, text without its line ending) for content lines only."""
-        for number, text in self.all_lines():
-            stripped = text.lstrip()
-            if stripped and stripped[0] != "#":
-                yield number, text
+        return content_lines(self.all_lines())
 
     def all_lines(self) -> Iterator[tuple[int, str]]:
         """Every line, numbered from 1; a UTF-8 BOM on the first is dropped."""
+        return chain.from_iterable(lines for _text, lines in self.blocks())
+
+    def blocks(self) -> Iterator[tuple[str | None, Iterator[tuple[int, str]]]]:
+        """The file a block at a time: (text, numbered lines) per block, in order.
+
+        `text` is the block decoded and checked (valid UTF-8, no NUL, no lone CR, line
+        endings "\n"), so a format can parse it whole in C; or None when the block must be
+        read line by line (an error is raised at its line when its lines are read). The
+        lines of a block with text are made only if asked for. `lines_read` counts a
+        block's lines once it is yielded.
+        """
         read = getattr(self._raw, "read", None)
         if read is None:
-            return self._each_line(self._raw)
-        return self._blocks(read)
-
-    def _blocks(self, read: Callable[[int], bytes]) -> Iterator[tuple[int, str]]:
-        """A file read in blocks: decoded and split in C, the line-by-line checks made once
-        per block (a block with a problem is re-read line by line to name the line)."""
+            yield None, self._each_line(self._raw)
+            return
         pending = b""
         while block := read(BLOCK_BYTES):
             data = pending + block
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]
             if cut:
-                yield from self._block(data[:cut])
+                yield self._block(data[:cut])
         if pending:
-            yield from self._block(pending)
+            yield self._block(pending)
 
-    def _block(self, data: bytes) -> Iterator[tuple[int, str]]:
+    def _block(self, data: bytes) -> tuple[str | None, Iterator[tuple[int, str]]]:
         first = self.lines_read
         if first == 0:
             data = self._strip_bom(data)
@@ -73,18 +78,18 @@ class LineReader:
             raw_lines = [piece + b"\n" for piece in pieces[:-1]]
             if pieces[-1]:
                 raw_lines.append(pieces[-1])
-            yield from self._each_line(raw_lines)
-            return
+            self.lines_read = first + len(raw_lines)
+            return None, self._each_line(raw_lines, first)
         if "\r" in text:
             text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        self.lines_read = first + len(lines)
-        yield from enumerate(lines, first + 1)
+        self.lines_read = first + text.count("\n") + (not text.endswith("\n"))
+        return text, _split(text, first + 1)
 
-    def _each_line(self, raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
-        number = self.lines_read
+    def _each_line(
+        self, raw_lines: Iterable[bytes], first: int | None = None
+    ) -> Iterator[tuple[int, str]]:
+        """Lines decoded one at a time, numbered after `first` (default: lines read so far)."""
+        number = self.lines_read if first is None else first
         try:
             for raw in raw_lines:
                 number += 1
@@ -136,3 +141,18 @@ class LineReader:
                 "use LF or CRLF line endings"
             )
         return ListFormatError(self.path, number, problem, shorten(text))
+
+
+def content_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The lines that carry hashes: not blank, and not a `#` comment, in any format."""
+    for number, text in lines:
+        stripped = text.lstrip()
+        if stripped and stripped[0] != "#":
+            yield number, text
+
+
+def _split(text: str, first: int) -> Iterator[tuple[int, str]]:
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return enumerate(lines, first)
