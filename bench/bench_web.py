@@ -128,7 +128,11 @@ def generate(url: str, items: int, now: datetime) -> float:
     """The schema (open_store), providers, then every row in bulk; returns seconds taken."""
     from storage.db import open_store
     from storage.providers import ProviderSpec, import_providers
-    from storage.statstriggers import POSTGRESQL_COUNTS_TRIGGER, rebuild_counts
+    from storage.statstriggers import (
+        POSTGRESQL_COUNTS_TRIGGER,
+        POSTGRESQL_TAKEDOWN_HITS_TRIGGER,
+        rebuild_counts,
+    )
 
     started = time.perf_counter()
     store = open_store(url)
@@ -136,11 +140,15 @@ def generate(url: str, items: int, now: datetime) -> float:
         ProviderSpec(f"Provider {k}", f"abuse@p{k}.example", "NL", (f"10.{k}.0.0/16",), ())
         for k in range(PROVIDERS)], actor="bench")
     with store.engine.begin() as conn:
-        # Rows in bulk, then the per-state counts rebuilt once (not a trigger call per row).
-        conn.execute(sa.text(f"ALTER TABLE hits DISABLE TRIGGER {POSTGRESQL_COUNTS_TRIGGER}"))
+        # Rows in bulk, then the per-state counts rebuilt once and one takedown change added
+        # (not a trigger call per row).
+        triggers = (POSTGRESQL_COUNTS_TRIGGER, POSTGRESQL_TAKEDOWN_HITS_TRIGGER)
+        for trigger in triggers:
+            conn.execute(sa.text(f"ALTER TABLE hits DISABLE TRIGGER {trigger}"))
         for sql in GENERATE:
             conn.execute(sa.text(sql), {"now": now, "n": items, "known": KNOWN})
-        conn.execute(sa.text(f"ALTER TABLE hits ENABLE TRIGGER {POSTGRESQL_COUNTS_TRIGGER}"))
+        for trigger in triggers:
+            conn.execute(sa.text(f"ALTER TABLE hits ENABLE TRIGGER {trigger}"))
         rebuild_counts(conn)
         for table in ("crawls", "hits", "media", "known_hashes", "notices"):
             conn.execute(sa.text(
@@ -277,7 +285,8 @@ def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
         print(f"generated {items:,} items in {took:.1f} s", file=sys.stderr)
     people = accounts(url, analysts)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port),
                                "--server-workers", str(server_workers)],
                               env=env)

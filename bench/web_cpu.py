@@ -59,7 +59,8 @@ def main() -> None:
 
     (account,) = accounts(args.db, 1)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bench_web.py"),
                                "--serve", args.db, "--port", str(port),
                                "--server-workers", "1"], env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -34,6 +35,14 @@ if TYPE_CHECKING:
 DEFAULT_CRAWL_DAYS = 7  # the dashboard's crawl chart
 FOLD_DELTAS_AT = 5000  # hit_state_counts rows before they are folded into one per pair
 REMOVAL_SNAPSHOT = "removal_per_provider"
+RENOTICE_SNAPSHOT = "renotices_due"
+SNAPSHOTS = (REMOVAL_SNAPSHOT, RENOTICE_SNAPSHOT)
+# Re-notice times after the count's moment a renotices_due snapshot holds: it answers for
+# any later moment up to the next time after these without reading the hits again.
+RENOTICE_TIMES_KEPT = 256
+RENOTICE_SNAPSHOT_SECONDS = 60
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class ProviderRemovalStats:
@@ -132,42 +141,65 @@ def takedown_stats(
     crawl_days: int = DEFAULT_CRAWL_DAYS,
 ) -> TakedownStats:
     """The team's figures, computed in the database (aggregates, not rows): the CLI's
-    `trawl stats`, the dashboard and GET /api/v1/stats all come from here."""
+    `trawl stats`, the dashboard and GET /api/v1/stats all come from here.
+
+    One read: the per-state deltas, the takedown version and its snapshots (time to removal
+    per provider, re-notices due), the notices, the oldest still live and the crawls; a
+    snapshot that is stale is recomputed in the same read and stored after it."""
     when = as_naive_utc(now)
-    counts = state_counts(store)
+    with store.read_session() as session:
+        rows = _state_count_rows(session)
+        version = _takedown_version(session)
+        snapshots = {name: (int(v), body) for name, v, body in session.execute(
+            select(StatsSnapshot.name, StatsSnapshot.version, StatsSnapshot.body)
+            .where(StatsSnapshot.name.in_(SNAPSHOTS)))}
+        providers = _removal_snapshot(snapshots.get(REMOVAL_SNAPSHOT), version)
+        fresh_removal = providers is None
+        if providers is None:
+            providers = _provider_removal(session)
+        due = _due_snapshot(snapshots.get(RENOTICE_SNAPSHOT), version, when)
+        due_body = None
+        if due is None:
+            due, due_body = _renotices_due(session, when)
+        sent, unsent = (int(n or 0) for n in session.execute(select(
+            func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
+        )).one())
+        live = _oldest_live(session, when, oldest)
+        by_day = _crawls_by_day(session, when, crawl_days)
+    if fresh_removal:
+        _store_snapshot(store, REMOVAL_SNAPSHOT, version,
+                        json.dumps([asdict(p) for p in providers]))
+    if due_body is not None:
+        _store_snapshot(store, RENOTICE_SNAPSHOT, version, due_body)
+    counts = _fold_if_needed(store, rows)
     by_status = dict.fromkeys(HIT_STATES, 0)
     by_tier = dict.fromkeys(TIERS, 0)
     for (status, tier), n in counts.items():
         by_status[status] = by_status.get(status, 0) + n
         if status == "pending":
             by_tier[tier] = by_tier.get(tier, 0) + n
-    providers = provider_removal_stats(store)
-    with store.read_session() as session:
-        sent, unsent = (int(n or 0) for n in session.execute(select(
-            func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
-        )).one())
-        # count(*), not count(id): PostgreSQL then counts the (status, renotice_due_at)
-        # index alone (an index-only scan); count(id) read every due row's heap page
-        # (~75 ms instead of ~15 at 50,000 due images, bench/bench_web.py).
-        due = int(session.scalar(
-            select(func.count()).select_from(Hit).where(Hit.status.in_(RECHECKABLE),
-                                                        Hit.renotice_due_at <= when)) or 0)
-        live = _oldest_live(session, when, oldest)
-        by_day = _crawls_by_day(session, when, crawl_days)
     return TakedownStats(when, by_status, by_tier, sent, unsent, providers, live, due, by_day)
+
+
+def _state_count_rows(session: Session) -> list[Any]:
+    return list(session.execute(
+        select(HitStateCount.status, HitStateCount.tier, func.sum(HitStateCount.n),
+               func.count(HitStateCount.id))
+        .group_by(HitStateCount.status, HitStateCount.tier)).all())
+
+
+def _fold_if_needed(store: Store, rows: list[Any]) -> dict[tuple[str, str], int]:
+    if sum(int(r[3]) for r in rows) > FOLD_DELTAS_AT:
+        fold_state_counts(store)
+    return {(status, tier): int(n) for status, tier, n, _ in rows if int(n)}
 
 
 def state_counts(store: Store) -> dict[tuple[str, str], int]:
     """Images per (state, tier), from the deltas the hits triggers write (hit_state_counts);
     folds the deltas into one row per pair once there are many."""
     with store.read_session() as session:
-        rows = session.execute(
-            select(HitStateCount.status, HitStateCount.tier, func.sum(HitStateCount.n),
-                   func.count(HitStateCount.id))
-            .group_by(HitStateCount.status, HitStateCount.tier)).all()
-    if sum(int(r[3]) for r in rows) > FOLD_DELTAS_AT:
-        fold_state_counts(store)
-    return {(status, tier): int(n) for status, tier, n, _ in rows if int(n)}
+        rows = _state_count_rows(session)
+    return _fold_if_needed(store, rows)
 
 
 def fold_state_counts(store: Store) -> None:
@@ -183,24 +215,90 @@ def fold_state_counts(store: Store) -> None:
                         for (status, tier), n in sorted(totals.items()) if n)
 
 
+def _takedown_version(session: Session) -> int:
+    """The newest takedown_changes row: moves with every change that can move the takedown
+    figures (the triggers of migrations 0008 and 0011)."""
+    return int(session.scalar(select(func.max(TakedownChange.id))) or 0)
+
+
+def _store_snapshot(store: Store, name: str, version: int, body: str) -> None:
+    """Keep a snapshot computed at `version`, unless one at a newer version is there."""
+    with store.session() as session:
+        held = session.get(StatsSnapshot, name, with_for_update=True)
+        if held is None:
+            session.add(StatsSnapshot(name=name, version=version, body=body,
+                                      computed_at=utcnow()))
+        elif held.version <= version:
+            held.version, held.body, held.computed_at = version, body, utcnow()
+
+
+def _removal_snapshot(snapshot: tuple[int, str] | None, version: int,
+                      ) -> tuple[ProviderRemovalStats, ...] | None:
+    if snapshot is None or snapshot[0] != version:
+        return None
+    return tuple(ProviderRemovalStats(**p) for p in json.loads(snapshot[1]))
+
+
 def provider_removal_stats(store: Store) -> tuple[ProviderRemovalStats, ...]:
     """Time to removal per provider, recomputed only when the takedown figures can have
     moved (a newer takedown_changes row than the snapshot's)."""
     with store.read_session() as session:
-        version = int(session.scalar(select(func.max(TakedownChange.id))) or 0)
+        version = _takedown_version(session)
         snapshot = session.get(StatsSnapshot, REMOVAL_SNAPSHOT)
-        if snapshot is not None and snapshot.version == version:
-            return tuple(ProviderRemovalStats(**p) for p in json.loads(snapshot.body))
+        providers = _removal_snapshot(
+            (snapshot.version, snapshot.body) if snapshot is not None else None, version)
+        if providers is not None:
+            return providers
         providers = _provider_removal(session)
-    body = json.dumps([asdict(p) for p in providers])
-    with store.session() as session:
-        held = session.get(StatsSnapshot, REMOVAL_SNAPSHOT, with_for_update=True)
-        if held is None:
-            session.add(StatsSnapshot(name=REMOVAL_SNAPSHOT, version=version, body=body,
-                                      computed_at=utcnow()))
-        elif held.version < version:
-            held.version, held.body, held.computed_at = version, body, utcnow()
+    _store_snapshot(store, REMOVAL_SNAPSHOT, version,
+                    json.dumps([asdict(p) for p in providers]))
     return providers
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _due_snapshot(snapshot: tuple[int, str] | None, version: int, when: datetime,
+                  ) -> int | None:
+    """The re-notices due at `when` from the snapshot, or None when it cannot tell (another
+    version, `when` before its time, or past the last re-notice time it holds)."""
+    if snapshot is None or snapshot[0] != version:
+        return None
+    body = json.loads(snapshot[1])
+    at = _micros(when)
+    if not body["at"] <= at < body["until"]:
+        return None
+    return int(body["due"]) + bisect.bisect_right(body["next"], at)
+
+
+def _renotices_due(session: Session, when: datetime) -> tuple[int, str]:
+    """Notified or live images whose re-notice is due at `when` (renotice_due_at <= when),
+    and the snapshot body that answers for later times: the count, the next
+    RENOTICE_TIMES_KEPT re-notice times after `when`, and the moment from which it cannot
+    tell any more (`until`: the time after those, or RENOTICE_SNAPSHOT_SECONDS on)."""
+    # count(*), not count(id): PostgreSQL then counts the (status, renotice_due_at)
+    # index alone (an index-only scan); count(id) read every due row's heap page.
+    due = int(session.scalar(
+        select(func.count()).select_from(Hit).where(Hit.status.in_(RECHECKABLE),
+                                                    Hit.renotice_due_at <= when)) or 0)
+    upcoming: list[datetime] = []
+    for status in RECHECKABLE:  # one index range (status, renotice_due_at) each, merged
+        upcoming += [t for t in session.scalars(
+            select(Hit.renotice_due_at)
+            .where(Hit.status == status, Hit.renotice_due_at > when)
+            .order_by(Hit.renotice_due_at).limit(RENOTICE_TIMES_KEPT + 1)) if t is not None]
+    at = _micros(when)
+    times = sorted(_micros(t) for t in upcoming)
+    # Answers for RENOTICE_SNAPSHOT_SECONDS at most: a change whose takedown_changes row
+    # commits after a newer one (PostgreSQL hands out ids before commit) leaves the version
+    # as it was, and is then counted within that time anyway.
+    until = at + RENOTICE_SNAPSHOT_SECONDS * 1_000_000
+    if len(times) > RENOTICE_TIMES_KEPT:
+        until = min(until, times[RENOTICE_TIMES_KEPT])
+    body = json.dumps({"at": at, "due": due, "next": [t for t in times if t < until],
+                       "until": until})
+    return due, body
 
 
 def _provider_removal(session: Session) -> tuple[ProviderRemovalStats, ...]:

@@ -8,4 +8,4 @@ Ids were given out before their work landed, so the chain runs 0001 -> 0005 -> 0
 0010 -> 0006 -> 0007 -> 0009 (each file's down_revision); the next revision follows 0009.
 """
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0011"
