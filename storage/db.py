@@ -91,7 +91,9 @@ class Store:
         # Reads: on SQLite a deferred BEGIN (one snapshot, never a write lock). On PostgreSQL
         # no transaction at all: at READ COMMITTED each statement sees its own snapshot inside
         # a transaction too, so BEGIN and ROLLBACK would only cost two round trips a read.
-        reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+        # (The driver's autocommit switch, see _read_in_autocommit: SQLAlchemy's
+        # isolation_level="AUTOCOMMIT" option cost a SET round trip at every check-in.)
+        reads = (engine.execution_options(trawl_pg_autocommit=True)
                  if engine.dialect.name == "postgresql"
                  else engine.execution_options(trawl_sqlite_begin="DEFERRED"))
         self._read_sessions = sessionmaker(bind=reads, expire_on_commit=False)
@@ -381,7 +383,36 @@ def _create_engine(url: URL) -> Engine:
         url, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
     )
     _ping_after_idle(engine, PG_PING_AFTER_IDLE_SECONDS)
+    _read_in_autocommit(engine)
     return engine
+
+
+def _read_in_autocommit(engine: Engine) -> None:
+    """Connections used with the execution option trawl_pg_autocommit (Store.read_session)
+    run their statements in psycopg2's autocommit mode, switched off again at check-in.
+
+    The driver's own switch costs no round trip; SQLAlchemy's isolation_level="AUTOCOMMIT"
+    option sets the isolation level back at check-in, after which psycopg2 sends a
+    `SET default_transaction_isolation` every time the connection leaves autocommit."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get("trawl_pg_autocommit"):
+            return
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        if dbapi_conn.autocommit:
+            return
+        if dbapi_conn.get_transaction_status() != _PG_IDLE:
+            dbapi_conn.rollback()  # the idle ping's SELECT 1 opened one
+        dbapi_conn.autocommit = True
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, _record: Any) -> None:
+        if dbapi_conn is not None and dbapi_conn.autocommit:
+            dbapi_conn.autocommit = False
+
+
+_PG_IDLE = 0  # psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
 def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:

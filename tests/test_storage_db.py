@@ -164,3 +164,43 @@ def test_no_write_lock_is_held_outside_sessions(sqlite_url: str) -> None:
             raw.close()
     finally:
         store.close()
+
+
+def test_postgresql_reads_send_only_their_statements(pg_url: str) -> None:
+    """A read session on PostgreSQL runs on the driver's autocommit (no BEGIN or ROLLBACK),
+    with no isolation level ever set on the connection (psycopg2 then sends a SET each time
+    it leaves autocommit), and the same pooled connection writes in a transaction again
+    afterwards: a failing write leaves nothing."""
+    store = open_store(pg_url)
+    try:
+        sent: list[str] = []
+
+        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+            sent.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", record)
+        for _ in range(3):
+            with store.read_session() as session:
+                dbapi = session.connection().connection.dbapi_connection
+                assert dbapi is not None
+                assert dbapi.autocommit
+                session.scalars(sa.select(Seed)).all()
+                assert dbapi.get_transaction_status() == 0  # idle: no transaction opened
+
+        def failing_change() -> None:
+            with store.session() as session:
+                dbapi = session.connection().connection.dbapi_connection
+                assert dbapi is not None
+                assert not dbapi.autocommit
+                assert dbapi.isolation_level is None  # the server's default, never SET
+                session.add(_seed_row("http://dropped.test/"))
+                session.flush()
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            failing_change()
+        with store.read_session() as session:
+            assert session.scalars(sa.select(Seed)).all() == []
+        assert [s for s in sent if s.split(None, 1)[0].upper() in ("BEGIN", "ROLLBACK")] == []
+    finally:
+        store.close()
