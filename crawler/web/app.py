@@ -66,7 +66,7 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(_warm_up, store)
+        await run_in_threadpool(_warm_up, store, app)
         interval = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         try:
@@ -105,13 +105,25 @@ def create_app(config: Config, web: WebSettings | None = None) -> FastAPI:
     return app
 
 
-def _warm_up(store: Store) -> None:
+def _warm_up(store: Store, app: FastAPI) -> None:
     """What each server process would otherwise do in its first requests, some of them at
     once: load the Public Suffix List (pages of hits name unattributed hosts by registered
-    domain), compile the pages, set up the ORM and connect to the database."""
+    domain), compile the pages, set up the ORM, connect to the database and build the
+    routes."""
     preload_suffix_list()
     compile_templates()
     store.warm_up()
+    _build_routes(app)
+
+
+def _build_routes(app: FastAPI) -> None:
+    """Match a path no route has against every route: FastAPI builds an included router's
+    routes (their parameter models) when a request first goes through it, ~1 s in all on
+    a loaded 2-core machine, paid by the first requests of each server process."""
+    scope = {"type": "http", "method": "GET", "path": "/.trawl-warm-up", "root_path": "",
+             "headers": [], "query_string": b""}
+    for route in app.router.routes:
+        route.matches(scope)
 
 
 def _document_problems(app: FastAPI) -> None:
