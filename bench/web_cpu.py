@@ -8,8 +8,8 @@ Starts the app under uvicorn in its own process (one server process, as bench_we
 analysts do (claim, queue page, confirm or reject each image, queue page, dashboard, image
 detail, hits list), one request at a time. Per kind of request it prints the server
 process's CPU and the CPU of the PostgreSQL backends serving the bench database (both
-from /proc, user + system), summed over the requests and divided by their number, and
-the median server time (its Server-Timing header). With no other request in flight this is
+from /proc's schedstat: time on a CPU, in ns), summed over the requests and divided by
+their number, and the median server time (its Server-Timing header). With no other request in flight this is
 what a request costs, whatever else the machine runs (contention shows in wall time,
 not in CPU time). Linux only.
 """
@@ -32,21 +32,41 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sqlalchemy as sa  # noqa: E402
 from bench_web import accounts, free_port, server_ms, wait_for  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("queue page", "confirm", "claim", "dashboard", "image detail", "hits list",
          "me (API)", "static file")
 
 
 def cpu_of(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes (their threads included)."""
+    """Seconds these processes (all their threads) ran on a CPU: the kernel's schedstat,
+    in nanoseconds (/proc/PID/stat's user + system ticks are 10 ms apart, too coarse for
+    requests of a few milliseconds). A thread that ended in between is not counted."""
     total = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
+        for task in tasks:
+            try:
+                total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / 1e9
+
+
+def server_stack(env: dict[str, str]) -> str:
+    """The HTTP parser and event loop uvicorn runs the server with ("auto" picks httptools
+    and uvloop when the server's environment has them; TRAWL_BENCH_HTTP/_LOOP force)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; print("
+         "'httptools' if u.find_spec('httptools') else 'h11', "
+         "'uvloop' if u.find_spec('uvloop') else 'asyncio')"],
+        env=env, capture_output=True, text=True, check=False).stdout.split()
+    http = os.environ.get("TRAWL_BENCH_HTTP", "auto")
+    loop = os.environ.get("TRAWL_BENCH_LOOP", "auto")
+    http = found[0] if http == "auto" and found else http
+    loop = found[1] if loop == "auto" and len(found) > 1 else loop
+    return f"http {http}, loop {loop}"
 
 
 def main() -> None:
@@ -118,7 +138,8 @@ def main() -> None:
         server.terminate()
         server.wait(30)
         monitor.dispose()
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; server: "
+          f"{server_stack(env)}\n")
     print("| request | n | server CPU ms / request | PostgreSQL CPU ms / request "
           "| server time p50 ms |")
     print("|---|---:|---:|---:|---:|")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from storage.db import utcnow
 from storage.models import AuditEvent
@@ -34,15 +34,22 @@ def append_audit(
     describes are committed (or rolled back) together. A mapping `detail` is stored as JSON.
     The table refuses UPDATE and DELETE (database triggers): events are never rewritten.
     """
-    session.execute(insert(AuditEvent).values(**_event(
+    session.flush()  # what the session holds goes first, as an ORM INSERT would do
+    session.execute(_AUDIT_INSERT, _event(
         actor=actor, action=action, entity=entity, entity_id=entity_id,
-        from_state=from_state, to_state=to_state, detail=detail)))
+        from_state=from_state, to_state=to_state, detail=detail))
 
 
 def append_audit_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
     """Several events (each with append_audit's keywords) in one statement, in order."""
     if events:
-        session.execute(insert(AuditEvent), [_event(**event) for event in events])
+        session.flush()
+        session.execute(_AUDIT_INSERT, [_event(**event) for event in events])
+
+
+# A plain INSERT of the table, built once: the ORM's bulk-insert path and building the
+# statement anew cost more than the insert itself on every review decision.
+_AUDIT_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 def _event(*, actor: str, action: str, entity: str, entity_id: int | None = None,

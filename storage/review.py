@@ -7,12 +7,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import (
     DateTime,
     Integer,
+    Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -87,6 +89,11 @@ def refusal(hit_id: int, status: str, to_state: str) -> str:
     return f"hit {hit_id} is {status}; only {allowed} hits can be {_VERB.get(to_state, to_state)}"
 
 
+# The conditional UPDATE of a transition (the new values are its parameters), built once.
+_TRANSITION = update(cast(Table, Hit.__table__)).where(
+    Hit.__table__.c.id == bindparam("hit_id"), Hit.__table__.c.status == bindparam("from_state"))
+
+
 def transition(
     session: Session,
     hit: Hit,
@@ -105,12 +112,9 @@ def transition(
     from_state = hit.status
     if to_state not in TRANSITIONS.get(from_state, frozenset()):
         raise TransitionError(refusal(hit.id, from_state, to_state))
-    result = session.execute(
-        update(Hit)
-        .where(Hit.id == hit.id, Hit.status == from_state)
-        .values(status=to_state, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
+    session.flush()  # what the session holds goes first, as an ORM UPDATE would do
+    result = session.execute(_TRANSITION, {"hit_id": hit.id, "from_state": from_state,
+                                           "status": to_state, "updated_at": now, **values})
     if getattr(result, "rowcount", 1) != 1:
         raise TransitionError(
             f"hit {hit.id} changed while you were deciding (someone else acted on it first); "
@@ -199,22 +203,36 @@ def _check_decidable(hits: dict[int, Hit], actor: str, target: str, when: dateti
         raise error("; ".join(refused + claimed) + "; nothing was changed")
 
 
+# The statements of a vote, built once (building them and their cache keys cost more
+# Python than running them, on every decision): this round's votes on the hit (the
+# analyst's own vote of this kind, the distinct confirmers), the vote, and a hit released
+# after a confirmation that does not decide it yet.
+_HITS = cast(Table, Hit.__table__)
+_VOTES = cast(Table, HitVote.__table__)
+_VOTES_THIS_ROUND = (
+    select(func.max(case((and_(_VOTES.c.actor == bindparam("actor"),
+                               _VOTES.c.decision == bindparam("decision")), _VOTES.c.id))),
+           func.count(func.distinct(case((_VOTES.c.decision == "confirm",
+                                          _VOTES.c.actor)))))
+    .where(_VOTES.c.hit_id == bindparam("hit_id"), _VOTES.c.id > bindparam("floor")))
+_VOTE_INSERT = insert(_VOTES)
+_RELEASE_VOTED = (update(_HITS).where(_HITS.c.id == bindparam("hit_id"))
+                  .values(claimed_by=None, claimed_until=None))
+
+
 def _vote(session: Session, hit: Hit, *, actor: str, decision: Decision, note: str | None,
           required: int, when: datetime) -> DecisionResult:
     target = "confirmed" if decision == "confirm" else "rejected"
     # One read for both: whether this analyst already voted so this round, and how many
     # distinct analysts confirmed this round. The hit's row is locked (load_hits), so no
     # other vote on it can land between this read and the insert below.
-    already, confirmers = session.execute(
-        select(func.max(case((and_(HitVote.actor == actor, HitVote.decision == decision),
-                               HitVote.id))),
-               func.count(func.distinct(case((HitVote.decision == "confirm",
-                                              HitVote.actor)))))
-        .where(HitVote.hit_id == hit.id, HitVote.id > hit.vote_floor)).one()
+    already, confirmers = session.execute(_VOTES_THIS_ROUND, {
+        "hit_id": hit.id, "floor": hit.vote_floor, "actor": actor, "decision": decision,
+    }).one()
     confirmations = int(confirmers or 0)
     if already is None:
-        session.execute(insert(HitVote).values(hit_id=hit.id, actor=actor, decision=decision,
-                                               note=note, at=when))
+        session.execute(_VOTE_INSERT, {"hit_id": hit.id, "actor": actor, "decision": decision,
+                                       "note": note, "at": when})
         if decision == "confirm":
             confirmations += 1  # a first confirmation this round: not among those counted
     release = {"claimed_by": None, "claimed_until": None}
@@ -225,8 +243,7 @@ def _vote(session: Session, hit: Hit, *, actor: str, decision: Decision, note: s
         if decision == "reject":
             _suppress(session, hit, when)
     elif already is None:
-        session.execute(update(Hit).where(Hit.id == hit.id).values(updated_at=when, **release)
-                        .execution_options(synchronize_session=False))
+        session.execute(_RELEASE_VOTED, {"hit_id": hit.id, "updated_at": when})
         append_audit(
             session, actor=actor, action="confirm_vote", entity="hit", entity_id=hit.id,
             from_state="pending", to_state="pending",
