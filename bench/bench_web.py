@@ -198,10 +198,16 @@ class ServerTiming:
 
 
 def timed_app() -> ServerTiming:
-    """The app as `trawl serve` builds it in each server process (from TRAWL_DATABASE_URL)."""
-    from crawler.web.app import app_from_environment
+    """The app as `trawl serve` builds it in each server process (from TRAWL_DATABASE_URL).
 
-    return ServerTiming(app_from_environment())
+    TRAWL_BENCH_SWITCH_INTERVAL (seconds) replaces the GIL switch interval the app sets
+    while it serves (crawler.web.app.GIL_SWITCH_INTERVAL_SECONDS), to measure it."""
+    from crawler.web import app as web_app
+
+    interval = os.environ.get("TRAWL_BENCH_SWITCH_INTERVAL")
+    if interval:
+        web_app.GIL_SWITCH_INTERVAL_SECONDS = float(interval)
+    return ServerTiming(web_app.app_from_environment())
 
 
 def serve(url: str, port: int, workers: int = 1) -> None:

@@ -3,6 +3,7 @@ all audited. A hit is one image at a URL; every decision covers all of its match
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from sqlalchemy import (
     DateTime,
     Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -290,7 +292,7 @@ def check_tier(tier: str) -> str:
 QUEUE_ORDER = (Hit.tier, Hit.confidence.desc(), Hit.created_at, Hit.id)
 
 
-def _voted_by(actor: str) -> Any:
+def _voted_by(actor: Any) -> Any:
     """Whether this analyst already voted on the hit in its current round (the two-person
     rule needs someone else for it): NOT EXISTS of it is an index probe per candidate row,
     however many votes the analyst has cast."""
@@ -299,14 +301,14 @@ def _voted_by(actor: str) -> Any:
             .correlate(Hit))
 
 
-def _own_claims(actor: str, tier: str, when: datetime) -> Any:
+def _own_claims(actor: Any, tier: str, when: Any) -> Any:
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", Hit.claimed_by == actor, Hit.claimed_until > when,
         ~_voted_by(actor))
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
-def _unclaimed(actor: str, tier: str, when: datetime) -> Any:
+def _unclaimed(actor: Any, tier: str, when: Any) -> Any:
     """Pending images nobody holds (or whose claim expired), in queue order."""
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until).where(
         Hit.status == "pending", or_(Hit.claimed_by.is_(None), Hit.claimed_until <= when),
@@ -314,7 +316,18 @@ def _unclaimed(actor: str, tier: str, when: datetime) -> Any:
     return (query if tier == "all" else query.where(Hit.tier == tier)).order_by(*QUEUE_ORDER)
 
 
-def _live_claims(actor: str, tier: str, when: datetime) -> Any:
+@functools.cache
+def _queue_reads(tier: str) -> tuple[Any, Any]:
+    """The queue's two reads for a tier (the live claims, the next images), built once with
+    the analyst, the time and the limit as bound parameters: building them and their cache
+    keys anew cost more Python than the page's other reads."""
+    actor = bindparam("actor", type_=String())
+    when = bindparam("when", type_=DateTime())
+    return (_live_claims(actor, tier, when),
+            _unclaimed(actor, tier, when).limit(bindparam("limit")))
+
+
+def _live_claims(actor: Any, tier: str, when: Any) -> Any:
     """Every live claim on a pending image of the tier, in queue order, with whether
     `actor` may still decide it (one statement for the analyst's batch and the holders)."""
     query = select(Hit.id, Hit.claimed_by, Hit.claimed_until,
@@ -419,10 +432,11 @@ def queue_in(session: Session, *, actor: str, tier: str, limit: int, now: dateti
     images in another (only when needed), then the rows of those shown."""
     check_tier(tier)
     when = as_naive_utc(now)
+    live_claims, next_images = _queue_reads(tier)
     mine: list[int] = []
     held: dict[str, tuple[int, datetime]] = {}
     for hit_id, who, until, other, voted in session.execute(
-            _live_claims(actor, tier, when)):
+            live_claims, {"actor": actor, "when": when}):
         if other:
             count, latest = held.get(who, (0, until))
             held[who] = (count + 1, max(latest, until))
@@ -430,7 +444,8 @@ def queue_in(session: Session, *, actor: str, tier: str, limit: int, now: dateti
             mine.append(hit_id)
     holders = tuple(ClaimHolder(who, n, until) for who, (n, until) in sorted(held.items()))
     upcoming = [] if mine and not next_while_claimed else [
-        row[0] for row in session.execute(_unclaimed(actor, tier, when).limit(limit))]
+        row[0] for row in session.execute(next_images,
+                                          {"actor": actor, "when": when, "limit": limit})]
     rows = hit_rows(session, mine + upcoming)
     return ReviewQueue(tier=tier, mine=tuple(rows[i] for i in mine if i in rows),
                        next_up=tuple(rows[i] for i in upcoming if i in rows),
