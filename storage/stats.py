@@ -36,7 +36,8 @@ DEFAULT_CRAWL_DAYS = 7  # the dashboard's crawl chart
 FOLD_DELTAS_AT = 5000  # hit_state_counts rows before they are folded into one per pair
 REMOVAL_SNAPSHOT = "removal_per_provider"
 RENOTICE_SNAPSHOT = "renotices_due"
-SNAPSHOTS = (REMOVAL_SNAPSHOT, RENOTICE_SNAPSHOT)
+OLDEST_LIVE_SNAPSHOT = "oldest_live"
+SNAPSHOTS = (REMOVAL_SNAPSHOT, RENOTICE_SNAPSHOT, OLDEST_LIVE_SNAPSHOT)
 # Re-notice times after the count's moment a renotices_due snapshot holds: it answers for
 # any later moment up to the next time after these without reading the hits again.
 RENOTICE_TIMES_KEPT = 256
@@ -144,14 +145,17 @@ def takedown_stats(
     `trawl stats`, the dashboard and GET /api/v1/stats all come from here.
 
     One read: the per-state deltas, the takedown version and its snapshots (time to removal
-    per provider, re-notices due), the notices, the oldest still live and the crawls; a
-    snapshot that is stale is recomputed in the same read and stored after it."""
+    per provider, re-notices due, the oldest still live), the notices and the crawls; a
+    snapshot that is stale is recomputed in the same read and stored after it. Everything
+    a snapshot holds moves the takedown version when it changes (the triggers of 0008 and
+    0011: hits' takedown states, notice and removal times, re-notice times, notices)."""
     when = as_naive_utc(now)
     with store.read_session() as session:
         rows = _state_count_rows(session)
         version = _takedown_version(session)
-        snapshots = {name: (int(v), body) for name, v, body in session.execute(
-            select(StatsSnapshot.name, StatsSnapshot.version, StatsSnapshot.body)
+        snapshots = {name: (int(v), body, at) for name, v, body, at in session.execute(
+            select(StatsSnapshot.name, StatsSnapshot.version, StatsSnapshot.body,
+                   StatsSnapshot.computed_at)
             .where(StatsSnapshot.name.in_(SNAPSHOTS)))}
         providers = _removal_snapshot(snapshots.get(REMOVAL_SNAPSHOT), version)
         fresh_removal = providers is None
@@ -164,13 +168,19 @@ def takedown_stats(
         sent, unsent = (int(n or 0) for n in session.execute(select(
             func.count(Notice.sent_at), func.count(Notice.id) - func.count(Notice.sent_at)
         )).one())
-        live = _oldest_live(session, when, oldest)
+        live = _live_snapshot(snapshots.get(OLDEST_LIVE_SNAPSHOT), version, when, oldest)
+        live_body = None
+        if live is None:
+            live = _oldest_live(session, when, oldest)
+            live_body = _live_body(live, oldest)
         by_day = _crawls_by_day(session, when, crawl_days)
     if fresh_removal:
         _store_snapshot(store, REMOVAL_SNAPSHOT, version,
                         json.dumps([asdict(p) for p in providers]))
     if due_body is not None:
         _store_snapshot(store, RENOTICE_SNAPSHOT, version, due_body)
+    if live_body is not None:
+        _store_snapshot(store, OLDEST_LIVE_SNAPSHOT, version, live_body)
     counts = _fold_if_needed(store, rows)
     by_status = dict.fromkeys(HIT_STATES, 0)
     by_tier = dict.fromkeys(TIERS, 0)
@@ -232,7 +242,37 @@ def _store_snapshot(store: Store, name: str, version: int, body: str) -> None:
             held.version, held.body, held.computed_at = version, body, utcnow()
 
 
-def _removal_snapshot(snapshot: tuple[int, str] | None, version: int,
+def _live_snapshot(snapshot: tuple[int, str, datetime] | None, version: int, when: datetime,
+                   oldest: int) -> tuple[LiveHit, ...] | None:
+    """The oldest still-live images from the snapshot (their ages at `when`), or None when
+    it cannot tell: another version or length, or older than RENOTICE_SNAPSHOT_SECONDS
+    (the same bound on a late-committed change as the re-notices due)."""
+    if snapshot is None or snapshot[0] != version or (
+            utcnow() - snapshot[2]).total_seconds() >= RENOTICE_SNAPSHOT_SECONDS:
+        return None
+    body = json.loads(snapshot[1])
+    if body["oldest"] != oldest:
+        return None
+    out = []
+    for hit_id, status, url, provider, notified, due, sent in body["rows"]:
+        notified_at = datetime.fromisoformat(notified) if notified else None
+        out.append(LiveHit(
+            hit_id, status, url, provider, notified_at,
+            (when - notified_at).total_seconds() / 3600.0 if notified_at else None,
+            datetime.fromisoformat(due) if due else None, sent))
+    return tuple(out)
+
+
+def _live_body(live: tuple[LiveHit, ...], oldest: int) -> str:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return json.dumps({"oldest": oldest, "rows": [
+        [h.hit_id, h.status, h.media_url, h.provider, iso(h.notified_at),
+         iso(h.renotice_due_at), h.notices_sent] for h in live]})
+
+
+def _removal_snapshot(snapshot: tuple[int, str, datetime] | None, version: int,
                       ) -> tuple[ProviderRemovalStats, ...] | None:
     if snapshot is None or snapshot[0] != version:
         return None
@@ -246,7 +286,8 @@ def provider_removal_stats(store: Store) -> tuple[ProviderRemovalStats, ...]:
         version = _takedown_version(session)
         snapshot = session.get(StatsSnapshot, REMOVAL_SNAPSHOT)
         providers = _removal_snapshot(
-            (snapshot.version, snapshot.body) if snapshot is not None else None, version)
+            (snapshot.version, snapshot.body, snapshot.computed_at)
+            if snapshot is not None else None, version)
         if providers is not None:
             return providers
         providers = _provider_removal(session)
@@ -259,7 +300,7 @@ def _micros(when: datetime) -> int:
     return (when - _EPOCH) // _MICROSECOND
 
 
-def _due_snapshot(snapshot: tuple[int, str] | None, version: int, when: datetime,
+def _due_snapshot(snapshot: tuple[int, str, datetime] | None, version: int, when: datetime,
                   ) -> int | None:
     """The re-notices due at `when` from the snapshot, or None when it cannot tell (another
     version, `when` before its time, or past the last re-notice time it holds)."""

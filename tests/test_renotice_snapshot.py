@@ -1,6 +1,7 @@
-"""Re-notices due (migration 0011): the count takedown_stats reads from its snapshot always
-equals the count over the hits themselves, at any moment and after any change, on SQLite
-and PostgreSQL; and 0011 upgrades a database at 0009 without touching its rows."""
+"""Re-notices due and the oldest still-live images (migration 0011): what takedown_stats
+reads from its snapshots always equals what the hits themselves say, at any moment and
+after any change, on SQLite and PostgreSQL; and 0011 upgrades a database at 0009 without
+touching its rows."""
 
 from __future__ import annotations
 
@@ -14,10 +15,22 @@ import storage.stats
 from storage.db import Store, alembic_config, open_store
 from storage.models import Hit, StatsSnapshot, TakedownChange
 from storage.notices import RecheckResult, mark_sent, prepare_notices, record_recheck
-from storage.policy import RECHECKABLE
+from storage.policy import DEFAULT_OLDEST_LIVE, RECHECKABLE
 from storage.review import decide
 from storage.stats import RENOTICE_SNAPSHOT, takedown_stats
 from tests.takedown_helpers import T0, HitSpec, add_hits, make_store
+
+
+def live_from_rows(store: Store, when: datetime) -> tuple[object, ...]:
+    with store.read_session() as session:
+        return storage.stats._oldest_live(session, when, DEFAULT_OLDEST_LIVE)
+
+
+def check(store: Store, when: datetime) -> None:
+    """takedown_stats (from its snapshots where they answer) equals the rows' own figures."""
+    stats = takedown_stats(store, now=when)
+    assert stats.renotices_due == due_from_rows(store, when)
+    assert stats.oldest_live == live_from_rows(store, when)
 
 
 def due_from_rows(store: Store, when: datetime) -> int:
@@ -56,7 +69,7 @@ def test_due_count_follows_time_and_every_change(
         moments = [T0 + timedelta(hours=h, minutes=m)
                    for h in (0, 23, 24, 25, 26, 27, 29, 31, 40) for m in (0, 30)]
         for when in [*moments, T0 + timedelta(hours=24), T0]:  # and back in time
-            assert takedown_stats(store, now=when).renotices_due == due_from_rows(store, when)
+            check(store, when)
         # Most moments were answered from the snapshot (read again only past its end).
         assert 0 < len(counted) < len(moments) // 2
         version = snapshot_at(store)
@@ -68,7 +81,7 @@ def test_due_count_follows_time_and_every_change(
                                RecheckResult(ids[1], "live", "still matches")],
                        actor="tom", renotice_hours=6, now=later)
         for when in (later, later + timedelta(hours=5), later + timedelta(hours=7)):
-            assert takedown_stats(store, now=when).renotices_due == due_from_rows(store, when)
+            check(store, when)
         assert snapshot_at(store) != version
 
         # Only the re-notice time changes: the version moves (0011's trigger).
@@ -79,8 +92,15 @@ def test_due_count_follows_time_and_every_change(
                             .values(renotice_due_at=T0 + timedelta(days=30)))
         with store.read_session() as session:
             assert session.scalar(sa.select(sa.func.max(TakedownChange.id))) > before
-        assert takedown_stats(store, now=later).renotices_due == due_from_rows(store, later)
-        assert takedown_stats(store, now=later).renotices_due == due_from_rows(store, later)
+        check(store, later)
+        check(store, later)
+        # A re-notice sent: its notice count and provider in the oldest-live list move.
+        due = prepare_notices(store, actor="tom", due_only=True, now=later)
+        assert due
+        mark_sent(store, [n.reference for n in due], actor="tom", now=later)
+        check(store, later + timedelta(minutes=1))
+        assert takedown_stats(store, now=later, oldest=3).oldest_live == (
+            takedown_stats(store, now=later).oldest_live[:3])
     finally:
         store.close()
 
