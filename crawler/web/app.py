@@ -36,11 +36,13 @@ from storage.domains import preload as preload_suffix_list
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPENAPI_URL = "/api/openapi.json"
 # While the app serves, the interpreter offers the GIL to a waiting thread after 1 ms
-# instead of Python's 5 ms. A request's thread that got its answer from the database waits
-# for the GIL before it can go on; with several requests in flight in one process, one
-# busy with Python (rendering a page) made each of those waits up to 5 ms, several times a
-# request. Alternated bench_web runs at 1,000,000 items (bench/RESULTS.md): review page
-# p95 340-355 ms against 414-507, confirm 282-313 against 374-434, on a loaded machine.
+# instead of Python's 5 ms: with several requests in flight in one process, a request's
+# thread back from the database waits for the GIL behind one busy with Python (rendering
+# a page). Alternated bench_web runs did not show it to matter (bench/RESULTS.md, web app,
+# 2026-12-01 branch web5: 1,000,000 items, 10 analysts, 2 processes, load 17-19: queue
+# page p95 139 and 106 ms at 1 ms against 141 and 118 at 5 ms, confirm 108 and 93
+# against 95 and 95); an earlier comment's figures were not in RESULTS.md and were not
+# reproduced. TRAWL_BENCH_SWITCH_INTERVAL in bench_web.py measures it again.
 GIL_SWITCH_INTERVAL_SECONDS = 0.001
 
 PAGE_ROUTERS = (login.router, dashboard.router, users.router, audit.router, review.router,
