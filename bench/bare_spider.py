@@ -2,7 +2,11 @@
 
 Same site, same concurrency as `trawl crawl`, no hashing, no database. Prints one JSON line
 with its Scrapy stats. Usage: python3 bench/bare_spider.py START_URL [CONCURRENT_REQUESTS
-[CONCURRENT_ITEMS]] (Scrapy's default CONCURRENT_ITEMS, 100, unless given)
+[CONCURRENT_ITEMS [polite]]] (Scrapy's default CONCURRENT_ITEMS, 100, unless given).
+
+Plain Scrapy 2.19 starts every request queued for a host at once (up to CONCURRENT_REQUESTS
+in flight to one host, against its per-host limit of 8: see crawler/engine/downloader.py);
+`polite` gives it Trawl's PoliteDownloader, which holds the host to 8 as `trawl crawl` does.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ def main() -> None:
     start = sys.argv[1]
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     items = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    polite = len(sys.argv) > 4 and sys.argv[4] == "polite"
     process = CrawlerProcess(
         {
+            **({"DOWNLOADER": "crawler.engine.downloader.PoliteDownloader"} if polite else {}),
             "LOG_LEVEL": "WARNING",
             "TELNETCONSOLE_ENABLED": False,
             "REMOTE_CONTROL_ENABLED": False,

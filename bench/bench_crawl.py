@@ -22,6 +22,10 @@ Scrapy's plus hashing's.
     python3 bench/bench_crawl.py                        # 400x5 and 2000x5, 3 rounds
     python3 bench/bench_crawl.py --sizes 4000x5 --rounds 1
     python3 bench/bench_crawl.py --sizes 400x5 --workers 2 --rounds 2
+    python3 bench/bench_crawl.py --sizes 400x5 --contenders bare,polite,trawl
+
+`polite` is the bare spider holding each host to its 8 requests in flight as Trawl does
+(plain Scrapy 2.19 lets up to 32 go to one host: crawler/engine/downloader.py).
 """
 
 from __future__ import annotations
@@ -201,10 +205,11 @@ def fresh_db(template: Path, work: Path, name: str) -> str:
     return f"sqlite:///{db}"
 
 
-def run_bare(url: str, args: argparse.Namespace, work: Path, keep: set[int]) -> dict[str, Any]:
+def run_bare(url: str, args: argparse.Namespace, work: Path, keep: set[int],
+             polite: bool = False) -> dict[str, Any]:
     run = run_measured(
         [sys.executable, str(ROOT / "bench" / "bare_spider.py"), url, str(args.concurrency),
-         str(args.items)],
+         str(args.items), *(["polite"] if polite else [])],
         work, ENV, keep,
     )
     bare = json.loads(run["out"].strip().splitlines()[-1])
@@ -264,7 +269,7 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
         site = json.loads(server.stdout.readline())
     keep = {server.pid} if server is not None else set()
     server_pid = server.pid if server is not None else 0
-    results: dict[str, list[dict[str, Any]]] = {"bare": [], "trawl": []}
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "polite": [], "trawl": []}
     contenders = args.contenders.split(",")
     try:
         url = site["start_url"]
@@ -273,8 +278,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
             for name in order:
                 served = _cpu_ticks(server_pid) if server_pid else 0
                 load = os.getloadavg()[0]
-                if name == "bare":
-                    run = run_bare(url, args, work, keep)
+                if name in ("bare", "polite"):
+                    run = run_bare(url, args, work, keep, polite=name == "polite")
                 else:
                     run = run_trawl(url, args, work, keep, template, n)
                 run["server_cpu"] = (_cpu_ticks(server_pid) - served) / TICK if server_pid else 0
@@ -314,6 +319,10 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
         print(line)
     if ratios:
         print(f"ratio (trawl/bare img/s, same round) {_spread(ratios, 2)}", flush=True)
+    polite = [t / b for t, b in zip(rates.get("trawl", []), rates.get("polite", []),
+                                    strict=False)]
+    if polite:
+        print(f"ratio (trawl/polite img/s, same round) {_spread(polite, 2)}", flush=True)
 
 
 def main() -> None:
@@ -326,7 +335,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--items", type=int, default=TRAWL_CONCURRENT_ITEMS,
                         help="the bare spider's CONCURRENT_ITEMS (default: trawl's own)")
-    parser.add_argument("--contenders", default="bare,trawl")
+    parser.add_argument("--contenders", default="bare,trawl",
+                        help="of bare (plain Scrapy), polite (bare with Trawl's per-host "
+                             "limit kept, PoliteDownloader) and trawl")
     parser.add_argument("--site", help="the start URL of a bench site already serving")
     parser.add_argument("--no-hash-alone", action="store_true")
     parser.add_argument("-s", "--setting", action="append", default=[],
