@@ -11,6 +11,7 @@ client time includes HTTP on loopback. Prints a Markdown table.
     python3 bench/bench_web.py --quick              # 20,000 items, a fast check
     python3 bench/bench_web.py                      # 1,000,000 items, 10 analysts
     python3 bench/bench_web.py --items 200000 --analysts 5 --rounds 5
+    python3 bench/bench_web.py --db URL --think 1   # analysts pausing ~1 s after each request
 
 The database is created on --pg (default: 127.0.0.1, the test server) and dropped
 afterwards unless --keep. Hosts are *.example names: nothing is fetched, ever.
@@ -229,8 +230,15 @@ def server_ms(response: Any) -> float:
 
 
 def analyst(base: str, account: dict[str, str], rounds: int, batch: int,
-            record: Callable[[str, float, float], None], errors: list[str]) -> None:
+            record: Callable[[str, float, float], None], errors: list[str],
+            think: float = 0.0, seed: int = 0) -> None:
+    """One analyst's rounds. `think` > 0: after each request the analyst pauses a random
+    0.5-1.5 x think seconds (reading the evidence before pressing a key); 0 never pauses."""
+    import random
+
     import httpx
+
+    rng = random.Random(seed)
 
     api = {"Authorization": f"Bearer {account['token']}"}
     with httpx.Client(base_url=base, cookies={"trawl_session": account["cookie"]},
@@ -242,6 +250,8 @@ def analyst(base: str, account: dict[str, str], rounds: int, batch: int,
             record(kind, server_ms(response), time.perf_counter() - started)
             if response.status_code >= 400:
                 errors.append(f"{kind} {path}: {response.status_code} {response.text[:200]}")
+            if think > 0:
+                time.sleep(rng.uniform(0.5, 1.5) * think)
             return response
 
         for n in range(rounds):
@@ -284,7 +294,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
-        generated: bool = False, server_workers: int = 1) -> None:
+        generated: bool = False, server_workers: int = 1, think: float = 0.0) -> None:
     now = datetime.utcnow().replace(microsecond=0)
     if not generated:
         took = generate(url, items, now)
@@ -313,7 +323,8 @@ def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
 
         started = time.perf_counter()
         threads = [threading.Thread(target=analyst, args=(base, a, rounds, batch, record,
-                                                          errors)) for a in people]
+                                                          errors, think, n))
+                   for n, a in enumerate(people)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -323,8 +334,10 @@ def run(url: str, items: int, analysts: int, rounds: int, batch: int, *,
         server.terminate()
         server.wait(30)
     requests = sum(len(v) for v in timings.values())
-    print(f"\n{items:,} items, {analysts} analysts x {rounds} rounds (batches of {batch}): "
-          f"{requests} requests in {wall:.1f} s; load average "
+    pace = (f"each pausing 0.5-1.5 x {think:g} s after every request" if think > 0
+            else "never pausing")
+    print(f"\n{items:,} items, {analysts} analysts x {rounds} rounds (batches of {batch}), "
+          f"{pace}: {requests} requests in {wall:.1f} s ({requests / wall:.1f}/s); load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print("| request | n | server p50 ms | server p95 ms | server max ms | client p95 ms "
           "| target (server p95) |")
@@ -361,6 +374,9 @@ def main() -> None:
                         "run generated (its URL) instead of generating one")
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds an analyst pauses after each request (random 0.5-1.5x;"
+                             " default 0: ten analysts who never pause)")
     parser.add_argument("--server-workers", type=int, default=1,
                         help="server processes, as `trawl serve --workers N`")
     args = parser.parse_args()
@@ -371,7 +387,7 @@ def main() -> None:
     rounds = args.rounds or (3 if args.quick else 8)
     if args.db:
         run(args.db, items, args.analysts, rounds, args.batch, generated=True,
-            server_workers=args.server_workers)
+            server_workers=args.server_workers, think=args.think)
         return
     name = f"trawl_bench_web_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -379,7 +395,8 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     try:
-        run(url, items, args.analysts, rounds, args.batch, server_workers=args.server_workers)
+        run(url, items, args.analysts, rounds, args.batch, server_workers=args.server_workers,
+            think=args.think)
     finally:
         if args.keep:
             print(f"kept {url}", file=sys.stderr)
