@@ -43,8 +43,8 @@ SMALL_INDEX_BYTES = 1 << 16
 # sequential scan of it (random gathers vs a streaming pass), e.g. on a very skewed list.
 BRUTE_FORCE_FRACTION = 0.25
 _BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits in cache)
-# Up to this many rows (a two-hit search's usual ~5, ~50 with the stamp table's false
-# alarms), verified on Python ints (_few_neighbours).
+# Up to this many rows (a two-hit search's usual ~5, when sorted), verified on Python ints
+# (_few_neighbours).
 _FEW_ROWS = 64
 # A two-hit search finds rows seen twice by stamping each bucket entry's position into a
 # table of 2**_STAMP_BITS uint16 slots (2 MiB, one per thread: it stays in cache), indexed
@@ -347,10 +347,17 @@ class HammingIndex:
                 # once (nearly all of them) are never fetched, which saves a random read
                 # of a whole code per candidate.
                 if total <= _STAMP_MAX_ENTRIES:
-                    rows = _stamped_twice(rows)  # a superset of the rows seen twice
-                    if len(rows) <= _FEW_ROWS:
-                        return _few_neighbours(tables, rows, value, radius)
-                    rows = np.unique(rows)
+                    # A superset of the rows seen twice (~50 at 10M PDQ codes), a row seen
+                    # three times possibly twice: verified by numpy (half the time of
+                    # _few_neighbours' Python ints for ~50), repeats dropped at the end.
+                    rows = _stamped_twice(rows)
+                    dist = _row_distances(_rows(tables.words, rows), query)
+                    near = (dist <= radius).nonzero()[0]
+                    if len(near) == 0:
+                        return []
+                    near_rows, near_dist = rows.take(near).tolist(), dist.take(near).tolist()
+                    found = dict(zip(near_rows, near_dist, strict=True))
+                    return _by_distance_and_id(tables, found)
                 else:
                     rows.sort()
                     rows = rows[1:][rows[1:] == rows[:-1]]
@@ -508,8 +515,11 @@ def _few_neighbours(tables: _Tables, rows: IntArray, value: int, radius: int) ->
         distance = (int.from_bytes(raw[i * width : (i + 1) * width], "big") ^ value).bit_count()
         if distance <= radius:
             found[row] = distance
-    if not found:
-        return []
+    return _by_distance_and_id(tables, found) if found else []
+
+
+def _by_distance_and_id(tables: _Tables, found: dict[int, int]) -> Neighbours:
+    """{row: distance} as `sorted_neighbours` orders it: (id, distance), nearest first."""
     ids = tables.ids
     return [(i, d) for d, i in sorted((d, int(ids[row])) for row, d in found.items())]
 
