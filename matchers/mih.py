@@ -47,10 +47,12 @@ _BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits 
 # (_few_neighbours).
 _FEW_ROWS = 64
 # A two-hit search finds rows seen twice by stamping each bucket entry's position into a
-# table of 2**_STAMP_BITS uint16 slots (2 MiB, one per thread: it stays in cache), indexed
+# table of 2**_STAMP_BITS uint16 slots (512 KiB, one per thread: it stays in cache), indexed
 # by the row's low bits; see _stamped_twice. Sorting the ~10,000 row numbers instead cost
-# 2.5x as much at 10M PDQ codes. Searches with more entries than uint16 positions sort.
-_STAMP_BITS = 20
+# 2.5x as much at 10M PDQ codes. 2**18 slots beat 2**19 and 2**20 (fewer false alarms to
+# verify, but a table that falls out of cache on a busy machine). Searches with more
+# entries than uint16 positions sort.
+_STAMP_BITS = 18
 _STAMP_MAX_ENTRIES = 1 << 16
 _STAMP_ORDER = np.arange(_STAMP_MAX_ENTRIES, dtype=np.uint16)
 _scratch = threading.local()
@@ -347,9 +349,9 @@ class HammingIndex:
                 # once (nearly all of them) are never fetched, which saves a random read
                 # of a whole code per candidate.
                 if total <= _STAMP_MAX_ENTRIES:
-                    # A superset of the rows seen twice (~50 at 10M PDQ codes), a row seen
+                    # A superset of the rows seen twice (~200 at 10M PDQ codes), a row seen
                     # three times possibly twice: verified by numpy (half the time of
-                    # _few_neighbours' Python ints for ~50), repeats dropped at the end.
+                    # _few_neighbours' Python ints for ~50 rows), repeats dropped at the end.
                     rows = _stamped_twice(rows)
                     dist = _row_distances(_rows(tables.words, rows), query)
                     near = (dist <= radius).nonzero()[0]
@@ -489,7 +491,7 @@ def _stamped_twice(rows: IntArray) -> IntArray:
     Each entry writes its position into the slot its row's low bits pick; a slot keeps one
     writer's position, whichever. An entry whose slot holds another position shares the
     slot with some other entry: either its own row's (a repeat) or another row's (a false
-    alarm, ~50 of ~10,000 entries at 10M PDQ codes). Of a repeated row's two entries at
+    alarm, ~200 of ~10,000 entries at 10M PDQ codes). Of a repeated row's two entries at
     most one can be the slot's keeper, so the other is always flagged: none is missed.
     The table is this thread's own, as one search's stamps must not mix with another's;
     what a previous search left in it is never read, as every slot read was written first.

@@ -370,9 +370,9 @@ def test_probe_radii_for_two_hits_satisfy_pigeonhole() -> None:
 
 
 @pytest.mark.parametrize("few_rows", [0, 64, 10**9])  # verified by numpy / Python ints
-# Rows seen twice found by the stamp table (2**20 slots: no two of 8,000 rows share one; 2**3:
+# Rows seen twice found by the stamp table (2**18 slots: no two of 8,000 rows share one; 2**3:
 # nearly every entry a false alarm) or by sorting (no search small enough to stamp).
-@pytest.mark.parametrize(("stamp_bits", "stamp_max"), [(20, 1 << 16), (3, 1 << 16), (20, 0)])
+@pytest.mark.parametrize(("stamp_bits", "stamp_max"), [(18, 1 << 16), (3, 1 << 16), (18, 0)])
 @pytest.mark.parametrize(("bits", "radius", "clustered"),
                          [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True)])
 def test_two_hit_search_equals_brute_force(
@@ -406,7 +406,7 @@ def test_stamped_twice_finds_every_repeated_row() -> None:
     from matchers import mih
 
     rng = np.random.default_rng(5)
-    for stamp_bits in (1, 4, 12, 20):
+    for stamp_bits in (1, 4, 12, 18, 20):
         mih._scratch.stamps = None  # a fresh table of this size
         try:
             for _ in range(200):
