@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,19 @@ SMALL_INDEX_BYTES = 1 << 16
 # sequential scan of it (random gathers vs a streaming pass), e.g. on a very skewed list.
 BRUTE_FORCE_FRACTION = 0.25
 _BATCH_CANDIDATES = 1 << 16  # candidates verified at once in search_many (fits in cache)
-# Up to this many rows (a two-hit search's usual ~5), verified on Python ints (_few_neighbours).
+# Up to this many rows (a two-hit search's usual ~5, when sorted), verified on Python ints
+# (_few_neighbours).
 _FEW_ROWS = 64
+# A two-hit search finds rows seen twice by stamping each bucket entry's position into a
+# table of 2**_STAMP_BITS uint16 slots (512 KiB, one per thread: it stays in cache), indexed
+# by the row's low bits; see _stamped_twice. Sorting the ~10,000 row numbers instead cost
+# 2.5x as much at 10M PDQ codes. 2**18 slots beat 2**19 and 2**20 (fewer false alarms to
+# verify, but a table that falls out of cache on a busy machine). Searches with more
+# entries than uint16 positions sort.
+_STAMP_BITS = 18
+_STAMP_MAX_ENTRIES = 1 << 16
+_STAMP_ORDER = np.arange(_STAMP_MAX_ENTRIES, dtype=np.uint16)
+_scratch = threading.local()
 
 
 def _expand(starts: I64, lengths: I64) -> I64:
@@ -335,13 +347,26 @@ class HammingIndex:
             if plan.min_hits == 2:
                 # Pigeonhole guarantees every answer is in two chunks' buckets: rows seen
                 # once (nearly all of them) are never fetched, which saves a random read
-                # of a whole code per candidate; sorting the row numbers is cheaper.
-                rows.sort()
-                rows = rows[1:][rows[1:] == rows[:-1]]
-                if len(rows) > 1:
-                    rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
-            if plan.min_hits == 2 and len(rows) <= _FEW_ROWS:
-                return _few_neighbours(tables, rows, value, radius)
+                # of a whole code per candidate.
+                if total <= _STAMP_MAX_ENTRIES:
+                    # A superset of the rows seen twice (~200 at 10M PDQ codes), a row seen
+                    # three times possibly twice: verified by numpy (half the time of
+                    # _few_neighbours' Python ints for ~50 rows), repeats dropped at the end.
+                    rows = _stamped_twice(rows)
+                    dist = _row_distances(_rows(tables.words, rows), query)
+                    near = (dist <= radius).nonzero()[0]
+                    if len(near) == 0:
+                        return []
+                    near_rows, near_dist = rows.take(near).tolist(), dist.take(near).tolist()
+                    found = dict(zip(near_rows, near_dist, strict=True))
+                    return _by_distance_and_id(tables, found)
+                else:
+                    rows.sort()
+                    rows = rows[1:][rows[1:] == rows[:-1]]
+                    if len(rows) > 1:
+                        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+                    if len(rows) <= _FEW_ROWS:
+                        return _few_neighbours(tables, rows, value, radius)
             dist = _row_distances(_rows(tables.words, rows), query)
             near = (dist <= radius).nonzero()[0]
             if len(near) == 0:
@@ -459,21 +484,46 @@ def _plan_cost(tables: _Tables, plan: _Plan) -> float:
     return PROBE_COST * probes + CANDIDATE_COST * found
 
 
+def _stamped_twice(rows: IntArray) -> IntArray:
+    """Every row that occurs at least twice in `rows` (<= 65,536 entries), and a few that
+    do not (verified like the others): without sorting.
+
+    Each entry writes its position into the slot its row's low bits pick; a slot keeps one
+    writer's position, whichever. An entry whose slot holds another position shares the
+    slot with some other entry: either its own row's (a repeat) or another row's (a false
+    alarm, ~200 of ~10,000 entries at 10M PDQ codes). Of a repeated row's two entries at
+    most one can be the slot's keeper, so the other is always flagged: none is missed.
+    The table is this thread's own, as one search's stamps must not mix with another's;
+    what a previous search left in it is never read, as every slot read was written first.
+    """
+    table = getattr(_scratch, "stamps", None)
+    if table is None or len(table) != 1 << _STAMP_BITS:
+        table = _scratch.stamps = np.zeros(1 << _STAMP_BITS, np.uint16)
+    slots = rows & (len(table) - 1)
+    order = _STAMP_ORDER[: len(rows)]
+    table.put(slots, order)
+    flagged: IntArray = rows[table.take(slots) != order]
+    return flagged
+
+
 def _few_neighbours(tables: _Tables, rows: IntArray, value: int, radius: int) -> Neighbours:
-    """(id, distance) of the few `rows` (distinct) within `radius` of the query `value`,
-    sorted like `sorted_neighbours`: computed on Python ints, as for a handful of rows
-    (a two-hit search verifies ~5) numpy's per-call cost is most of the work."""
+    """(id, distance) of the few `rows` (repeats counted once) within `radius` of the query
+    `value`, sorted like `sorted_neighbours`: computed on Python ints, as for a handful of
+    rows (a two-hit search verifies ~5-50) numpy's per-call cost is most of the work."""
     width = tables.words.shape[1] * 8
     raw = tables.words.take(rows, axis=0).tobytes()
-    found: list[tuple[int, int]] = []
+    found: dict[int, int] = {}
     for i, row in enumerate(rows.tolist()):
         distance = (int.from_bytes(raw[i * width : (i + 1) * width], "big") ^ value).bit_count()
         if distance <= radius:
-            found.append((distance, row))
-    if not found:
-        return []
+            found[row] = distance
+    return _by_distance_and_id(tables, found) if found else []
+
+
+def _by_distance_and_id(tables: _Tables, found: dict[int, int]) -> Neighbours:
+    """{row: distance} as `sorted_neighbours` orders it: (id, distance), nearest first."""
     ids = tables.ids
-    return [(i, d) for d, i in sorted((d, int(ids[row])) for d, row in found)]
+    return [(i, d) for d, i in sorted((d, int(ids[row])) for row, d in found.items())]
 
 
 def _rows(words: U64, rows: I64) -> U64:

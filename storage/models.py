@@ -105,8 +105,8 @@ class KnownList(Base):
 class KnownHash(Base):
     __tablename__ = "known_hashes"
     __table_args__ = (
+        # (hash_type, value) alone had an index until migration 0011: no query used it.
         UniqueConstraint("list_id", "hash_type", "value", name="uq_known_hash"),
-        Index("ix_known_type_value", "hash_type", "value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

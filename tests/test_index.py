@@ -370,14 +370,20 @@ def test_probe_radii_for_two_hits_satisfy_pigeonhole() -> None:
 
 
 @pytest.mark.parametrize("few_rows", [0, 64, 10**9])  # verified by numpy / Python ints
+# Rows seen twice found by the stamp table (2**18 slots: no two of 8,000 rows share one; 2**3:
+# nearly every entry a false alarm) or by sorting (no search small enough to stamp).
+@pytest.mark.parametrize(("stamp_bits", "stamp_max"), [(18, 1 << 16), (3, 1 << 16), (18, 0)])
 @pytest.mark.parametrize(("bits", "radius", "clustered"),
                          [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True)])
 def test_two_hit_search_equals_brute_force(
-    bits: int, radius: int, clustered: bool, few_rows: int, monkeypatch: pytest.MonkeyPatch
+    bits: int, radius: int, clustered: bool, few_rows: int, stamp_bits: int, stamp_max: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from matchers import mih
 
     monkeypatch.setattr(mih, "_FEW_ROWS", few_rows)
+    monkeypatch.setattr(mih, "_STAMP_BITS", stamp_bits)
+    monkeypatch.setattr(mih, "_STAMP_MAX_ENTRIES", stamp_max)
     rng = np.random.default_rng(radius)
     codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
              else random_codes(rng, 8_000, bits))
@@ -393,6 +399,27 @@ def test_two_hit_search_equals_brute_force(
     for query in np.concatenate([near, random_codes(rng, 10, bits)]):
         expected = brute_force_search(codes, query, radius, ids=ids)
         assert index.search(query.tobytes(), radius) == expected
+
+
+def test_stamped_twice_finds_every_repeated_row() -> None:
+    """Whichever entry keeps a slot, every row seen twice is flagged, in any table size."""
+    from matchers import mih
+
+    rng = np.random.default_rng(5)
+    for stamp_bits in (1, 4, 12, 18, 20):
+        mih._scratch.stamps = None  # a fresh table of this size
+        try:
+            for _ in range(200):
+                rows = rng.integers(0, 1 << 22, int(rng.integers(1, 3000)), dtype=np.int32)
+                rows[rng.integers(0, len(rows), len(rows) // 10)] = rows[0]  # some repeats
+                rows = rng.permutation(rows)
+                values, counts = np.unique(rows, return_counts=True)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(mih, "_STAMP_BITS", stamp_bits)
+                    flagged = set(mih._stamped_twice(rows).tolist())
+                assert set(values[counts > 1].tolist()) <= flagged <= set(rows.tolist())
+        finally:
+            mih._scratch.stamps = None
 
 
 def test_large_pdq_index_verifies_rows_two_chunks_agree_on() -> None:

@@ -93,6 +93,31 @@ def test_first_entry_of_a_repeated_hash_wins(store: Store) -> None:
     assert [r.label for r in iter_known_hashes(store)] == ["first"]
 
 
+def test_new_and_existing_list_keep_the_same_entries(store: Store) -> None:
+    """A new list is filled without ON CONFLICT on PostgreSQL (DISTINCT ON drops the file's
+    own repeats); an existing one with it. Both keep each (type, value)'s first entry, across
+    chunks and types, and count the same."""
+    value = "ab" * 16
+    entries = [KnownHashIn("md5", value, label="first"), *md5s(0, IMPORT_CHUNK_ROWS + 10),
+               KnownHashIn("sha256", value * 2, label="other type"),
+               KnownHashIn("phash", value[:16], label="short"), *md5s(3, 8),
+               KnownHashIn("md5", value, label="later"), *md5s(IMPORT_CHUNK_ROWS, 20_500)]
+    new = import_known_list(store, name="new", fmt="csv", source_file=None, actor="alice",
+                            entries=entries)
+    import_known_list(store, name="old", fmt="csv", source_file=None, actor="alice",
+                      entries=md5s(10**6, 10**6 + 1))
+    old = import_known_list(store, name="old", fmt="csv", source_file=None, actor="alice",
+                            entries=entries)
+    assert (new.added, new.duplicates, new.already_present) == (20_503, 16, 0)
+    assert (old.added, old.duplicates, old.already_present) == (new.added, new.duplicates, 0)
+    rows = list(iter_known_hashes(store))
+    kept = {name: sorted((r.hash_type, r.value, r.label) for r in rows if r.list_name == name)
+            for name in ("new", "old")}
+    assert kept["new"] == [k for k in kept["old"] if k[1] != md5s(10**6, 10**6 + 1)[0].value]
+    assert ("md5", value, "first") in kept["new"]
+    assert [r.id for r in rows] == sorted({r.id for r in rows})
+
+
 def test_iterator_failing_midway_leaves_nothing(store: Store) -> None:
     def entries() -> Iterator[KnownHashIn]:
         yield from md5s(0, IMPORT_CHUNK_ROWS + 5)  # more than one chunk already sent
