@@ -1,5 +1,6 @@
-"""Migration 0011 on a database at 0009 holding known lists: ix_known_type_value goes,
-every known hash stays as it was, and imports still count repeats and present entries."""
+"""Migration 0012 on a database at 0009 (upgraded through 0011) holding known lists:
+ix_known_type_value goes, every known hash stays as it was, and imports still count repeats
+and present entries."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def test_upgrade_from_0009_tracks_renotice_changes(fresh_db_url: str) -> None:
             command.upgrade(alembic_config(connection=conn), "0009")
     finally:
         store.close()
-    store = make_store(fresh_db_url)  # migrates to the head (0011)
+    store = make_store(fresh_db_url)  # migrates to the head (0012)
     try:
         (hit_id,) = add_hits(store, [HitSpec("http://img.test/a.png")])
         decide(store, [hit_id], actor="ann", decision="confirm", now=T0)

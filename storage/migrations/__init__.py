@@ -5,8 +5,8 @@ one query and no Alembic import (tests/test_storage_migrations.py checks it agai
 Alembic's own view; update it with every new revision).
 
 Ids were given out before their work landed, so the chain runs 0001 -> 0005 -> 0008 ->
-0010 -> 0006 -> 0007 -> 0009 -> 0011 (each file's down_revision); the next revision follows
-0011.
+0010 -> 0006 -> 0007 -> 0009 -> 0011 -> 0012 (each file's down_revision); the next revision
+follows 0012.
 """
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"

@@ -1,7 +1,7 @@
 """Drop ix_known_type_value: known_hashes' (hash_type, value) index, which no query used.
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 
 Every query on known_hashes goes by id (the primary key), by list (uq_known_hash, whose
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0009"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
