@@ -57,10 +57,13 @@ BORDER_OUTLIERS = 0.03
 # dark scene fading out towards an edge is not a border).
 STEP_SHARE = 0.3
 # On a flat graphic (FLAT_AT) a full-size line with more than this share of its pixels off
-# the margin's tone is the drawing's (a thin line crossing it), not margin; in the thumbnail
-# any pixel off is. Only for a clean margin (its edge line's noise at most CLEAN_NOISE grey
-# levels): a grainy frame keeps BORDER_OUTLIERS.
-FLAT_OUTLIERS = 0.002
+# the margin's tone is the drawing's, not margin: any one pixel (a one-pixel stroke crosses
+# a line in one or two pixels, and a share would hang on the line's length, which a frame
+# changes: the original and a framed copy would end their trims on different lines); in
+# the thumbnail any pixel off is too. A JPEG's ringing on a clean margin stays within
+# 2 x BORDER_TOLERANCE. Only for a clean margin (its edge line's noise at most CLEAN_NOISE
+# grey levels): a grainy frame keeps BORDER_OUTLIERS.
+FLAT_OUTLIERS = 0.0
 BACKGROUND_SHARE = 0.4
 CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
@@ -209,6 +212,11 @@ def _border_cuts(
         )
         least = MIN_CUT * (th if side in ("top", "bottom") else tw)
         cuts[side] = depth if depth >= least and (stepped or paired or flat) else 0
+    if flat and any(cuts.values()):
+        # A flat graphic cut at all is cut to its drawing on every side, thin margins
+        # included: the original's thin margin and a framed copy's frame-plus-margin then
+        # end at the same drawn line (`_trim` reads each side at full size).
+        cuts = {side: cut or -1 for side, cut in cuts.items()}
     return cuts
 
 
@@ -235,7 +243,18 @@ def _refine(
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
     inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone, averaged=True))
-    return lo + int(inside[0]) if len(inside) else hi
+    if not len(inside):
+        return hi
+    if inside[0] > 0 or lo <= 1:
+        return lo + int(inside[0])
+    # The window's first line is already the picture's: the thumbnail put the edge a line
+    # too deep (a thin or sparse stroke averaged away in its box, or the box grid's phase),
+    # so the picture reaches further out. Walk out to the last border line before it.
+    head = lines[:lo]
+    off = np.mean(np.abs(head - tone) > 2 * BORDER_TOLERANCE, axis=1) > outliers
+    off |= _tone_step(head, edge, tone, averaged=True)
+    border = np.flatnonzero(~off[1:])  # line 0 may carry the resizer's or encoder's edge
+    return int(border[-1]) + 2 if len(border) else 1
 
 
 _PLAIN_WIDTH = 4 * int(BORDER_TOLERANCE) + 1
@@ -469,9 +488,10 @@ def _trim(
     if not any(cuts.values()):
         return box
     per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
-    # On a flat graphic a line with a few drawn pixels (FLAT_OUTLIERS) is the drawing's.
+    # On a flat graphic a line with a drawn pixel (FLAT_OUTLIERS) is the drawing's; a side
+    # marked -1 (no margin the thumbnail could see) is read from its edge line inwards.
     outliers = FLAT_OUTLIERS if flat else BORDER_OUTLIERS
-    depth = {side: _refine(part, side, cut, per_line[side], outliers) if cut else 0
+    depth = {side: _refine(part, side, max(cut, 1), per_line[side], outliers) if cut else 0
              for side, cut in cuts.items()}
     left, top, right, bottom = box
     trimmed = (left + depth["left"], top + depth["top"], right - depth["right"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -345,3 +347,31 @@ def test_an_off_centre_crop_matches_a_stored_crop_by_phash(picture: Image.Image)
     found = Matcher.build(refs).match(crawled)
     assert (found[0].label, found[0].tier) == ("item-1", "high")
     assert str(found[0].known_variant).startswith("crop-")
+
+
+def test_a_flat_graphic_cut_at_all_is_cut_to_its_drawing_on_every_side() -> None:
+    """A margin thinner than MIN_CUT (3 px at the top) goes with the wide ones: the
+    original's thin margin and a framed copy's frame-plus-margin end at the same line."""
+    img = Image.new("RGB", (600, 400), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((80, 3, 520, 330), outline=(0, 0, 0), width=2)
+    draw.line((100, 40, 500, 300), fill=(0, 0, 0), width=2)
+    (trim, *_) = find_regions(img.convert("L"))
+    assert near(trim.box, (80, 3, 521, 331), slack=1), trim.box
+
+
+def test_sparse_strokes_end_the_trim_alike_on_the_original_and_a_framed_jpeg() -> None:
+    """Strokes one pixel wide reaching towards the margins (one drawn pixel per line, which
+    the thumbnail averages away): the copy's trim meets the original's to a pixel."""
+    img = Image.new("RGB", (690, 330), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((150, 60, 500, 260), outline=(0, 0, 0), width=2)
+    draw.line((150, 60, 40, 2), fill=(40, 40, 40), width=1)  # towards the top-left
+    draw.line((500, 260, 520, 318), fill=(40, 40, 40), width=1)  # down to near the bottom
+    (want, *_) = find_regions(img.convert("L"))
+    for share in (0.05, 0.1):
+        framed = frame(img, share)
+        dx, dy = round(img.width * share), round(img.height * share)
+        with Image.open(io.BytesIO(encode(framed, "jpeg", quality=80))) as copy:
+            (got, *_) = find_regions(copy.convert("L"))
+        assert near(got.box, shifted(want.box, dx, dy), slack=1), (share, got.box, want.box)
