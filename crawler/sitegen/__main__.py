@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--pages", type=int, default=2000)
     bench.add_argument("--images-per-page", type=int, default=5)
     bench.add_argument("--pool-size", type=int, default=200)
+    bench.add_argument("--hosts", type=int, default=1,
+                       help="split the pages into this many sites on 127.0.0.1, 127.0.0.2, ...")
     sub.add_parser("test", help="the synthetic test site (known images, edits, traps)")
     args = parser.parse_args(argv)
     stop = threading.Event()
@@ -28,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind == "bench":
         from crawler.sitegen.bench import BenchSite
 
-        site = BenchSite(args.pages, args.images_per_page, pool_size=args.pool_size)
-        site.server.start()
-        info = {"start_url": site.start_url, "pages": site.pages, "images": site.images}
+        site = BenchSite(args.pages, args.images_per_page, pool_size=args.pool_size,
+                         hosts=args.hosts)
+        site.start()
+        info = {"start_url": site.start_url, "start_urls": site.start_urls,
+                "pages": site.pages, "images": site.images}
         print(json.dumps(info), flush=True)
         stop.wait()
-        site.server.stop()
+        site.stop()
     else:
         from crawler.sitegen.site import SyntheticSite
 
