@@ -154,18 +154,18 @@ def _pg_rows_per_second(url: str, rows: int) -> float:
     return rows / elapsed
 
 
-def start_site(pages: int, per_page: int,
-               hosts: int = 1) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """The benchmark site in its own process (generated once: every round crawls it), on
-    `hosts` loopback addresses (127.0.0.1, 127.0.0.2, ...), one site and seed per host."""
+def start_site(pages: int, per_page: int, hosts: list[int],
+               pool_size: int = 200) -> tuple[subprocess.Popen[str], dict[int, dict[str, Any]]]:
+    """The benchmark site in its own process (generated once: every round crawls it), once
+    per count in `hosts`, each on that many loopback addresses (127.0.0.1, 127.0.0.2, ...),
+    one site and seed per address; the sites share their pictures."""
     server = subprocess.Popen(
         [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
-         "--images-per-page", str(per_page), "--hosts", str(hosts)], env=ENV,
-        stdout=subprocess.PIPE, text=True)
+         "--images-per-page", str(per_page), "--pool-size", str(pool_size),
+         "--hosts", ",".join(map(str, hosts))], env=ENV, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
-    site = json.loads(server.stdout.readline())
-    site["hosts"] = hosts
-    return server, site
+    info = json.loads(server.stdout.readline())
+    return server, {site["hosts"]: {**info, **site} for site in info["sites"]}
 
 
 STEADY = (0.2, 0.8)  # the steady middle: from the 20% to the 80% image served
@@ -323,6 +323,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--images-per-page", type=int, default=5)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--pool-size", type=int, default=200,
+                        help="distinct pictures of the site (each image URL serves one with "
+                             "its own JPEG comment); generating them is the site's start")
     parser.add_argument("--hosts", default="1",
                         help="loopback hosts the site is split over, comma-separated (one "
                              "site per count, started once; every round runs once per count)")
@@ -358,8 +361,8 @@ def main() -> None:
           f"{len(rounds)} rounds", flush=True)
     results = []
     started = time.monotonic()
-    sites = {hosts: start_site(args.pages, args.images_per_page, hosts)
-             for hosts in dict.fromkeys(host_counts)}
+    server, sites = start_site(args.pages, args.images_per_page, list(dict.fromkeys(host_counts)),
+                               args.pool_size)
     print(f"site of {args.pages * args.images_per_page} images on "
           f"{', '.join(map(str, sites))} host(s) up in {time.monotonic() - started:.0f} s",
           flush=True)
@@ -367,7 +370,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for i, (workers, hosts, pin, code) in enumerate(rounds):
                 probe = args.pg_rows if i == len(rounds) - 1 else 0
-                server, site = sites[hosts]
+                site = sites[hosts]
                 result = run(server, site, workers, Path(tmp), probe, pin=pin, code=code,
                              host_limit=args.host_limit, settings=args.set)
                 results.append(result)
@@ -376,9 +379,8 @@ def main() -> None:
                           flush=True)
                 print(json.dumps(result), flush=True)
     finally:
-        for server, _site in sites.values():
-            server.terminate()
-            server.wait(10)
+        server.terminate()
+        server.wait(10)
     print(f"all rounds: {time.monotonic() - started:.0f} s")
     print()
     print("| code | hosts | workers | pinned | images | s | images/s | speed-up | steady "

@@ -40,7 +40,8 @@ class BenchSite:
     list numbers are per host, page and image numbers global)."""
 
     def __init__(self, pages: int, images_per_page: int, *, pool_size: int = 200,
-                 address: str = "127.0.0.1", hosts: int = 1) -> None:
+                 address: str = "127.0.0.1", hosts: int = 1,
+                 pool: list[bytes] | None = None) -> None:
         if hosts < 1 or hosts > pages:
             raise ValueError(f"hosts must be 1..pages ({pages}), not {hosts}")
         first = ipaddress.IPv4Address(address)
@@ -48,7 +49,8 @@ class BenchSite:
             raise ValueError("the bench site serves on loopback addresses only")
         self.pages = pages
         self.images_per_page = images_per_page
-        self.pool = [pool_jpeg(i) for i in range(pool_size)]
+        # `pool`: another site's pictures (generating them is most of a site's start)
+        self.pool = pool or [pool_jpeg(i) for i in range(pool_size)]
         self.log: list[LoggedRequest] = []
         self.served: list[float] = []  # time.monotonic() of every image served
         self.servers: list[RouteServer] = []
