@@ -1,7 +1,11 @@
 """Distributed crawl throughput: 1, 2, ... `trawl worker` processes on one Redis frontier and
 one PostgreSQL, crawling the generated benchmark site (~130 KB JPEGs, distinct bytes per URL).
-The site is one host, so its shared per-host limit is set to 8 per worker (what one process
-allows per domain): the figures measure the workers, not politeness.
+The shared per-host limit (TRAWL_HOST_CONCURRENCY) is set to 8 per worker (what one process
+allows per domain), so the figures measure the workers, not politeness; --host-limit N sets
+it to N for all workers (8: the default a hotline runs with). --hosts H splits the site over
+H loopback hosts (127.0.0.1 ... 127.0.0.H, one site and one seed each, every seed's host
+allowed to its own seed by the address policy), as a hotline's crawl spans many hosts;
+several counts (--hosts 1,4) serve one site per count and alternate them round by round.
 
 For each worker count: a fresh PostgreSQL database, the site served by its own process, the
 workers started and ready, then `trawl crawl --distributed --wait`. The table shows images/s
@@ -19,6 +23,12 @@ and of every PostgreSQL process alive at the round's start and end (server-wide:
 databases' work counts too, and a backend that ends mid-round drops out: indicative only),
 and how many cores the round kept busy in all (total CPU / wall time).
 
+Steady rate: images/s is the crawl row's (finished_at - started_at), start and end
+included; "steady images/s" counts the images the site served between the 20% and the 80%
+one (their serve times, from the site process), and "first image, after last" gives the
+fixed costs around them (the crawl command's start to the first image served; the last
+image served to the command's return: last commit, end detection, the --wait poll).
+
 Scale-out per core (--pin): worker i and its hashing process are pinned to core i mod
 ncpu (os.sched_setaffinity before exec: the hashing process inherits it); the site
 server, Redis and PostgreSQL stay unpinned. So 1 worker gets one core, 2 workers two:
@@ -29,6 +39,9 @@ worker adds on the *same* cores. `--pin` alone runs every round both ways (unpin
 first), `--pin only` pinned rounds only.
 
     python3 bench/bench_workers.py                          # 20000 images, 1 and 2 workers
+    python3 bench/bench_workers.py --workers 1,2,1,2 --hosts 4 --pin \
+        --redis redis://127.0.0.1:6379/13                  # the quiet-machine figures
+    python3 bench/bench_workers.py --pages 400 --workers 1,2 --hosts 1,4 --pin only
     python3 bench/bench_workers.py --workers 1,2,1,2 --pin  # both ways, rounds alternated
     python3 bench/bench_workers.py --pages 400 --images-per-page 5 --workers 1,2
 """
