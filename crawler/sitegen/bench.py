@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.sitegen.images import encode, grain, textured, with_jpeg_comment
@@ -58,13 +59,13 @@ class BenchSite:
             lo, hi = pages * k // hosts, pages * (k + 1) // hosts
             server = RouteServer(str(first + k), self.log)
             server.prefix_routes = {
-                "/list/": lambda path, headers, lo=lo, hi=hi: self._list(path, lo, hi),
-                "/p/": lambda path, headers, lo=lo, hi=hi: self._page(path, lo, hi),
-                "/img/": lambda path, headers, lo=lo, hi=hi: self._image(path, lo, hi),
+                "/list/": partial(self._list, lo, hi),
+                "/p/": partial(self._page, lo, hi),
+                "/img/": partial(self._image, lo, hi),
             }
             lists = (hi - lo + LINKS_PER_LIST - 1) // LINKS_PER_LIST
             index = _html("".join(f'<a href="/list/{m}">list {m}</a>\n' for m in range(lists)))
-            server.routes["/"] = lambda path, headers, body=index: Reply(200, body)
+            server.routes["/"] = partial(_static, index)
             server.routes["/_bench/served"] = self._served
             self.servers.append(server)
 
@@ -94,20 +95,20 @@ class BenchSite:
         for server in self.servers:
             server.stop()
 
-    def _list(self, path: str, lo: int, hi: int) -> Reply | None:
+    def _list(self, lo: int, hi: int, path: str, headers: dict[str, str]) -> Reply | None:
         m = int(path.rsplit("/", 1)[1])
         first, last = lo + m * LINKS_PER_LIST, min(hi, lo + (m + 1) * LINKS_PER_LIST)
         return Reply(200, _html("".join(f'<a href="/p/{i}">page {i}</a>\n'
                                         for i in range(first, last))))
 
-    def _page(self, path: str, lo: int, hi: int) -> Reply | None:
+    def _page(self, lo: int, hi: int, path: str, headers: dict[str, str]) -> Reply | None:
         i = int(path.rsplit("/", 1)[1])
         if not lo <= i < hi:
             return None
         tags = "".join(f'<img src="/img/{i}-{j}.jpg">\n' for j in range(self.images_per_page))
         return Reply(200, _html(f"<h1>page {i}</h1>\n{tags}<a href=\"/\">home</a>"))
 
-    def _image(self, path: str, lo: int, hi: int) -> Reply | None:
+    def _image(self, lo: int, hi: int, path: str, headers: dict[str, str]) -> Reply | None:
         name = path.rsplit("/", 1)[1].removesuffix(".jpg")
         i, j = (int(part) for part in name.split("-"))
         if not lo <= i < hi:
@@ -120,6 +121,10 @@ class BenchSite:
         since = float(parse_qs(urlsplit(path).query).get("since", ["0"])[0])
         times = [round(t, 4) for t in list(self.served) if t >= since]
         return Reply(200, json.dumps(times).encode(), "application/json")
+
+
+def _static(body: bytes, path: str, headers: dict[str, str]) -> Reply:
+    return Reply(200, body)
 
 
 def _html(body: str) -> bytes:
