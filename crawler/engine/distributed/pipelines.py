@@ -213,11 +213,19 @@ class LeasedStorePipeline:
         else:
             done = threading.Event()
             self._queue.put(("flush", done))
-            done.wait()
+            while not done.wait(1.0) and self._thread.is_alive():
+                pass
         self._release(self._take_committed())
 
     # --- on the write thread (or the reactor's, without one) -------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # a bug here must show; flush() and close_spider stop waiting
+            logger.exception("The worker's write thread stopped")
+            self._call(self.stats.inc_value, "trawl/errors/database")
+
+    def _loop(self) -> None:
         last = time.monotonic()
         while True:
             timeout = max(0.0, last + self.flush_interval - time.monotonic())
