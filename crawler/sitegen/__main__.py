@@ -10,7 +10,7 @@ import argparse
 import json
 import signal
 import sys
-import threading
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +26,17 @@ def main(argv: list[str] | None = None) -> int:
                             "ports), sharing their pictures, all listed under 'sites'")
     sub.add_parser("test", help="the synthetic test site (known images, edits, traps)")
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # The handlers only note the signal: one that called Event.set() while the main thread
+    # sat in Event.wait() (or a second signal inside the first handler's set()) deadlocked
+    # on the Event's own lock, and the server never stopped.
+    signalled: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _frame: signalled.append(number))
+    signal.signal(signal.SIGINT, lambda number, _frame: signalled.append(number))
+
+    def wait_for_a_signal() -> None:
+        while not signalled:
+            time.sleep(0.1)
+
     if args.kind == "bench":
         from crawler.sitegen.bench import BenchSite
 
@@ -43,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 "sites": [{"hosts": len(site.servers), "start_url": site.start_url,
                            "start_urls": site.start_urls} for site in sites]}
         print(json.dumps(info), flush=True)
-        stop.wait()
+        wait_for_a_signal()
         for site in sites:
             site.stop()
     else:
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         with SyntheticSite() as test_site:
             print(json.dumps({"start_url": test_site.start_url,
                               "hits": sorted(test_site.expected_hits)}), flush=True)
-            stop.wait()
+            wait_for_a_signal()
     return 0
 
 
