@@ -1,7 +1,11 @@
 """Distributed crawl throughput: 1, 2, ... `trawl worker` processes on one Redis frontier and
 one PostgreSQL, crawling the generated benchmark site (~130 KB JPEGs, distinct bytes per URL).
-The site is one host, so its shared per-host limit is set to 8 per worker (what one process
-allows per domain): the figures measure the workers, not politeness.
+The shared per-host limit (TRAWL_HOST_CONCURRENCY) is set to 8 per worker (what one process
+allows per domain), so the figures measure the workers, not politeness; --host-limit N sets
+it to N for all workers (8: the default a hotline runs with). --hosts H splits the site over
+H loopback hosts (127.0.0.1 ... 127.0.0.H, one site and one seed each, every seed's host
+allowed to its own seed by the address policy), as a hotline's crawl spans many hosts;
+several counts (--hosts 1,4) serve one site per count and alternate them round by round.
 
 For each worker count: a fresh PostgreSQL database, the site served by its own process, the
 workers started and ready, then `trawl crawl --distributed --wait`. The table shows images/s
@@ -19,6 +23,12 @@ and of every PostgreSQL process alive at the round's start and end (server-wide:
 databases' work counts too, and a backend that ends mid-round drops out: indicative only),
 and how many cores the round kept busy in all (total CPU / wall time).
 
+Steady rate: images/s is the crawl row's (finished_at - started_at), start and end
+included; "steady images/s" counts the images the site served between the 20% and the 80%
+one (their serve times, from the site process), and "first image, after last" gives the
+fixed costs around them (the crawl command's start to the first image served; the last
+image served to the command's return: last commit, end detection, the --wait poll).
+
 Scale-out per core (--pin): worker i and its hashing process are pinned to core i mod
 ncpu (os.sched_setaffinity before exec: the hashing process inherits it); the site
 server, Redis and PostgreSQL stay unpinned. So 1 worker gets one core, 2 workers two:
@@ -29,6 +39,9 @@ worker adds on the *same* cores. `--pin` alone runs every round both ways (unpin
 first), `--pin only` pinned rounds only.
 
     python3 bench/bench_workers.py                          # 20000 images, 1 and 2 workers
+    python3 bench/bench_workers.py --workers 1,2,1,2 --hosts 4 --pin \
+        --redis redis://127.0.0.1:6379/13                  # the quiet-machine figures
+    python3 bench/bench_workers.py --pages 400 --workers 1,2 --hosts 1,4 --pin only
     python3 bench/bench_workers.py --workers 1,2,1,2 --pin  # both ways, rounds alternated
     python3 bench/bench_workers.py --pages 400 --images-per-page 5 --workers 1,2
 """
@@ -154,17 +167,50 @@ def _pg_rows_per_second(url: str, rows: int) -> float:
     return rows / elapsed
 
 
-def start_site(pages: int, per_page: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """The benchmark site in its own process (generated once: every round crawls it)."""
+def start_site(pages: int, per_page: int, hosts: list[int],
+               pool_size: int = 200) -> tuple[subprocess.Popen[str], dict[int, dict[str, Any]]]:
+    """The benchmark site in its own process (generated once: every round crawls it), once
+    per count in `hosts`, each on that many loopback addresses (127.0.0.1, 127.0.0.2, ...),
+    one site and seed per address; the sites share their pictures."""
     server = subprocess.Popen(
         [sys.executable, "-m", "crawler.sitegen", "bench", "--pages", str(pages),
-         "--images-per-page", str(per_page)], env=ENV, stdout=subprocess.PIPE, text=True)
+         "--images-per-page", str(per_page), "--pool-size", str(pool_size),
+         "--hosts", ",".join(map(str, hosts))], env=ENV, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
-    return server, json.loads(server.stdout.readline())
+    info = json.loads(server.stdout.readline())
+    return server, {site["hosts"]: {**info, **site} for site in info["sites"]}
+
+
+STEADY = (0.2, 0.8)  # the steady middle: from the 20% to the 80% image served
+
+
+def _served(site: dict[str, Any], since: float) -> list[float]:
+    """time.monotonic() times (system-wide) at which the site served images since `since`."""
+    from urllib.request import urlopen
+
+    with urlopen(f"{site['start_url']}_bench/served?since={since}", timeout=30) as reply:
+        return sorted(json.loads(reply.read()))
+
+
+def _steady(times: list[float], started: float, ended: float) -> dict[str, float]:
+    """Images/s between the STEADY shares of the images served, and the fixed costs around
+    them: from the crawl command's start to the first image served, and from the last
+    image served to the crawl command's return (the end detection and last commit)."""
+    n = len(times)
+    if n < 10:
+        return {}
+    lo, hi = int(STEADY[0] * n), int(STEADY[1] * n) - 1
+    span = times[hi] - times[lo]
+    return {"steady_images_per_s": round((hi - lo) / span, 1) if span > 0 else 0.0,
+            "first_image_s": round(times[0] - started, 1),
+            "after_last_image_s": round(ended - times[-1], 1)}
 
 
 def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work: Path,
-        pg_rows: int, *, pin: bool = False, code: Path | None = None) -> dict[str, Any]:
+        pg_rows: int, *, pin: bool = False, code: Path | None = None,
+        host_limit: int = 0, settings: list[str] | None = None) -> dict[str, Any]:
+    """One round. host_limit: TRAWL_HOST_CONCURRENCY across the workers (0: 8 per worker,
+    what one process allows a host, so that one host does not bound the workers)."""
     import redis
     import sqlalchemy as sa
 
@@ -180,11 +226,13 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
         env = _env(code)
         subprocess.run(_cli(db, "init"), env=env, check=True, capture_output=True)
         cores = sorted(os.sched_getaffinity(0))
+        extra = [arg for setting in settings or [] for arg in ("-s", setting)]
         for n in range(workers):
             log = work / f"{name}-w{n}.log"
             procs.append(subprocess.Popen(
                 _cli(db, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix,
-                     "--log-file", str(log), "-s", f"TRAWL_HOST_CONCURRENCY={8 * workers}"),
+                     "--log-file", str(log), "-s",
+                     f"TRAWL_HOST_CONCURRENCY={host_limit or 8 * workers}", *extra),
                 env=env, cwd=code or ROOT, preexec_fn=_pin(cores[n % len(cores)] if pin else None),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 120
@@ -199,11 +247,13 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
         done = subprocess.run(
             _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
                  "--redis-prefix", prefix, "--format", "json", "--depth", "3",
-                 site["start_url"]), env=env, cwd=code or ROOT, capture_output=True, text=True)
+                 *site.get("start_urls", [site["start_url"]])),
+            env=env, cwd=code or ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         commands1, usec1 = _redis_stats(client)
-        cpu1, wall = _cpu_by_role(pids, server.pid), time.monotonic() - wall0
+        ended = time.monotonic()
+        cpu1, wall = _cpu_by_role(pids, server.pid), ended - wall0
         sched1 = _sched(pids)
         engine = sa.create_engine(db)
         with engine.connect() as conn:
@@ -221,8 +271,11 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
         cpu = {role: cpu1[role] - cpu0[role] for role in cpu0}
         cpu["redis"] = (usec1 - usec0) / 1e6
         result = {
-            "code": str(code or ROOT), "workers": workers, "pinned": pin, "images": images, "expected": site["images"],
+            "code": str(code or ROOT), "workers": workers, "pinned": pin,
+            "hosts": site.get("hosts", 1), "host_limit": host_limit or 8 * workers,
+            "settings": settings or [], "images": images, "expected": site["images"],
             "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 1),
+            **_steady(_served(site, wall0), wall0, ended),
             "redis_commands_per_image": round((commands1 - commands0) / max(1, images), 1),
             "redis_cpu_us_per_image": round((usec1 - usec0) / max(1, images), 1),
             "pg_rows_per_image": round(sum(rows.values()) / max(1, images), 2),
@@ -262,11 +315,41 @@ def _shares(result: dict[str, Any]) -> str:
                       for role in ("worker", "hashing") if role in shares) or "-"
 
 
+def _speedup(results: list[dict[str, Any]], r: dict[str, Any], key: str) -> str:
+    """r[key] against the mean of the 1-worker rounds run the same way (pinned or not,
+    same code, same hosts and settings)."""
+    same = ("pinned", "code", "hosts", "settings")
+    ones = [o[key] for o in results
+            if o["workers"] == 1 and key in o and all(o[k] == r[k] for k in same)]
+    base = sum(ones) / len(ones) if ones else 0.0
+    return f"{r[key] / base:.2f}x" if base and key in r else "-"
+
+
+def _spread(values: list[float]) -> str:
+    values = sorted(values)
+    return f"{values[0]} / {values[len(values) // 2]} / {values[-1]}"
+
+
 def main() -> None:
+    global REDIS_URL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--images-per-page", type=int, default=5)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--pool-size", type=int, default=200,
+                        help="distinct pictures of the site (each image URL serves one with "
+                             "its own JPEG comment); generating them is the site's start")
+    parser.add_argument("--hosts", default="1",
+                        help="loopback hosts the site is split over, comma-separated (one "
+                             "site per count, started once; every round runs once per count)")
+    parser.add_argument("--host-limit", type=int, default=0,
+                        help="TRAWL_HOST_CONCURRENCY, shared by the workers (default 0: 8 "
+                             "per worker, so that politeness does not bound the workers)")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every worker (trawl worker -s)")
+    parser.add_argument("--redis", default=REDIS_URL,
+                        help="Redis URL (its own db number, e.g. redis://127.0.0.1:6379/13; "
+                             "default TRAWL_BENCH_REDIS_URL or db 0)")
     parser.add_argument("--pin", nargs="?", const="both", default="no",
                         choices=("no", "both", "only"),
                         help="pin worker i (and its hashing process) to core i mod ncpu: "
@@ -279,48 +362,74 @@ def main() -> None:
                              "older commit): every round runs once per tree, alternated; "
                              "default: this checkout")
     args = parser.parse_args()
+    REDIS_URL = args.redis
     codes: list[Path | None] = [Path(c).resolve() for c in args.code.split(",") if c] or [None]
     counts = [int(n) for n in args.workers.split(",")]
+    host_counts = [int(n) for n in args.hosts.split(",")]
     modes = {"no": [False], "both": [False, True], "only": [True]}[args.pin]
-    rounds = [(workers, pin, code) for workers in counts for pin in modes for code in codes]
+    # Alternated: each worker count in turn runs on every site, both ways, every tree.
+    rounds = [(workers, hosts, pin, code) for workers in counts for hosts in host_counts
+              for pin in modes for code in codes]
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; "
           f"{len(rounds)} rounds", flush=True)
     results = []
     started = time.monotonic()
-    server, site = start_site(args.pages, args.images_per_page)
-    print(f"site of {site['images']} images up in {time.monotonic() - started:.0f} s",
+    server, sites = start_site(args.pages, args.images_per_page, list(dict.fromkeys(host_counts)),
+                               args.pool_size)
+    print(f"site of {args.pages * args.images_per_page} images on "
+          f"{', '.join(map(str, sites))} host(s) up in {time.monotonic() - started:.0f} s",
           flush=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for i, (workers, pin, code) in enumerate(rounds):
+            for i, (workers, hosts, pin, code) in enumerate(rounds):
                 probe = args.pg_rows if i == len(rounds) - 1 else 0
-                result = run(server, site, workers, Path(tmp), probe, pin=pin, code=code)
+                site = sites[hosts]
+                result = run(server, site, workers, Path(tmp), probe, pin=pin, code=code,
+                             host_limit=args.host_limit, settings=args.set)
                 results.append(result)
+                if result["images"] != result["expected"]:
+                    print(f"WARNING: {result['images']} images of {result['expected']}",
+                          flush=True)
                 print(json.dumps(result), flush=True)
     finally:
         server.terminate()
         server.wait(10)
     print(f"all rounds: {time.monotonic() - started:.0f} s")
     print()
-    print("| code | workers | pinned | images | s | images/s | speed-up | Redis cmds/image | "
+    print("| code | hosts | workers | pinned | images | s | images/s | speed-up | steady "
+          "images/s | speed-up | first image, after last (s) | Redis cmds/image | "
           "Redis CPU us/image | PG rows/image | CPU ms/image: worker / hashing / site / "
           "Redis / PostgreSQL | cores busy | reactor / hashing: ran, waited for a core, asleep | "
-          "load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "images by worker | load |")
+    print("|---" * 19 + "|")
     for r in results:
-        # Speed-up against the mean of the 1-worker rounds run the same way (pinned or not).
-        ones = [o["images_per_s"] for o in results
-                if o["workers"] == 1 and o["pinned"] == r["pinned"] and o["code"] == r["code"]]
-        base = sum(ones) / len(ones) if ones else 0.0
-        speedup = f"{r['images_per_s'] / base:.2f}x" if base else "-"
         c = r["cpu_ms_per_image"]
-        print(f"| {Path(r['code']).name} | {r['workers']} | {'yes' if r['pinned'] else 'no'} | "
-              f"{r['images']} | "
-              f"{r['seconds']} | {r['images_per_s']} | {speedup} | "
+        print(f"| {Path(r['code']).name} | {r['hosts']} | {r['workers']} | "
+              f"{'yes' if r['pinned'] else 'no'} | {r['images']} | "
+              f"{r['seconds']} | {r['images_per_s']} | {_speedup(results, r, 'images_per_s')} | "
+              f"{r.get('steady_images_per_s', '-')} | "
+              f"{_speedup(results, r, 'steady_images_per_s')} | "
+              f"{r.get('first_image_s', '-')}, {r.get('after_last_image_s', '-')} | "
               f"{r['redis_commands_per_image']} | {r['redis_cpu_us_per_image']} | "
               f"{r['pg_rows_per_image']} | {c['worker']} / {c['hashing']} / {c['site']} / "
               f"{c['redis']} / {c['postgres']} | {r['cores_busy']} | {_shares(r)} | "
-              f"{r['load']:.1f} |")
+              f"{' / '.join(map(str, r['images_by_worker']))} | {r['load']:.1f} |")
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((Path(r["code"]).name, r["hosts"], r["workers"], r["pinned"]),
+                          []).append(r)
+    print()
+    print("| code | hosts | workers | pinned | rounds | images/s min / median / max | "
+          "steady images/s min / median / max | reactor asleep | hashing asleep |")
+    print("|---" * 9 + "|")
+    for (name, hosts, workers, pin), rs in groups.items():
+        asleep = {role: _spread([x["run_queue_sleep"][role][2] for x in rs
+                                 if role in x.get("run_queue_sleep", {})] or [0])
+                  for role in ("worker", "hashing")}
+        print(f"| {name} | {hosts} | {workers} | {'yes' if pin else 'no'} | {len(rs)} | "
+              f"{_spread([x['images_per_s'] for x in rs])} | "
+              f"{_spread([x.get('steady_images_per_s', 0) for x in rs])} | "
+              f"{asleep['worker']} | {asleep['hashing']} |")
     last = results[-1]
     redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
     per_worker = last["images_per_s"] / last["workers"]

@@ -99,3 +99,52 @@ def test_a_slot_given_back_goes_to_a_waiting_request_at_once(
     time.sleep(politeness.IDLE_SECONDS + 0.01)
     clock.advance(politeness.IDLE_SECONDS + 0.01)  # idle slots go back to Redis
     assert _held(frontier, "site.test") == 0
+
+
+def _holding(frontier: RedisFrontier, host: str, worker: str) -> int:
+    frontier.flush()
+    holders = frontier.client.zrange(frontier.key("host", host), 0, -1)
+    return sum(h.decode().startswith(worker + "/") for h in holders)
+
+
+def test_workers_wanting_one_host_share_its_slots(
+    frontier: RedisFrontier, clock: Clock,
+) -> None:
+    one = _middleware(frontier, "w1", concurrency=4, local_limit=4)
+    two = _middleware(frontier, "w2", concurrency=4, local_limit=4)
+    one.reuse_within = two.reuse_within = 0.0  # a slot given back goes back to Redis
+    mine = [Request(f"http://site.test/a{n}") for n in range(8)]
+    asked = [_ask(one, r) for r in mine]
+    assert sum(d.called for d in asked) == 4  # the first to ask fills the host
+    others = [Request(f"http://site.test/b{n}") for n in range(4)]
+    theirs = [_ask(two, r) for r in others]
+    assert not any(d.called for d in theirs)  # refused: the other worker now wants it
+    _give_back(one, *mine[:2])  # its own waiting requests are refused: over its share
+    assert sum(d.called for d in asked) == 4
+    for _ in range(4):
+        clock.advance(0.05)  # polls
+    assert sum(d.called for d in theirs) == 2
+    assert (_holding(frontier, "site.test", "w1"), _holding(frontier, "site.test", "w2")) \
+        == (2, 2)
+    # The other worker finishes its requests and wants no more: its want lapses after
+    # WANT_SECONDS, and the first worker may fill the host again.
+    given: set[int] = set()
+    for _ in range(20):
+        for request, d in zip(others, theirs, strict=True):
+            if d.called and id(request) not in given:
+                _give_back(two, request)
+                given.add(id(request))
+        clock.advance(0.05)
+    assert all(d.called for d in theirs)
+    time.sleep(politeness.WANT_SECONDS + 0.05)
+    for _ in range(4):
+        clock.advance(0.05)
+    assert sum(d.called for d in asked) == 6
+    assert _holding(frontier, "site.test", "w1") == 4
+    for _ in range(20):  # the rest, so that nothing is left waiting
+        for request, d in zip(mine, asked, strict=True):
+            if d.called and id(request) not in given:
+                _give_back(one, request)
+                given.add(id(request))
+        clock.advance(0.05)
+    assert all(d.called for d in asked)

@@ -20,6 +20,14 @@ busy host in Redis for requests merely queued in its own process, while the othe
 wait. And a request waiting for a slot is woken as soon as this worker gives one back for
 its host, instead of at its next poll of Redis (a poll is still made at most every
 POLL_CAP seconds, and at once when Redis says another worker's slot may be free).
+
+Fair shares: while other workers want a host too (Redis refused them one of its slots in
+the last WANT_SECONDS), a worker is given no more than ceil(limit / workers wanting it) of
+its slots, and a slot is reused inside a worker for REUSE_SECONDS at most before it is
+asked for again. Without that, the first worker to fill a host's slots kept them for as
+long as it had requests for the host (its next request reused each slot given back), and
+the others waited: with the default limit of 8 and two workers, one fetched ~75% of the
+images (bench_workers --host-limit 8).
 """
 
 from __future__ import annotations
@@ -45,7 +53,8 @@ if TYPE_CHECKING:
     from crawler.engine.distributed.frontier import RedisFrontier
 
 # Returns 0 when the slot is taken, else seconds to wait before trying again.
-# ARGV: prefix, host, holder, concurrency (0 = no limit), delay, hold seconds
+# ARGV: prefix, host, holder (worker/n), concurrency (0 = no limit), delay, hold seconds,
+# want seconds
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -53,7 +62,28 @@ local P, host = ARGV[1], ARGV[2]
 local hk, nk = P..':host:'..host, P..':hostnext:'..host
 local limit, delay, hold = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', hk, '-inf', now)
-if limit > 0 and redis.call('ZCARD', hk) >= limit then return '0.05' end
+if limit > 0 then
+  -- Workers refused a slot of this host in the last WANT_SECONDS want more of it: while
+  -- others want it too, a worker takes no more than its fair share of the limit.
+  local wk, me = P..':hostwant:'..host, string.match(ARGV[3], '^(.*)/')
+  redis.call('ZREMRANGEBYSCORE', wk, '-inf', now - tonumber(ARGV[7]))
+  local refuse = redis.call('ZCARD', hk) >= limit
+  if not refuse then
+    local others = redis.call('ZCARD', wk) - (redis.call('ZSCORE', wk, me) and 1 or 0)
+    if others > 0 then
+      local mine = 0
+      for _, h in ipairs(redis.call('ZRANGE', hk, 0, -1)) do
+        if string.sub(h, 1, #me + 1) == me..'/' then mine = mine + 1 end
+      end
+      refuse = mine >= math.ceil(limit / (others + 1))
+    end
+  end
+  if refuse then
+    redis.call('ZADD', wk, now, me)
+    redis.call('EXPIRE', wk, math.ceil(tonumber(ARGV[7])) + 60)
+    return '0.05'
+  end
+end
 local nxt = tonumber(redis.call('GET', nk) or '0')
 if nxt > now then return tostring(nxt - now) end
 redis.call('ZADD', hk, now + hold, ARGV[3])
@@ -65,6 +95,10 @@ return '0'
 """
 POLL_CAP = 1.0  # seconds: longest single wait before asking again
 IDLE_SECONDS = 0.1  # a slot given back waits this long for this worker's next request
+# A slot taken from Redis is reused by its worker for this long at most, then given back
+# and asked for again: so another worker that wants the host gets its share within ~1 s.
+REUSE_SECONDS = 1.0
+WANT_SECONDS = 1.0  # a worker refused a slot counts as wanting the host this long
 
 
 class HostLimitMiddleware:
@@ -94,8 +128,9 @@ class HostLimitMiddleware:
         self.local_limit = local_limit
         self._holding: dict[str, int] = {}
         self._waiter: dict[str, Deferred[None]] = {}
-        # A slot is reused only while its Redis deadline is a whole download away.
-        self.reuse_within = max(0.0, hold_seconds - download_timeout)
+        # A slot is reused only while its Redis deadline is a whole download away, and
+        # for REUSE_SECONDS at most (then the fair share across workers decides again).
+        self.reuse_within = min(REUSE_SECONDS, max(0.0, hold_seconds - download_timeout))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostLimitMiddleware:
@@ -133,7 +168,7 @@ class HostLimitMiddleware:
                     # requests to queue).
                     (answer,) = self.frontier.call((self._acquire, (
                         self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                        self.hold_seconds)))
+                        self.hold_seconds, WANT_SECONDS)))
                     wait = float(answer)
                     if wait <= 0:
                         break
