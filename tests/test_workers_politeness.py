@@ -101,6 +101,18 @@ def test_a_slot_given_back_goes_to_a_waiting_request_at_once(
     assert _held(frontier, "site.test") == 0
 
 
+def _finish_as_granted(mw: HostLimitMiddleware, requests: list[Request],
+                       granted: list[Deferred[Any]], given: set[int], clock: Clock) -> None:
+    """For 20 ticks of the fake clock, finish each request as soon as its slot is granted
+    (its deferred called), once; `given` remembers the ones already finished."""
+    for _ in range(20):
+        for request, d in zip(requests, granted, strict=True):
+            if d.called and id(request) not in given:
+                _give_back(mw, request)
+                given.add(id(request))
+        clock.advance(0.05)
+
+
 def _holding(frontier: RedisFrontier, host: str, worker: str) -> int:
     frontier.flush()
     holders = frontier.client.zrange(frontier.key("host", host), 0, -1)
@@ -129,22 +141,12 @@ def test_workers_wanting_one_host_share_its_slots(
     # The other worker finishes its requests and wants no more: its want lapses after
     # WANT_SECONDS, and the first worker may fill the host again.
     given: set[int] = set()
-    for _ in range(20):
-        for request, d in zip(others, theirs, strict=True):
-            if d.called and id(request) not in given:
-                _give_back(two, request)
-                given.add(id(request))
-        clock.advance(0.05)
+    _finish_as_granted(two, others, theirs, given, clock)
     assert all(d.called for d in theirs)
     time.sleep(politeness.WANT_SECONDS + 0.05)
     for _ in range(4):
         clock.advance(0.05)
     assert sum(d.called for d in asked) == 6
     assert _holding(frontier, "site.test", "w1") == 4
-    for _ in range(20):  # the rest, so that nothing is left waiting
-        for request, d in zip(mine, asked, strict=True):
-            if d.called and id(request) not in given:
-                _give_back(one, request)
-                given.add(id(request))
-        clock.advance(0.05)
+    _finish_as_granted(one, mine, asked, given, clock)  # the rest: nothing left waiting
     assert all(d.called for d in asked)
