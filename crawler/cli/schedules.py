@@ -19,6 +19,7 @@ from crawler.cli.common import (
 from crawler.cli.workers import redis_options
 from crawler.config import Config
 from crawler.errors import TrawlError
+from crawler.gctune import steady
 from crawler.services.scheduler.options import (
     DEFAULT_KILL_GRACE_SECONDS,
     DEFAULT_MAX_CONCURRENT,
@@ -279,6 +280,7 @@ def scheduler_command(
             if once:
                 results = scheduler.run_once()
             else:
+                steady()  # a long run: the usual garbage-collector thresholds (crawler.gctune)
                 scheduler.run_forever()
     if once:
         done = ", ".join(f"crawl {r.crawl_id} {r.outcome}" for r in results) or "nothing was due"

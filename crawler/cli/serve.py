@@ -12,6 +12,7 @@ import click
 from crawler.cli.common import pass_config
 from crawler.config import DATABASE_ENV, Config
 from crawler.errors import TrawlError
+from crawler.gctune import steady
 from crawler.web.settings import TRUSTED_PROXIES_ENV, WebSettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -82,6 +83,7 @@ def serve(config: Config, host: str, port: int, trusted_proxies: str | None,
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Trawl on {scheme}://{shown}:{port}/ with {workers} server process(es) "
                "(Ctrl+C stops it)", err=True)
+    steady()  # the server runs with the usual garbage-collector thresholds (crawler.gctune)
     uvicorn.run(
         app, host=host, port=port, factory=factory, workers=workers,
         # Forwarded headers are believed only from --trust-proxy, inside the app.

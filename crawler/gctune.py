@@ -1,0 +1,33 @@
+"""Garbage-collector thresholds for a command's start and for its steady run.
+
+A Trawl command's start allocates hundreds of thousands of long-lived objects (Scrapy,
+Twisted, SQLAlchemy and the ORM models): with CPython's default thresholds (700, 10, 10)
+the cyclic collector runs thousands of times over them while they are imported, ~12% of a
+crawl's start CPU (bench/RESULTS.md, "Matcher start-up"). `fast_start()` raises the young
+generation's threshold for the start; `steady()` puts back the thresholds found, once the
+long-running part (the crawl's reactor, the web server) begins, so a crawl's memory is
+collected as before. Objects are only collected later, never kept: no cycle is leaked.
+"""
+
+from __future__ import annotations
+
+import gc
+
+START_THRESHOLDS = (100_000, 50, 100)
+_found: tuple[int, int, int] | None = None
+
+
+def fast_start() -> None:
+    """Raise the thresholds for the start (idempotent; the first thresholds found are kept)."""
+    global _found
+    if _found is None:
+        _found = gc.get_threshold()
+        gc.set_threshold(*START_THRESHOLDS)
+
+
+def steady() -> None:
+    """Put back the thresholds `fast_start` found (nothing if it was not called)."""
+    global _found
+    if _found is not None:
+        gc.set_threshold(*_found)
+        _found = None

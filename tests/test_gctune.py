@@ -1,0 +1,38 @@
+"""crawler.gctune: a command starts with fewer cyclic collections, then runs with the usual."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+from crawler import gctune
+
+
+def test_fast_start_raises_the_young_threshold_and_steady_puts_back_what_it_found() -> None:
+    gctune.steady()  # this test process may have imported crawler.cli already
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        gctune.fast_start()
+        assert gc.get_threshold() == gctune.START_THRESHOLDS
+        gctune.fast_start()  # twice: what was found first is kept
+        gctune.steady()
+        assert gc.get_threshold() == (700, 10, 10)
+        gctune.steady()  # without a fast_start: nothing changes
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_importing_the_cli_starts_fast_and_steady_gives_cpythons_defaults_back() -> None:
+    code = (
+        "import gc, crawler.cli.main\n"
+        "print(gc.get_threshold())\n"
+        "from crawler.gctune import steady\n"
+        "steady()\n"
+        "print(gc.get_threshold())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == [str(gctune.START_THRESHOLDS), "(700, 10, 10)"]  # CPython's defaults
