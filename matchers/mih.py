@@ -69,7 +69,7 @@ def _bucket_copier() -> Any:
     codes it replaces expanding ~2,400 bucket ranges into ~10,000 positions and gathering by
     them (numpy: `repeat`, an add and a `take`, ~40% of the query). scipy is installed with
     imagehash and already used by matchers.perceptual; it is imported here on the first
-    search that needs it, not when this module is (scipy.sparse costs ~0.2-0.7 s to import).
+    search that needs it, not when this module is (scipy.sparse costs ~0.2-1 s to import).
     The function is private to scipy (it backs `csr_matrix[rows]`), hence the fallback.
     """
     global _copier, _copier_looked_up
@@ -78,7 +78,7 @@ def _bucket_copier() -> Any:
             from scipy.sparse import _sparsetools
 
             _copier = _sparsetools.csr_row_index
-        except (ImportError, AttributeError):  # pragma: no cover - scipy ships it since 1.1
+        except (ImportError, AttributeError):  # pragma: no cover - current scipy has it
             _copier = None
         _copier_looked_up = True
     return _copier
