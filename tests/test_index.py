@@ -384,6 +384,9 @@ def test_two_hit_search_equals_brute_force(
     monkeypatch.setattr(mih, "_FEW_ROWS", few_rows)
     monkeypatch.setattr(mih, "_STAMP_BITS", stamp_bits)
     monkeypatch.setattr(mih, "_STAMP_MAX_ENTRIES", stamp_max)
+    # numpy's path, as without scipy's copier (its own test below)
+    monkeypatch.setattr(mih, "_copier_looked_up", True)
+    monkeypatch.setattr(mih, "_copier", None)
     rng = np.random.default_rng(radius)
     codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
              else random_codes(rng, 8_000, bits))
@@ -399,6 +402,55 @@ def test_two_hit_search_equals_brute_force(
     for query in np.concatenate([near, random_codes(rng, 10, bits)]):
         expected = brute_force_search(codes, query, radius, ids=ids)
         assert index.search(query.tobytes(), radius) == expected
+
+
+@pytest.mark.parametrize("few_rows", [0, 64])  # verified by numpy / Python ints
+@pytest.mark.parametrize(("bits", "radius", "clustered"),
+                         [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True)])
+def test_two_hit_search_with_compiled_copy_equals_brute_force(
+    bits: int, radius: int, clustered: bool, few_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bucket entries copied by scipy's csr_row_index, rows seen twice found by sorting."""
+    from matchers import mih
+
+    assert mih._bucket_copier() is not None  # scipy is installed: this is the path taken
+    monkeypatch.setattr(mih, "_FEW_ROWS", few_rows)
+    rng = np.random.default_rng(radius + 1)
+    codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
+             else random_codes(rng, 8_000, bits))
+    ids = rng.permutation(10**6)[:8_000]
+    index = HammingIndex(bits, radius_hint=radius)
+    index.add(ids, codes)
+    tables = index._built()
+    assert tables.copyable
+    plan = index._plan(tables, radius, 2)
+    assert plan is not None
+    tables.plans[radius, 0] = plan
+    calls = []
+    copier = mih._bucket_copier()
+    monkeypatch.setattr(mih, "_copier", lambda *args: calls.append(1) or copier(*args))
+    near = queries_near(rng, codes, 30, radius + 2)
+    for query in np.concatenate([near, random_codes(rng, 10, bits)]):
+        expected = brute_force_search(codes, query, radius, ids=ids)
+        assert index.search(query.tobytes(), radius) == expected
+    assert calls  # the compiled copy ran
+
+
+def test_tables_of_mixed_integer_types_are_not_given_to_the_copier() -> None:
+    """scipy's copier would convert a whole array per call: such tables use numpy's path."""
+    from matchers import mih
+
+    rng = np.random.default_rng(3)
+    codes = random_codes(rng, 5_000, 256)
+    index = HammingIndex(256, radius_hint=31)
+    index.add(np.arange(5_000), codes)
+    t = index._built()
+    index._tables = mih._Tables(t.ids, t.words, t.widths, t.starts, t.offsets.astype(np.int64),
+                                t.postings, t.inline)
+    assert not index._tables.copyable
+    index._tables.plans[31, 0] = index._plan(index._tables, 31, 2)
+    for query in queries_near(rng, codes, 10, 33):
+        assert index.search(query.tobytes(), 31) == brute_force_search(codes, query, 31)
 
 
 def test_stamped_twice_finds_every_repeated_row() -> None:
