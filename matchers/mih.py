@@ -67,8 +67,8 @@ def _bucket_copier() -> Any:
     `csr_row_index(count, buckets, offsets, postings, data, out, data_out)` copies the
     entries of each listed bucket, in order, in one C loop. For a two-hit PDQ query at 10M
     codes it replaces expanding ~2,400 bucket ranges into ~10,000 positions and gathering by
-    them (numpy: `repeat`, an add and a `take`, ~40% of the query). scipy is installed with
-    imagehash and already used by matchers.perceptual; it is imported here on the first
+    them (numpy: `repeat`, an add and a `take`, ~40% of the query). scipy is a dependency
+    (matchers.perceptual uses it too); it is imported here on the first
     search that needs it, not when this module is (scipy.sparse costs ~0.2-1 s to import).
     The function is private to scipy (it backs `csr_matrix[rows]`), hence the fallback.
     """
