@@ -59,6 +59,11 @@ CONTRADICTION_PENALTY = 0.5
 # and often flatter than the image, where those two collide sooner). Measured in
 # bench/RESULTS.md, "Edited copies (variants)".
 VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
+# A graphic's canonical form (matchers.variants.canonical_variant: PDQ of a fixed 64x64 box
+# thumbnail) meets only a list's canonical forms, by PDQ, within this distance: resized and
+# re-encoded copies of generated graphics move up to 16 bits, unrelated generated graphics
+# lie 34 or more apart (bench/calib_canonical.py).
+CANON_THRESHOLD = 24
 VARIANT_RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
     image_class: {name: value if name == "pdq" else min(value, 0.9)
                   for name, value in table.items()}
