@@ -676,12 +676,8 @@ LIST_TRIM = "trim"
 LIST_CANON_CROPS: tuple[str, ...] = tuple(LIST_CROPS)
 
 
-def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[VariantHashes, ...]:
-    """The reference hashes (imagehash, pdqhash) of each of LIST_CROPS of a fully decoded
-    image, and of its trimmed picture when it has a border: what a crop-augmented list
-    stores. Crops smaller than PDQ's 64 x 64 grid are left out."""
-    from matchers.perceptual import reference_hashes
-
+def list_boxes(luma: Image.Image) -> dict[str, Box]:
+    """The boxes of LIST_CROPS in `luma`, and of its trimmed picture (LIST_TRIM) if any."""
     w, h = luma.size
     boxes: dict[str, Box] = {
         name: (round(left * w), round(top * h), round(right * w), round(bottom * h))
@@ -690,22 +686,49 @@ def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[
     trimmed = next((r.box for r in find_regions(luma) if r.name == LIST_TRIM), None)
     if trimmed is not None:
         boxes[LIST_TRIM] = trimmed
+    return boxes
+
+
+def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[VariantHashes, ...]:
+    """The reference hashes (imagehash, pdqhash) of each of LIST_CROPS of a fully decoded
+    image, and of its trimmed picture when it has a border: what a crop-augmented list
+    stores. Crops smaller than PDQ's 64 x 64 grid are left out."""
+    from matchers.perceptual import reference_hashes
+
+    boxes = list_boxes(luma)
     out = []
-    canon: list[VariantHashes] = []
-    whole = flatness(luma)
-    if whole >= CANON_FLAT:
-        canon.append(canonical_variant(luma, CANON, whole))
     for name, (left, top, right, bottom) in boxes.items():
         if min(right - left, bottom - top) < PDQ_GRID:
             continue
         crop = luma.crop((left, top, right, bottom))
         hashes = reference_hashes(crop, np.ascontiguousarray(rgb[top:bottom, left:right]))
-        crop_flat = flatness(crop)
         out.append(VariantHashes(
             name=name, pdq=hashes.pdq, pdq_quality=hashes.pdq_quality, phash=hashes.phash,
-            dhash=hashes.dhash, flatness=crop_flat, width=crop.width, height=crop.height,
+            dhash=hashes.dhash, flatness=flatness(crop), width=crop.width, height=crop.height,
         ))
-        if whole >= CANON_FLAT and crop_flat >= CANON_FLAT and (
-                name == LIST_TRIM or name in LIST_CANON_CROPS):
-            canon.append(canonical_variant(crop, f"{CANON}-{name}", crop_flat))
-    return tuple(out + canon)
+    return tuple(out) + list_canonical_hashes(luma, boxes)
+
+
+def list_canonical_hashes(
+    luma: Image.Image, boxes: dict[str, Box] | None = None
+) -> tuple[VariantHashes, ...]:
+    """A crop-augmented list's canonical hashes of a graphic (flatness >= CANON_FLAT; none
+    for a photo): of the whole image (`canon`), and of its `trim` and LIST_CANON_CROPS
+    among `boxes` (default: list_variant_hashes' boxes) that are flat too (`canon-trim`,
+    `canon-crop-...`)."""
+    whole = flatness(luma)
+    if whole < CANON_FLAT:
+        return ()
+    if boxes is None:
+        boxes = list_boxes(luma)
+    out = [canonical_variant(luma, CANON, whole)]
+    for name, box in boxes.items():
+        if name != LIST_TRIM and name not in LIST_CANON_CROPS:
+            continue
+        if min(box[2] - box[0], box[3] - box[1]) < PDQ_GRID:
+            continue
+        crop = luma.crop(box)
+        crop_flat = flatness(crop)
+        if crop_flat >= CANON_FLAT:
+            out.append(canonical_variant(crop, f"{CANON}-{name}", crop_flat))
+    return tuple(out)
