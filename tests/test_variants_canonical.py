@@ -102,7 +102,8 @@ def test_a_resized_graphic_is_found_through_its_canonical_hash(drawing: Image.Im
     found = Matcher.build(refs_of(listed, "drawing")).match(crawled)
     best = found[0]
     assert (best.label, best.tier, best.hash_type) == ("drawing", "high", "pdq")
-    assert is_canonical(best.transform) and is_canonical(best.known_variant)
+    assert is_canonical(best.transform)
+    assert is_canonical(best.known_variant)
     assert best.threshold == 24
     # Framed as well: the trimmed picture's canonical hash meets the list's.
     framed = hash_image(served(frame(drawing, 0.1, (40, 90, 160))))
@@ -148,7 +149,8 @@ def test_a_crop_list_with_canonical_forms_round_trips(drawing: Image.Image, tmp_
     assert made.exit_code == 0, made.output
     rows = list(csv.DictReader(io.StringIO(made.output)))
     canonical = [r for r in rows if is_canonical(r["variant"] or None)]
-    assert canonical and {r["hash_type"] for r in canonical} == {"pdq"}
+    assert canonical
+    assert {r["hash_type"] for r in canonical} == {"pdq"}
     assert len({r["variant"] for r in canonical}) == len(canonical)
     listed = tmp_path / "held.csv"
     listed.write_text(made.output, encoding="utf-8")
