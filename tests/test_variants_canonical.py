@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -47,7 +48,7 @@ def drawing() -> Image.Image:
 
 def refs_of(d: Digests, label: str, *, canonical: bool = True) -> list[KnownRef]:
     """A list as bench_variants and `trawl hash --variants crops` make it."""
-    rows = [("md5", d.md5, None), ("pdq", str(d.pdq), None)]
+    rows: list[tuple[str, str, str | None]] = [("md5", d.md5, None), ("pdq", str(d.pdq), None)]
     rows += [(t, value, v.name) for v in d.variants for t, value in v.perceptual().items()
              if t in ("pdq", "phash") and (canonical or not is_canonical(v.name))]
     return [KnownRef(i + 1, "list", t, value, label, variant=name)
@@ -124,14 +125,14 @@ def test_canonical_rows_meet_only_canonical_variants() -> None:
                     height=400, pdq=value, pdq_quality=100, flatness=0.9)
     # The image's own PDQ and a trim's do not meet a canonical row ...
     assert canon_list.match(query) == []
-    assert canon_list.match(query.__class__(**{**query.as_dict(), "pdq": "0" * 64}),
+    assert canon_list.match(replace(query, pdq="0" * 64),
                             variants=[_variant("trim", value)]) == []
     # ... a canonical variant does (and nothing else: not the image's own PDQ row).
     hit = canon_list.match(query, variants=[_variant("trim+canon", value)])
     assert [(m.known_variant, m.transform, m.tier) for m in hit] == [
         ("canon", "trim+canon", "high")]
     away = "a5" * 31 + "5a"  # 8 bits off: within CANON_THRESHOLD
-    assert plain_list.match(query.__class__(**{**query.as_dict(), "pdq": "0" * 64}),
+    assert plain_list.match(replace(query, pdq="0" * 64),
                             variants=[_variant("canon", away)]) == []
 
 
