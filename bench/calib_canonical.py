@@ -48,9 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-kind", type=int, default=120)
     parser.add_argument("--seed", type=int, default=9000)
+    parser.add_argument("--show", type=int, default=28, help="list unrelated pairs this near")
     args = parser.parse_args()
     started = time.monotonic()
     rng = np.random.default_rng(args.seed)
+    kinds: list[str] = []
     stored: list[tuple[int, str, str]] = []  # (image, form, pdq)
     queries: list[tuple[int, str, str]] = []  # (image, how served + form, pdq)
     wraps = {"as served": lambda i, r: i, "framed": _frame(0.1), "captioned": _caption(0.15)}
@@ -59,6 +61,7 @@ def main() -> None:
         for k in range(args.per_kind):
             img = gen.sample(kind, args.seed + k, k).convert("RGB")
             grey = img.convert("L")
+            kinds.append(kind)
             for v in list_canonical_hashes(grey):
                 if v.pdq_quality >= 50:
                     stored.append((image_no, v.name, v.pdq))
@@ -76,6 +79,7 @@ def main() -> None:
     limits = (16, 20, 24, 28, 32, 36, 40)
     pairs = dict.fromkeys(limits, 0)
     joined: dict[int, set[tuple[int, int]]] = {t: set() for t in limits}
+    close: list[str] = []
     nearest_own = np.full(len(queries), 256)
     nearest_other = np.full(len(queries), 256)
     for i in range(len(queries)):
@@ -88,6 +92,9 @@ def main() -> None:
             hit = np.flatnonzero(~own)[other <= t]
             pairs[t] += len(hit)
             joined[t].update((int(q_img[i]), int(s_img[j])) for j in hit)
+        for j in np.flatnonzero(~own)[other <= args.show]:
+            close.append(f"{int(dist[j])}: {kinds[q_img[i]]} {q_img[i]} {queries[i][1]} -> "
+                         f"{kinds[s_img[j]]} {s_img[j]} {stored[j][1]}")
     total = int((~(s_img[None, :] == q_img[:, None])).sum())
     print(f"Unrelated (query form, stored form) pairs: {total:,}; nearest unrelated per query "
           f"form: min {nearest_other.min()}, 1st percentile {np.percentile(nearest_other, 1):.0f}\n")
@@ -109,6 +116,9 @@ def main() -> None:
         v = np.array(list(best.values()))
         print(f"| {how} | {int(sel.sum())} | {np.median(v):.0f} | {np.percentile(v, 90):.0f} | "
               f"{v.max()} | {100 * np.mean(v <= 24):.0f}% |")
+    print(f"\nUnrelated pairs within {args.show} (distance: query graphic, form -> stored "
+          "graphic, form):\n")
+    print("\n".join(f"    {line}" for line in sorted(close)))
     print(f"\nTook {time.monotonic() - started:.0f} s")
 
 
