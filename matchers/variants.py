@@ -605,7 +605,7 @@ def variant_hashes(
 # and follows the image's size. The canonical form takes the size out: the grey image
 # box-filtered to CANON_SIDE x CANON_SIDE (every pixel of the picture averaged into one
 # cell, at any size), and PDQ's DCT and median of that grid. On the same copies it moves
-# 0-16 bits (median 6); unrelated generated graphics stay more than 20 apart
+# 0-16 bits (median 6); unrelated generated graphics stay more than 16 apart
 # (matchers.confidence.CANON_THRESHOLD; bench/calib_canonical.py; bench/RESULTS.md,
 # "Edited copies (variants)").
 # A list made by Trawl (`trawl hash --variants crops`) stores it for each graphic (`canon`,

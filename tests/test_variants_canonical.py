@@ -105,7 +105,7 @@ def test_a_resized_graphic_is_found_through_its_canonical_hash(drawing: Image.Im
     assert (best.label, best.tier, best.hash_type) == ("drawing", "high", "pdq")
     assert is_canonical(best.transform)
     assert is_canonical(best.known_variant)
-    assert best.threshold == 20
+    assert best.threshold == 16
     # Framed as well: the trimmed picture's canonical hash meets the list's.
     framed = hash_image(served(frame(drawing, 0.1, (40, 90, 160))))
     best = Matcher.build(refs_of(listed, "drawing")).match(framed)[0]
