@@ -111,11 +111,12 @@ def main() -> None:
         sel = np.array([q[1].startswith(how) for q in queries])
         # per served copy: the best of its query forms
         best: dict[int, int] = {}
-        for i in np.flatnonzero(sel):
-            best[int(q_img[i])] = min(best.get(int(q_img[i]), 256), int(nearest_own[i]))
-        v = np.array(list(best.values()))
-        print(f"| {how} | {int(sel.sum())} | {np.median(v):.0f} | {np.percentile(v, 90):.0f} | "
-              f"{v.max()} | {100 * np.mean(v <= 24):.0f}% |")
+        for k in np.flatnonzero(sel).tolist():
+            best[int(q_img[k])] = min(best.get(int(q_img[k]), 256), int(nearest_own[k]))
+        own_best = np.array(list(best.values()))
+        print(f"| {how} | {int(sel.sum())} | {np.median(own_best):.0f} | "
+              f"{np.percentile(own_best, 90):.0f} | {own_best.max()} | "
+              f"{100 * np.mean(own_best <= 24):.0f}% |")
     print(f"\nUnrelated pairs within {args.show} (distance: query graphic, form -> stored "
           "graphic, form):\n")
     print("\n".join(f"    {line}" for line in sorted(close)))
