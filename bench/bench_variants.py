@@ -169,7 +169,7 @@ def list_refs(items: list[Original], crops: bool,
             ("md5", d.md5, None), ("sha256", d.sha256, None), ("pdq", d.pdq, None)]
         for v in d.variants:
             rows += [(t, v.perceptual()[t], v.name) for t in crop_types
-                     if t != "pdq" or v.pdq_quality >= 50]
+                     if t in v.perceptual() and (t != "pdq" or v.pdq_quality >= 50)]
         for hash_type, value, variant in rows:
             refs.append(KnownRef(len(refs) + 1, "bench", hash_type, str(value), item.label,
                                  variant=variant))

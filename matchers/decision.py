@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matchers.confidence import (
+    CANON_THRESHOLD,
     CONTRADICTION_FACTOR,
     EXACT_CONFIDENCE,
     RELIABILITY,
@@ -23,7 +24,7 @@ from matchers.confidence import (
     classify,
     decide,
 )
-from matchers.digests import Digests, VariantHashes
+from matchers.digests import Digests, VariantHashes, is_canonical
 from matchers.hashtypes import (
     EXACT_TYPES,
     HASH_TYPES,
@@ -121,6 +122,10 @@ class Matcher:
             name: min(limit, VARIANT_THRESHOLDS.get(name, limit))
             for name, limit in thresholds.items()
         }
+        # Canonical forms of graphics (list variants canon, canon-trim, ...) are met only
+        # by a query's canonical variants, and those meet nothing else.
+        self._canon_variants = frozenset(
+            number for number, name in enumerate(table.variant_names) if is_canonical(name))
         # The known lists' version this matcher was built from (see storage.known).
         self.stamp = stamp
         # The file it was loaded from (`load`), which other processes can map too.
@@ -285,26 +290,54 @@ class Matcher:
         per item, the variant whose grade is best."""
         best: dict[int, list[Match]] = {}
         for variant in variants:
+            canonical = is_canonical(variant.name)
+            if canonical and not self._canon_variants:
+                continue  # no list stores canonical forms
             usable = variant.perceptual()
             if variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
                 del usable["pdq"]
             queries = {name: value for name, value in usable.items() if name in self._indexes}
-            grouped: dict[int, list[_Hit]] = defaultdict(list)
-            for name, value in queries.items():
-                radius = self.variant_thresholds[name]
-                for row, distance in self._indexes[name].search(bytes.fromhex(value), radius):
-                    group = self._table.group_of(row)
-                    if group not in matched:
-                        grouped[group].append(_Hit(row, name, distance, variant.name))
+            thresholds = self._canon_thresholds if canonical else self.variant_thresholds
+            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, matched)
             image_class = classify(variant.width, variant.height, variant.flatness)
             for group, item_hits in grouped.items():
-                graded = self._grade(item_hits, queries, image_class, variant=True)
+                graded = self._grade(item_hits, queries, image_class, variant=True,
+                                     thresholds=thresholds)
                 if not graded:
                     continue
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
         return [match for graded in best.values() for match in graded]
+
+    def _variant_hits(
+        self,
+        name: str,
+        queries: Mapping[str, str],
+        thresholds: Mapping[str, int],
+        canonical: bool,
+        matched: set[int],
+    ) -> dict[int, list[_Hit]]:
+        """One variant's hits by item (items in `matched` left out): a canonical variant's
+        on canonical rows only, any other's on the other rows."""
+        grouped: dict[int, list[_Hit]] = defaultdict(list)
+        for hash_type, value in queries.items():
+            radius = thresholds[hash_type]
+            for row, distance in self._indexes[hash_type].search(bytes.fromhex(value), radius):
+                if self._is_canon_row(row) != canonical:
+                    continue
+                group = self._table.group_of(row)
+                if group not in matched:
+                    grouped[group].append(_Hit(row, hash_type, distance, name))
+        return grouped
+
+    @property
+    def _canon_thresholds(self) -> dict[str, int]:
+        return {**self.variant_thresholds, "pdq": min(self.thresholds["pdq"], CANON_THRESHOLD)}
+
+    def _is_canon_row(self, row: int) -> bool:
+        """Whether the known hash in `row` is a graphic's canonical form (canon, ...)."""
+        return bool(self._canon_variants) and int(self._table.variants[row]) in self._canon_variants
 
     def match_known(self, d: Digests, known_ids: Collection[int]) -> list[Match]:
         """The image's matches against these known hashes only, most trusted first: the
@@ -339,6 +372,8 @@ class Matcher:
                 orientations += zip(turned, PDQ_DIHEDRAL_TRANSFORMS[: len(turned)], strict=True)
             for query, transform in orientations:
                 for row, distance in index.search(bytes.fromhex(query), radius):
+                    if self._is_canon_row(row):
+                        continue  # a canonical form: met by canonical variants only
                     if row not in nearest or distance < nearest[row][0]:
                         nearest[row] = (distance, transform)
             hits += [
@@ -354,12 +389,14 @@ class Matcher:
         image_class: ImageClass,
         *,
         variant: bool = False,
+        thresholds: Mapping[str, int] | None = None,
     ) -> list[Match]:
         """One grade for one known item from all its hits; a Match per hit carrying it.
 
         variant=True: the hits came through a query-side variant, graded at its thresholds
-        with VARIANT_RELIABILITY."""
-        thresholds = self.variant_thresholds if variant else self.thresholds
+        (or `thresholds`: a canonical variant's) with VARIANT_RELIABILITY."""
+        if thresholds is None:
+            thresholds = self.variant_thresholds if variant else self.thresholds
         reliability = VARIANT_RELIABILITY if variant else RELIABILITY
         best: dict[str, _Hit] = {}
         for hit in hits:

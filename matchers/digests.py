@@ -30,7 +30,21 @@ class VariantHashes:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def perceptual(self) -> dict[str, str]:
+        """The hashes to look up or store, by type: a canonical form's PDQ only
+        (matchers.variants.canonical_variant), all three otherwise."""
+        if is_canonical(self.name):
+            return {"pdq": self.pdq}
         return {"phash": self.phash, "dhash": self.dhash, "pdq": self.pdq}
+
+
+# Canonical forms of graphics (matchers.variants.canonical_variant) are named `canon`,
+# `canon-trim`, `canon-crop-...` in a list, `canon`, `trim+canon`, ... on a query.
+CANON = "canon"
+
+
+def is_canonical(name: str | None) -> bool:
+    """Whether a variant name (a list's stored variant or a query's) is a canonical form's."""
+    return name is not None and (name.startswith(CANON) or name.endswith("+" + CANON))
 
 
 @dataclass(frozen=True, slots=True)

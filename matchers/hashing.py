@@ -22,7 +22,7 @@ from matchers.decode import (
 from matchers.digests import Digests, VariantHashes
 from matchers.perceptual import PerceptualHashes, exact_hashes, fast_hashes, reference_hashes
 from matchers.sniff import SUPPORTED_LIST, describe_kind, sniff_format, sniff_kind
-from matchers.variants import find_regions, list_variant_hashes, variant_hashes
+from matchers.variants import CANON_FLAT, find_regions, list_variant_hashes, variant_hashes
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -125,9 +125,11 @@ def hash_image(
 
     variants=True (the default) also hashes the picture inside a frame, letterbox or caption
     band, when the image has one (matchers.variants; `Digests.variants`), from the same
-    decode; most images have none, and cost four edge lines more. crops=True (with
-    fast=False, for making lists: `trawl hash --variants crops`) puts the reference hashes
-    of matchers.variants.LIST_CROPS (and of the trimmed picture, if any) there instead.
+    decode; most images have none, and cost four edge lines more. A graphic (flatness at
+    least CANON_FLAT) also gets the canonical hashes of itself and of those pictures.
+    crops=True (with fast=False, for making lists: `trawl hash --variants crops`) puts the
+    reference hashes of matchers.variants.LIST_CROPS (and of the trimmed picture, if any),
+    and a graphic's canonical hashes, there instead.
 
     BLAS is limited to one thread on the first call (see limit_blas_threads).
     """
@@ -245,13 +247,14 @@ def _variant_hashes(
     """variant_hashes of the decode, or of a 2x draft when `decoded` is deeper and has any
     (VARIANT_MAX_SCALE)."""
     regions = find_regions(decoded.luma)
-    if not regions:
-        return ()
-    if decoded.scale > VARIANT_MAX_SCALE:
+    flat = decoded.flatness
+    if not regions and (flat is None or flat < CANON_FLAT):
+        return ()  # most photos: no region, and no canonical form (graphics only)
+    if regions and decoded.scale > VARIANT_MAX_SCALE:
         finer = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True,
                                 max_scale=VARIANT_MAX_SCALE)
-        return variant_hashes(finer.luma, finer.scale, finer.pdq_luma)
-    return variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma, regions)
+        return variant_hashes(finer.luma, finer.scale, finer.pdq_luma, flat=flat)
+    return variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma, regions, flat)
 
 
 def _unsupported(kind: str | None, size: int) -> str:

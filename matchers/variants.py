@@ -35,8 +35,14 @@ import numpy.typing as npt
 from PIL import Image
 
 from matchers.confidence import FLAT_AT, FLATNESS_SIDE, flatness
-from matchers.digests import VariantHashes
-from matchers.perceptual import PDQ_GRID, exact_hashes
+from matchers.digests import CANON, VariantHashes
+from matchers.perceptual import (
+    PDQ_GRID,
+    dhash_from_thumbnail,
+    exact_hashes,
+    pdq_from_grid,
+    phash_from_thumbnail,
+)
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -553,12 +559,17 @@ def variant_hashes(
     scale: int = 1,
     lum: npt.NDArray[np.float32] | None = None,
     regions: list[Region] | None = None,
+    flat: float | None = None,
 ) -> tuple[VariantHashes, ...]:
     """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
     1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
     decode made one (otherwise the grey image stands for it, within a few bits).
-    `regions`: find_regions(luma), when the caller has it already."""
+    `regions`: find_regions(luma), when the caller has it already. `flat`: the whole
+    image's flatness; at CANON_FLAT or above (a graphic) the canonical hashes of the whole
+    image and of every flat region are added (`canonical_variant`)."""
     out = []
+    if flat is not None and flat >= CANON_FLAT:
+        out.append(canonical_variant(luma, CANON, flat, scale))
     for region in find_regions(luma) if regions is None else regions:
         crop = luma.crop(region.box)
         left, top, right, bottom = region.box
@@ -568,6 +579,7 @@ def variant_hashes(
             else np.asarray(crop, dtype=np.float32)
         )
         hashes = exact_hashes(crop, lum=np.ascontiguousarray(part))
+        crop_flat = flatness(crop)
         out.append(
             VariantHashes(
                 name=region.name,
@@ -575,12 +587,54 @@ def variant_hashes(
                 pdq_quality=hashes.pdq_quality,
                 phash=hashes.phash,
                 dhash=hashes.dhash,
-                flatness=flatness(crop),
+                flatness=crop_flat,
                 width=crop.width * scale,
                 height=crop.height * scale,
             )
         )
+        if crop_flat >= CANON_FLAT:
+            out.append(canonical_variant(crop, f"{region.name}+{CANON}", crop_flat, scale))
     return tuple(out)
+
+
+# --- canonical hashes of graphics: PDQ of a fixed box-filtered thumbnail ----------------------
+
+# A graphic's PDQ drifts far under an ordinary resize: an unedited generated chart or
+# screenshot resized to 75% and re-encoded JPEG q80 is 4-32 bits from its own PDQ (median
+# 16), because PDQ's own filter (Jarosz, window side/128) is narrow for one-pixel strokes
+# and follows the image's size. The canonical form takes the size out: the grey image
+# box-filtered to CANON_SIDE x CANON_SIDE (every pixel of the picture averaged into one
+# cell, at any size), and PDQ's DCT and median of that grid. On the same copies it moves
+# 0-16 bits (median 6); unrelated generated graphics stay more than 16 apart
+# (matchers.confidence.CANON_THRESHOLD; bench/calib_canonical.py; bench/RESULTS.md,
+# "Edited copies (variants)").
+# A list made by Trawl (`trawl hash --variants crops`) stores it for each graphic (`canon`,
+# and `canon-trim`, `canon-crop-...` for its trim and crops), and a crawled graphic is
+# looked up by its own (`canon`, `trim+canon`, ...): canonical hashes meet only canonical
+# hashes (matchers.decision), at CANON_THRESHOLD, PDQ only.
+CANON_SIDE = PDQ_GRID
+# Images (and regions) at least this flat get canonical hashes, on both sides: graphics
+# (matchers.confidence.FLAT_AT, 0.72) with a margin for what an edit or a JPEG does to
+# flatness; photos (95% below 0.57) never pay for them.
+CANON_FLAT = 0.65
+
+
+def canonical_variant(grey: Image.Image, name: str, flat: float, scale: int = 1) -> VariantHashes:
+    """The canonical hashes of `grey` (mode L): PDQ of its CANON_SIDE box thumbnail, and
+    pHash and dHash of the same thumbnail (kept for the stored form's sake; the matcher
+    looks canonical variants up by PDQ only)."""
+    if grey.mode != "L":
+        grey = grey.convert("L")
+    small = grey.resize((CANON_SIDE, CANON_SIDE), Image.Resampling.BOX)
+    grid = np.asarray(small, dtype=np.float32)
+    pdq, quality = pdq_from_grid(grid)
+    thumb = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float32)
+    tiny = np.asarray(small.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.float32)
+    return VariantHashes(
+        name=name, pdq=pdq, pdq_quality=quality, phash=phash_from_thumbnail(thumb),
+        dhash=dhash_from_thumbnail(tiny), flatness=flat, width=grey.width * scale,
+        height=grey.height * scale,
+    )
 
 
 # --- list side: the crops a crop-augmented list stores for each known image ---------------
@@ -619,14 +673,12 @@ LIST_CROP_TYPES = ("pdq", "phash")
 # graphic on a plain background (whose own margins a query-side trim cuts too) still meets
 # a hash of the same picture.
 LIST_TRIM = "trim"
+# The crops whose canonical hashes a list also stores, for a graphic (CANON_FLAT).
+LIST_CANON_CROPS: tuple[str, ...] = tuple(LIST_CROPS)
 
 
-def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[VariantHashes, ...]:
-    """The reference hashes (imagehash, pdqhash) of each of LIST_CROPS of a fully decoded
-    image, and of its trimmed picture when it has a border: what a crop-augmented list
-    stores. Crops smaller than PDQ's 64 x 64 grid are left out."""
-    from matchers.perceptual import reference_hashes
-
+def list_boxes(luma: Image.Image) -> dict[str, Box]:
+    """The boxes of LIST_CROPS in `luma`, and of its trimmed picture (LIST_TRIM) if any."""
     w, h = luma.size
     boxes: dict[str, Box] = {
         name: (round(left * w), round(top * h), round(right * w), round(bottom * h))
@@ -635,6 +687,16 @@ def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[
     trimmed = next((r.box for r in find_regions(luma) if r.name == LIST_TRIM), None)
     if trimmed is not None:
         boxes[LIST_TRIM] = trimmed
+    return boxes
+
+
+def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[VariantHashes, ...]:
+    """The reference hashes (imagehash, pdqhash) of each of LIST_CROPS of a fully decoded
+    image, and of its trimmed picture when it has a border: what a crop-augmented list
+    stores. Crops smaller than PDQ's 64 x 64 grid are left out."""
+    from matchers.perceptual import reference_hashes
+
+    boxes = list_boxes(luma)
     out = []
     for name, (left, top, right, bottom) in boxes.items():
         if min(right - left, bottom - top) < PDQ_GRID:
@@ -645,4 +707,29 @@ def list_variant_hashes(luma: Image.Image, rgb: npt.NDArray[np.uint8]) -> tuple[
             name=name, pdq=hashes.pdq, pdq_quality=hashes.pdq_quality, phash=hashes.phash,
             dhash=hashes.dhash, flatness=flatness(crop), width=crop.width, height=crop.height,
         ))
+    return tuple(out) + list_canonical_hashes(luma, boxes)
+
+
+def list_canonical_hashes(
+    luma: Image.Image, boxes: dict[str, Box] | None = None
+) -> tuple[VariantHashes, ...]:
+    """A crop-augmented list's canonical hashes of a graphic (flatness >= CANON_FLAT; none
+    for a photo): of the whole image (`canon`), and of its `trim` and LIST_CANON_CROPS
+    among `boxes` (default: list_variant_hashes' boxes) that are flat too (`canon-trim`,
+    `canon-crop-...`)."""
+    whole = flatness(luma)
+    if whole < CANON_FLAT:
+        return ()
+    if boxes is None:
+        boxes = list_boxes(luma)
+    out = [canonical_variant(luma, CANON, whole)]
+    for name, box in boxes.items():
+        if name != LIST_TRIM and name not in LIST_CANON_CROPS:
+            continue
+        if min(box[2] - box[0], box[3] - box[1]) < PDQ_GRID:
+            continue
+        crop = luma.crop(box)
+        crop_flat = flatness(crop)
+        if crop_flat >= CANON_FLAT:
+            out.append(canonical_variant(crop, f"{CANON}-{name}", crop_flat))
     return tuple(out)

@@ -120,7 +120,9 @@ def lists_command(config: Config, fmt: str) -> None:
               "dHash with --type dhash) of 22 crops of each image (centre 90% and 80%, the "
               "four 90% corners, and the sixteen crops cutting 2.5% or 7.5% off each side) "
               "and of its picture without a border, if it has one, as variants of the same "
-              "item (column variant), so that re-posts cropped by up to 10% per side match.")
+              "item (column variant), so that re-posts cropped by up to 10% per side match; "
+              "for a graphic also the canonical PDQ (of a 64x64 box thumbnail) of the "
+              "image, its trim and its crops (canon, canon-trim, canon-crop-...).")
 def hash_command(
     files: tuple[Path, ...], fmt: str, hash_types: tuple[str, ...], label: str | None,
     max_pixels: int | None, variants: str,

@@ -209,6 +209,8 @@ def list_rows(
             for hash_type in wanted:
                 if hash_type == "pdq" and variant.pdq_quality < PDQ_QUALITY_THRESHOLD:
                     continue
-                value = variant.perceptual()[hash_type]
+                value = variant.perceptual().get(hash_type)
+                if value is None:
+                    continue  # a graphic's canonical form: PDQ only
                 out.rows.append((hash_type, value, label or hashed.label, variant.name))
     return out
