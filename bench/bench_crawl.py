@@ -103,8 +103,10 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _sample_tree(pid: int, cpu: dict[int, int]) -> int:
-    """RSS (KiB) of pid's process tree now; records each process's CPU ticks so far."""
+def _sample_tree(pid: int, cpu: dict[int, int],
+                 per_process: dict[int, dict[str, int]] | None = None) -> int:
+    """RSS (KiB) of pid's process tree now; records each process's CPU ticks so far, and in
+    `per_process` each process's peak VmRSS / RssAnon / RssFile (KiB)."""
     tree, total, todo = _children(), 0, [pid]
     while todo:
         current = todo.pop()
@@ -112,8 +114,14 @@ def _sample_tree(pid: int, cpu: dict[int, int]) -> int:
         cpu[current] = max(cpu.get(current, 0), _cpu_ticks(current))
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "RssAnon", "RssFile"):
+                    kib = int(line.split()[1])
+                    if key == "VmRSS":
+                        total += kib
+                    if per_process is not None:
+                        peaks = per_process.setdefault(current, {})
+                        peaks[key] = max(peaks.get(key, 0), kib)
         except OSError:
             pass
     return total
@@ -129,12 +137,13 @@ def run_measured(
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     peak = 0
     cpu: dict[int, int] = {}
+    per_process: dict[int, dict[str, int]] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _sample_tree(proc.pid, cpu))
+            peak = max(peak, _sample_tree(proc.pid, cpu, per_process))
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -148,8 +157,14 @@ def run_measured(
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}")
     total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # peak RSS MiB of the main process and of the rest (its workers), and the main
+    # process's peak anonymous / file-backed RSS
+    main = per_process.get(proc.pid, {})
+    others = sum(v.get("VmRSS", 0) for p, v in per_process.items() if p != proc.pid)
     return {"out": out, "wall": wall, "cpu": total, "main_cpu": cpu.get(proc.pid, 0) / TICK,
-            "rss": peak // 1024}
+            "rss": peak // 1024, "main_rss": main.get("VmRSS", 0) // 1024,
+            "main_anon": main.get("RssAnon", 0) // 1024,
+            "main_file": main.get("RssFile", 0) // 1024, "workers_rss": others // 1024}
 
 
 def known_list(path: Path) -> None:
@@ -293,7 +308,11 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                                       round(run["main_cpu"] / run["images"] * 1000, 2),
                                   "server_ms_img":
                                       round(run["server_cpu"] / run["images"] * 1000, 2),
-                                  "rss_mb": run["rss"], "hits": run.get("hits"),
+                                  "rss_mb": run["rss"], "main_rss_mb": run["main_rss"],
+                                  "main_anon_mb": run["main_anon"],
+                                  "main_file_mb": run["main_file"],
+                                  "workers_rss_mb": run["workers_rss"],
+                                  "hits": run.get("hits"),
                                   "wall": round(run["wall"], 1), "load": round(load, 2)}),
                       flush=True)
     finally:

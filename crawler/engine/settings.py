@@ -68,6 +68,8 @@ TWISTED_DNS_RESOLVER = "crawler.engine.resolver.PolicyResolver"
 CONCURRENT_ITEMS = 2
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Fingerprints of page requests as 8-byte keys (~16 bytes a page, not ~100).
+DUPEFILTER_CLASS = "crawler.engine.dupefilter.CompactDupeFilter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

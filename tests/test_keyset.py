@@ -1,0 +1,56 @@
+"""crawler.engine.keyset.KeySet: a set of 64-bit keys in one array (the crawl's per-URL
+memory), and the duplicate filter built on it."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+
+from scrapy import Request
+
+from crawler.engine.dupefilter import CompactDupeFilter
+from crawler.engine.keyset import KeySet
+
+
+def test_keyset_behaves_as_a_set_of_ints() -> None:
+    rng = random.Random(3)
+    keys = [rng.getrandbits(64) - (1 << 63) for _ in range(5000)] + [0, 1, -1, 17, 17]
+    keyset, ref = KeySet(), set()
+    for key in keys[:3000] + keys[-5:]:
+        assert keyset.add(key) == (key not in ref)
+        ref.add(key)
+    assert len(keyset) == len(ref)
+    for key in keys:
+        assert (key in keyset) == (key in ref)
+    assert "17" not in keyset
+    assert KeySet(ref).__len__() == len(ref)
+
+
+def test_keyset_keeps_the_low_64_bits_of_bigger_keys() -> None:
+    keyset = KeySet([(1 << 64) + 5])
+    assert 5 in keyset
+    assert (1 << 80) + 5 in keyset
+    assert 6 not in keyset
+
+
+def test_keyset_costs_under_25_bytes_a_key() -> None:
+    keys = [hash(f"http://img.test/{i}.jpg") for i in range(20000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keyset = KeySet(keys)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(keyset) == 20000
+    assert used / 20000 < 25
+    assert keyset.nbytes() / 20000 < 25
+
+
+def test_compact_dupefilter_filters_a_request_seen_before() -> None:
+    dupes = CompactDupeFilter()
+    assert not dupes.request_seen(Request("http://site.test/a"))
+    assert dupes.request_seen(Request("http://site.test/a"))
+    assert dupes.request_seen(Request("http://site.test/a#frag"))  # same fingerprint
+    assert not dupes.request_seen(Request("http://site.test/b"))
+    assert not dupes.request_seen(Request("http://site.test/a", method="POST"))
