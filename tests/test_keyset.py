@@ -54,3 +54,16 @@ def test_compact_dupefilter_filters_a_request_seen_before() -> None:
     assert dupes.request_seen(Request("http://site.test/a#frag"))  # same fingerprint
     assert not dupes.request_seen(Request("http://site.test/b"))
     assert not dupes.request_seen(Request("http://site.test/a", method="POST"))
+
+
+def test_compact_dupefilter_keeps_no_fingerprint_on_the_request() -> None:
+    from scrapy.utils.request import _fingerprint_cache
+
+    request = Request("http://site.test/page?b=2&a=1")
+    assert not CompactDupeFilter().request_seen(request)
+    assert request not in _fingerprint_cache
+    dupes = CompactDupeFilter()
+    dupes.request_seen(request)
+    assert dupes.request_seen(Request("http://site.test/page?a=1&b=2"))  # canonicalised
+    assert not dupes.request_seen(Request("http://site.test/page?b=2&a=1",
+                                          meta={"verbatim_url": True}))
