@@ -23,6 +23,7 @@ Scrapy's plus hashing's.
     python3 bench/bench_crawl.py --sizes 4000x5 --rounds 1
     python3 bench/bench_crawl.py --sizes 400x5 --workers 2 --rounds 2
     python3 bench/bench_crawl.py --sizes 400x5 --contenders bare,polite,trawl
+    python3 bench/bench_crawl.py --contenders base,trawl --base /tmp/trawl-old  # before/after
 
 `polite` is the bare spider holding each host to its 8 requests in flight as Trawl does
 (plain Scrapy 2.19 lets up to 32 go to one host: crawler/engine/downloader.py).
@@ -232,9 +233,10 @@ def run_bare(url: str, args: argparse.Namespace, work: Path, keep: set[int],
 
 
 def run_trawl(url: str, args: argparse.Namespace, work: Path, keep: set[int],
-              template: Path, n: int) -> dict[str, Any]:
+              template: Path, n: int, root: Path = ROOT) -> dict[str, Any]:
     db_url = fresh_db(template, work, f"run-{n}")
     env = {**ENV, **SINGLE_THREADED_BLAS} if args.pool != "process" else ENV
+    env = {**env, "PYTHONPATH": str(root)}
     run = run_measured(
         [sys.executable, "-m", "crawler.cli.main", "--db", db_url, "crawl", url,
          "--depth", "3", "--no-progress", "--format", "json",
@@ -284,7 +286,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
         site = json.loads(server.stdout.readline())
     keep = {server.pid} if server is not None else set()
     server_pid = server.pid if server is not None else 0
-    results: dict[str, list[dict[str, Any]]] = {"bare": [], "polite": [], "trawl": []}
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "polite": [], "base": [],
+                                                "trawl": []}
     contenders = args.contenders.split(",")
     try:
         url = site["start_url"]
@@ -295,6 +298,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                 load = os.getloadavg()[0]
                 if name in ("bare", "polite"):
                     run = run_bare(url, args, work, keep, polite=name == "polite")
+                elif name == "base":
+                    run = run_trawl(url, args, work, keep, template, n, Path(args.base))
                 else:
                     run = run_trawl(url, args, work, keep, template, n)
                 run["server_cpu"] = (_cpu_ticks(server_pid) - served) / TICK if server_pid else 0
@@ -333,7 +338,10 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                 f"(crawl process {_spread(main, 2)}, workers {_spread(workers, 2)}) | "
                 f"server ms/img {_spread(server_ms, 2)} | peak RSS MB "
                 f"{_spread([float(r['rss']) for r in runs], 0)}")
-        if name == "trawl":
+        line += (f" | crawl process peak RSS MB {_spread([float(r['main_rss']) for r in runs], 0)}"
+                 f" (anon {_spread([float(r['main_anon']) for r in runs], 0)}), workers "
+                 f"{_spread([float(r['workers_rss']) for r in runs], 0)}")
+        if name in ("trawl", "base"):
             line += f" | hits {sorted({r['hits'] for r in runs})}"
         print(line)
     if ratios:
@@ -356,7 +364,9 @@ def main() -> None:
                         help="the bare spider's CONCURRENT_ITEMS (default: trawl's own)")
     parser.add_argument("--contenders", default="bare,trawl",
                         help="of bare (plain Scrapy), polite (bare with Trawl's per-host "
-                             "limit kept, PoliteDownloader) and trawl")
+                             "limit kept, PoliteDownloader), trawl and base (trawl from --base)")
+    parser.add_argument("--base", help="another checkout of Trawl (e.g. `git archive REV | tar "
+                                       "-x -C DIR`), run as contender `base`")
     parser.add_argument("--site", help="the start URL of a bench site already serving")
     parser.add_argument("--no-hash-alone", action="store_true")
     parser.add_argument("-s", "--setting", action="append", default=[],

@@ -1,14 +1,20 @@
-"""crawler.engine.keyset.KeySet: a set of 64-bit keys in one array (the crawl's per-URL
-memory), and the duplicate filter built on it."""
+"""The crawl process's memory: crawler.engine.keyset.KeySet (a set of 64-bit keys in one
+array: the crawl's per-URL memory), the duplicate filter built on it, and the periodic
+malloc_trim."""
 
 from __future__ import annotations
 
 import random
+import sys
 import tracemalloc
 
+import pytest
 from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
 
 from crawler.engine.dupefilter import CompactDupeFilter
+from crawler.engine.extensions.malloctrim import MallocTrimExtension, _malloc_trim
 from crawler.engine.keyset import KeySet
 
 
@@ -67,3 +73,19 @@ def test_compact_dupefilter_keeps_no_fingerprint_on_the_request() -> None:
     assert dupes.request_seen(Request("http://site.test/page?a=1&b=2"))  # canonicalised
     assert not dupes.request_seen(Request("http://site.test/page?b=2&a=1",
                                           meta={"verbatim_url": True}))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_malloc_trim_runs_on_glibc() -> None:
+    trim = _malloc_trim()
+    assert trim is not None
+    assert trim(0) in (0, 1)
+    ext = MallocTrimExtension.from_crawler(get_crawler(settings_dict={
+        "TRAWL_MALLOC_TRIM_INTERVAL": 10.0}))
+    assert ext.interval == 10.0
+
+
+def test_malloc_trim_off_with_interval_0() -> None:
+    with pytest.raises(NotConfigured):
+        MallocTrimExtension.from_crawler(get_crawler(settings_dict={
+            "TRAWL_MALLOC_TRIM_INTERVAL": 0}))
