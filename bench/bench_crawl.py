@@ -23,6 +23,7 @@ Scrapy's plus hashing's.
     python3 bench/bench_crawl.py --sizes 4000x5 --rounds 1
     python3 bench/bench_crawl.py --sizes 400x5 --workers 2 --rounds 2
     python3 bench/bench_crawl.py --sizes 400x5 --contenders bare,polite,trawl
+    python3 bench/bench_crawl.py --contenders base,trawl --base /tmp/trawl-old  # before/after
 
 `polite` is the bare spider holding each host to its 8 requests in flight as Trawl does
 (plain Scrapy 2.19 lets up to 32 go to one host: crawler/engine/downloader.py).
@@ -103,8 +104,10 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _sample_tree(pid: int, cpu: dict[int, int]) -> int:
-    """RSS (KiB) of pid's process tree now; records each process's CPU ticks so far."""
+def _sample_tree(pid: int, cpu: dict[int, int],
+                 per_process: dict[int, dict[str, int]] | None = None) -> int:
+    """RSS (KiB) of pid's process tree now; records each process's CPU ticks so far, and in
+    `per_process` each process's peak VmRSS / RssAnon / RssFile (KiB)."""
     tree, total, todo = _children(), 0, [pid]
     while todo:
         current = todo.pop()
@@ -112,8 +115,14 @@ def _sample_tree(pid: int, cpu: dict[int, int]) -> int:
         cpu[current] = max(cpu.get(current, 0), _cpu_ticks(current))
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "RssAnon", "RssFile"):
+                    kib = int(line.split()[1])
+                    if key == "VmRSS":
+                        total += kib
+                    if per_process is not None:
+                        peaks = per_process.setdefault(current, {})
+                        peaks[key] = max(peaks.get(key, 0), kib)
         except OSError:
             pass
     return total
@@ -129,12 +138,13 @@ def run_measured(
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     peak = 0
     cpu: dict[int, int] = {}
+    per_process: dict[int, dict[str, int]] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _sample_tree(proc.pid, cpu))
+            peak = max(peak, _sample_tree(proc.pid, cpu, per_process))
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -148,8 +158,14 @@ def run_measured(
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}")
     total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # peak RSS MiB of the main process and of the rest (its workers), and the main
+    # process's peak anonymous / file-backed RSS
+    main = per_process.get(proc.pid, {})
+    others = sum(v.get("VmRSS", 0) for p, v in per_process.items() if p != proc.pid)
     return {"out": out, "wall": wall, "cpu": total, "main_cpu": cpu.get(proc.pid, 0) / TICK,
-            "rss": peak // 1024}
+            "rss": peak // 1024, "main_rss": main.get("VmRSS", 0) // 1024,
+            "main_anon": main.get("RssAnon", 0) // 1024,
+            "main_file": main.get("RssFile", 0) // 1024, "workers_rss": others // 1024}
 
 
 def known_list(path: Path) -> None:
@@ -217,9 +233,10 @@ def run_bare(url: str, args: argparse.Namespace, work: Path, keep: set[int],
 
 
 def run_trawl(url: str, args: argparse.Namespace, work: Path, keep: set[int],
-              template: Path, n: int) -> dict[str, Any]:
+              template: Path, n: int, root: Path = ROOT) -> dict[str, Any]:
     db_url = fresh_db(template, work, f"run-{n}")
     env = {**ENV, **SINGLE_THREADED_BLAS} if args.pool != "process" else ENV
+    env = {**env, "PYTHONPATH": str(root)}
     run = run_measured(
         [sys.executable, "-m", "crawler.cli.main", "--db", db_url, "crawl", url,
          "--depth", "3", "--no-progress", "--format", "json",
@@ -269,7 +286,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
         site = json.loads(server.stdout.readline())
     keep = {server.pid} if server is not None else set()
     server_pid = server.pid if server is not None else 0
-    results: dict[str, list[dict[str, Any]]] = {"bare": [], "polite": [], "trawl": []}
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "polite": [], "base": [],
+                                                "trawl": []}
     contenders = args.contenders.split(",")
     try:
         url = site["start_url"]
@@ -280,6 +298,8 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                 load = os.getloadavg()[0]
                 if name in ("bare", "polite"):
                     run = run_bare(url, args, work, keep, polite=name == "polite")
+                elif name == "base":
+                    run = run_trawl(url, args, work, keep, template, n, Path(args.base))
                 else:
                     run = run_trawl(url, args, work, keep, template, n)
                 run["server_cpu"] = (_cpu_ticks(server_pid) - served) / TICK if server_pid else 0
@@ -293,7 +313,11 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                                       round(run["main_cpu"] / run["images"] * 1000, 2),
                                   "server_ms_img":
                                       round(run["server_cpu"] / run["images"] * 1000, 2),
-                                  "rss_mb": run["rss"], "hits": run.get("hits"),
+                                  "rss_mb": run["rss"], "main_rss_mb": run["main_rss"],
+                                  "main_anon_mb": run["main_anon"],
+                                  "main_file_mb": run["main_file"],
+                                  "workers_rss_mb": run["workers_rss"],
+                                  "hits": run.get("hits"),
                                   "wall": round(run["wall"], 1), "load": round(load, 2)}),
                       flush=True)
     finally:
@@ -314,7 +338,10 @@ def bench_size(pages: int, per_page: int, args: argparse.Namespace, work: Path,
                 f"(crawl process {_spread(main, 2)}, workers {_spread(workers, 2)}) | "
                 f"server ms/img {_spread(server_ms, 2)} | peak RSS MB "
                 f"{_spread([float(r['rss']) for r in runs], 0)}")
-        if name == "trawl":
+        line += (f" | crawl process peak RSS MB {_spread([float(r['main_rss']) for r in runs], 0)}"
+                 f" (anon {_spread([float(r['main_anon']) for r in runs], 0)}), workers "
+                 f"{_spread([float(r['workers_rss']) for r in runs], 0)}")
+        if name in ("trawl", "base"):
             line += f" | hits {sorted({r['hits'] for r in runs})}"
         print(line)
     if ratios:
@@ -337,7 +364,9 @@ def main() -> None:
                         help="the bare spider's CONCURRENT_ITEMS (default: trawl's own)")
     parser.add_argument("--contenders", default="bare,trawl",
                         help="of bare (plain Scrapy), polite (bare with Trawl's per-host "
-                             "limit kept, PoliteDownloader) and trawl")
+                             "limit kept, PoliteDownloader), trawl and base (trawl from --base)")
+    parser.add_argument("--base", help="another checkout of Trawl (e.g. `git archive REV | tar "
+                                       "-x -C DIR`), run as contender `base`")
     parser.add_argument("--site", help="the start URL of a bench site already serving")
     parser.add_argument("--no-hash-alone", action="store_true")
     parser.add_argument("-s", "--setting", action="append", default=[],

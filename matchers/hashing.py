@@ -102,8 +102,12 @@ def hash_image(
     fast: bool = True,
     variants: bool = True,
     crops: bool = False,
+    sha256: bytes | None = None,
 ) -> Digests:
     """Every digest of one fetched body; the bytes are neither kept nor logged.
+
+    `sha256`: the body's SHA-256 digest when the caller computed it already (a hash
+    worker keys its cache by it), so it is not computed twice.
 
     Why it never raises for bad content: a crawl meets SVGs, HTML error pages, truncated
     downloads and hostile files every day, and each must become a record (status
@@ -140,7 +144,7 @@ def hash_image(
     base = Digests(
         md5=hashlib.md5(data).hexdigest(),
         sha1=hashlib.sha1(data).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=(sha256 or hashlib.sha256(data).digest()).hex(),
         size=len(data),
     )
     fmt = sniff_format(data)

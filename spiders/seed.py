@@ -12,6 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.engine.extract import extract_refs
 from crawler.engine.failures import describe_failure
 from crawler.engine.items import ImageItem, ObservationItem
+from crawler.engine.keyset import KeySet
 from crawler.engine.scope import (
     Frontier,
     ScopeError,
@@ -48,7 +49,7 @@ class SeedSpider(scrapy.Spider):
             plans += [SeedPlan(url=u.strip()) for u in urls.split(",") if u.strip()]
         self.plans = plans
         self.start_failures: dict[str, str] = {}
-        self._images_requested: set[int] = set()
+        self._images_requested = KeySet()  # hash() of every image URL requested
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SeedSpider:

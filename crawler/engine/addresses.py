@@ -95,6 +95,9 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix
 _SPLIT_RE = re.compile(r"[\s,]+")
 
 
+CHECK_CACHE_SIZE = 4096  # (host, address) answers an AddressPolicy remembers
+
+
 class AddressPolicyError(ValueError):
     """An --allow-address value that is not an address or CIDR block; the message says
     which and how to write it."""
@@ -114,10 +117,26 @@ class AddressPolicy:
                  allowed_hosts: Collection[str] = ()) -> None:
         self.allowed_networks = parse_allowed_networks(allowed_networks)
         self.allowed_hosts = frozenset(normalise_host(h) for h in allowed_hosts if h.strip())
+        # check() is a function of (host, ip) and this policy, which never changes: a
+        # crawl asks it for the same few hosts and addresses twice per request (~20 us
+        # of ipaddress parsing and range tests each time).
+        self._checked: dict[tuple[str, str], str | None] = {}
 
     def check(self, host: str, ip: str) -> str | None:
         """None when a connection for `host` to `ip` may go ahead, else the reason it may
         not: a key of REASONS."""
+        key = (host, ip)
+        try:
+            return self._checked[key]
+        except KeyError:
+            pass
+        reason = self._check(host, ip)
+        if len(self._checked) >= CHECK_CACHE_SIZE:
+            self._checked.clear()
+        self._checked[key] = reason
+        return reason
+
+    def _check(self, host: str, ip: str) -> str | None:
         address = parse_address(ip)
         if address is None:
             return "invalid"

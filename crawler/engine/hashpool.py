@@ -99,12 +99,12 @@ def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -
     )
 
 
-def _hash(data: bytes, max_pixels: int | None) -> Digests:
+def _hash(data: bytes, max_pixels: int | None, sha256: bytes | None = None) -> Digests:
     from matchers.hashing import hash_image
 
     if max_pixels is None:
-        return hash_image(data)
-    return hash_image(data, max_pixels=max_pixels)
+        return hash_image(data, sha256=sha256)
+    return hash_image(data, max_pixels=max_pixels, sha256=sha256)
 
 
 def match_to_dict(match: Match) -> dict[str, Any]:
@@ -147,9 +147,10 @@ class _Analyser:
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
-    def _compute(self, data: bytes) -> tuple[Digests, list[Match] | None]:
+    def _compute(self, data: bytes,
+                 sha256: bytes | None = None) -> tuple[Digests, list[Match] | None]:
         try:
-            digests = _hash(data, self.max_pixels)
+            digests = _hash(data, self.max_pixels, sha256)
         except Exception as exc:  # hash_image must not raise; record rather than die
             digests = crypto_only(data, f"hashing failed: {type(exc).__name__}")
         if self.matcher is None:
@@ -166,7 +167,7 @@ class _Analyser:
         found = self._lookup(key)
         if found is not None:
             return Analysis(found[0], found[1], True)
-        digests, matches = self._compute(data)
+        digests, matches = self._compute(data, key)
         self._keep(key, (digests, matches))
         return Analysis(digests, matches)
 
@@ -176,7 +177,7 @@ class _Analyser:
         found: bytes | None = self._lookup(key)
         if found is not None:
             return b'{"c":1,"r":' + found + b"}"
-        digests, matches = self._compute(data)
+        digests, matches = self._compute(data, key)
         body = json.dumps({
             "d": digests.as_dict(dihedral=True),
             "m": None if matches is None else [match_to_dict(m) for m in matches],

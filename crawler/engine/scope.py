@@ -9,6 +9,7 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url as w3lib_canonicalize_url
 
+from crawler.engine.keyset import KeySet
 from crawler.errors import TrawlError
 from storage.domains import registered_domain
 
@@ -223,7 +224,7 @@ class Frontier:
         ]
         self.traps = traps or TrapDetector()
         self.pages = [0] * len(seeds)
-        self._seen: set[int] = set()
+        self._seen = KeySet()  # hash() of every admitted page URL (~16 bytes each)
 
     def in_scope(self, seed: int, url: str) -> bool:
         return self.scopes[seed].allows(url)

@@ -40,6 +40,9 @@ TRAWL_STATS_INTERVAL = 10.0  # seconds between crawl-row stats updates
 # seconds between heartbeats of the crawl row (storage.crawls.HEARTBEAT_SECONDS; a crawl
 # silent for STALE_AFTER_SECONDS is marked failed by the next command that looks)
 TRAWL_HEARTBEAT_INTERVAL = 30.0
+# seconds between returns of the crawl process's freed heap memory to the system
+# (glibc malloc_trim; crawler/engine/extensions/malloctrim.py says why; 0: never)
+TRAWL_MALLOC_TRIM_INTERVAL = 10.0
 TRAWL_PROGRESS = False  # a progress line on stderr
 TRAWL_PROGRESS_INTERVAL = 5.0
 TRAWL_TRAP_MAX_QUERY_VARIANTS = 50  # distinct query strings per host+path (calendars)
@@ -68,6 +71,8 @@ TWISTED_DNS_RESOLVER = "crawler.engine.resolver.PolicyResolver"
 CONCURRENT_ITEMS = 2
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Fingerprints of page requests as 8-byte keys (~16 bytes a page, not ~100).
+DUPEFILTER_CLASS = "crawler.engine.dupefilter.CompactDupeFilter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -143,6 +148,7 @@ EXTENSIONS_BASE = {
 EXTENSIONS = {
     "crawler.engine.extensions.crawlstats.CrawlStatsExtension": 500,
     "crawler.engine.extensions.heartbeat.HeartbeatExtension": 510,
+    "crawler.engine.extensions.malloctrim.MallocTrimExtension": 520,
 }
 SPIDER_MIDDLEWARES = {
     # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.

@@ -16,6 +16,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
 
+from crawler.engine.keyset import KeySet
 from crawler.engine.middlewares.conditional import ConditionalImageMiddleware
 from storage.media import iter_hashed_urls
 
@@ -50,12 +51,12 @@ class PerCrawlConditionalMiddleware(ConditionalImageMiddleware):
         waiting.append(waiter)
         if len(waiting) == 1:
             read = threads.deferToThread(
-                lambda: {hash(url) for url in iter_hashed_urls(self.store)})
+                lambda: KeySet(hash(url) for url in iter_hashed_urls(self.store)))
             read.addCallbacks(self._read, self._failed)
             read.addBoth(lambda _: self._wake(crawl_id))
         return waiter
 
-    def _read(self, hashed: set[int]) -> None:
+    def _read(self, hashed: KeySet) -> None:
         self._hashed = hashed
         self.stats.set_value("trawl/stored_media", len(hashed))
 

@@ -8,6 +8,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.engine.context import store_for
+from crawler.engine.keyset import KeySet
 from storage.media import get_media_by_url, iter_hashed_urls
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class ConditionalImageMiddleware:
     def __init__(self, store: Store, stats: StatsCollector) -> None:
         self.store = store
         self.stats = stats
-        self._hashed: set[int] = set()  # hash() of every stored URL that has digests
+        self._hashed = KeySet()  # hash() of every stored URL that has digests
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalImageMiddleware:
@@ -39,7 +40,7 @@ class ConditionalImageMiddleware:
 
     def spider_opened(self) -> None:
         """One pass over the stored digests, so a URL never hashed costs no query."""
-        self._hashed = {hash(url) for url in iter_hashed_urls(self.store)}
+        self._hashed = KeySet(hash(url) for url in iter_hashed_urls(self.store))
         self.stats.set_value("trawl/stored_media", len(self._hashed))
 
     def process_request(self, request: Request) -> None:

@@ -13,6 +13,7 @@ from twisted.internet.task import LoopingCall
 from crawler.adapter import media_record, stored_match
 from crawler.engine.context import crawl_id_for, store_for
 from crawler.engine.items import ImageItem, ObservationItem
+from crawler.engine.keyset import KeySet
 from storage.hits import Recorded
 from storage.media import CrawlWriter
 
@@ -167,7 +168,7 @@ class StorePipeline:
         self._entries: list[Entry] = []
         # Pages seen showing an image whose fetch has not finished yet.
         self._pending_pages: dict[str, list[str]] = {}
-        self._recorded: set[int] = set()  # hash() of image URLs with a media row
+        self._recorded = KeySet()  # hash() of image URLs with a media row
         self._counted = (Recorded(), 0)
         self._handed = {"pages": 0, "errors": 0}  # stats values handed to the writer so far
 
