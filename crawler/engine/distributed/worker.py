@@ -83,6 +83,7 @@ class WorkerExtension:
             stop_worker(store_for(self.crawler), self.worker_id)
         except Exception:
             logger.exception("Could not record that worker %s stopped", self.worker_id)
+        self.context.frontier.stop_thread()
 
     def tick(self) -> None:
         try:
