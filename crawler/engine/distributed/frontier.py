@@ -190,10 +190,9 @@ return 1
 
 
 _Deferred = tuple["Script | None", tuple[Any, ...], Callable[[Any], None] | None]
-# A round trip for the round-trip thread: deferred commands, calls, and what to do with
-# (batch, results, number of calls) or the error.
-_Job = tuple[list[_Deferred], list[_Deferred],
-             Callable[[Any, "BaseException | None"], None]]
+# Work for the round-trip thread: what to run (a round trip), and what to do with its
+# result or error.
+_Job = tuple[Callable[[], Any], Callable[[Any, "BaseException | None"], None]]
 
 
 @dataclass(frozen=True)
@@ -388,7 +387,7 @@ class RedisFrontier:
             else:
                 done.set_exception(error)
 
-        self._jobs.put((*batch, finished))
+        self._jobs.put((lambda: self._run(*batch), finished))
         return self._answers(*done.result())
 
     def call_async(self, *calls: tuple[Script, Sequence[Any]]) -> Deferred[list[Any]]:
@@ -419,7 +418,28 @@ class RedisFrontier:
         def finished(result: Any, error: BaseException | None) -> None:
             cast(Any, reactor).callFromThread(answer, result, error)
 
-        self._jobs.put((*batch, finished))
+        self._jobs.put((lambda: self._run(*batch), finished))
+        return d
+
+    def run_async(self, f: Callable[[], Any]) -> Deferred[Any]:
+        """Run `f` (round trips of its own, on the frontier's client) on the round-trip
+        thread, after the round trips asked for before; the Deferred fires on the reactor
+        thread with its result. At once without the thread."""
+        if self._thread is None:
+            try:
+                return succeed(f())
+            except Exception:
+                return fail()
+        d: Deferred[Any] = Deferred()
+        from twisted.internet import reactor
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            if error is None:
+                cast(Any, reactor).callFromThread(d.callback, result)
+            else:
+                cast(Any, reactor).callFromThread(d.errback, error)
+
+        self._jobs.put((f, finished))
         return d
 
     def _take(self, calls: Sequence[tuple[Script, Sequence[Any]]]
@@ -483,9 +503,9 @@ class RedisFrontier:
 
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
-            deferred, calls, finished = job
+            f, finished = job
             try:
-                result = self._run(deferred, calls)
+                result = f()
             except BaseException as error:  # handed to the caller
                 finished(None, error)
             else:
