@@ -63,6 +63,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
 PG_ADMIN = os.environ.get("TRAWL_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TRAWL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The rounds' databases are named <prefix>_<random> (dropped after each round).
+DB_PREFIX = os.environ.get("TRAWL_BENCH_DB_PREFIX", "trawl_bench")
 TABLES = ("media", "observations", "hits", "hit_matches", "crawl_requests_done",
           "crawl_workers", "crawls", "workers")
 
@@ -214,7 +216,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
     import redis
     import sqlalchemy as sa
 
-    name = f"trawl_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{DB_PREFIX}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -135,3 +137,80 @@ def test_a_redirect_or_retry_ends_its_lease_in_the_same_step(frontier: RedisFron
     assert frontier.push(1, b"b again", score=0, ending=("w", second.member)) == "ok"
     assert frontier.counts(1) == (1, 0)
     assert frontier.ack("w", [first.member, second.member]) == 0  # ended once, already
+
+
+class _Reactor:
+    """Stands in for the reactor's callFromThread: the test runs what the round-trip
+    thread hands back, in the order it was handed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from twisted.internet import reactor
+
+        self.handed: queue.SimpleQueue[tuple[Any, tuple[Any, ...]]] = queue.SimpleQueue()
+        monkeypatch.setattr(reactor, "callFromThread",
+                            lambda f, *args: self.handed.put((f, args)), raising=False)
+
+    def run_one(self) -> None:
+        f, args = self.handed.get(timeout=10)
+        f(*args)
+
+
+def test_round_trips_on_the_thread_keep_their_order(
+    frontier: RedisFrontier, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reactor = _Reactor(monkeypatch)
+    _start(frontier, 1)
+    frontier.push(1, b"page", score=0, key="page")
+    frontier.start_thread()
+    try:
+        popped: list[Any] = []
+        frontier.pop_many_async("w", 60, 4).addCallback(popped.append)
+        reactor.run_one()
+        [lease] = popped[0]
+        # The page's requests are deferred, then its lease is acked without waiting: the
+        # pushes reach Redis first, and their callbacks run on the reactor thread.
+        admitted: list[str] = []
+        frontier.defer_push(1, b"image", score=0, key="image", then=admitted.append)
+        acked: list[int] = []
+        frontier.ack_async("w", [lease.member]).addCallback(acked.append)
+        # A waiting call goes after the round trips asked for before it.
+        [image] = frontier.pop_many("w", 60, 4)
+        assert image.data == b"image"
+        assert (admitted, acked) == ([], [])  # not yet handed back to the reactor
+        reactor.run_one()
+        assert (admitted, acked) == (["ok"], [1])
+        assert frontier.counts(1) == (0, 1)
+    finally:
+        frontier.stop_thread()
+    assert not frontier.threaded
+    assert frontier.ack("w", [image.member]) == 1  # without the thread: made at once
+
+
+def test_deferred_commands_of_a_failed_round_trip_go_with_the_next(
+    frontier: RedisFrontier, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reactor = _Reactor(monkeypatch)
+    _start(frontier, 1)
+    send = frontier._send
+    failures = [ConnectionError("Redis went away")]
+
+    def flaky(batch: Any) -> list[Any]:
+        if failures:
+            raise failures.pop()
+        return send(batch)
+
+    monkeypatch.setattr(frontier, "_send", flaky)
+    frontier.start_thread()
+    try:
+        frontier.defer_push(1, b"page", score=0, key="page")
+        errors: list[Any] = []
+        frontier.flush_async().addErrback(errors.append)
+        reactor.run_one()
+        [error] = errors
+        assert error.check(ConnectionError)
+        assert frontier.counts(1) == (0, 0)
+        # the next round trip carries the push first: the pop finds it
+        [lease] = frontier.pop_many("w", 60, 4)
+        assert lease.data == b"page"
+    finally:
+        frontier.stop_thread()

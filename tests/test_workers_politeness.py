@@ -150,3 +150,47 @@ def test_workers_wanting_one_host_share_its_slots(
     assert _holding(frontier, "site.test", "w1") == 4
     _finish_as_granted(one, mine, asked, given, clock)  # the rest: nothing left waiting
     assert all(d.called for d in asked)
+
+
+def test_three_workers_sharing_a_host_never_exceed_its_limit_and_get_fair_shares(
+    frontier: RedisFrontier, clock: Clock,
+) -> None:
+    limit, host = 6, "site.test"
+    names = ("w1", "w2", "w3")
+    workers = {name: _middleware(frontier, name, concurrency=limit, local_limit=limit)
+               for name in names}
+    for mw in workers.values():
+        mw.reuse_within = 0.0  # every slot given back goes back to Redis: the worst case
+    requests = {name: [Request(f"http://{host}/{name}/{n}") for n in range(90)]
+                for name in names}
+    # The first worker asks alone and fills the host; then the others ask too.
+    asked = {"w1": [_ask(workers["w1"], r) for r in requests["w1"]]}
+    assert sum(d.called for d in asked["w1"]) == limit
+    for name in names[1:]:
+        asked[name] = [_ask(workers[name], r) for r in requests[name]]
+    given: set[int] = set()
+    granted = dict.fromkeys(names, 0)  # requests each worker finished, after the start
+    shares: list[tuple[int, ...]] = []
+    for tick in range(40):
+        # Every request granted by the last tick finishes now (a download of one tick):
+        # its slot is given back, and a request waiting in its worker asks again.
+        for name in names:
+            ready = [r for r, d in zip(requests[name], asked[name], strict=True)
+                     if d.called and id(r) not in given]
+            for request in ready:
+                _give_back(workers[name], request)
+                given.add(id(request))
+                assert _held(frontier, host) <= limit
+                if tick >= 10:
+                    granted[name] += 1
+        clock.advance(0.05)  # polls of the waiting requests
+        assert _held(frontier, host) <= limit
+        shares.append(tuple(_holding(frontier, host, name) for name in names))
+    # Within a few polls the first worker's six slots are shared two by two; the limit is
+    # used in full, and each worker finished its third of the requests.
+    assert shares[-20:] == [(2, 2, 2)] * 20
+    assert sum(granted.values()) == 30 * limit
+    assert set(granted.values()) == {10 * limit}
+    for name in names:  # the rest: nothing left waiting
+        _finish_as_granted(workers[name], requests[name], asked[name], given, clock)
+    assert all(d.called for name in names for d in asked[name])

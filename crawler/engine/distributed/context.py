@@ -49,11 +49,13 @@ class WorkerContext:
             self._flush_call = cast(Any, reactor).callLater(FLUSH_SOON_SECONDS, self._flush)
 
     def _flush(self) -> None:
-        try:
-            self.frontier.flush()
-        except Exception:  # kept for the next round trip
-            logger.exception("Could not send the deferred frontier commands; will retry")
-            self.flush_soon()
+        """On the round-trip thread: the reactor goes on meanwhile."""
+        self.frontier.flush_async().addErrback(self._flush_failed)
+
+    def _flush_failed(self, failure: Any) -> None:  # kept for the next round trip
+        logger.error("Could not send the deferred frontier commands; will retry: %s",
+                     failure.getErrorMessage())
+        self.flush_soon()
 
     def crawl(self, crawl_id: int) -> CrawlConfig:
         """A crawl's configuration, read from Redis once."""
@@ -92,6 +94,10 @@ def worker_context(crawler: Crawler) -> WorkerContext:
         if not url:
             raise NotConfigured("TRAWL_REDIS_URL is not set: start workers with `trawl worker`.")
         frontier = RedisFrontier.from_url(url, s.get("TRAWL_REDIS_PREFIX") or "trawl")
+        # The reactor hands its round trips to a thread (see RedisFrontier); the worker
+        # extension stops it when the spider closes.
+        if s.getbool("TRAWL_REDIS_THREAD", True):
+            frontier.start_thread()
         worker_id = s.get("TRAWL_WORKER_ID") or new_worker_id()
         context = WorkerContext(worker_id, frontier, LeaseTracker(frontier, worker_id), url)
         setattr(crawler, _ATTR, context)

@@ -24,9 +24,14 @@ P:alive:<worker>, P:leases:<worker>.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+from twisted.internet.defer import Deferred, fail, succeed
 
 from crawler.engine.scope import SeedPlan
 
@@ -185,6 +190,9 @@ return 1
 
 
 _Deferred = tuple["Script | None", tuple[Any, ...], Callable[[Any], None] | None]
+# Work for the round-trip thread: what to run (a round trip), and what to do with its
+# result or error.
+_Job = tuple[Callable[[], Any], Callable[[Any, "BaseException | None"], None]]
 
 
 @dataclass(frozen=True)
@@ -223,13 +231,28 @@ class RedisFrontier:
     with the next round trip it makes anyway (a pop, an ack, a host slot: `call`), or
     with `flush`. Deferred commands always reach Redis before the commands of the round
     trip that carries them, so a lease is never acked before the requests its response
-    led to are queued."""
+    led to are queued.
+
+    A worker's reactor does not wait for those round trips: `start_thread` gives the
+    frontier a round-trip thread with a connection of its own, and `call_async` hands a
+    round trip to it and returns a Deferred fired on the reactor thread with the answers
+    (the deferred commands' callbacks run there too). Every round trip, `call` as well
+    (which then waits for it), goes through that one thread in the order it was asked
+    for, so the order above holds across both; deferred commands whose round trip
+    failed go first in the thread's next one. Without the thread (tests, `trawl crawl
+    --distributed`), `call_async` makes the round trip at once and returns a fired
+    Deferred."""
 
     def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client
         self.prefix = prefix
         # (script or None for a plain command, arguments, callback for the answer)
         self._pending: list[_Deferred] = []
+        # Deferred commands of a round trip that failed: they go first in the next one
+        # (only the round-trip thread touches this while it runs).
+        self._carry: list[_Deferred] = []
+        self._thread: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._push = client.register_script(_PUSH)
         self._pop = client.register_script(_POP)
         self._ack = client.register_script(_ACK)
@@ -343,32 +366,150 @@ class RedisFrontier:
         """Send the deferred commands now."""
         self.call()
 
+    def flush_async(self) -> Deferred[list[Any]]:
+        """Send the deferred commands with a round trip of their own, without waiting."""
+        return self.call_async()
+
     def call(self, *calls: tuple[Script, Sequence[Any]]) -> list[Any]:
         """The deferred commands, then these script calls, in one round trip; returns the
-        calls' answers. If the round trip fails, the deferred commands are kept for the
-        next one."""
-        batch = [*self._pending, *((script, tuple(args), None) for script, args in calls)]
-        self._pending = []
-        if not batch:
+        calls' answers (waits for the round-trip thread, with one). If the round trip
+        fails, the deferred commands go with the next one."""
+        batch = self._take(calls)
+        if batch is None:
             return []
+        if self._thread is None:
+            return self._answers(*self._run(*batch))
+        done: Future[tuple[list[_Deferred], list[Any], int]] = Future()
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            if error is None:
+                done.set_result(result)
+            else:
+                done.set_exception(error)
+
+        self._jobs.put((lambda: self._run(*batch), finished))
+        return self._answers(*done.result())
+
+    def call_async(self, *calls: tuple[Script, Sequence[Any]]) -> Deferred[list[Any]]:
+        """`call` on the round-trip thread: the Deferred fires on the reactor thread with
+        the calls' answers (or the round trip's failure). At once without the thread."""
+        if self._thread is None:
+            try:
+                return succeed(self.call(*calls))
+            except Exception:
+                return fail()
+        batch = self._take(calls)
+        if batch is None:
+            return succeed([])
+        d: Deferred[list[Any]] = Deferred()
+        from twisted.internet import reactor
+
+        def answer(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                d.errback(error)
+                return
+            try:
+                answers = self._answers(*result)
+            except Exception:
+                d.errback()
+            else:
+                d.callback(answers)
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            cast(Any, reactor).callFromThread(answer, result, error)
+
+        self._jobs.put((lambda: self._run(*batch), finished))
+        return d
+
+    def run_async(self, f: Callable[[], Any]) -> Deferred[Any]:
+        """Run `f` (round trips of its own, on the frontier's client) on the round-trip
+        thread, after the round trips asked for before; the Deferred fires on the reactor
+        thread with its result. At once without the thread."""
+        if self._thread is None:
+            try:
+                return succeed(f())
+            except Exception:
+                return fail()
+        d: Deferred[Any] = Deferred()
+        from twisted.internet import reactor
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            if error is None:
+                cast(Any, reactor).callFromThread(d.callback, result)
+            else:
+                cast(Any, reactor).callFromThread(d.errback, error)
+
+        self._jobs.put((f, finished))
+        return d
+
+    def _take(self, calls: Sequence[tuple[Script, Sequence[Any]]]
+              ) -> tuple[list[_Deferred], list[_Deferred]] | None:
+        """The deferred commands (now out of `_pending`) and the calls of a round trip;
+        None when there is nothing to send."""
+        deferred, self._pending = self._pending, []
+        batch: list[_Deferred] = [(script, tuple(args), None) for script, args in calls]
+        if not deferred and not batch and not self._carry:
+            return None
+        return deferred, batch
+
+    def _run(self, deferred: list[_Deferred], calls: list[_Deferred]
+             ) -> tuple[list[_Deferred], list[Any], int]:
+        """One round trip (on the round-trip thread, with one): the commands carried over
+        from a failed round trip, the deferred commands, the calls."""
+        batch = [*self._carry, *deferred, *calls]
+        self._carry = []
         try:
             results = self._send(batch)
         except Exception:
-            self._pending[:0] = batch[:len(batch) - len(calls)]
+            self._carry = batch[:len(batch) - len(calls)]
             raise
+        return batch, results, len(calls)
+
+    @staticmethod
+    def _answers(batch: list[_Deferred], results: list[Any], ncalls: int) -> list[Any]:
+        """Run the deferred commands' callbacks; the calls' answers, or raise."""
         failure: Exception | None = None
         for (_script, _args, then), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 failure = failure or result
             elif then is not None:
                 then(result)
-        answers = results[len(results) - len(calls):] if calls else []
+        answers = results[len(results) - ncalls:] if ncalls else []
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
         if failure is not None:
             raise failure  # a deferred command failed: say so (the caller logs it)
         return answers
+
+    # --- the round-trip thread ------------------------------------------------------
+    def start_thread(self) -> None:
+        """Make round trips on a thread of their own from now on (see the class)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="trawl-redis",
+                                            daemon=True)
+            self._thread.start()
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
+
+    def stop_thread(self, timeout: float = 10.0) -> None:
+        """The round trips asked for so far are made; later ones are made by the caller."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout)
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            f, finished = job
+            try:
+                result = f()
+            except BaseException as error:  # handed to the caller
+                finished(None, error)
+            else:
+                finished(result, None)
 
     def _send(self, batch: Sequence[_Deferred]) -> list[Any]:
         from redis.exceptions import NoScriptError
@@ -402,6 +543,12 @@ class RedisFrontier:
         (members,) = self.call((self._pop, (self.prefix, worker, lease_seconds, most)))
         return [Lease.parse(member) for member in members or ()]
 
+    def pop_many_async(self, worker: str, lease_seconds: float, most: int
+                       ) -> Deferred[list[Lease]]:
+        """`pop_many` on the round-trip thread."""
+        d = self.call_async((self._pop, (self.prefix, worker, lease_seconds, most)))
+        return d.addCallback(lambda answers: [Lease.parse(m) for m in answers[0] or ()])
+
     def ack(self, worker: str, members: Iterable[bytes]) -> int:
         """End leases whose results are committed (the deferred commands go first: the
         requests their responses led to are queued before); returns how many were still
@@ -412,6 +559,14 @@ class RedisFrontier:
             return 0
         (done,) = self.call((self._ack, (self.prefix, worker, *batch)))
         return int(done)
+
+    def ack_async(self, worker: str, members: Iterable[bytes]) -> Deferred[int]:
+        """`ack` on the round-trip thread."""
+        batch = list(members)
+        if not batch:
+            return self.flush_async().addCallback(lambda _: 0)
+        d = self.call_async((self._ack, (self.prefix, worker, *batch)))
+        return d.addCallback(lambda answers: int(answers[0]))
 
     # --- workers --------------------------------------------------------------------
     def beat(self, worker: str, ttl: float) -> None:

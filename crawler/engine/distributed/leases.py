@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from scrapy.http import Request
 
 if TYPE_CHECKING:
     from crawler.engine.distributed.frontier import Lease, RedisFrontier
+
+logger = logging.getLogger(__name__)
 
 LEASE_META = "trawl_lease"  # request.meta key of the lease token (this worker's memory only)
 
@@ -108,9 +111,18 @@ class LeaseTracker:
         self._held.pop(token, None)
 
     def release(self, tokens: Iterable[str]) -> int:
-        """The requests' results are committed: end their leases in Redis."""
+        """The requests' results are committed: end their leases in Redis (with the
+        frontier's round-trip thread, the reactor does not wait: a failure is logged, and
+        the leases then expire; their requests count once)."""
         members = [held.lease.member for t in tokens if (held := self._held.pop(t, None))]
-        self.frontier.ack(self.worker_id, members)
+        if not members:
+            return 0
+
+        def failed(failure: Any) -> None:
+            logger.error("Could not release %d leases; they will expire: %s",
+                         len(members), failure.getErrorMessage())
+
+        self.frontier.ack_async(self.worker_id, members).addErrback(failed)
         self.released += len(members)
         return len(members)
 

@@ -4,7 +4,6 @@ LeasedCrawlWriter per crawl, leases released after their results are committed."
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +18,7 @@ from crawler.engine.distributed.context import worker_context
 from crawler.engine.distributed.frontier import RUNNING
 from crawler.engine.items import ImageItem, ObservationItem
 from crawler.engine.pipelines.matching import MatchPipeline
+from crawler.engine.pipelines.store import FlushLoop
 from storage.known import known_lists_stamp
 from storage.workers import LeasedCrawlWriter
 
@@ -92,21 +92,130 @@ class ReloadingMatchPipeline(MatchPipeline):
         d.addBoth(lambda _: setattr(self, "_loading", False))
 
 
+# Seconds the reactor collects items and finished requests before it hands them to the
+# write thread (a crawl's StorePipeline hands over every HAND_OVER_INTERVAL too).
+HAND_OVER_SECONDS = 0.1
+
+
+class LeasedWrites(FlushLoop):
+    """The worker's LeasedCrawlWriters, one per crawl, on the loop a crawl's WriteThread
+    uses (crawler.engine.pipelines.store.FlushLoop): the operations are items and finished
+    requests; after a turn that committed requests, they are handed back to the reactor,
+    which releases their leases."""
+
+    def __init__(self, pipeline: LeasedStorePipeline, *, threaded: bool) -> None:
+        self.pipeline = pipeline
+        self.writers: dict[int, LeasedCrawlWriter] = {}
+        self._committed: list[str] = []  # committed, not yet released
+        self._lock = threading.Lock()
+        super().__init__(pipeline.flush_interval, threaded=threaded)
+
+    def writer(self, crawl_id: int) -> LeasedCrawlWriter:
+        writer = self.writers.get(crawl_id)
+        if writer is None:
+            p = self.pipeline
+            writer = LeasedCrawlWriter(
+                store_for(p.crawler), crawl_id, p.context.worker_id,
+                flush_interval=p.flush_interval, batch_size=p.batch_size)
+            self.writers[crawl_id] = writer
+        return writer
+
+    def take_committed(self) -> list[str]:
+        with self._lock:
+            committed, self._committed = self._committed, []
+        return committed
+
+    # --- on the write thread (or the reactor's, without one) -------------------------
+    def _apply(self, ops: list[tuple[Any, ...]]) -> bool:
+        for kind, crawl_id, *args in ops:
+            writer = self.writer(crawl_id)
+            try:
+                if kind == "image":
+                    writer.add(*args)
+                elif kind == "observation":
+                    writer.add_leased_observation(*args)
+                else:
+                    writer.done(*args)
+            except Exception:  # one bad record must not stop the writer
+                logger.exception("Could not buffer a record of crawl %d", crawl_id)
+            self._collect(writer)
+        return False
+
+    def _flush(self) -> None:
+        stats = self.pipeline.stats
+        for crawl_id, writer in list(self.writers.items()):
+            try:
+                writer.flush()
+            except Exception:  # keep crawling; the writer keeps its batch for the next attempt
+                logger.exception("Could not write crawl %d to the database; will retry",
+                                 crawl_id)
+                self._call(stats.inc_value, "trawl/errors/database")
+            self._collect(writer)
+            try:
+                running = self.pipeline.context.frontier.state(crawl_id) == RUNNING
+            except Exception:
+                logger.exception("Could not read crawl %d's state; will retry", crawl_id)
+                continue
+            if not running:
+                dropped = writer.abandon_waiting()
+                if dropped:
+                    self._call(stats.inc_value, "trawl/drop/observation_crawl_ended", dropped)
+                    continue  # their requests commit with the next flush
+                if not writer.pending:
+                    del self.writers[crawl_id]
+
+    def _finish(self) -> None:  # close_spider releases what is committed
+        self._flush_now()
+        for writer in self.writers.values():
+            try:
+                writer.close()
+            except Exception:
+                logger.exception("Could not write crawl %d's last batch", writer.crawl_id)
+            self._collect(writer)
+
+    def _after(self, flushed: bool, waited: bool) -> None:
+        if not waited and self._has_committed():  # flush() takes the committed itself
+            self._call(self.pipeline.release_committed)
+
+    def _failed(self) -> None:
+        self._call(self.pipeline.stats.inc_value, "trawl/errors/database")
+
+    def _collect(self, writer: LeasedCrawlWriter) -> None:
+        committed = writer.take_committed()
+        if committed:
+            with self._lock:
+                self._committed.extend(committed)
+
+    def _has_committed(self) -> bool:
+        with self._lock:
+            return bool(self._committed)
+
+    def _call(self, f: Any, *args: Any) -> None:
+        """Run f on the reactor thread (now, without a write thread)."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            cast(Any, reactor).callFromThread(f, *args)
+        else:
+            f(*args)
+
+
 class LeasedStorePipeline:
     """Stores each item in its crawl's LeasedCrawlWriter (the crawl comes from the lease of
     the request that produced it), commits finished requests with their batch, and after
     every commit releases their leases in Redis.
 
-    The writers live on a thread of their own (as a single crawl's WriteThread), so their
-    statements and commits never block the reactor: a flush of a few hundred rows waited
-    on PostgreSQL for 10-20% of a worker's reactor time (py-spy, 2 workers at load ~15).
-    The reactor hands each item and finished request over through a queue; the thread
-    writes them (a batch at TRAWL_WRITE_BATCH records), commits at least every
-    TRAWL_FLUSH_INTERVAL seconds, and hands the committed requests back to the reactor,
-    which releases their leases (Redis round trips stay on the reactor thread). `flush()`
-    waits for the thread to commit what it was handed and releases at once (a crawl that
-    ends by its time budget). An in-memory SQLite database (one connection, shared with
-    the reactor) is written on the reactor thread as before."""
+    The writers live on a thread of their own (LeasedWrites, the loop of a single crawl's
+    WriteThread), so their statements and commits never block the reactor: a flush of a
+    few hundred rows waited on PostgreSQL for 10-20% of a worker's reactor time (py-spy,
+    2 workers at load ~15). The reactor hands each item and finished request over through
+    a queue; the thread writes them (a batch at TRAWL_WRITE_BATCH records), commits at
+    least every TRAWL_FLUSH_INTERVAL seconds, and hands the committed requests back to the
+    reactor, which releases their leases. The reactor hands over lists, every
+    HAND_OVER_SECONDS: each hand-over wakes the thread, and on a worker's one core one per
+    item cost a switch to the thread and back per item (py-spy: 7% of the reactor's
+    samples in the queue's put). `flush()` waits for the thread to commit what it was
+    handed and releases at once (a crawl that ends by its time budget). An in-memory
+    SQLite database (one connection, shared with the reactor) is written on the reactor
+    thread, committed every TRAWL_FLUSH_INTERVAL."""
 
     def __init__(self, crawler: Crawler, stats: StatsCollector, flush_interval: float,
                  batch_size: int) -> None:
@@ -115,13 +224,10 @@ class LeasedStorePipeline:
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.context = worker_context(crawler)
-        self.writers: dict[int, LeasedCrawlWriter] = {}  # the write thread's
-        self.threaded = True
-        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self.writes: LeasedWrites | None = None
         self._timer: LoopingCall | None = None
-        self._committed: list[str] = []  # committed, not yet released
-        self._lock = threading.Lock()
+        self._ops: list[tuple[Any, ...]] = []  # not handed over yet
+        self._hand_over_call: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeasedStorePipeline:
@@ -135,48 +241,47 @@ class LeasedStorePipeline:
             crawler.signals.connect(pipeline.item_finished, signal=signal)
         return pipeline
 
+    @property
+    def writers(self) -> dict[int, LeasedCrawlWriter]:
+        """Every crawl's writer (the write thread's)."""
+        return self.writes.writers if self.writes is not None else {}
+
     def open_spider(self) -> None:
         from sqlalchemy.pool import StaticPool
 
-        self.threaded = not isinstance(store_for(self.crawler).engine.pool, StaticPool)
-        if self.threaded:
-            self._thread = threading.Thread(target=self._run, name="trawl-writer", daemon=True)
-            self._thread.start()
-        else:
+        threaded = not isinstance(store_for(self.crawler).engine.pool, StaticPool)
+        self.writes = LeasedWrites(self, threaded=threaded)
+        if not threaded:
             self._timer = LoopingCall(self.flush)
             self._timer.start(self.flush_interval, now=False)
 
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        if self._thread is not None:
-            self._queue.put(("close",))
-            self._thread.join()
-            self._thread = None
-        else:
-            self._flush_all()
-            self._close_all()
-        self._release(self._take_committed())
+        if self.writes is not None:
+            self.hand_over()
+            self.writes.close()
+            self.release_committed()
 
     def item_finished(self, item: Any) -> None:
         self.context.tracker.item_finished(item)
 
     def _hand(self, *op: Any) -> None:
-        """To the write thread (or done now, without one)."""
-        if self.threaded:
-            self._queue.put(op)
-        else:
-            self._apply(op)
+        """To the write thread, with the others of the next HAND_OVER_SECONDS (at once
+        without the thread)."""
+        assert self.writes is not None
+        if not self.writes.threaded:
+            self.writes.put([op])
+            return
+        self._ops.append(op)
+        if self._hand_over_call is None or not self._hand_over_call.active():
+            self._hand_over_call = cast(Any, reactor).callLater(HAND_OVER_SECONDS,
+                                                                self.hand_over)
 
-    def writer(self, crawl_id: int) -> LeasedCrawlWriter:
-        """The crawl's writer (on the write thread only)."""
-        writer = self.writers.get(crawl_id)
-        if writer is None:
-            writer = LeasedCrawlWriter(
-                store_for(self.crawler), crawl_id, self.context.worker_id,
-                flush_interval=self.flush_interval, batch_size=self.batch_size)
-            self.writers[crawl_id] = writer
-        return writer
+    def hand_over(self) -> None:
+        ops, self._ops = self._ops, []
+        if ops and self.writes is not None:
+            self.writes.put(ops)
 
     def request_done(self, held: HeldRequest) -> None:
         self._hand("done", held.crawl_id, held.token, held.key, dict(held.deltas))
@@ -208,125 +313,17 @@ class LeasedStorePipeline:
     def flush(self) -> None:
         """Commit every crawl's batch now, then release the leases of what was committed
         (blocks until the write thread has done so)."""
-        if self._thread is None:
-            self._flush_all()
-        else:
-            done = threading.Event()
-            self._queue.put(("flush", done))
-            while not done.wait(1.0) and self._thread.is_alive():
-                pass
-        self._release(self._take_committed())
-
-    # --- on the write thread (or the reactor's, without one) -------------------------
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception:  # a bug here must show; flush() and close_spider stop waiting
-            logger.exception("The worker's write thread stopped")
-            self._call(self.stats.inc_value, "trawl/errors/database")
-
-    def _loop(self) -> None:
-        last = time.monotonic()
-        while True:
-            timeout = max(0.0, last + self.flush_interval - time.monotonic())
-            ops = []
-            try:
-                ops.append(self._queue.get(timeout=timeout))
-                while len(ops) < 1000:
-                    ops.append(self._queue.get_nowait())
-            except queue.Empty:
-                pass
-            waiting = []
-            for op in ops:
-                if op[0] == "close":
-                    self._flush_all()
-                    self._close_all()
-                    return  # close_spider releases what is committed
-                if op[0] == "flush":
-                    waiting.append(op[1])
-                else:
-                    self._apply(op)
-            if waiting or time.monotonic() - last >= self.flush_interval:
-                last = time.monotonic()
-                self._flush_all()
-            for done in waiting:
-                done.set()  # flush() takes the committed requests itself
-            if not waiting and self._has_committed():
-                self._call(self._release_committed)
-
-    def _apply(self, op: tuple[Any, ...]) -> None:
-        kind, crawl_id, *args = op
-        writer = self.writer(crawl_id)
-        try:
-            if kind == "image":
-                writer.add(*args)
-            elif kind == "observation":
-                writer.add_leased_observation(*args)
-            else:
-                writer.done(*args)
-        except Exception:  # one bad record must not stop the writer
-            logger.exception("Could not buffer a record of crawl %d", crawl_id)
-        self._collect(writer)
-
-    def _flush_all(self) -> None:
-        for crawl_id, writer in list(self.writers.items()):
-            try:
-                writer.flush()
-            except Exception:  # keep crawling; the writer keeps its batch for the next attempt
-                logger.exception("Could not write crawl %d to the database; will retry",
-                                 crawl_id)
-                self._call(self.stats.inc_value, "trawl/errors/database")
-            self._collect(writer)
-            try:
-                running = self.context.frontier.state(crawl_id) == RUNNING
-            except Exception:
-                logger.exception("Could not read crawl %d's state; will retry", crawl_id)
-                continue
-            if not running:
-                dropped = writer.abandon_waiting()
-                if dropped:
-                    self._call(self.stats.inc_value, "trawl/drop/observation_crawl_ended",
-                               dropped)
-                    continue  # their requests commit with the next flush
-                if not writer.pending:
-                    del self.writers[crawl_id]
-
-    def _close_all(self) -> None:
-        for writer in self.writers.values():
-            try:
-                writer.close()
-            except Exception:
-                logger.exception("Could not write crawl %d's last batch", writer.crawl_id)
-            self._collect(writer)
-
-    def _collect(self, writer: LeasedCrawlWriter) -> None:
-        committed = writer.take_committed()
-        if committed:
-            with self._lock:
-                self._committed.extend(committed)
-
-    def _has_committed(self) -> bool:
-        with self._lock:
-            return bool(self._committed)
-
-    def _take_committed(self) -> list[str]:
-        with self._lock:
-            committed, self._committed = self._committed, []
-        return committed
-
-    def _call(self, f: Any, *args: Any) -> None:
-        """Run f on the reactor thread (now, without a write thread)."""
-        if self._thread is not None and threading.current_thread() is self._thread:
-            cast(Any, reactor).callFromThread(f, *args)
-        else:
-            f(*args)
+        if self.writes is not None:
+            self.hand_over()
+            self.writes.flush()
+            self.release_committed()
 
     # --- on the reactor thread --------------------------------------------------------
-    def _release_committed(self) -> None:
-        self._release(self._take_committed())
-
-    def _release(self, tokens: list[str]) -> None:
-        """The requests are committed: end their leases in Redis."""
+    def release_committed(self) -> None:
+        """The committed requests: end their leases in Redis."""
+        if self.writes is None:
+            return
+        tokens = self.writes.take_committed()
         if not tokens:
             return
         try:

@@ -165,10 +165,11 @@ class HostLimitMiddleware:
                     wait = POLL_CAP  # this worker downloads all it may: wait for its own
                 else:
                     # One round trip with whatever this worker deferred (slots given back,
-                    # requests to queue).
-                    (answer,) = self.frontier.call((self._acquire, (
-                        self.frontier.prefix, host, holder, self.concurrency, self.delay,
-                        self.hold_seconds, WANT_SECONDS)))
+                    # requests to queue), on the frontier's round-trip thread: the reactor
+                    # goes on meanwhile.
+                    (answer,) = await maybe_deferred_to_future(self.frontier.call_async((
+                        self._acquire, (self.frontier.prefix, host, holder, self.concurrency,
+                                        self.delay, self.hold_seconds, WANT_SECONDS))))
                     wait = float(answer)
                     if wait <= 0:
                         break

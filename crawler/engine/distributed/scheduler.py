@@ -92,21 +92,32 @@ class LeasedScheduler(Scheduler):
         self.empty_poll = empty_poll
         self.lqueue: LeasedPriorityQueue | None = None
         self._empty_until = 0.0
+        # A pop in flight on the frontier's round-trip thread: the next leases are asked
+        # for while fewer than `lease_batch` wait here, so the engine seldom finds none.
+        self._popping = False
+        self._asking = False
+        self._closed = False
+        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeasedScheduler:
         s = crawler.settings
-        return cls(worker_context(crawler), crawler.stats,
-                   lease_seconds=s.getfloat("TRAWL_LEASE_SECONDS"),
-                   lease_batch=s.getint("TRAWL_LEASE_BATCH", 1),
-                   max_query_variants=s.getint("TRAWL_TRAP_MAX_QUERY_VARIANTS"))
+        scheduler = cls(worker_context(crawler), crawler.stats,
+                        lease_seconds=s.getfloat("TRAWL_LEASE_SECONDS"),
+                        lease_batch=s.getint("TRAWL_LEASE_BATCH", 1),
+                        max_query_variants=s.getint("TRAWL_TRAP_MAX_QUERY_VARIANTS"))
+        scheduler.crawler = crawler
+        return scheduler
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
         self.lqueue = LeasedPriorityQueue(self.server, spider, self.context.frontier.key("queue"))
 
     def close(self, reason: str) -> None:
+        self._closed = True
         self._leased.clear()
+        # After every round trip asked for before (a pop in flight included): its leases
+        # are put back too.
         moved = self.context.frontier.release(self.context.worker_id)
         if moved:
             logger.info("Put %d leased requests back in the frontier", moved)
@@ -182,20 +193,20 @@ class LeasedScheduler(Scheduler):
 
     def next_request(self) -> Request | None:
         assert self.lqueue is not None
+        # With a round-trip thread, the next leases are asked for ahead (the engine is not
+        # kept waiting); without one, when none is left (the pop is made now).
+        if len(self._leased) <= (self.lease_batch if self.context.frontier.threaded else 0):
+            self._pop_ahead()
         if not self._leased:
-            if time.monotonic() < self._empty_until:
-                return None  # the frontier was empty a moment ago: do not ask at every tick
-            self._leased.extend(self.context.frontier.pop_many(
-                self.context.worker_id, self.lease_seconds, self.lease_batch))
-            if not self._leased:
-                self._empty_until = time.monotonic() + self.empty_poll
-                return None
+            return None
         lease = self._leased.popleft()
         try:
             request = self.lqueue.decode(lease.data)
         except Exception:  # not ours to crawl: end the lease so it is not retried forever
             logger.exception("Dropping an undecodable request of crawl %d", lease.crawl_id)
-            self.context.frontier.ack(self.context.worker_id, [lease.member])
+            self.context.frontier.ack_async(self.context.worker_id, [lease.member]) \
+                .addErrback(lambda f: logger.error("Could not end its lease: %s",
+                                                   f.getErrorMessage()))
             self._count("trawl/drop/undecodable")
             return None
         kind = str(request.meta.get("trawl_kind", "page"))
@@ -206,6 +217,42 @@ class LeasedScheduler(Scheduler):
         request.meta[LEASE_META] = self.context.tracker.hold(lease, kind, url)
         self._count("scheduler/dequeued/redis")
         return request
+
+
+    def _pop_ahead(self) -> None:
+        """Lease the next requests, unless a pop is in flight or the frontier was empty a
+        moment ago (the engine asks after every response and item otherwise)."""
+        if self._popping or self._closed or time.monotonic() < self._empty_until:
+            return
+        self._popping = True
+        self._asking = True
+        try:
+            d = self.context.frontier.pop_many_async(
+                self.context.worker_id, self.lease_seconds, self.lease_batch)
+            d.addCallbacks(self._popped, self._pop_failed)
+        finally:
+            self._asking = False
+
+    def _popped(self, leases: list[Lease]) -> None:
+        self._popping = False
+        if not leases:
+            self._empty_until = time.monotonic() + self.empty_poll
+            return
+        self._leased.extend(leases)
+        if self._closed or self._asking:
+            return  # `close` put them back; or answered at once: the engine is asking now
+        # The engine may have found none a moment ago and waits for a response to ask
+        # again: have it ask now.
+        engine = getattr(self.crawler, "engine", None) if self.crawler else None
+        nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
+
+    def _pop_failed(self, failure: Any) -> None:
+        self._popping = False
+        self._empty_until = time.monotonic() + self.empty_poll
+        logger.error("Could not lease requests from the frontier; will retry: %s",
+                     failure.getErrorMessage())
 
 
 def _canonical(url: str) -> str:

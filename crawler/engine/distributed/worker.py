@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 from crawler.engine.context import store_for
@@ -83,28 +84,52 @@ class WorkerExtension:
             stop_worker(store_for(self.crawler), self.worker_id)
         except Exception:
             logger.exception("Could not record that worker %s stopped", self.worker_id)
+        self.context.frontier.stop_thread()
 
-    def tick(self) -> None:
-        try:
-            self._tick()
-        except Exception:  # a database or Redis hiccup must not stop the worker
-            logger.exception("Worker housekeeping failed; will retry")
-            self.stats.inc_value("trawl/errors/housekeeping")
-
-    def _tick(self) -> None:
+    def tick(self) -> Deferred[None]:
+        """The Redis part runs on the frontier's round-trip thread (the reactor goes on
+        meanwhile), after the deferred commands; the rest back on the reactor thread.
+        LoopingCall waits for it before the next tick."""
         frontier = self.context.frontier
-        frontier.flush()
+        d: Deferred[Any] = frontier.flush_async()
+        d.addCallback(lambda _: frontier.run_async(self._redis_housekeeping))
+        d.addCallback(self._tick)
+        d.addErrback(self._failed)
+        return d
+
+    def _failed(self, failure: Any) -> None:  # a database or Redis hiccup must not stop it
+        logger.error("Worker housekeeping failed; will retry: %s", failure.getTraceback())
+        self.stats.inc_value("trawl/errors/housekeeping")
+
+    def _redis_housekeeping(self) -> tuple[int, list[tuple[int, str]]]:
+        """Heartbeat, reap, and end the crawls that are done or out of time: (requests
+        re-queued, [(crawl, 'timeout' or 'finished')] this worker ended)."""
+        frontier = self.context.frontier
         frontier.beat(self.worker_id, self.ttl)
         moved = frontier.reap()
+        ended = []
+        for crawl_id in frontier.running_crawls():
+            if frontier.expire(crawl_id):
+                ended.append((crawl_id, "timeout"))
+            elif frontier.finish_if_done(crawl_id):
+                ended.append((crawl_id, "finished"))
+        return moved, ended
+
+    def _tick(self, result: tuple[int, list[tuple[int, str]]]) -> None:
+        moved, ended = result
         if moved:
             logger.warning("Re-queued %d requests leased by stopped workers or past their "
                            "lease", moved)
             self.stats.inc_value("trawl/requeued", moved)
-        for crawl_id in frontier.running_crawls():
-            if frontier.expire(crawl_id):
-                self._end(crawl_id, "timeout", "stopped: time budget spent")
-            elif frontier.finish_if_done(crawl_id):
-                self._end(crawl_id, "finished", None)
+        for crawl_id, outcome in ended:
+            try:
+                if outcome == "timeout":
+                    self._end(crawl_id, "timeout", "stopped: time budget spent")
+                else:
+                    self._end(crawl_id, "finished", None)
+            except Exception:
+                logger.exception("Could not record the end of crawl %d", crawl_id)
+                self.stats.inc_value("trawl/errors/housekeeping")
         self._nudge()
         now = time.monotonic()
         if now - self._last_rows >= ROW_BEAT_SECONDS:

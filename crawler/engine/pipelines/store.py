@@ -33,48 +33,155 @@ HAND_OVER_INTERVAL = 0.1
 Entry = tuple[ImageItem, list[str]] | tuple[str, str] | dict[str, int]
 
 
-class WriteThread:
-    """Owns the crawl's CrawlWriter on a thread of its own, so database statements and
-    commits never run on the reactor thread. The reactor hands over lists of entries;
-    the thread builds the rows and writes them through the writer, which batches. It
-    commits at once when a list holds a hit (so a killed crawl keeps every hit it found
-    up to about HAND_OVER_INTERVAL before the kill), and otherwise at least every
-    `flush_interval` seconds or `batch_size` records. A failed write keeps its batch for
-    the next attempt (CrawlWriter) and is counted in `errors`.
+class _Flush:
+    """An operation of FlushLoop.flush: commit now and say so."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_CLOSE = object()  # the operation that ends a FlushLoop's thread
+
+
+class FlushLoop:
+    """The loop a crawl's writers share: operations handed over through a queue to a
+    thread of its own, which applies them and commits at least every `flush_interval`
+    seconds, so database statements and commits never run on the reactor thread.
+
+    Each turn takes what is queued (DRAIN operations at most), applies it (`_apply`, a
+    hook: True asks for a commit now, as a hit does), commits if asked, if someone waits
+    in `flush`, or if the interval has passed (`_flush`, a hook), then calls `_after`
+    (a hook, on the thread: e.g. hand what was committed back to the reactor). `close`
+    commits what was handed over and ends the thread (`_finish`, a hook: the last commit).
 
     threaded=False does the same on the caller's thread (an in-memory SQLite database has
     one connection, which the reactor thread uses too).
+    """
+
+    DRAIN = 1000  # operations applied per turn at most
+
+    def __init__(self, flush_interval: float, *, threaded: bool = True,
+                 name: str = "trawl-writer") -> None:
+        self.flush_interval = flush_interval
+        self._last_flush = time.monotonic()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
+
+    def put(self, op: Any) -> None:
+        """Hand an operation over (applied now, without the thread)."""
+        if self._thread is not None:
+            self._queue.put(op)
+        elif self._apply(op) or self._due():
+            self._flush_now()
+
+    def flush(self) -> None:
+        """Commit everything handed over so far (blocks until done)."""
+        if self._thread is None:
+            self._flush_now()
+            return
+        op = _Flush()
+        self._queue.put(op)
+        while not op.done.wait(1.0) and self._thread.is_alive():
+            pass
+
+    def close(self) -> None:
+        """Apply and commit everything handed over, and stop (blocks until done)."""
+        if self._thread is not None:
+            self._queue.put(_CLOSE)
+            self._thread.join()
+            self._thread = None
+        else:
+            self._finish()
+
+    # --- hooks, on the thread ----------------------------------------------------------
+    def _apply(self, op: Any) -> bool:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        self._flush_now()
+
+    def _after(self, flushed: bool, waited: bool) -> None:
+        """After each turn; `waited`: someone waited in `flush` (and was told)."""
+
+    def _failed(self) -> None:
+        """The thread stopped on an error (logged)."""
+
+    # --- the loop ----------------------------------------------------------------------
+    def _due(self) -> bool:
+        return time.monotonic() - self._last_flush >= self.flush_interval
+
+    def _flush_now(self) -> None:
+        self._last_flush = time.monotonic()
+        self._flush()
+
+    def _run(self) -> None:
+        try:
+            while self._turn():
+                pass
+        except Exception:  # a bug here must show; flush() and close() stop waiting
+            logger.exception("The write thread stopped")
+            self._failed()
+
+    def _turn(self) -> bool:
+        timeout = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
+        ops = []
+        try:
+            ops.append(self._queue.get(timeout=timeout))
+            while len(ops) < self.DRAIN:
+                ops.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        now, waiting = False, list[_Flush]()
+        for op in ops:
+            if op is _CLOSE:
+                self._finish()
+                for waiter in waiting:
+                    waiter.done.set()
+                return False
+            if isinstance(op, _Flush):
+                waiting.append(op)
+            elif self._apply(op):
+                now = True
+        flushed = now or bool(waiting) or self._due()
+        if flushed:
+            self._flush_now()
+        for waiter in waiting:
+            waiter.done.set()
+        self._after(flushed, bool(waiting))
+        return True
+
+
+class WriteThread(FlushLoop):
+    """Owns the crawl's CrawlWriter on a FlushLoop: the reactor hands over lists of
+    entries; the thread builds the rows and writes them through the writer, which
+    batches. It commits at once when a list holds a hit (so a killed crawl keeps every
+    hit it found up to about HAND_OVER_INTERVAL before the kill), and otherwise at least
+    every `flush_interval` seconds or `batch_size` records. A failed write keeps its batch
+    for the next attempt (CrawlWriter) and is counted in `errors`.
     """
 
     def __init__(self, store: Store, crawl_id: int, *, flush_interval: float,
                  batch_size: int, threaded: bool = True) -> None:
         self.writer = CrawlWriter(store, crawl_id, flush_interval=flush_interval,
                                   batch_size=batch_size)
-        self.flush_interval = flush_interval
         self.errors = 0  # failed flushes, so far
         self.recorded = Recorded()  # what the flushes changed in the review queue, so far
         self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
-        self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        if threaded:
-            self._thread = threading.Thread(target=self._run, name="trawl-writer", daemon=True)
-            self._thread.start()
+        super().__init__(flush_interval, threaded=threaded)
 
     def hand_over(self, entries: list[Entry]) -> None:
-        if self._thread is None:
-            self._write(entries)
-        elif entries:
-            self._queue.put(entries)
-
-    def close(self) -> None:
-        """Write everything handed over, commit, and stop (blocks until done)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        else:
-            self._finish()
+        if entries or not self.threaded:
+            self.put(entries)
 
     def counts(self) -> tuple[Recorded, int]:
         with self._lock:
@@ -82,27 +189,15 @@ class WriteThread:
             totals += self.recorded
             return totals, self.errors
 
-    def _run(self) -> None:
-        while True:
-            timeout = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
-            try:
-                entries = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                entries = []
-            if entries is None:
-                self._finish()
-                return
-            self._write(entries)
-
     def _finish(self) -> None:
-        self._flush()
+        self._flush_now()
         try:
             self.writer.close()
         except Exception:  # the flush above logged why
             logger.error("The crawl ended with %d records of crawl %d not written to the "
                          "database", self.writer.pending, self.writer.crawl_id)
 
-    def _write(self, entries: list[Entry]) -> None:
+    def _apply(self, entries: list[Entry]) -> bool:
         hit = False
         for entry in entries:
             try:
@@ -132,11 +227,9 @@ class WriteThread:
                 logger.exception("Could not buffer a crawl record")
                 with self._lock:
                     self.errors += 1
-        if hit or time.monotonic() - self._last_flush >= self.flush_interval:
-            self._flush()
+        return hit
 
     def _flush(self) -> None:
-        self._last_flush = time.monotonic()
         try:
             self.writer.flush()
         except Exception:  # keep crawling; the writer keeps its batch for the next attempt
