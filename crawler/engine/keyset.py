@@ -45,6 +45,16 @@ class KeySet:
         for key in keys:
             self.add(key)
 
+    def _probe(self, key: int) -> int:
+        """The slot holding `key` (a slot key), or the empty slot where it would go."""
+        slots, mask = self._slots, self._mask
+        i = key & mask
+        while True:
+            found = slots[i]
+            if found in (key, _EMPTY):
+                return i
+            i = (i + 1) & mask
+
     def __len__(self) -> int:
         return self._count
 
@@ -52,28 +62,15 @@ class KeySet:
         if not isinstance(key, int):
             return False
         key = _slot_key(key)
-        slots, mask = self._slots, self._mask
-        i = key & mask
-        while True:
-            found = slots[i]
-            if found == key:
-                return True
-            if found == _EMPTY:
-                return False
-            i = (i + 1) & mask
+        return bool(self._slots[self._probe(key)] == key)
 
     def add(self, key: int) -> bool:
         """Add the key; True if it was not there yet."""
         key = _slot_key(key)
-        slots, mask = self._slots, self._mask
-        i = key & mask
-        while True:
-            found = slots[i]
-            if found == key:
-                return False
-            if found == _EMPTY:
-                break
-            i = (i + 1) & mask
+        slots = self._slots
+        i = self._probe(key)
+        if slots[i] == key:
+            return False
         slots[i] = key
         self._count += 1
         if self._count * 3 >= len(slots) * 2:  # at most 2/3 full: short probe runs
