@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -369,6 +371,17 @@ def test_probe_radii_for_two_hits_satisfy_pigeonhole() -> None:
         probe_radii(4, 8, min_hits=5)
 
 
+def _two_hit_index(bits: int, radius: int, clustered: bool, *, seed: int) -> tuple[Any, ...]:
+    """8,000 random or clustered codes indexed for radius: (rng, codes, ids, index, tables)."""
+    rng = np.random.default_rng(seed)
+    codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
+             else random_codes(rng, 8_000, bits))
+    ids = rng.permutation(10**6)[:8_000]
+    index = HammingIndex(bits, radius_hint=radius)
+    index.add(ids, codes)
+    return rng, codes, ids, index, index._built()
+
+
 @pytest.mark.parametrize("few_rows", [0, 64, 10**9])  # verified by numpy / Python ints
 # Rows seen twice found by the stamp table (2**18 slots: no two of 8,000 rows share one; 2**3:
 # nearly every entry a false alarm) or by sorting (no search small enough to stamp).
@@ -387,13 +400,7 @@ def test_two_hit_search_equals_brute_force(
     # numpy's path, as without scipy's copier (its own test below)
     monkeypatch.setattr(mih, "_copier_looked_up", True)
     monkeypatch.setattr(mih, "_copier", None)
-    rng = np.random.default_rng(radius)
-    codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
-             else random_codes(rng, 8_000, bits))
-    ids = rng.permutation(10**6)[:8_000]
-    index = HammingIndex(bits, radius_hint=radius)
-    index.add(ids, codes)
-    tables = index._built()
+    rng, codes, ids, index, tables = _two_hit_index(bits, radius, clustered, seed=radius)
     plan = index._plan(tables, radius, 2)
     assert plan is not None
     assert plan.min_hits == 2
@@ -415,13 +422,7 @@ def test_two_hit_search_with_compiled_copy_equals_brute_force(
 
     assert mih._bucket_copier() is not None  # scipy is installed: this is the path taken
     monkeypatch.setattr(mih, "_FEW_ROWS", few_rows)
-    rng = np.random.default_rng(radius + 1)
-    codes = (clustered_codes(rng, 8_000, bits, centres=30, spread=radius // 2) if clustered
-             else random_codes(rng, 8_000, bits))
-    ids = rng.permutation(10**6)[:8_000]
-    index = HammingIndex(bits, radius_hint=radius)
-    index.add(ids, codes)
-    tables = index._built()
+    rng, codes, ids, index, tables = _two_hit_index(bits, radius, clustered, seed=radius + 1)
     assert tables.copyable
     plan = index._plan(tables, radius, 2)
     assert plan is not None
