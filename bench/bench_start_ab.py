@@ -18,50 +18,16 @@ import argparse
 import compileall
 import os
 import statistics
-import subprocess
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_startup import _cpu_s
+from bench_startup import crawl_start
 
 
 def run(root: str, url: str) -> tuple[float, float]:
-    first: list[tuple[float, float]] = []
-    pid = [0]
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if not first:
-                first.append((time.perf_counter(), _cpu_s(pid[0])))
-            body = b"<html><body>one page</body></html>"
-            self.send_response(200 if self.path == "/" else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "", "PYTHONPATH": root}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli.main", "--db", url, "crawl",
-         f"http://127.0.0.1:{server.server_address[1]}/", "--depth", "0", "--no-progress",
-         "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=env,
-    )
-    pid[0] = proc.pid
-    _, err = proc.communicate()
-    server.shutdown()
-    if proc.returncode or not first:
-        raise SystemExit(f"the crawl failed: {err[-2000:]}")
-    return first[0][0] - started, first[0][1]
+    result = crawl_start(url, Path(root))
+    return float(result["seconds"]), float(result["start_cpu_s"])  # type: ignore[arg-type]
 
 
 def pairs(values: list[str], what: str) -> dict[str, str]:

@@ -162,7 +162,7 @@ def compile_trawl() -> None:
         compileall.compile_dir(ROOT / package, quiet=2)
 
 
-def crawl_start(url: str) -> dict[str, object]:
+def crawl_start(url: str, root: Path = ROOT) -> dict[str, object]:
     """`trawl crawl` of a one-page site on 127.0.0.1: seconds to its first request and to
     its end, the crawl process's CPU seconds up to its first request (what the start costs
     on an idle core), and the CPU seconds of the whole run (process and hash workers)."""
@@ -189,14 +189,14 @@ def crawl_start(url: str) -> dict[str, object]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    env = {**os.environ, "PYTHONPATH": str(root), "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli.main", "--db", url, "crawl",
          f"http://127.0.0.1:{server.server_address[1]}/", "--depth", "0", "--no-progress",
          "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=env,
     )
     crawl_pid[0] = proc.pid
     out, err = proc.communicate()
