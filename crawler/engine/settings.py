@@ -158,6 +158,7 @@ SPIDER_MIDDLEWARES = {
     # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
+STATS_CLASS = "crawler.engine.stats.DirectStatsCollector"  # Scrapy's, minus a per-read hook
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.engine.extensions.logformatter.QuietLogFormatter"
 LOGSTATS_INTERVAL = 60.0
