@@ -36,7 +36,8 @@ from matchers.digests import Digests, DigestStatus
 
 if TYPE_CHECKING:
     from crawler.index_cache import SavedMatcher
-    from matchers.decision import Match, Matcher
+    from matchers.decision import Matcher
+    from matchers.match import Match
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def match_to_dict(match: Match) -> dict[str, Any]:
 
 
 def match_from_dict(values: Mapping[str, Any]) -> Match:
-    from matchers.decision import Match
+    from matchers.match import Match
 
     given = dict(values)
     given["corroborated_by"] = tuple(given.get("corroborated_by", ()))
