@@ -33,7 +33,7 @@ class Match:
     tier: Tier
     corroborated_by: tuple[str, ...] = ()
     image_class: ImageClass | None = None  # None for exact matches: size and look don't matter
-    # How the image was changed to match: a PDQ orientation (PDQ_DIHEDRAL_TRANSFORMS) or a
+    # How the image was changed to match: a PDQ orientation (decision.PDQ_DIHEDRAL_TRANSFORMS) or a
     # query-side variant (trim, uncaption-top, trim+uncaption-left, ...: matchers.variants).
     transform: str | None = None
     # Which stored variant of the known item matched (e.g. crop-centre-90, from a list made
