@@ -22,7 +22,8 @@ from matchers.digests import (
 from storage.records import DIGEST_FIELDS, MatchIn, MediaRecord
 
 if TYPE_CHECKING:
-    from matchers.decision import Match, Matcher
+    from matchers.decision import Matcher
+    from matchers.match import Match
     from storage.db import Store
 
 # Statuses a stored media row can carry that describe its digests (the others describe a

@@ -29,7 +29,7 @@ _LAZY = {
     "KnownEntry": "matchers.listformats.entries",
     "ListFormatError": "matchers.listformats.errors",
     "Matcher": "matchers.decision",
-    "Match": "matchers.decision",
+    "Match": "matchers.match",
     "KnownRef": "matchers.decision",
     "MatcherBuilder": "matchers.decision",
     "HammingIndex": "matchers.index",

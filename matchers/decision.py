@@ -32,6 +32,7 @@ from matchers.hashtypes import (
     match_thresholds,
 )
 from matchers.index import ExactIndex, HammingIndex
+from matchers.match import Match
 from matchers.reftable import MAX_ITEM_HASHES, KnownRef, RefTable, RefTableBuilder
 
 # pdqhash.compute_dihedral order after the original: the PIL transpose that, applied to the
@@ -45,37 +46,6 @@ PDQ_DIHEDRAL_TRANSFORMS = (
     "transpose",
     "transverse",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """One known hash the image matched, with how far to trust it.
-
-    `confidence` orders the analyst queue (1.0 for exact matches; perceptual hits in the
-    high tier lie in [0.5, 0.99], low-tier ones below 0.5); `tier` 'low' keeps hits that
-    the measurements say are often wrong (flat graphics, icons, tiny images) out of the
-    main queue. Matches of the same known item (same list and label) share one grade, and
-    `corroborated_by` names the other hash types that matched that item.
-    """
-
-    known_id: int
-    list_name: str
-    hash_type: str
-    value: str
-    distance: int
-    threshold: int
-    label: str | None
-    category: str | None
-    confidence: float
-    tier: Tier
-    corroborated_by: tuple[str, ...] = ()
-    image_class: ImageClass | None = None  # None for exact matches: size and look don't matter
-    # How the image was changed to match: a PDQ orientation (PDQ_DIHEDRAL_TRANSFORMS) or a
-    # query-side variant (trim, uncaption-top, trim+uncaption-left, ...: matchers.variants).
-    transform: str | None = None
-    # Which stored variant of the known item matched (e.g. crop-centre-90, from a list made
-    # with `trawl hash --variants crops`); None for the item's full-image hash.
-    known_variant: str | None = None
 
 
 @dataclass(slots=True)

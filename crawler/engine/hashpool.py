@@ -36,7 +36,8 @@ from matchers.digests import Digests, DigestStatus
 
 if TYPE_CHECKING:
     from crawler.index_cache import SavedMatcher
-    from matchers.decision import Match, Matcher
+    from matchers.decision import Matcher
+    from matchers.match import Match
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def match_to_dict(match: Match) -> dict[str, Any]:
 
 
 def match_from_dict(values: Mapping[str, Any]) -> Match:
-    from matchers.decision import Match
+    from matchers.match import Match
 
     given = dict(values)
     given["corroborated_by"] = tuple(given.get("corroborated_by", ()))
@@ -231,7 +232,8 @@ class _Worker(ProcessProtocol):
         self.pool = pool
         self.jobs: dict[int, _Job] = {}
         self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
-        self._limit: Any = None  # the head job's IDelayedCall
+        self._limit: Any = None  # the IDelayedCall that checks the head job's time limit
+        self._head_since = 0.0  # reactor time at which the head job started being hashed
         self.timed_out: int | None = None  # the job it was killed for
         self.ready = False  # its imports are done (start-up time is not an image's)
         self._buffer = bytearray()
@@ -254,26 +256,39 @@ class _Worker(ProcessProtocol):
             self._arm()
 
     def _arm(self) -> None:
-        """Start the time limit of the job now at the head (the one being hashed)."""
+        """Start the time limit of the job now at the head (the one being hashed).
+
+        One timer per worker, not one per image: it fires at the earliest moment any job
+        can have run out, and re-arms itself for the head job's remaining time (a
+        callLater and a cancel per image cost the reactor ~8 us, and the cancelled timers
+        stay in asyncio's heap until they are due)."""
         if self.pool.timeout is None or not self._order or self.ended or not self.ready:
             return
         from twisted.internet import reactor
 
-        self._limit = cast(Any, reactor).callLater(self.pool.timeout, self._overrun,
-                                                  self._order[0])
+        self._head_since = cast(Any, reactor).seconds()
+        if self._limit is None:
+            self._limit = cast(Any, reactor).callLater(self.pool.timeout, self._overrun)
 
     def _disarm(self) -> None:
         if self._limit is not None and self._limit.active():
             self._limit.cancel()
         self._limit = None
 
-    def _overrun(self, job_id: int) -> None:
-        """The head job took too long: kill this worker (the pool replaces it); the job is
-        recorded as a timeout and the others waiting here go to another worker."""
+    def _overrun(self) -> None:
+        """If the head job took too long, kill this worker (the pool replaces it); the job
+        is recorded as a timeout and the others waiting here go to another worker.
+        Otherwise check again when the head job's time runs out."""
         self._limit = None
-        if self.ended or not self._order or self._order[0] != job_id:
+        if self.ended or not self._order or not self.ready or self.pool.timeout is None:
             return
-        self.timed_out = job_id
+        from twisted.internet import reactor
+
+        left = self._head_since + self.pool.timeout - cast(Any, reactor).seconds()
+        if left > 0:
+            self._limit = cast(Any, reactor).callLater(left, self._overrun)
+            return
+        self.timed_out = self._order[0]
         try:
             cast(Any, self.transport).signalProcess("KILL")
         except Exception:  # already gone: processEnded does the rest
@@ -294,8 +309,7 @@ class _Worker(ProcessProtocol):
             job = self.jobs.pop(job_id, None)
             if self._order and self._order[0] == job_id:
                 self._order.popleft()
-                self._disarm()
-                self._arm()
+                self._arm()  # the next job's time starts now (the timer stays armed)
             if job is not None:
                 job.deferred.callback(decode_reply(payload))
 

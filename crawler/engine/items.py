@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from matchers.decision import Match
     from matchers.digests import Digests
+    from matchers.match import Match
 
 
 @dataclass(slots=True, eq=False)

@@ -69,6 +69,10 @@ TWISTED_DNS_RESOLVER = "crawler.engine.resolver.PolicyResolver"
 # spider of bench/ 1.3 ms of CPU per image. A response here yields at most one item that
 # waits (an image's bytes being hashed); requests and observations never wait.
 CONCURRENT_ITEMS = 2
+# Scrapy checks every generator callback for a `return value` by reading its source (inspect
+# + ast) whenever its cache misses, and the cache is keyed by the bound method, which dies
+# with its request: parse_image was re-read for nearly every image. Trawl's spiders are ours.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 8_000_000  # bytes of responses awaiting hashing: back-pressure
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 # Fingerprints of page requests as 8-byte keys (~16 bytes a page, not ~100).
@@ -154,6 +158,7 @@ SPIDER_MIDDLEWARES = {
     # Depth is per seed (meta trawl_depth), not the global DEPTH_LIMIT.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
+STATS_CLASS = "crawler.engine.stats.DirectStatsCollector"  # Scrapy's, minus a per-read hook
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.engine.extensions.logformatter.QuietLogFormatter"
 LOGSTATS_INTERVAL = 60.0

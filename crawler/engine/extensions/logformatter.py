@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
 
 def _describe(item: Any) -> str:
@@ -14,7 +19,29 @@ def _describe(item: Any) -> str:
 
 
 class QuietLogFormatter(LogFormatter):
-    """Scrapy's formatter prints whole items; ours prints the item type and URL."""
+    """Scrapy's formatter prints whole items; ours prints the item type and URL. The
+    "Crawled (200) <GET ...>" line of every response is built only when the log keeps DEBUG
+    lines: Scrapy makes the record (referer and all) whatever the log level, and a crawl at
+    INFO threw one away per image."""
+
+    def __init__(self, log_crawled: bool = True) -> None:
+        self.log_crawled = log_crawled
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> QuietLogFormatter:
+        s = crawler.settings
+        level = s.get("LOG_LEVEL")
+        if isinstance(level, str):
+            level = logging.getLevelName(level.upper())
+        debug = not isinstance(level, int) or level <= logging.DEBUG
+        return cls(log_crawled=s.getbool("LOG_ENABLED") and debug)
+
+    def crawled(  # type: ignore[override]  # Scrapy documents None as "do not log"
+        self, request: Request, response: Response, spider: Spider
+    ) -> LogFormatterResult | None:
+        if not self.log_crawled:
+            return None
+        return super().crawled(request, response, spider)
 
     def scraped(  # type: ignore[override]  # Scrapy documents None as "do not log"
         self, item: Any, response: Any, spider: Any
