@@ -204,9 +204,7 @@ class LeasedScheduler(Scheduler):
             request = self.lqueue.decode(lease.data)
         except Exception:  # not ours to crawl: end the lease so it is not retried forever
             logger.exception("Dropping an undecodable request of crawl %d", lease.crawl_id)
-            self.context.frontier.ack_async(self.context.worker_id, [lease.member]) \
-                .addErrback(lambda f: logger.error("Could not end its lease: %s",
-                                                   f.getErrorMessage()))
+            self.context.tracker.end_leases([lease.member])
             self._count("trawl/drop/undecodable")
             return None
         kind = str(request.meta.get("trawl_kind", "page"))
