@@ -235,25 +235,3 @@ def test_deferred_commands_of_a_failed_round_trip_go_with_the_next(
         assert lease.data == b"page"
     finally:
         frontier.stop_thread()
-
-
-def test_queue_scores_mix_hosts_and_keep_priorities_apart(frontier: RedisFrontier) -> None:
-    from scrapy import Request
-
-    from crawler.engine.distributed.scheduler import queue_score
-
-    _start(frontier, 1)
-    hosts = ("127.0.0.1", "127.0.0.2")
-    for priority in (0, 10):  # images (10) before pages (0)
-        for host in hosts:
-            for n in range(50):
-                url = f"http://{host}/p/{n}" if priority == 0 else f"http://{host}/i/{n}.jpg"
-                request = Request(url, priority=priority)
-                frontier.push(1, url.encode(), score=queue_score(request), key=url)
-    popped = [lease.data.decode() for lease in frontier.pop_many("w", 60, 200)]
-    assert all("/i/" in url for url in popped[:100])  # every image before any page
-    # Within a priority the hosts take turns (about), rather than one host's requests
-    # all coming last: that host's politeness limit would bound the crawl's end.
-    for urls in (popped[:100], popped[100:]):
-        first_half = urls[:50]
-        assert 15 <= sum(hosts[0] in url for url in first_half) <= 35, first_half

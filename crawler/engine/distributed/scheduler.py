@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -164,7 +163,7 @@ class LeasedScheduler(Scheduler):
         # page's requests go out together. Scrapy is told it was queued; what the
         # frontier answered is counted when the answer comes.
         frontier.defer_push(
-            crawl_id, data, score=queue_score(request), key=request_key(kind, request.url),
+            crawl_id, data, score=-request.priority, key=request_key(kind, request.url),
             seed=seed, max_pages=max_pages, variant=variant,
             max_variants=self.max_query_variants, then=self._admitted,
         )
@@ -197,7 +196,7 @@ class LeasedScheduler(Scheduler):
             elif key and result == "seen":
                 self._count("trawl/drop/redirect_seen")
 
-        frontier.defer_push(crawl_id, data, score=queue_score(request), key=key, seed=seed,
+        frontier.defer_push(crawl_id, data, score=-request.priority, key=key, seed=seed,
                             ending=ending, then=admitted)
         self.context.tracker.transferred(token)
         self.context.flush_soon()
@@ -289,15 +288,6 @@ class LeasedScheduler(Scheduler):
         self._empty_for_now()
         logger.error("Could not lease requests from the frontier; will retry: %s",
                      failure.getErrorMessage())
-
-
-def queue_score(request: Request) -> float:
-    """The request's score in its crawl's queue (lowest first): minus its priority, plus a
-    fraction in [0, 1) from its URL's hash. Requests of one priority would otherwise leave
-    the queue in the order of their encoded bytes, that is by URL: one host's requests
-    last, each host's politeness limit then bounding the crawl's end. The fraction mixes
-    hosts (the same way for every worker and every run) and keeps priorities apart."""
-    return -request.priority + zlib.crc32(request.url.encode()) / 2**32
 
 
 def _canonical(url: str) -> str:
