@@ -265,7 +265,12 @@ class LeasedScheduler(Scheduler):
             return
         from twisted.internet import reactor
 
-        self._wake_call = cast(Any, reactor).callLater(wait, self._wake)
+        self._wake_call = cast(Any, reactor).callLater(wait, self._poll_again)
+
+    def _poll_again(self) -> None:
+        # The wait is over (a timer may fire a hair early: the pop must not be skipped).
+        self._empty_until = 0.0
+        self._wake()
 
     def _not_empty(self) -> None:
         """A request was queued by this worker: ask the frontier at once if it was empty."""
