@@ -208,9 +208,68 @@ def _steady(times: list[float], started: float, ended: float) -> dict[str, float
             "after_last_image_s": round(ended - times[-1], 1)}
 
 
+def _stored_by_worker(engine: Any, pids: list[int]) -> list[int]:
+    """Images committed so far by each worker (crawl_workers rows), in start order."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT worker_id, images FROM crawl_workers")).all()
+    by_pid = {int(worker.split(":")[-2]): int(images) for worker, images in rows}
+    return [by_pid.get(pid, 0) for pid in pids]
+
+
+def _timeline(samples: list[tuple[float, list[int]]], served: list[float], wall0: float,
+              marks: dict[str, float]) -> list[dict[str, Any]]:
+    """Per second from the crawl command's start: images the site served, images each
+    worker committed (the last sample in that second), and what happened in it (first /
+    last image served, the crawl row's finish, the command's return)."""
+    end = max([*marks.values(), samples[-1][0] if samples else 0.0])
+    rows = []
+    for second in range(int(end) + 1):
+        in_second = [s for t, s in samples if second <= t < second + 1]
+        before = [s for t, s in samples if t < second + 1]
+        rows.append({
+            "t": second,
+            "served": sum(1 for t in served if second <= t - wall0 < second + 1),
+            "stored": in_second[-1] if in_second else (before[-1] if before else []),
+            "events": [name for name, t in marks.items() if second <= t < second + 1],
+        })
+    return rows
+
+
+def _epoch(moment: Any) -> float:
+    """A database timestamp (naive ones are UTC) in seconds since the epoch."""
+    from datetime import UTC
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return float(moment.timestamp())
+
+
+def _print_timeline(result: dict[str, Any], edge: int = 6) -> None:
+    """The ramp (first `edge` seconds) and the tail (from `edge` seconds before the last
+    image served), the middle in one line."""
+    rows = result["timeline"]
+    last = next((r["t"] for r in rows if "last image served" in r["events"]), len(rows))
+    print(f"timeline: {Path(result['code']).name}, {result['workers']} worker(s) "
+          f"(images served in the second; images committed by each worker at its end)")
+    skipped = []
+    for r in rows:
+        if edge <= r["t"] < last - edge:
+            skipped.append(r)
+            continue
+        if skipped:
+            print(f"  {skipped[0]['t']:>4}-{skipped[-1]['t']:<4} served {sum(x['served'] for x in skipped):>6}")
+            skipped = []
+        stored = " / ".join(map(str, r["stored"])) or "-"
+        print(f"  {r['t']:>9} served {r['served']:>6}  committed {stored:<15} "
+              f"{', '.join(r['events'])}")
+
+
 def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work: Path,
         pg_rows: int, *, pin: bool = False, code: Path | None = None,
-        host_limit: int = 0, settings: list[str] | None = None) -> dict[str, Any]:
+        host_limit: int = 0, settings: list[str] | None = None,
+        timeline: bool = False) -> dict[str, Any]:
     """One round. host_limit: TRAWL_HOST_CONCURRENCY across the workers (0: 8 per worker,
     what one process allows a host, so that one host does not bound the workers)."""
     import redis
@@ -245,14 +304,27 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
         pids = [proc.pid for proc in procs]
         commands0, usec0 = _redis_stats(client)
         sched0 = _sched(pids)
-        cpu0, wall0 = _cpu_by_role(pids, server.pid), time.monotonic()
-        done = subprocess.run(
+        cpu0, wall0, epoch0 = _cpu_by_role(pids, server.pid), time.monotonic(), time.time()
+        crawl = subprocess.Popen(
             _cli(db, "crawl", "--distributed", "--wait", "--redis", REDIS_URL,
                  "--redis-prefix", prefix, "--format", "json", "--depth", "3",
                  *site.get("start_urls", [site["start_url"]])),
-            env=env, cwd=code or ROOT, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-2000:])
+            env=env, cwd=code or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        samples: list[tuple[float, list[int]]] = []
+        if timeline:  # what each worker has committed, every 0.25 s
+            watch = sa.create_engine(db)
+            while crawl.poll() is None:
+                try:
+                    samples.append((time.monotonic() - wall0, _stored_by_worker(watch, pids)))
+                except sa.exc.DBAPIError:
+                    pass  # the tables are not there yet
+                time.sleep(0.25)
+            samples.append((time.monotonic() - wall0, _stored_by_worker(watch, pids)))
+            watch.dispose()
+        _out, err = crawl.communicate()
+        if crawl.returncode != 0:
+            raise RuntimeError(err[-2000:])
         commands1, usec1 = _redis_stats(client)
         ended = time.monotonic()
         cpu1, wall = _cpu_by_role(pids, server.pid), ended - wall0
@@ -269,6 +341,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
                 sa.text("SELECT images FROM crawl_workers")))
         engine.dispose()
         seconds = (finished - started).total_seconds()
+        served = _served(site, wall0)
         pg_rate = _pg_rows_per_second(db, pg_rows) if pg_rows else 0.0
         cpu = {role: cpu1[role] - cpu0[role] for role in cpu0}
         cpu["redis"] = (usec1 - usec0) / 1e6
@@ -277,7 +350,7 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
             "hosts": site.get("hosts", 1), "host_limit": host_limit or 8 * workers,
             "settings": settings or [], "images": images, "expected": site["images"],
             "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 1),
-            **_steady(_served(site, wall0), wall0, ended),
+            **_steady(served, wall0, ended),
             "redis_commands_per_image": round((commands1 - commands0) / max(1, images), 1),
             "redis_cpu_us_per_image": round((usec1 - usec0) / max(1, images), 1),
             "pg_rows_per_image": round(sum(rows.values()) / max(1, images), 2),
@@ -295,6 +368,17 @@ def run(server: subprocess.Popen[str], site: dict[str, Any], workers: int, work:
                 for role in sched1 if sched1[role][2] and sched0[role][2] == sched1[role][2]},
             "load": os.getloadavg()[0],
         }
+        if timeline and served:
+            marks = {"first image served": served[0] - wall0,
+                     "last image served": served[-1] - wall0,
+                     "crawl row finished": _epoch(finished) - epoch0,
+                     "command returned": ended - wall0}
+            result["timeline"] = _timeline(samples, served, wall0, marks)
+            result["tail_s"] = {
+                "last image -> crawl row finished": round(marks["crawl row finished"]
+                                                          - marks["last image served"], 2),
+                "crawl row finished -> command returned": round(
+                    marks["command returned"] - marks["crawl row finished"], 2)}
         return result
     finally:
         for proc in procs:
@@ -325,6 +409,11 @@ def _speedup(results: list[dict[str, Any]], r: dict[str, Any], key: str) -> str:
             if o["workers"] == 1 and key in o and all(o[k] == r[k] for k in same)]
     base = sum(ones) / len(ones) if ones else 0.0
     return f"{r[key] / base:.2f}x" if base and key in r else "-"
+
+
+def _tail(rounds: list[dict[str, Any]], key: str) -> str:
+    values = [r["tail_s"][key] for r in rounds if "tail_s" in r]
+    return _spread(values) if values else "-"
 
 
 def _spread(values: list[float]) -> str:
@@ -359,6 +448,9 @@ def main() -> None:
     parser.add_argument("--pg-rows", type=int, default=20000,
                         help="rows of the PostgreSQL write-rate probe, run once after the "
                              "last round (0: skip)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="per round, per second: images served and each worker's "
+                             "committed images, for the ramp and the tail")
     parser.add_argument("--code", default="",
                         help="source trees to compare, comma-separated (e.g. an exported "
                              "older commit): every round runs once per tree, alternated; "
@@ -387,12 +479,16 @@ def main() -> None:
                 probe = args.pg_rows if i == len(rounds) - 1 else 0
                 site = sites[hosts]
                 result = run(server, site, workers, Path(tmp), probe, pin=pin, code=code,
-                             host_limit=args.host_limit, settings=args.set)
+                             host_limit=args.host_limit, settings=args.set,
+                             timeline=args.timeline)
                 results.append(result)
                 if result["images"] != result["expected"]:
                     print(f"WARNING: {result['images']} images of {result['expected']}",
                           flush=True)
-                print(json.dumps(result), flush=True)
+                if "timeline" in result:
+                    _print_timeline(result)
+                print(json.dumps({k: v for k, v in result.items() if k != "timeline"}),
+                      flush=True)
     finally:
         server.terminate()
         server.wait(10)
@@ -422,8 +518,9 @@ def main() -> None:
                           []).append(r)
     print()
     print("| code | hosts | workers | pinned | rounds | images/s min / median / max | "
-          "steady images/s min / median / max | reactor asleep | hashing asleep |")
-    print("|---" * 9 + "|")
+          "steady images/s min / median / max | reactor asleep | hashing asleep | "
+          "last image -> crawl row finished (s) | -> command returned (s) |")
+    print("|---" * 11 + "|")
     for (name, hosts, workers, pin), rs in groups.items():
         asleep = {role: _spread([x["run_queue_sleep"][role][2] for x in rs
                                  if role in x.get("run_queue_sleep", {})] or [0])
@@ -431,7 +528,9 @@ def main() -> None:
         print(f"| {name} | {hosts} | {workers} | {'yes' if pin else 'no'} | {len(rs)} | "
               f"{_spread([x['images_per_s'] for x in rs])} | "
               f"{_spread([x.get('steady_images_per_s', 0) for x in rs])} | "
-              f"{asleep['worker']} | {asleep['hashing']} |")
+              f"{asleep['worker']} | {asleep['hashing']} | "
+              f"{_tail(rs, 'last image -> crawl row finished')} | "
+              f"{_tail(rs, 'crawl row finished -> command returned')} |")
     last = results[-1]
     redis_cap = 1e6 / max(0.1, last["redis_cpu_us_per_image"])
     per_worker = last["images_per_s"] / last["workers"]

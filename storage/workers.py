@@ -251,6 +251,7 @@ class LeasedCrawlWriter(CrawlWriter):
         self._flushing = ([], [])
         for token in tokens:
             self._done.pop(token, None)
+            self._held.pop(token, None)  # committed with its last observations
         self._committed.extend(tokens)
         self._unblock(written)
         return recorded
@@ -277,8 +278,18 @@ class LeasedCrawlWriter(CrawlWriter):
         self._media = dict(sorted(self._media.items()))  # one lock order for every writer
         written = list(self._pages)
         recorded, dropped = super()._write(session)
-        tokens = list(self._done)
+        # Requests whose last waiting observations this flush writes commit with them,
+        # not one flush later.
+        done = {**self._done, **{t: self._held[t] for t in self._unblocked_by(written)}}
         self.new_requests += record_done(
-            session, self.store, self.crawl_id, self.worker_id, self._done.values())
-        self._flushing = (tokens, written)
+            session, self.store, self.crawl_id, self.worker_id, done.values())
+        self._flushing = (list(done), written)
         return recorded, dropped
+
+    def _unblocked_by(self, written: Sequence[tuple[str, str]]) -> list[str]:
+        """Held requests none of whose observations waits once `written` are written."""
+        left: dict[str, int] = {}
+        for key in written:
+            for token in self._obs_tokens.get(key, ()):
+                left[token] = left.get(token, self._blocking.get(token, 0)) - 1
+        return [t for t, n in left.items() if n <= 0 and t in self._held]

@@ -226,6 +226,40 @@ def test_per_host_limits_hold_across_workers(workers: Workers) -> None:
     assert min(gaps) >= 0.1, gaps
 
 
+def test_a_crawl_ends_soon_after_its_last_image_not_at_the_next_tick_or_commit(
+    workers: Workers,
+) -> None:
+    # Housekeeping ticks and the commit interval 30 s apart: the crawl must not wait for
+    # either. Idle workers notice it by polling the frontier (at most 0.4 s apart); each
+    # writer commits once nothing new came for a moment; the ack of the crawl's last lease
+    # ends it, and that worker records the end at once.
+    slow = ("TRAWL_WORKER_HEARTBEAT=30", "TRAWL_WORKER_TTL=90", "TRAWL_FLUSH_INTERVAL=30",
+            "TRAWL_HOST_CONCURRENCY=0")
+    with SlowSite(pages=6, images=4, delay=0.02) as site:
+        for _ in range(2):
+            workers.start(*slow)
+        workers.wait_ready()
+        queued = workers.crawl(site.url("/"), "--depth", "1", wait=False)
+        crawl_id = int(queued["crawl_id"])
+        store = open_store(workers.db_url)
+        try:
+            deadline = time.monotonic() + 25  # before the first tick after the start
+            while get_crawl(store, crawl_id).outcome == "running":
+                assert time.monotonic() < deadline, "the crawl did not end" + workers.logs()
+                time.sleep(0.02)
+            ended = time.monotonic()
+            crawl = get_crawl(store, crawl_id)
+            shares = crawl_worker_counts(store, crawl_id)
+        finally:
+            store.close()
+        last_image = max(end for _start, end, _path in site.times)
+    assert crawl.outcome == "finished", crawl.reason
+    assert crawl.images == len(site.image_urls)
+    assert crawl.pages == site.pages + 1
+    assert sum(w.images for w in shares) == crawl.images
+    assert ended - last_image < 3.0, ended - last_image
+
+
 def test_a_list_imported_mid_crawl_matches_later_images(workers: Workers) -> None:
     gate = threading.Event()
     early = encode(textured(11, (120, 90)), "png")

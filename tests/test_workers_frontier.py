@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crawler.engine.distributed.frontier import RedisFrontier
+from crawler.engine.distributed.frontier import Acked, RedisFrontier
 from crawler.engine.scope import SeedPlan
 from tests.workerhelpers import unique_frontier
 
@@ -73,12 +73,12 @@ def test_a_lease_is_released_once_and_a_dead_workers_leases_come_back(
     assert frontier.pop("w2", lease_seconds=60) is None
     assert frontier.counts(1) == (0, 3)
     assert not frontier.finish_if_done(1)  # leases held
-    assert frontier.ack("w1", [first.member]) == 1
-    assert frontier.ack("w1", [first.member]) == 0  # once
+    assert frontier.ack("w1", [first.member]) == Acked(1, ())
+    assert frontier.ack("w1", [first.member]) == Acked(0, ())  # once
     time.sleep(0.5)  # w1's heartbeat expires: its other lease goes back to the queue
     assert frontier.reap() == 1
     assert frontier.counts(1) == (1, 1)
-    assert frontier.ack("w1", [second.member]) == 0  # too late: it is crawled again
+    assert frontier.ack("w1", [second.member]).released == 0  # too late: it is crawled again
     again = frontier.pop("w2", lease_seconds=0.2)
     assert again is not None
     assert again.data == second.data
@@ -87,11 +87,31 @@ def test_a_lease_is_released_once_and_a_dead_workers_leases_come_back(
     assert frontier.counts(1) == (1, 1)
     last = frontier.pop("w2", lease_seconds=60)
     assert last is not None
-    assert frontier.ack("w2", [third.member, last.member]) == 2
-    assert frontier.finish_if_done(1)
+    # The ack of its last lease, with nothing queued, ends the crawl (for that caller
+    # only), without waiting for a housekeeping tick.
+    assert frontier.ack("w2", [third.member, last.member]) == Acked(2, (1,))
     assert not frontier.finish_if_done(1)  # exactly one caller ends it
     assert frontier.state(1) == "finished"
     assert frontier.push(1, b"late", score=0, key="late") == "ended"
+
+
+def test_the_ack_of_a_crawls_last_lease_ends_it_only_when_nothing_is_queued(
+    frontier: RedisFrontier,
+) -> None:
+    _start(frontier, 1)
+    _start(frontier, 2)
+    frontier.start_crawl(3, [], time_budget=None, max_image_size=None)  # still seeding
+    for crawl_id in (1, 2, 2, 3):
+        frontier.push(crawl_id, b"r%d" % frontier.counts(crawl_id)[0], score=0)
+    frontier.beat("w", ttl=60)
+    leases = frontier.pop_many("w", 60, 3)  # one of each crawl (round robin)
+    assert sorted(lease.crawl_id for lease in leases) == [1, 2, 3]
+    # Crawl 2 has a request queued and crawl 3 is not seeded yet: only crawl 1 ends.
+    assert frontier.ack("w", [lease.member for lease in leases]) == Acked(3, (1,))
+    assert frontier.running_crawls() == [2, 3]
+    [last] = frontier.pop_many("w", 60, 3)
+    assert frontier.ack("w", [last.member]) == Acked(1, (2,))
+    assert frontier.running_crawls() == [3]
 
 
 def test_a_crawl_cannot_end_before_its_seeds_are_queued_and_ends_when_out_of_time(
@@ -136,7 +156,7 @@ def test_a_redirect_or_retry_ends_its_lease_in_the_same_step(frontier: RedisFron
     # b's retry (no key): queued, and b's lease ends with it
     assert frontier.push(1, b"b again", score=0, ending=("w", second.member)) == "ok"
     assert frontier.counts(1) == (1, 0)
-    assert frontier.ack("w", [first.member, second.member]) == 0  # ended once, already
+    assert frontier.ack("w", [first.member, second.member]) == Acked(0, ())  # ended already
 
 
 class _Reactor:
@@ -178,12 +198,13 @@ def test_round_trips_on_the_thread_keep_their_order(
         assert image.data == b"image"
         assert (admitted, acked) == ([], [])  # not yet handed back to the reactor
         reactor.run_one()
-        assert (admitted, acked) == (["ok"], [1])
+        assert (admitted, acked) == (["ok"], [Acked(1, ())])
         assert frontier.counts(1) == (0, 1)
     finally:
         frontier.stop_thread()
     assert not frontier.threaded
-    assert frontier.ack("w", [image.member]) == 1  # without the thread: made at once
+    # without the thread: made at once; the crawl's last lease ends it
+    assert frontier.ack("w", [image.member]) == Acked(1, (1,))
 
 
 def test_deferred_commands_of_a_failed_round_trip_go_with_the_next(

@@ -93,11 +93,29 @@ def test_an_observation_waits_for_its_image_row_and_holds_its_request(db_url: st
         image_worker.done("b/1", "image-x", {"images": 1})
         image_worker.flush()
         assert image_worker.take_committed() == ["b/1"]
-        page_worker.flush()  # writes the observation
+        page_worker.flush()  # writes the observation, and commits its request with it
         assert _count(store, "SELECT count(*) FROM observations") == 1
-        page_worker.flush()  # and then commits the request that made it
         assert page_worker.take_committed() == ["a/1"]
         assert get_crawl(store, crawl_id).pages == 1
+        page_worker.flush()
+        assert page_worker.take_committed() == []  # once
+
+        # A request waiting for two images commits with the flush that writes the second.
+        for n in (1, 2):
+            page_worker.add_leased_observation(f"http://img.test/y{n}.png",
+                                               "http://site.test/r", "a/3")
+        page_worker.done("a/3", "page-r", {"pages": 1})
+        image_worker.add(MediaRecord(url="http://img.test/y1.png"), [], [])
+        image_worker.flush()
+        page_worker.flush()
+        assert page_worker.take_committed() == []  # y2 has no row yet
+        assert get_crawl(store, crawl_id).pages == 1
+        image_worker.add(MediaRecord(url="http://img.test/y2.png"), [], [])
+        image_worker.flush()
+        page_worker.flush()
+        assert page_worker.take_committed() == ["a/3"]
+        assert _count(store, "SELECT count(*) FROM observations") == 3
+        assert get_crawl(store, crawl_id).pages == 2
 
         page_worker.add_leased_observation("http://img.test/never.png", "http://site.test/q",
                                            "a/2")
@@ -106,6 +124,6 @@ def test_an_observation_waits_for_its_image_row_and_holds_its_request(db_url: st
         assert page_worker.abandon_waiting() == 1  # the crawl ended without that image
         page_worker.flush()
         assert page_worker.take_committed() == ["a/2"]
-        assert get_crawl(store, crawl_id).pages == 2
+        assert get_crawl(store, crawl_id).pages == 3
     finally:
         store.close()

@@ -6,6 +6,7 @@ code here, in one place, for every command.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -87,6 +88,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    finally:
+        # The interpreter's collections at exit would walk every object the command
+        # loaded (Scrapy, SQLAlchemy, a matcher) only to free memory the exit frees.
+        gc.freeze()
 
 
 if __name__ == "__main__":

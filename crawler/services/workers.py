@@ -105,8 +105,13 @@ def enqueue_distributed_crawl(
     return crawl_id
 
 
+# Seconds between two reads of the crawl row while waiting for its end (one cheap
+# query: the command returns within this of the crawl's end).
+WAIT_POLL_SECONDS = 0.2
+
+
 def wait_for_crawl(store: Store, crawl_id: int, *, timeout: float | None = None,
-                   poll: float = 1.0) -> CrawlInfo:
+                   poll: float = WAIT_POLL_SECONDS) -> CrawlInfo:
     """Block until the crawl's row is no longer running (or `timeout` seconds pass)."""
     from storage.crawls import get_crawl
 

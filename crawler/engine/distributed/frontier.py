@@ -9,7 +9,8 @@ Every change is one Lua script, so it is atomic however many workers run:
 - `pop` takes the best request of the next running crawl (round robin over crawls) and
   leases it: it moves into the worker's lease set with a deadline and the crawl's
   in-flight count goes up;
-- `ack` ends a lease once the request's results are committed to the database;
+- `ack` ends a lease once the request's results are committed to the database, and the
+  crawl with it if that was its last lease and nothing is queued;
 - `reap` puts back the leases of workers whose heartbeat key expired, and leases past
   their deadline;
 - `finish_if_done` ends a crawl whose queue is empty and which no worker holds a lease
@@ -108,17 +109,51 @@ end
 return out
 """
 
-# ARGV: prefix, worker, member...
-_ACK = """
+# ARGV: prefix, crawl, state, ttl: ends the crawl (if running) when `state` is 'finished'
+# and nothing is queued or leased, when 'timeout' and its deadline passed, or always for
+# 'cancelled'. Returns 1 to the one caller that ended it.
+_END_CRAWL = """
+local function end_crawl(P, c, state, ttl)
+  if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 0 end
+  local ck = P..':crawl:'..c
+  if state == 'finished' then
+    if redis.call('ZCARD', P..':queue:'..c) > 0 then return 0 end
+    if tonumber(redis.call('GET', P..':inflight:'..c) or '0') > 0 then return 0 end
+  elseif state == 'timeout' then
+    local deadline = tonumber(redis.call('HGET', ck, 'deadline') or '')
+    if deadline == nil or now < deadline then return 0 end
+  end
+  redis.call('SREM', P..':crawls', c)
+  redis.call('HSET', ck, 'state', state, 'ended', tostring(now))
+  redis.call('DEL', P..':queue:'..c)
+  for _, k in ipairs({'seen', 'pages', 'variants', 'inflight'}) do
+    redis.call('EXPIRE', P..':'..k..':'..c, ttl)
+  end
+  redis.call('EXPIRE', ck, ttl)
+  return 1
+end
+"""
+
+# ARGV: prefix, worker, ttl, member...; returns {leases ended, crawls ended...}: a crawl
+# whose last lease this was, with nothing queued, ends in the same step (the caller
+# records its end), not at the next housekeeping tick.
+_ACK = _NOW + _END_CRAWL + """
 local P, w = ARGV[1], ARGV[2]
 local done = 0
-for i = 3, #ARGV do
+local touched = {}
+for i = 4, #ARGV do
   if redis.call('ZREM', P..':leases:'..w, ARGV[i]) == 1 then
-    redis.call('DECR', P..':inflight:'..string.match(ARGV[i], '^(%d+)|'))
+    local c = string.match(ARGV[i], '^(%d+)|')
+    redis.call('DECR', P..':inflight:'..c)
+    touched[c] = true
     done = done + 1
   end
 end
-return done
+local out = {done}
+for c, _ in pairs(touched) do
+  if end_crawl(P, c, 'finished', tonumber(ARGV[3])) == 1 then out[#out + 1] = tonumber(c) end
+end
+return out
 """
 
 # ARGV: prefix, only_worker ('' = every worker)
@@ -150,28 +185,9 @@ end
 return moved
 """
 
-# ARGV: prefix, crawl, state, ttl; ends the crawl (if running) when `state` is 'finished'
-# and nothing is queued or leased, when 'timeout' and its deadline passed, or always for
-# 'cancelled'. Returns 1 to the one caller that ended it.
-_END = _NOW + """
-local P, c, state = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('SISMEMBER', P..':crawls', c) == 0 then return 0 end
-local ck = P..':crawl:'..c
-if state == 'finished' then
-  if redis.call('ZCARD', P..':queue:'..c) > 0 then return 0 end
-  if tonumber(redis.call('GET', P..':inflight:'..c) or '0') > 0 then return 0 end
-elseif state == 'timeout' then
-  local deadline = tonumber(redis.call('HGET', ck, 'deadline') or '')
-  if deadline == nil or now < deadline then return 0 end
-end
-redis.call('SREM', P..':crawls', c)
-redis.call('HSET', ck, 'state', state, 'ended', tostring(now))
-redis.call('DEL', P..':queue:'..c)
-for _, k in ipairs({'seen', 'pages', 'variants', 'inflight'}) do
-  redis.call('EXPIRE', P..':'..k..':'..c, tonumber(ARGV[4]))
-end
-redis.call('EXPIRE', ck, tonumber(ARGV[4]))
-return 1
+# ARGV: prefix, crawl, state, ttl (see end_crawl)
+_END = _NOW + _END_CRAWL + """
+return end_crawl(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 """
 
 # ARGV: prefix, crawl, plans json, deadline seconds from now ('' = none), max image size,
@@ -209,6 +225,19 @@ class Lease:
     def parse(cls, member: bytes) -> Lease:
         crawl, score, data = member.split(b"|", 2)
         return cls(int(crawl), score.decode(), data, member)
+
+
+@dataclass(frozen=True)
+class Acked:
+    """What an ack did: leases it ended, and the crawls it ended (their last lease)."""
+
+    released: int
+    ended: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, answer: Sequence[Any]) -> Acked:
+        released, *ended = answer
+        return cls(int(released), tuple(int(c) for c in ended))
 
 
 @dataclass(frozen=True)
@@ -549,24 +578,26 @@ class RedisFrontier:
         d = self.call_async((self._pop, (self.prefix, worker, lease_seconds, most)))
         return d.addCallback(lambda answers: [Lease.parse(m) for m in answers[0] or ()])
 
-    def ack(self, worker: str, members: Iterable[bytes]) -> int:
+    def ack(self, worker: str, members: Iterable[bytes]) -> Acked:
         """End leases whose results are committed (the deferred commands go first: the
-        requests their responses led to are queued before); returns how many were still
-        held (a lease reaped meanwhile counts 0: its request is being crawled again)."""
+        requests their responses led to are queued before). `released` counts the leases
+        still held (a lease reaped meanwhile counts 0: its request is being crawled
+        again); `ended`: the crawls this ack ended (nothing queued, no lease left), whose
+        end the caller records (WorkerExtension.record_end)."""
         batch = list(members)
         if not batch:
             self.flush()
-            return 0
-        (done,) = self.call((self._ack, (self.prefix, worker, *batch)))
-        return int(done)
+            return Acked(0, ())
+        (answer,) = self.call((self._ack, (self.prefix, worker, ENDED_KEY_TTL, *batch)))
+        return Acked.parse(answer)
 
-    def ack_async(self, worker: str, members: Iterable[bytes]) -> Deferred[int]:
+    def ack_async(self, worker: str, members: Iterable[bytes]) -> Deferred[Acked]:
         """`ack` on the round-trip thread."""
         batch = list(members)
         if not batch:
-            return self.flush_async().addCallback(lambda _: 0)
-        d = self.call_async((self._ack, (self.prefix, worker, *batch)))
-        return d.addCallback(lambda answers: int(answers[0]))
+            return self.flush_async().addCallback(lambda _: Acked(0, ()))
+        d = self.call_async((self._ack, (self.prefix, worker, ENDED_KEY_TTL, *batch)))
+        return d.addCallback(lambda answers: Acked.parse(answers[0]))
 
     # --- workers --------------------------------------------------------------------
     def beat(self, worker: str, ttl: float) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.http import Request
 
 if TYPE_CHECKING:
-    from crawler.engine.distributed.frontier import Lease, RedisFrontier
+    from crawler.engine.distributed.frontier import Acked, Lease, RedisFrontier
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class LeaseTracker:
         self.frontier = frontier
         self.worker_id = worker_id
         self.on_complete: Callable[[HeldRequest], None] | None = None
+        self.on_crawl_ended: Callable[[int], None] | None = None
         self.released = 0  # leases released after their results were committed
         self._held: dict[str, HeldRequest] = {}
         self._items: dict[int, str] = {}  # id(item) -> token, while the item is in flight
@@ -117,14 +118,24 @@ class LeaseTracker:
         members = [held.lease.member for t in tokens if (held := self._held.pop(t, None))]
         if not members:
             return 0
+        self.end_leases(members)
+        self.released += len(members)
+        return len(members)
+
+    def end_leases(self, members: list[bytes]) -> None:
+        """Ack the leases in Redis without waiting; a crawl the ack ended (its last lease,
+        nothing queued) goes to `on_crawl_ended`, which records its end at once."""
+
+        def acked(result: Acked) -> None:
+            for crawl_id in result.ended:
+                if self.on_crawl_ended is not None:
+                    self.on_crawl_ended(crawl_id)
 
         def failed(failure: Any) -> None:
             logger.error("Could not release %d leases; they will expire: %s",
                          len(members), failure.getErrorMessage())
 
-        self.frontier.ack_async(self.worker_id, members).addErrback(failed)
-        self.released += len(members)
-        return len(members)
+        self.frontier.ack_async(self.worker_id, members).addCallbacks(acked, failed)
 
     def drop(self, token: str) -> None:
         """Forget a lease without ending it (it expires and is crawled again)."""

@@ -95,6 +95,11 @@ class ReloadingMatchPipeline(MatchPipeline):
 # Seconds the reactor collects items and finished requests before it hands them to the
 # write thread (a crawl's StorePipeline hands over every HAND_OVER_INTERVAL too).
 HAND_OVER_SECONDS = 0.1
+# Seconds without a hand-over after which the write thread commits what it holds, not
+# waiting for TRAWL_FLUSH_INTERVAL (FlushLoop's idle_commit): the last records of a crawl
+# hold its leases, and so its end. Above HAND_OVER_SECONDS, so a steady crawl still
+# commits at the interval.
+IDLE_COMMIT_SECONDS = 0.25
 
 
 class LeasedWrites(FlushLoop):
@@ -108,7 +113,8 @@ class LeasedWrites(FlushLoop):
         self.writers: dict[int, LeasedCrawlWriter] = {}
         self._committed: list[str] = []  # committed, not yet released
         self._lock = threading.Lock()
-        super().__init__(pipeline.flush_interval, threaded=threaded)
+        super().__init__(pipeline.flush_interval, threaded=threaded,
+                         idle_commit=IDLE_COMMIT_SECONDS if threaded else 0.0)
 
     def writer(self, crawl_id: int) -> LeasedCrawlWriter:
         writer = self.writers.get(crawl_id)
@@ -179,6 +185,9 @@ class LeasedWrites(FlushLoop):
 
     def _failed(self) -> None:
         self._call(self.pipeline.stats.inc_value, "trawl/errors/database")
+
+    def _has_pending(self) -> bool:
+        return any(writer.pending for writer in self.writers.values())
 
     def _collect(self, writer: LeasedCrawlWriter) -> None:
         committed = writer.take_committed()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from scrapy.http import Request as ScrapyRequest
@@ -35,8 +35,13 @@ logger = logging.getLogger(__name__)
 # Meta keys that describe one attempt in one worker, never stored in the frontier.
 LOCAL_META = (LEASE_META, "download_slot", "download_latency")
 # After an empty pop, the frontier is asked again no sooner than this (the engine asks
-# after every response and item otherwise).
-EMPTY_POLL_SECONDS = 0.2
+# after every response and item otherwise), and no later: the engine is woken then, so an
+# idle worker notices new work (another worker's pushes, a new crawl) within it. It
+# doubles while pops stay empty, up to EMPTY_POLL_MAX_SECONDS, and starts again at
+# EMPTY_POLL_SECONDS after a pop that leased something or a push of this worker's that
+# was queued (which also wakes the engine at once).
+EMPTY_POLL_SECONDS = 0.05
+EMPTY_POLL_MAX_SECONDS = 0.4
 
 
 class LeasedPriorityQueue(PriorityQueue):
@@ -79,7 +84,8 @@ class LeasedScheduler(Scheduler):
 
     def __init__(self, context: WorkerContext, stats: StatsCollector | None, *,
                  lease_seconds: float, max_query_variants: int, lease_batch: int = 1,
-                 empty_poll: float = EMPTY_POLL_SECONDS) -> None:
+                 empty_poll: float = EMPTY_POLL_SECONDS,
+                 empty_poll_max: float = EMPTY_POLL_MAX_SECONDS) -> None:
         super().__init__(server=context.frontier.client, persist=True)
         self.context = context
         self.stats = stats
@@ -90,6 +96,9 @@ class LeasedScheduler(Scheduler):
         self._leased: deque[Lease] = deque()
         self.max_query_variants = max_query_variants
         self.empty_poll = empty_poll
+        self.empty_poll_max = max(empty_poll, empty_poll_max)
+        self._empty_wait = empty_poll
+        self._wake_call: Any = None
         self.lqueue: LeasedPriorityQueue | None = None
         self._empty_until = 0.0
         # A pop in flight on the frontier's round-trip thread: the next leases are asked
@@ -115,6 +124,8 @@ class LeasedScheduler(Scheduler):
 
     def close(self, reason: str) -> None:
         self._closed = True
+        if self._wake_call is not None and self._wake_call.active():
+            self._wake_call.cancel()
         self._leased.clear()
         # After every round trip asked for before (a pop in flight included): its leases
         # are put back too.
@@ -161,8 +172,8 @@ class LeasedScheduler(Scheduler):
 
     def _admitted(self, result: str) -> None:
         if result == "ok":
-            self._empty_until = 0.0
             self._count("scheduler/enqueued/redis")
+            self._not_empty()
         elif result not in ("seen", "ended"):
             self._count(f"trawl/drop/{result}")
 
@@ -181,7 +192,7 @@ class LeasedScheduler(Scheduler):
             key = request_key(kind, _canonical(request.url))  # a redirect, not a retry
         def admitted(result: str) -> None:
             if result == "ok":
-                self._empty_until = 0.0
+                self._not_empty()
             elif key and result == "seen":
                 self._count("trawl/drop/redirect_seen")
 
@@ -204,9 +215,7 @@ class LeasedScheduler(Scheduler):
             request = self.lqueue.decode(lease.data)
         except Exception:  # not ours to crawl: end the lease so it is not retried forever
             logger.exception("Dropping an undecodable request of crawl %d", lease.crawl_id)
-            self.context.frontier.ack_async(self.context.worker_id, [lease.member]) \
-                .addErrback(lambda f: logger.error("Could not end its lease: %s",
-                                                   f.getErrorMessage()))
+            self.context.tracker.end_leases([lease.member])
             self._count("trawl/drop/undecodable")
             return None
         kind = str(request.meta.get("trawl_kind", "page"))
@@ -236,13 +245,44 @@ class LeasedScheduler(Scheduler):
     def _popped(self, leases: list[Lease]) -> None:
         self._popping = False
         if not leases:
-            self._empty_until = time.monotonic() + self.empty_poll
+            self._empty_for_now()
             return
+        self._empty_wait = self.empty_poll
         self._leased.extend(leases)
         if self._closed or self._asking:
             return  # `close` put them back; or answered at once: the engine is asking now
         # The engine may have found none a moment ago and waits for a response to ask
         # again: have it ask now.
+        self._wake()
+
+    def _empty_for_now(self) -> None:
+        """Ask the frontier again in `_empty_wait` seconds (not sooner), and wake the
+        engine then; the next wait is twice as long, up to `empty_poll_max`."""
+        wait = self._empty_wait
+        self._empty_until = time.monotonic() + wait
+        self._empty_wait = min(2 * wait, self.empty_poll_max)
+        if self._closed or (self._wake_call is not None and self._wake_call.active()):
+            return
+        from twisted.internet import reactor
+
+        self._wake_call = cast(Any, reactor).callLater(wait, self._poll_again)
+
+    def _poll_again(self) -> None:
+        # The wait is over (a timer may fire a hair early: the pop must not be skipped).
+        self._empty_until = 0.0
+        self._wake()
+
+    def _not_empty(self) -> None:
+        """A request was queued by this worker: ask the frontier at once if it was empty."""
+        self._empty_wait = self.empty_poll
+        if self._empty_until:
+            self._empty_until = 0.0
+            self._wake()
+
+    def _wake(self) -> None:
+        """Have the engine ask for a request now (idle, it asks only every 5 s)."""
+        if self._closed:
+            return
         engine = getattr(self.crawler, "engine", None) if self.crawler else None
         nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
         if nextcall is not None:
@@ -250,7 +290,7 @@ class LeasedScheduler(Scheduler):
 
     def _pop_failed(self, failure: Any) -> None:
         self._popping = False
-        self._empty_until = time.monotonic() + self.empty_poll
+        self._empty_for_now()
         logger.error("Could not lease requests from the frontier; will retry: %s",
                      failure.getErrorMessage())
 

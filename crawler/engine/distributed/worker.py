@@ -4,7 +4,9 @@ Every TRAWL_WORKER_HEARTBEAT seconds a worker renews its alive key in Redis (it 
 after TRAWL_WORKER_TTL seconds: a killed worker's leases are then re-queued by the next
 reap of any worker), reaps, and ends the crawls that are done (frontier empty, no lease
 held anywhere) or out of time, writing their outcome on the crawl row; exactly one worker
-ends each crawl (the frontier's scripts are atomic). It also keeps the heartbeat of the
+ends each crawl (the frontier's scripts are atomic). A crawl usually ends sooner: the ack
+that releases its last lease, with nothing queued, ends it, and that worker records the
+end at once (`crawl_ended`). It also keeps the heartbeat of the
 crawl rows it works on and its own `workers` row current, and stops working on a crawl
 whose row was marked failed.
 """
@@ -62,6 +64,7 @@ class WorkerExtension:
                   ttl=s.getfloat("TRAWL_WORKER_TTL"))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        ext.context.tracker.on_crawl_ended = ext.crawl_ended
         return ext
 
     @property
@@ -122,19 +125,28 @@ class WorkerExtension:
                            "lease", moved)
             self.stats.inc_value("trawl/requeued", moved)
         for crawl_id, outcome in ended:
-            try:
-                if outcome == "timeout":
-                    self._end(crawl_id, "timeout", "stopped: time budget spent")
-                else:
-                    self._end(crawl_id, "finished", None)
-            except Exception:
-                logger.exception("Could not record the end of crawl %d", crawl_id)
-                self.stats.inc_value("trawl/errors/housekeeping")
+            self._record_end(crawl_id, outcome)
         self._nudge()
         now = time.monotonic()
         if now - self._last_rows >= ROW_BEAT_SECONDS:
             self._last_rows = now
             self._beat_rows(now)
+
+    def crawl_ended(self, crawl_id: int) -> None:
+        """This worker's ack released the crawl's last lease with nothing queued, and so
+        ended it in Redis: record its end now, not at the next tick."""
+        self.stats.inc_value("trawl/crawls_ended_by_ack")
+        self._record_end(crawl_id, "finished")
+
+    def _record_end(self, crawl_id: int, outcome: str) -> None:
+        try:
+            if outcome == "timeout":
+                self._end(crawl_id, "timeout", "stopped: time budget spent")
+            else:
+                self._end(crawl_id, "finished", None)
+        except Exception:
+            logger.exception("Could not record the end of crawl %d", crawl_id)
+            self.stats.inc_value("trawl/errors/housekeeping")
 
     def _nudge(self) -> None:
         """Ask the engine for requests now: while idle it would ask only every 5 s."""

@@ -54,6 +54,12 @@ class FlushLoop:
     (a hook, on the thread: e.g. hand what was committed back to the reactor). `close`
     commits what was handed over and ends the thread (`_finish`, a hook: the last commit).
 
+    With `idle_commit` (seconds, 0 = off), records still uncommitted (`_has_pending`, a
+    hook) are committed once nothing has been handed over for that long, instead of at
+    the interval: a worker's last records of a crawl, which hold the crawl's end, go to
+    the database at once. If records are still uncommitted after such a commit (waiting
+    for another writer's rows), the next one waits twice as long, up to the interval.
+
     threaded=False does the same on the caller's thread (an in-memory SQLite database has
     one connection, which the reactor thread uses too).
     """
@@ -61,9 +67,11 @@ class FlushLoop:
     DRAIN = 1000  # operations applied per turn at most
 
     def __init__(self, flush_interval: float, *, threaded: bool = True,
-                 name: str = "trawl-writer") -> None:
+                 name: str = "trawl-writer", idle_commit: float = 0.0) -> None:
         self.flush_interval = flush_interval
-        self._last_flush = time.monotonic()
+        self.idle_commit = idle_commit
+        self._last_flush = self._last_op = time.monotonic()
+        self._idle_wait = idle_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         if threaded:
@@ -116,6 +124,10 @@ class FlushLoop:
     def _failed(self) -> None:
         """The thread stopped on an error (logged)."""
 
+    def _has_pending(self) -> bool:
+        """Records applied and not committed yet (for `idle_commit`)."""
+        return False
+
     # --- the loop ----------------------------------------------------------------------
     def _due(self) -> bool:
         return time.monotonic() - self._last_flush >= self.flush_interval
@@ -132,15 +144,33 @@ class FlushLoop:
             logger.exception("The write thread stopped")
             self._failed()
 
-    def _turn(self) -> bool:
-        timeout = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
+    def _idle_deadline(self) -> float | None:
+        if self.idle_commit <= 0 or not self._has_pending():
+            return None
+        return self._last_op + self._idle_wait
+
+    def _take(self) -> tuple[list[Any], bool]:
+        """The next turn's operations (waiting until the interval, or the idle commit, is
+        due) and whether the idle commit is due."""
+        deadline = self._last_flush + self.flush_interval
+        idle = self._idle_deadline()
+        if idle is not None:
+            deadline = min(deadline, idle)
         ops = []
         try:
-            ops.append(self._queue.get(timeout=timeout))
+            ops.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
             while len(ops) < self.DRAIN:
                 ops.append(self._queue.get_nowait())
         except queue.Empty:
             pass
+        if ops:
+            self._last_op, self._idle_wait = time.monotonic(), self.idle_commit
+            return ops, False
+        idle = self._idle_deadline()
+        return ops, idle is not None and time.monotonic() >= idle
+
+    def _turn(self) -> bool:
+        ops, idle_due = self._take()
         now, waiting = False, list[_Flush]()
         for op in ops:
             if op is _CLOSE:
@@ -152,9 +182,12 @@ class FlushLoop:
                 waiting.append(op)
             elif self._apply(op):
                 now = True
-        flushed = now or bool(waiting) or self._due()
+        flushed = now or bool(waiting) or self._due() or idle_due
         if flushed:
             self._flush_now()
+        if idle_due and self._has_pending():  # waiting for others' rows: back off
+            self._last_op = time.monotonic()
+            self._idle_wait = min(2 * self._idle_wait, self.flush_interval)
         for waiter in waiting:
             waiter.done.set()
         self._after(flushed, bool(waiting))
