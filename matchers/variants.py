@@ -123,12 +123,19 @@ def _is_flat(thumb: FloatArray) -> bool:
     `matchers.confidence.flatness` and FLAT_AT judge it, and with one tone (within 2 grey
     levels) covering BACKGROUND_SHARE of it (a night scene is flat by the first measure,
     all its pixels being dark, but has no such background)."""
-    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
-    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
-    if (counts[5:] - counts[:-5]).max() < BACKGROUND_SHARE * pixels.size:
+    if not _has_background(thumb):
         return False
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
     small = Image.fromarray(pixels).resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
     return flatness(small) >= FLAT_AT
+
+
+def _has_background(thumb: FloatArray) -> bool:
+    """Whether one tone (within 2 grey levels) covers BACKGROUND_SHARE of the thumbnail: a
+    drawing on a background, flat or not (a dense line drawing is less flat than FLAT_AT)."""
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
+    return bool((counts[5:] - counts[:-5]).max() >= BACKGROUND_SHARE * pixels.size)
 
 
 def _lines(a: FloatArray, side: str) -> FloatArray:
@@ -196,13 +203,16 @@ def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int
 
 
 def _border_cuts(
-    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False
+    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False,
+    force: Collection[str] = (),
 ) -> dict[str, int]:
     """Thumbnail lines to cut per side. A border ends at a step; one whose step is soft
     (the picture's edge near the frame's tone) is still cut when another side has a stepped
     border of the same tone: frames and bars come in pairs or fours. On a flat graphic
     (`flat`) no step is needed: its plain margins are cut to the drawing's bounding box, on
-    the original as on a copy framed in the margins' own colour, so the two meet."""
+    the original as on a copy framed in the margins' own colour, so the two meet; sides in
+    `force` are then read at full size even when the thumbnail sees no margin there (a
+    margin thinner than a thumbnail line, next to a caption band cut away)."""
     th, tw = thumb.shape
     # A flat graphic's margin ends at its first drawn pixel (a thin line or a word is a
     # few per cent of its line at most).
@@ -218,6 +228,8 @@ def _border_cuts(
         )
         least = MIN_CUT * (th if side in ("top", "bottom") else tw)
         cuts[side] = depth if depth >= least and (stepped or paired or flat) else 0
+    if flat:
+        cuts.update({side: cuts[side] or -1 for side in force})
     if flat and any(cuts.values()):
         # A flat graphic cut at all is cut to its drawing on every side, thin margins
         # included: the original's thin margin and a framed copy's frame-plus-margin then
@@ -334,26 +346,32 @@ def find_regions(luma: Image.Image) -> list[Region]:
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
     box = _trim(luma, full, thumb, sides, flat)
+    # Bars or a frame along some sides hide a flat graphic's own margins along the others
+    # (a pillarboxed screenshot's bottom edge line is bar, margin, bar: not plain), and a
+    # frame of another tone than the margins stops at them: the picture they held is
+    # trimmed once more, to the drawing, as the original's list `trim` was.
+    inner = _trim(luma, box, flat=True) if flat and box != full else box
     # On a flat graphic the trim to the drawing meets a list's `trim` variant; the trim at
     # a frame's own edge (the graphic's margins kept) meets a list without one. Both.
-    boxes = dict.fromkeys((box, _trim(luma, full, thumb, sides) if flat else box))
+    boxes = dict.fromkeys((box, inner, _trim(luma, full, thumb, sides) if flat else box))
     regions += _trim_regions(boxes, w, h)
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
     # the band (its padding before the text looks like a border), on the whole image. Its
     # side starts plain either way: with the band's first line or with the border's.
     for start in dict.fromkeys((*boxes, full)):
-        band = _uncaption(luma, thumb, fx, fy, start, sides)
-        if band is None:
-            continue
-        side, band_box = band
-        for flat_trim in dict.fromkeys((flat, False)):
-            again = _trim_after_band(luma, band_box, side) if flat_trim else _trim(
-                luma, band_box)
-            trimmed = start != full or again != band_box
-            name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
-            if all(again != region.box for region in regions):
-                regions.append(Region(name, again))
-    for side in ("top", "bottom") if flat else ():
+        for side, band_box in _uncaption(luma, thumb, fx, fy, start, sides):
+            # The band may be what kept the whole image from looking flat (a dark bar over a
+            # white chart): the picture left is judged on its own.
+            band_flat = flat or _is_flat(_sub(thumb, fx, fy, band_box))
+            for flat_trim in dict.fromkeys((band_flat, False)):
+                again = _trim_after_band(luma, band_box, side, flat_trim)
+                trimmed = start != full or again != band_box
+                name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
+                if all(again != region.box for region in regions):
+                    regions.append(Region(name, again))
+    # A caption in the picture's own background colour: on any drawing on a background (a
+    # dense line drawing is not flat but has one).
+    for side in ("top", "bottom") if flat or _has_background(thumb) else ():
         cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
         if cut is not None and all(cut != region.box for region in regions):
             regions.append(Region(f"trim+uncaption-{side}", cut))
@@ -439,24 +457,29 @@ def _text_caption(
                                                                       bottom - cut)
     if not _fits(without, *luma.size):
         return None
-    return _trim(luma, without, flat=True)
+    # The cut leaves part of the gap, which the first trim takes; a margin of another tone
+    # (a screenshot's page colour under a white caption) is taken by the second.
+    once = _trim(luma, without, flat=True)
+    return _trim(luma, once, flat=True) if once != without else once
 
 
 # A JPEG's ringing along a band's hard edge reaches this many pixels into the picture.
 BAND_RINGING = 4
 
 
-def _trim_after_band(luma: Image.Image, box: Box, side: str) -> Box:
-    """`box` (a picture whose caption band along `side` was cut away) trimmed as a flat
-    graphic. Its first lines along `side` carry the band edge's JPEG ringing, which would
-    hide the graphic's own plain margin there: the trim starts BAND_RINGING pixels in, and
-    that side keeps the band's edge when it has no margin to cut."""
+def _trim_after_band(luma: Image.Image, box: Box, side: str, flat: bool = True) -> Box:
+    """`box` (a picture whose caption band along `side` was cut away) trimmed (as a flat
+    graphic when `flat`). Its first lines along `side` carry the band edge's JPEG ringing,
+    which would hide the picture's own plain margin there: the trim starts BAND_RINGING
+    pixels in, and that side keeps the band's edge when it has no margin to cut. A flat
+    graphic's margin there is read at full size even when it is thinner than a thumbnail
+    line (the original's trim cut it: a flat graphic is cut to its drawing on every side)."""
     left, top, right, bottom = box
     inset = {"top": (left, top + BAND_RINGING, right, bottom),
              "bottom": (left, top, right, bottom - BAND_RINGING),
              "left": (left + BAND_RINGING, top, right, bottom),
              "right": (left, top, right - BAND_RINGING, bottom)}[side]
-    trimmed = list(_trim(luma, inset, flat=True))
+    trimmed = list(_trim(luma, inset, flat=flat, force=(side,)))
     index = SIDES_BOX_INDEX[side]
     if trimmed[index] == inset[index]:
         trimmed[index] = box[index]
@@ -479,10 +502,11 @@ def _trim(
     thumb: FloatArray | None = None,
     sides: Collection[str] = SIDES,
     flat: bool = False,
+    force: Collection[str] = (),
 ) -> Box:
     """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
     the whole luma's thumbnail when the caller has it (box is then the whole image), and
-    only `sides` can have a border."""
+    only `sides` can have a border. `force`: see _border_cuts."""
     part = luma if box == (0, 0, *luma.size) else luma.crop(box)
     if thumb is None:
         thumb, fx, fy = _thumbnail(part)
@@ -490,7 +514,7 @@ def _trim(
         fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
     if min(thumb.shape) < 16:
         return box
-    cuts = _border_cuts(thumb, sides, flat)
+    cuts = _border_cuts(thumb, sides, flat, force)
     if not any(cuts.values()):
         return box
     per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
@@ -524,28 +548,34 @@ def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) ->
 def _uncaption(
     luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box,
     sides: Collection[str] = SIDES,
-) -> tuple[str, Box] | None:
-    """The side of the strongest caption band inside `box` and the box without it."""
+) -> list[tuple[str, Box]]:
+    """The sides of the MAX_BANDS strongest caption bands inside `box`, strongest first,
+    each with the box without it. More than one: a screenshot's own title bar looks like
+    a band as much as a caption pasted along its other side does."""
     inner = _sub(thumb, fx, fy, box)
     if min(inner.shape) < 16:
-        return None
-    bands = {side: _caption_depth(_lines(inner, side)) if side in sides else (0, 0.0)
-             for side in SIDES}
-    side, (depth, _strength) = max(bands.items(), key=lambda kv: kv[1][1])
-    if not depth:
-        return None
+        return []
+    bands = {side: _caption_depth(_lines(inner, side)) for side in SIDES if side in sides}
+    ranked = sorted((kv for kv in bands.items() if kv[1][0]), key=lambda kv: -kv[1][1])
+    out = []
     left, top, right, bottom = box
-    per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
-        inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
-    cut = _caption_edge(luma.crop(box), side, depth, per_line)
-    cut_x = cut_y = cut
-    without = {
-        "top": (left, top + cut_y, right, bottom),
-        "bottom": (left, top, right, bottom - cut_y),
-        "left": (left + cut_x, top, right, bottom),
-        "right": (left, top, right - cut_x, bottom),
-    }[side]
-    return (side, without) if _fits(without, *luma.size) else None
+    for side, (depth, _strength) in ranked[:MAX_BANDS]:
+        per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
+            inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
+        cut = _caption_edge(luma.crop(box), side, depth, per_line)
+        without = {
+            "top": (left, top + cut, right, bottom),
+            "bottom": (left, top, right, bottom - cut),
+            "left": (left + cut, top, right, bottom),
+            "right": (left, top, right - cut, bottom),
+        }[side]
+        if _fits(without, *luma.size):
+            out.append((side, without))
+    return out
+
+
+# Caption bands looked for per picture (`_uncaption`), strongest first.
+MAX_BANDS = 2
 
 
 def _fits(box: Box, w: int, h: int) -> bool:
