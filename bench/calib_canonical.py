@@ -1,5 +1,5 @@
-"""Calibration of CANON_THRESHOLD and CANON_GRID_THRESHOLD: how far apart the canonical hashes of
-unrelated graphics lie, and how far a graphic's served copies move from its own.
+"""Calibration of CANON_THRESHOLD: how far apart the canonical hashes of unrelated graphics lie,
+and how far a graphic's served copies move from its own.
 
     python3 bench/calib_canonical.py [--per-kind 120] [--seed 9000]
 
@@ -12,11 +12,6 @@ hash_image, whose canonical variants are the queries. Reported: for each distanc
 (query form, stored form) pairs of *different* graphics within it, and the distinct graphic
 pairs they join (the false-hit side); and each served copy's nearest own stored form (the
 recall side).
-
-The crop grid's forms (`canon-grid-...`, LIST_CANON_GRID) are reported apart, as the matcher
-pairs them: with a query's whole-image `canon` only, at CANON_GRID_THRESHOLD. Each graphic is
-then also served cropped (each side cut by its own 0-10%, as bench_variants' "crop 0-10% each
-side"), for the recall side.
 """
 
 from __future__ import annotations
@@ -35,10 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_variants import _caption, _crop_each_side, _frame, served  # noqa: E402
+from bench.bench_variants import _caption, _frame, served  # noqa: E402
 from crawler.sitegen import images as gen  # noqa: E402
-from matchers.confidence import CANON_GRID_THRESHOLD  # noqa: E402
-from matchers.digests import CANON, is_canonical, is_canonical_grid  # noqa: E402
+from matchers.digests import is_canonical  # noqa: E402
 from matchers.hashing import hash_image  # noqa: E402
 from matchers.variants import list_canonical_hashes  # noqa: E402
 
@@ -55,17 +49,13 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=120)
     parser.add_argument("--seed", type=int, default=9000)
     parser.add_argument("--show", type=int, default=28, help="list unrelated pairs this near")
-    parser.add_argument("--show-grid", type=int, default=32,
-                        help="list unrelated (whole-image query, grid form) pairs this near")
     args = parser.parse_args()
     started = time.monotonic()
     rng = np.random.default_rng(args.seed)
     kinds: list[str] = []
     stored: list[tuple[int, str, str]] = []  # (image, form, pdq)
     queries: list[tuple[int, str, str]] = []  # (image, how served + form, pdq)
-    wraps = {"as served": lambda i, r: i, "framed": _frame(0.1), "captioned": _caption(0.15),
-             "cropped 0-10% each side": _crop_each_side(0.10)}
-    grid_stored: list[tuple[int, str, str]] = []  # the crop grid's forms, apart
+    wraps = {"as served": lambda i, r: i, "framed": _frame(0.1), "captioned": _caption(0.15)}
     image_no = 0
     for kind in KINDS:
         for k in range(args.per_kind):
@@ -74,18 +64,15 @@ def main() -> None:
             kinds.append(kind)
             for v in list_canonical_hashes(grey):
                 if v.pdq_quality >= 50:
-                    (grid_stored if is_canonical_grid(v.name) else stored).append(
-                        (image_no, v.name, v.pdq))
+                    stored.append((image_no, v.name, v.pdq))
             for how, wrap in wraps.items():
                 d = hash_image(served(wrap(img, rng), rng))
                 for v in d.variants:
                     if is_canonical(v.name) and v.pdq_quality >= 50:
                         queries.append((image_no, f"{how}: {v.name}", v.pdq))
             image_no += 1
-    print(f"{image_no} graphics; {len(stored)} stored canonical forms (and {len(grid_stored)} "
-          f"of the crop grid), {len(queries)} query forms; hashed in "
-          f"{time.monotonic() - started:.0f} s\n")
-    print("## Canonical forms but the crop grid's (CANON_THRESHOLD)\n")
+    print(f"{image_no} graphics; {len(stored)} stored canonical forms, {len(queries)} query "
+          f"forms; hashed in {time.monotonic() - started:.0f} s\n")
     s_img = np.array([s[0] for s in stored])
     q_img = np.array([q[0] for q in queries])
     s_codes, q_codes = codes([s[2] for s in stored]), codes([q[2] for q in queries])
@@ -133,59 +120,7 @@ def main() -> None:
     print(f"\nUnrelated pairs within {args.show} (distance: query graphic, form -> stored "
           "graphic, form):\n")
     print("\n".join(f"    {line}" for line in sorted(close)))
-    whole = [q for q in queries if q[1].endswith(f": {CANON}")]
-    grid_report(kinds, whole, grid_stored, list(wraps), args.show_grid)
     print(f"\nTook {time.monotonic() - started:.0f} s")
-
-
-def grid_report(kinds: list[str], queries: list[tuple[int, str, str]],
-                stored: list[tuple[int, str, str]], wraps: list[str], show: int) -> None:
-    """The crop grid's forms against the queries' whole-image `canon` forms, as the matcher
-    pairs them: unrelated pairs by distance, and each served copy's nearest own grid form."""
-    print(f"\n## The crop grid's forms against whole-image `{CANON}` queries "
-          f"(CANON_GRID_THRESHOLD {CANON_GRID_THRESHOLD})\n")
-    if not stored or not queries:
-        print("No grid forms or no queries.")
-        return
-    s_img = np.array([s[0] for s in stored])
-    q_img = np.array([q[0] for q in queries])
-    s_codes, q_codes = codes([s[2] for s in stored]), codes([q[2] for q in queries])
-    limits = (20, 24, 28, 32, 36, 40)
-    pairs = dict.fromkeys(limits, 0)
-    joined: dict[int, set[tuple[int, int]]] = {t: set() for t in limits}
-    nearest_own = np.full(len(queries), 256)
-    close: list[str] = []
-    for i in range(len(queries)):
-        dist = _POPCOUNT[np.bitwise_xor(s_codes, q_codes[i])].sum(axis=1, dtype=np.int32)
-        own = s_img == q_img[i]
-        nearest_own[i] = dist[own].min() if own.any() else 256
-        other = np.flatnonzero(~own)
-        for t in limits:
-            hit = other[dist[other] <= t]
-            pairs[t] += len(hit)
-            joined[t].update((int(q_img[i]), int(s_img[j])) for j in hit)
-        for j in other[dist[other] <= show]:
-            close.append(f"{int(dist[j])}: {kinds[q_img[i]]} {q_img[i]} {queries[i][1]} -> "
-                         f"{kinds[s_img[j]]} {s_img[j]} {stored[j][1]}")
-    total = int((~(s_img[None, :] == q_img[:, None])).sum())
-    print(f"{len(queries)} query forms, {len(stored)} grid forms; unrelated pairs: {total:,}\n")
-    print("| distance <= | unrelated form pairs | distinct graphic pairs |")
-    print("|---:|---:|---:|")
-    for t in limits:
-        print(f"| {t} | {pairs[t]} | {len(joined[t])} |")
-    print("\nEach served copy's nearest own grid form:\n")
-    print(f"| served | copies | median | 90th pct | max | share <= {CANON_GRID_THRESHOLD} |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for how in wraps:
-        sel = np.array([q[1].startswith(how) for q in queries])
-        own_best = nearest_own[sel]
-        if not len(own_best):
-            continue
-        print(f"| {how} | {len(own_best)} | {np.median(own_best):.0f} | "
-              f"{np.percentile(own_best, 90):.0f} | {own_best.max()} | "
-              f"{100 * np.mean(own_best <= CANON_GRID_THRESHOLD):.0f}% |")
-    print(f"\nUnrelated grid pairs within {show}:\n")
-    print("\n".join(f"    {line}" for line in sorted(close)))
 
 
 if __name__ == "__main__":

@@ -67,13 +67,6 @@ VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
 # different graphics none is within 16; all within 24 are pie charts, mostly trim against
 # trim (two form pairs at 20, three at 22), so 20 or 24 would not keep false hits at zero.
 CANON_THRESHOLD = 16
-# A list's canonical forms of a graphic's dense crop grid (matchers.variants.LIST_CANON_GRID:
-# each side cut by 0, 5 or 10%) are met only by a query's whole-image canonical hash
-# (`canon`: the crawled crop itself), within this distance: a crop's edges lie up to 2.5%
-# from the nearest stored crop's, which moves the canonical PDQ further than a resize does.
-# Calibrated by bench/calib_canonical.py (no unrelated (query `canon`, stored grid form)
-# pair within it); bench/RESULTS.md, "Edited copies (variants)".
-CANON_GRID_THRESHOLD = 28
 VARIANT_RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
     image_class: {name: value if name == "pdq" else min(value, 0.9)
                   for name, value in table.items()}

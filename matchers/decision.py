@@ -12,7 +12,6 @@ import numpy as np
 import numpy.typing as npt
 
 from matchers.confidence import (
-    CANON_GRID_THRESHOLD,
     CANON_THRESHOLD,
     CONTRADICTION_FACTOR,
     EXACT_CONFIDENCE,
@@ -25,7 +24,7 @@ from matchers.confidence import (
     classify,
     decide,
 )
-from matchers.digests import CANON, Digests, VariantHashes, is_canonical, is_canonical_grid
+from matchers.digests import Digests, VariantHashes, is_canonical
 from matchers.hashtypes import (
     EXACT_TYPES,
     HASH_TYPES,
@@ -127,10 +126,6 @@ class Matcher:
         # by a query's canonical variants, and those meet nothing else.
         self._canon_variants = frozenset(
             number for number, name in enumerate(table.variant_names) if is_canonical(name))
-        # Of those, the forms of a graphic's dense crop grid (canon-grid-...): met only by a
-        # query's whole-image `canon`, at CANON_GRID_THRESHOLD.
-        self._canon_grid_variants = frozenset(
-            number for number, name in enumerate(table.variant_names) if is_canonical_grid(name))
         # The known lists' version this matcher was built from (see storage.known).
         self.stamp = stamp
         # The file it was loaded from (`load`), which other processes can map too.
@@ -303,21 +298,16 @@ class Matcher:
                 del usable["pdq"]
             queries = {name: value for name, value in usable.items() if name in self._indexes}
             thresholds = self._canon_thresholds if canonical else self.variant_thresholds
+            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, matched)
             image_class = classify(variant.width, variant.height, variant.flatness)
-            passes = [(thresholds, False)]
-            if canonical and variant.name == CANON and self._canon_grid_variants:
-                passes.append((self._canon_grid_thresholds, True))
-            for limits, grid in passes:
-                grouped = self._variant_hits(variant.name, queries, limits, canonical, matched,
-                                             grid=grid)
-                for group, item_hits in grouped.items():
-                    graded = self._grade(item_hits, queries, image_class, variant=True,
-                                         thresholds=limits)
-                    if not graded:
-                        continue
-                    held = best.get(group)
-                    if held is None or graded[0].confidence > held[0].confidence:
-                        best[group] = graded
+            for group, item_hits in grouped.items():
+                graded = self._grade(item_hits, queries, image_class, variant=True,
+                                     thresholds=thresholds)
+                if not graded:
+                    continue
+                held = best.get(group)
+                if held is None or graded[0].confidence > held[0].confidence:
+                    best[group] = graded
         return [match for graded in best.values() for match in graded]
 
     def _variant_hits(
@@ -327,19 +317,14 @@ class Matcher:
         thresholds: Mapping[str, int],
         canonical: bool,
         matched: set[int],
-        *,
-        grid: bool = False,
     ) -> dict[int, list[_Hit]]:
         """One variant's hits by item (items in `matched` left out): a canonical variant's
-        on canonical rows only (`grid`: on the crop grid's rows only, else on the others),
-        any other's on the other rows."""
+        on canonical rows only, any other's on the other rows."""
         grouped: dict[int, list[_Hit]] = defaultdict(list)
         for hash_type, value in queries.items():
             radius = thresholds[hash_type]
             for row, distance in self._indexes[hash_type].search(bytes.fromhex(value), radius):
                 if self._is_canon_row(row) != canonical:
-                    continue
-                if canonical and self._is_canon_grid_row(row) != grid:
                     continue
                 group = self._table.group_of(row)
                 if group not in matched:
@@ -349,16 +334,6 @@ class Matcher:
     @property
     def _canon_thresholds(self) -> dict[str, int]:
         return {**self.variant_thresholds, "pdq": min(self.thresholds["pdq"], CANON_THRESHOLD)}
-
-    @property
-    def _canon_grid_thresholds(self) -> dict[str, int]:
-        return {**self.variant_thresholds,
-                "pdq": min(self.thresholds["pdq"], CANON_GRID_THRESHOLD)}
-
-    def _is_canon_grid_row(self, row: int) -> bool:
-        """Whether the known hash in `row` is a canonical form of a graphic's crop grid."""
-        return (bool(self._canon_grid_variants)
-                and int(self._table.variants[row]) in self._canon_grid_variants)
 
     def _is_canon_row(self, row: int) -> bool:
         """Whether the known hash in `row` is a graphic's canonical form (canon, ...)."""

@@ -47,17 +47,6 @@ def is_canonical(name: str | None) -> bool:
     return name is not None and (name.startswith(CANON) or name.endswith("+" + CANON))
 
 
-# A list's canonical forms of its graphic's dense crop grid (matchers.variants.LIST_CANON_GRID)
-# are named `canon-grid-l050-t000-r100-b050`: met by a query's whole-image `canon` only, at
-# their own threshold (matchers.confidence.CANON_GRID_THRESHOLD).
-CANON_GRID = "canon-grid-"
-
-
-def is_canonical_grid(name: str | None) -> bool:
-    """Whether a list's stored variant name is a canonical form of its crop grid."""
-    return name is not None and name.startswith(CANON_GRID)
-
-
 @dataclass(frozen=True, slots=True)
 class Digests:
     """Cryptographic digests always; perceptual ones only when the image decoded (status ok)."""

@@ -35,7 +35,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matchers.confidence import FLAT_AT, FLATNESS_SIDE, flatness
-from matchers.digests import CANON, CANON_GRID, VariantHashes
+from matchers.digests import CANON, VariantHashes
 from matchers.perceptual import (
     PDQ_GRID,
     dhash_from_thumbnail,
@@ -656,21 +656,14 @@ def canonical_variant(grey: Image.Image, name: str, flat: float, scale: int = 1)
     if grey.mode != "L":
         grey = grey.convert("L")
     small = grey.resize((CANON_SIDE, CANON_SIDE), Image.Resampling.BOX)
-    return _canonical_of_thumbnail(small, name, flat, grey.width * scale, grey.height * scale)
-
-
-def _canonical_of_thumbnail(
-    small: Image.Image, name: str, flat: float, width: int, height: int
-) -> VariantHashes:
-    """canonical_variant's hashes of its CANON_SIDE box thumbnail `small` (of a picture
-    `width` x `height`)."""
     grid = np.asarray(small, dtype=np.float32)
     pdq, quality = pdq_from_grid(grid)
     thumb = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float32)
     tiny = np.asarray(small.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.float32)
     return VariantHashes(
         name=name, pdq=pdq, pdq_quality=quality, phash=phash_from_thumbnail(thumb),
-        dhash=dhash_from_thumbnail(tiny), flatness=flat, width=width, height=height,
+        dhash=dhash_from_thumbnail(tiny), flatness=flat, width=grey.width * scale,
+        height=grey.height * scale,
     )
 
 
@@ -712,23 +705,6 @@ LIST_CROP_TYPES = ("pdq", "phash")
 LIST_TRIM = "trim"
 # The crops whose canonical hashes a list also stores, for a graphic (CANON_FLAT).
 LIST_CANON_CROPS: tuple[str, ...] = tuple(LIST_CROPS)
-# And a dense grid of crops, canonical form only: every side cut by 0, 5 or 10% (3^4 = 81
-# boxes, the whole image left out: 80), `canon-grid-l050-t000-r100-b050` = 5% off the left,
-# none off the top, ... A crawled crop of up to 10% per side has every edge within 2.5%
-# of one of them. The canonical form moves less than PDQ under a misplaced edge (its 64
-# cells each average 1/64 of the side), so these rows are met by the query's whole-image
-# canonical hash (`canon`) within CANON_GRID_THRESHOLD (matchers.confidence; calibrated by
-# bench/calib_canonical.py).
-CANON_GRID_CUTS = (0.0, 0.05, 0.10)
-LIST_CANON_GRID: dict[str, tuple[float, float, float, float]] = {
-    f"{CANON_GRID}l{1000 * left:03.0f}-t{1000 * top:03.0f}-r{1000 * right:03.0f}"
-    f"-b{1000 * bottom:03.0f}": (left, top, 1 - right, 1 - bottom)
-    for left in CANON_GRID_CUTS
-    for top in CANON_GRID_CUTS
-    for right in CANON_GRID_CUTS
-    for bottom in CANON_GRID_CUTS
-    if left or top or right or bottom
-}
 
 
 def list_boxes(luma: Image.Image) -> dict[str, Box]:
@@ -770,7 +746,7 @@ def list_canonical_hashes(
     """A crop-augmented list's canonical hashes of a graphic (flatness >= CANON_FLAT; none
     for a photo): of the whole image (`canon`), and of its `trim` and LIST_CANON_CROPS
     among `boxes` (default: list_variant_hashes' boxes) that are flat too (`canon-trim`,
-    `canon-crop-...`), and of the flat crops of LIST_CANON_GRID (`canon-grid-...`)."""
+    `canon-crop-...`)."""
     whole = flatness(luma)
     if whole < CANON_FLAT:
         return ()
@@ -786,22 +762,4 @@ def list_canonical_hashes(
         crop_flat = flatness(crop)
         if crop_flat >= CANON_FLAT:
             out.append(canonical_variant(crop, f"{CANON}-{name}", crop_flat))
-    return tuple(out) + _canonical_grid(luma)
-
-
-def _canonical_grid(luma: Image.Image) -> tuple[VariantHashes, ...]:
-    """The canonical hashes of LIST_CANON_GRID's crops of `luma` (mode L) that are flat
-    (CANON_FLAT). Each crop's box thumbnail is read straight off the luma (no copy); a
-    64 x 64 image's flatness is that of its own thumbnail."""
-    w, h = luma.size
-    out = []
-    for name, (left, top, right, bottom) in LIST_CANON_GRID.items():
-        box = (round(left * w), round(top * h), round(right * w), round(bottom * h))
-        if min(box[2] - box[0], box[3] - box[1]) < PDQ_GRID:
-            continue
-        small = luma.resize((CANON_SIDE, CANON_SIDE), Image.Resampling.BOX, box=box)
-        crop_flat = flatness(small)
-        if crop_flat >= CANON_FLAT:
-            out.append(_canonical_of_thumbnail(small, name, crop_flat, box[2] - box[0],
-                                               box[3] - box[1]))
     return tuple(out)
