@@ -17,12 +17,12 @@ What is cut away:
   runs across most of the width: the band ends where a mostly-background line meets a
   line that differs from the background almost everywhere.
 - On flat graphics drawn on a background (charts, diagrams, text, screenshots: `_is_flat`)
-  two more rules, because their own margins are as plain as a frame: a clean margin needs
-  no step and is cut up to the first drawn pixel (the drawing's bounding box, which the
-  list's `trim` variant of the original holds too), and a caption written on the
-  graphic's own background colour (no edge to find) is a first block of text lines
-  followed by a blank gap (top or bottom, within CAPTION_MAX): cut through the gap and
-  trimmed, `trim+uncaption-top`.
+  a clean margin needs no step, because their own margins are as plain as a frame: it is
+  cut up to the first drawn pixel (the drawing's bounding box, which the list's `trim`
+  variant of the original holds too). On any drawing on a background (flat or not: a
+  dense line drawing), a caption written in that background colour (no edge to find) is
+  a first block of text lines followed by a blank gap (top or bottom, within
+  CAPTION_MAX): cut through the gap and trimmed, `trim+uncaption-top`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ CAPTION_BACKGROUND = 0.55
 # from the background on this share of its pixels, and no line after it (within
 # CAPTION_MAX) is background again (as the gap after a line of large text is).
 CAPTION_EDGE = 0.6
+# Caption bands looked for per picture, strongest first: a screenshot's own title bar looks
+# like a band as much as a caption pasted along its other side does.
+MAX_BANDS = 2
 # On a flat graphic, a caption in the graphic's own background colour is a block of text
 # lines (no line drawn on more than TEXT_DRAWN of its pixels), then a blank gap, then the
 # picture, all within CAPTION_MAX of the side.
@@ -333,7 +336,8 @@ def find_regions(luma: Image.Image) -> list[Region]:
     one, a thumbnail is scanned for borders (trim) and then for a caption band on what
     remains; a band's removal may uncover a frame, which is trimmed too (a caption added
     over a framed picture). The name lists the steps taken (`trim+uncaption-top`). On a
-    flat graphic a caption in its own background colour is looked for too (top, bottom).
+    drawing on a background a caption in that background colour is looked for too (top,
+    bottom).
     """
     w, h = luma.size
     if min(w, h) < 2 * PDQ_GRID:
@@ -550,8 +554,7 @@ def _uncaption(
     sides: Collection[str] = SIDES,
 ) -> list[tuple[str, Box]]:
     """The sides of the MAX_BANDS strongest caption bands inside `box`, strongest first,
-    each with the box without it. More than one: a screenshot's own title bar looks like
-    a band as much as a caption pasted along its other side does."""
+    each with the box without it."""
     inner = _sub(thumb, fx, fy, box)
     if min(inner.shape) < 16:
         return []
@@ -572,10 +575,6 @@ def _uncaption(
         if _fits(without, *luma.size):
             out.append((side, without))
     return out
-
-
-# Caption bands looked for per picture (`_uncaption`), strongest first.
-MAX_BANDS = 2
 
 
 def _fits(box: Box, w: int, h: int) -> bool:
