@@ -260,9 +260,16 @@ def _refine(
     edge = lines[min(1, len(lines) - 1)]
     tone = float(np.median(edge))
     window = lines[lo:hi]
-    if _noise(edge, tone) > CLEAN_NOISE:
+    off_by = 2 * BORDER_TOLERANCE
+    if _noise(edge, tone) > CLEAN_NOISE and outliers < BORDER_OUTLIERS:
+        # A flat graphic's margin under a grainy frame of the margin's tone (a noisy white
+        # frame on a white chart: the two merge): allowing BORDER_OUTLIERS of each line off
+        # would take the drawing's sparse first lines too, ending the trim inside it. A
+        # drawn pixel lies beyond the grain (GRAIN_DRAWN); one ends the margin.
+        off_by = GRAIN_DRAWN
+    elif _noise(edge, tone) > CLEAN_NOISE:
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
-    outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
+    outside = np.mean(np.abs(window - tone) > off_by, axis=1)
     inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone, averaged=True))
     if not len(inside):
         return hi
@@ -272,13 +279,16 @@ def _refine(
     # too deep (a thin or sparse stroke averaged away in its box, or the box grid's phase),
     # so the picture reaches further out. Walk out to the last border line before it.
     head = lines[:lo]
-    off = np.mean(np.abs(head - tone) > 2 * BORDER_TOLERANCE, axis=1) > outliers
+    off = np.mean(np.abs(head - tone) > off_by, axis=1) > outliers
     off |= _tone_step(head, edge, tone, averaged=True)
     border = np.flatnonzero(~off[1:])  # line 0 may carry the resizer's or encoder's edge
     return int(border[-1]) + 2 if len(border) else 1
 
 
 _PLAIN_WIDTH = 4 * int(BORDER_TOLERANCE) + 1
+# A pixel this far from a grainy margin's tone is drawn (`_refine`): a frame's grain (8
+# grey levels, JPEG'd) stays within it, a stroke does not.
+GRAIN_DRAWN = 4 * BORDER_TOLERANCE
 
 
 def _plain_sides(luma: Image.Image) -> set[str]:
