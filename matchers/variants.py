@@ -17,12 +17,12 @@ What is cut away:
   runs across most of the width: the band ends where a mostly-background line meets a
   line that differs from the background almost everywhere.
 - On flat graphics drawn on a background (charts, diagrams, text, screenshots: `_is_flat`)
-  two more rules, because their own margins are as plain as a frame: a clean margin needs
-  no step and is cut up to the first drawn pixel (the drawing's bounding box, which the
-  list's `trim` variant of the original holds too), and a caption written on the
-  graphic's own background colour (no edge to find) is a first block of text lines
-  followed by a blank gap (top or bottom, within CAPTION_MAX): cut through the gap and
-  trimmed, `trim+uncaption-top`.
+  a clean margin needs no step, because their own margins are as plain as a frame: it is
+  cut up to the first drawn pixel (the drawing's bounding box, which the list's `trim`
+  variant of the original holds too). On any drawing on a background (flat or not: a
+  dense line drawing), a caption written in that background colour (no edge to find) is
+  a first block of text lines followed by a blank gap (top or bottom, within
+  CAPTION_MAX): cut through the gap and trimmed, `trim+uncaption-top`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ CAPTION_BACKGROUND = 0.55
 # from the background on this share of its pixels, and no line after it (within
 # CAPTION_MAX) is background again (as the gap after a line of large text is).
 CAPTION_EDGE = 0.6
+# Caption bands looked for per picture, strongest first: a screenshot's own title bar looks
+# like a band as much as a caption pasted along its other side does.
+MAX_BANDS = 2
 # On a flat graphic, a caption in the graphic's own background colour is a block of text
 # lines (no line drawn on more than TEXT_DRAWN of its pixels), then a blank gap, then the
 # picture, all within CAPTION_MAX of the side.
@@ -123,12 +126,19 @@ def _is_flat(thumb: FloatArray) -> bool:
     `matchers.confidence.flatness` and FLAT_AT judge it, and with one tone (within 2 grey
     levels) covering BACKGROUND_SHARE of it (a night scene is flat by the first measure,
     all its pixels being dark, but has no such background)."""
-    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
-    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
-    if (counts[5:] - counts[:-5]).max() < BACKGROUND_SHARE * pixels.size:
+    if not _has_background(thumb):
         return False
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
     small = Image.fromarray(pixels).resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
     return flatness(small) >= FLAT_AT
+
+
+def _has_background(thumb: FloatArray) -> bool:
+    """Whether one tone (within 2 grey levels) covers BACKGROUND_SHARE of the thumbnail: a
+    drawing on a background, flat or not (a dense line drawing is less flat than FLAT_AT)."""
+    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    counts = np.cumsum([0, *np.bincount(pixels.ravel(), minlength=256)])
+    return bool((counts[5:] - counts[:-5]).max() >= BACKGROUND_SHARE * pixels.size)
 
 
 def _lines(a: FloatArray, side: str) -> FloatArray:
@@ -196,13 +206,16 @@ def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int
 
 
 def _border_cuts(
-    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False
+    thumb: FloatArray, sides: Collection[str] = SIDES, flat: bool = False,
+    force: Collection[str] = (),
 ) -> dict[str, int]:
     """Thumbnail lines to cut per side. A border ends at a step; one whose step is soft
     (the picture's edge near the frame's tone) is still cut when another side has a stepped
     border of the same tone: frames and bars come in pairs or fours. On a flat graphic
     (`flat`) no step is needed: its plain margins are cut to the drawing's bounding box, on
-    the original as on a copy framed in the margins' own colour, so the two meet."""
+    the original as on a copy framed in the margins' own colour, so the two meet; sides in
+    `force` are then read at full size even when the thumbnail sees no margin there (a
+    margin thinner than a thumbnail line, next to a caption band cut away)."""
     th, tw = thumb.shape
     # A flat graphic's margin ends at its first drawn pixel (a thin line or a word is a
     # few per cent of its line at most).
@@ -218,6 +231,8 @@ def _border_cuts(
         )
         least = MIN_CUT * (th if side in ("top", "bottom") else tw)
         cuts[side] = depth if depth >= least and (stepped or paired or flat) else 0
+    if flat:
+        cuts.update({side: cuts[side] or -1 for side in force})
     if flat and any(cuts.values()):
         # A flat graphic cut at all is cut to its drawing on every side, thin margins
         # included: the original's thin margin and a framed copy's frame-plus-margin then
@@ -245,9 +260,16 @@ def _refine(
     edge = lines[min(1, len(lines) - 1)]
     tone = float(np.median(edge))
     window = lines[lo:hi]
-    if _noise(edge, tone) > CLEAN_NOISE:
+    off_by = 2 * BORDER_TOLERANCE
+    if _noise(edge, tone) > CLEAN_NOISE and outliers < BORDER_OUTLIERS:
+        # A flat graphic's margin under a grainy frame of the margin's tone (a noisy white
+        # frame on a white chart: the two merge): allowing BORDER_OUTLIERS of each line off
+        # would take the drawing's sparse first lines too, ending the trim inside it. A
+        # drawn pixel lies beyond the grain (GRAIN_DRAWN); one ends the margin.
+        off_by = GRAIN_DRAWN
+    elif _noise(edge, tone) > CLEAN_NOISE:
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
-    outside = np.mean(np.abs(window - tone) > 2 * BORDER_TOLERANCE, axis=1)
+    outside = np.mean(np.abs(window - tone) > off_by, axis=1)
     inside = np.flatnonzero((outside > outliers) | _tone_step(window, edge, tone, averaged=True))
     if not len(inside):
         return hi
@@ -257,13 +279,16 @@ def _refine(
     # too deep (a thin or sparse stroke averaged away in its box, or the box grid's phase),
     # so the picture reaches further out. Walk out to the last border line before it.
     head = lines[:lo]
-    off = np.mean(np.abs(head - tone) > 2 * BORDER_TOLERANCE, axis=1) > outliers
+    off = np.mean(np.abs(head - tone) > off_by, axis=1) > outliers
     off |= _tone_step(head, edge, tone, averaged=True)
     border = np.flatnonzero(~off[1:])  # line 0 may carry the resizer's or encoder's edge
     return int(border[-1]) + 2 if len(border) else 1
 
 
 _PLAIN_WIDTH = 4 * int(BORDER_TOLERANCE) + 1
+# A pixel this far from a grainy margin's tone is drawn (`_refine`): a frame's grain (8
+# grey levels, JPEG'd) stays within it, a stroke does not.
+GRAIN_DRAWN = 4 * BORDER_TOLERANCE
 
 
 def _plain_sides(luma: Image.Image) -> set[str]:
@@ -321,7 +346,8 @@ def find_regions(luma: Image.Image) -> list[Region]:
     one, a thumbnail is scanned for borders (trim) and then for a caption band on what
     remains; a band's removal may uncover a frame, which is trimmed too (a caption added
     over a framed picture). The name lists the steps taken (`trim+uncaption-top`). On a
-    flat graphic a caption in its own background colour is looked for too (top, bottom).
+    drawing on a background a caption in that background colour is looked for too (top,
+    bottom).
     """
     w, h = luma.size
     if min(w, h) < 2 * PDQ_GRID:
@@ -334,26 +360,32 @@ def find_regions(luma: Image.Image) -> list[Region]:
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
     box = _trim(luma, full, thumb, sides, flat)
+    # Bars or a frame along some sides hide a flat graphic's own margins along the others
+    # (a pillarboxed screenshot's bottom edge line is bar, margin, bar: not plain), and a
+    # frame of another tone than the margins stops at them: the picture they held is
+    # trimmed once more, to the drawing, as the original's list `trim` was.
+    inner = _trim(luma, box, flat=True) if flat and box != full else box
     # On a flat graphic the trim to the drawing meets a list's `trim` variant; the trim at
     # a frame's own edge (the graphic's margins kept) meets a list without one. Both.
-    boxes = dict.fromkeys((box, _trim(luma, full, thumb, sides) if flat else box))
+    boxes = dict.fromkeys((box, inner, _trim(luma, full, thumb, sides) if flat else box))
     regions += _trim_regions(boxes, w, h)
     # A caption band is looked for inside the trimmed picture and, when the trim cut into
     # the band (its padding before the text looks like a border), on the whole image. Its
     # side starts plain either way: with the band's first line or with the border's.
     for start in dict.fromkeys((*boxes, full)):
-        band = _uncaption(luma, thumb, fx, fy, start, sides)
-        if band is None:
-            continue
-        side, band_box = band
-        for flat_trim in dict.fromkeys((flat, False)):
-            again = _trim_after_band(luma, band_box, side) if flat_trim else _trim(
-                luma, band_box)
-            trimmed = start != full or again != band_box
-            name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
-            if all(again != region.box for region in regions):
-                regions.append(Region(name, again))
-    for side in ("top", "bottom") if flat else ():
+        for side, band_box in _uncaption(luma, thumb, fx, fy, start, sides):
+            # The band may be what kept the whole image from looking flat (a dark bar over a
+            # white chart): the picture left is judged on its own.
+            band_flat = flat or _is_flat(_sub(thumb, fx, fy, band_box))
+            for flat_trim in dict.fromkeys((band_flat, False)):
+                again = _trim_after_band(luma, band_box, side, flat_trim)
+                trimmed = start != full or again != band_box
+                name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
+                if all(again != region.box for region in regions):
+                    regions.append(Region(name, again))
+    # A caption in the picture's own background colour: on any drawing on a background (a
+    # dense line drawing is not flat but has one).
+    for side in ("top", "bottom") if flat or _has_background(thumb) else ():
         cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
         if cut is not None and all(cut != region.box for region in regions):
             regions.append(Region(f"trim+uncaption-{side}", cut))
@@ -439,24 +471,29 @@ def _text_caption(
                                                                       bottom - cut)
     if not _fits(without, *luma.size):
         return None
-    return _trim(luma, without, flat=True)
+    # The cut leaves part of the gap, which the first trim takes; a margin of another tone
+    # (a screenshot's page colour under a white caption) is taken by the second.
+    once = _trim(luma, without, flat=True)
+    return _trim(luma, once, flat=True) if once != without else once
 
 
 # A JPEG's ringing along a band's hard edge reaches this many pixels into the picture.
 BAND_RINGING = 4
 
 
-def _trim_after_band(luma: Image.Image, box: Box, side: str) -> Box:
-    """`box` (a picture whose caption band along `side` was cut away) trimmed as a flat
-    graphic. Its first lines along `side` carry the band edge's JPEG ringing, which would
-    hide the graphic's own plain margin there: the trim starts BAND_RINGING pixels in, and
-    that side keeps the band's edge when it has no margin to cut."""
+def _trim_after_band(luma: Image.Image, box: Box, side: str, flat: bool = True) -> Box:
+    """`box` (a picture whose caption band along `side` was cut away) trimmed (as a flat
+    graphic when `flat`). Its first lines along `side` carry the band edge's JPEG ringing,
+    which would hide the picture's own plain margin there: the trim starts BAND_RINGING
+    pixels in, and that side keeps the band's edge when it has no margin to cut. A flat
+    graphic's margin there is read at full size even when it is thinner than a thumbnail
+    line (the original's trim cut it: a flat graphic is cut to its drawing on every side)."""
     left, top, right, bottom = box
     inset = {"top": (left, top + BAND_RINGING, right, bottom),
              "bottom": (left, top, right, bottom - BAND_RINGING),
              "left": (left + BAND_RINGING, top, right, bottom),
              "right": (left, top, right - BAND_RINGING, bottom)}[side]
-    trimmed = list(_trim(luma, inset, flat=True))
+    trimmed = list(_trim(luma, inset, flat=flat, force=(side,)))
     index = SIDES_BOX_INDEX[side]
     if trimmed[index] == inset[index]:
         trimmed[index] = box[index]
@@ -479,10 +516,11 @@ def _trim(
     thumb: FloatArray | None = None,
     sides: Collection[str] = SIDES,
     flat: bool = False,
+    force: Collection[str] = (),
 ) -> Box:
     """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
     the whole luma's thumbnail when the caller has it (box is then the whole image), and
-    only `sides` can have a border."""
+    only `sides` can have a border. `force`: see _border_cuts."""
     part = luma if box == (0, 0, *luma.size) else luma.crop(box)
     if thumb is None:
         thumb, fx, fy = _thumbnail(part)
@@ -490,7 +528,7 @@ def _trim(
         fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
     if min(thumb.shape) < 16:
         return box
-    cuts = _border_cuts(thumb, sides, flat)
+    cuts = _border_cuts(thumb, sides, flat, force)
     if not any(cuts.values()):
         return box
     per_line = {"top": fy, "bottom": fy, "left": fx, "right": fx}
@@ -524,28 +562,29 @@ def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) ->
 def _uncaption(
     luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box,
     sides: Collection[str] = SIDES,
-) -> tuple[str, Box] | None:
-    """The side of the strongest caption band inside `box` and the box without it."""
+) -> list[tuple[str, Box]]:
+    """The sides of the MAX_BANDS strongest caption bands inside `box`, strongest first,
+    each with the box without it."""
     inner = _sub(thumb, fx, fy, box)
     if min(inner.shape) < 16:
-        return None
-    bands = {side: _caption_depth(_lines(inner, side)) if side in sides else (0, 0.0)
-             for side in SIDES}
-    side, (depth, _strength) = max(bands.items(), key=lambda kv: kv[1][1])
-    if not depth:
-        return None
+        return []
+    bands = {side: _caption_depth(_lines(inner, side)) for side in SIDES if side in sides}
+    ranked = sorted((kv for kv in bands.items() if kv[1][0]), key=lambda kv: -kv[1][1])
+    out = []
     left, top, right, bottom = box
-    per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
-        inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
-    cut = _caption_edge(luma.crop(box), side, depth, per_line)
-    cut_x = cut_y = cut
-    without = {
-        "top": (left, top + cut_y, right, bottom),
-        "bottom": (left, top, right, bottom - cut_y),
-        "left": (left + cut_x, top, right, bottom),
-        "right": (left, top, right - cut_x, bottom),
-    }[side]
-    return (side, without) if _fits(without, *luma.size) else None
+    for side, (depth, _strength) in ranked[:MAX_BANDS]:
+        per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
+            inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
+        cut = _caption_edge(luma.crop(box), side, depth, per_line)
+        without = {
+            "top": (left, top + cut, right, bottom),
+            "bottom": (left, top, right, bottom - cut),
+            "left": (left + cut, top, right, bottom),
+            "right": (left, top, right - cut, bottom),
+        }[side]
+        if _fits(without, *luma.size):
+            out.append((side, without))
+    return out
 
 
 def _fits(box: Box, w: int, h: int) -> bool:

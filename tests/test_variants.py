@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from crawler.sitegen.images import caption, crop_sides, encode, frame, letterbox, photo
+from crawler.sitegen.images import caption, crop_sides, encode, frame, letterbox, photo, sample
 from matchers.decision import Matcher
 from matchers.digests import Digests, VariantHashes
 from matchers.hashing import hash_image
@@ -375,3 +375,120 @@ def test_sparse_strokes_end_the_trim_alike_on_the_original_and_a_framed_jpeg() -
         with Image.open(io.BytesIO(encode(framed, "jpeg", quality=80))) as copy:
             (got, *_) = find_regions(copy.convert("L"))
         assert near(got.box, shifted(want.box, dx, dy), slack=1), (share, got.box, want.box)
+
+
+# --- captions on graphics whose own edges look like a band, or that are not flat -----------
+
+
+Box = tuple[int, int, int, int]
+
+
+def _served_regions(img: Image.Image, scale: float = 1.0) -> list[tuple[str, Box]]:
+    """find_regions on `img` as a re-post serves it: resized by `scale`, JPEG q80, decoded."""
+    if scale != 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)),
+                         Image.Resampling.LANCZOS)
+    with Image.open(io.BytesIO(encode(img.convert("RGB"), "jpeg", quality=80))) as served:
+        return [(r.name, r.box) for r in find_regions(served.convert("L"))]
+
+
+def _list_trim(img: Image.Image) -> tuple[int, int, int, int]:
+    """The original's `trim` (what a crop-augmented list stores)."""
+    return next(r.box for r in find_regions(img.convert("L")) if r.name == "trim")
+
+
+def _near_share(box: tuple[int, int, int, int], want: tuple[int, int, int, int],
+                w: int, h: int, share: float = 0.01) -> bool:
+    slack = (share * w, share * h, share * w, share * h)
+    return all(abs(a - b) <= s for a, b, s in zip(box, want, slack, strict=True))
+
+
+@pytest.fixture(scope="module")
+def screenshot() -> Image.Image:
+    """bench_variants' seed-0 `screenshot-7`: a grey title bar with text along its top edge
+    (a band as much as a pasted caption is), plain margins under its last panel."""
+    return sample("screenshot", 207, 7).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def line_drawing() -> Image.Image:
+    """bench_variants' seed-0 `line_art-14`: dense strokes on white, flatness ~0.6 (below
+    FLAT_AT: not a flat graphic), white margins of 4-16 px."""
+    return sample("line_art", 214, 14).convert("RGB")
+
+
+def test_a_caption_under_a_screenshot_with_a_title_bar_is_removed(screenshot: Image.Image) -> None:
+    """Both the title bar (top) and the pasted caption (bottom) look like bands: each is cut
+    in turn, and the caption's cut, trimmed twice (the gap, then the page's own margin under
+    its last panel), meets the list's trim."""
+    captioned = caption(screenshot, 0.08, "bottom", text="example.test some words here")
+    trim = _list_trim(screenshot)
+    regions = _served_regions(captioned)
+    assert any(name == "trim+uncaption-bottom" and _near_share(box, trim, *captioned.size)
+               for name, box in regions), (trim, regions)
+
+
+def test_a_dark_band_over_a_screenshot_leaves_a_flat_graphic_to_trim(
+    screenshot: Image.Image,
+) -> None:
+    """A dark band keeps the whole copy from looking flat; the picture left is judged on its
+    own, so its title bar's plain top is trimmed as on the original."""
+    captioned = caption(screenshot, 0.15, "top", text="example.test some words here",
+                        fill=(20, 20, 20), ink=(250, 250, 250))
+    band = captioned.height - screenshot.height
+    want = tuple(round(v * 0.75) for v in shifted(_list_trim(screenshot), 0, band))
+    regions = _served_regions(captioned, 0.75)
+    w, h = round(captioned.width * 0.75), round(captioned.height * 0.75)
+    assert any(_near_share(box, want, w, h) for _name, box in regions), (want, regions)  # type: ignore[arg-type]
+
+
+def test_a_band_over_a_line_drawing_uncovers_its_own_margin(line_drawing: Image.Image) -> None:
+    """Not flat, but a drawing on white: the band edge's JPEG ringing no longer hides the
+    drawing's own white margin along the band's side."""
+    captioned = caption(line_drawing, 0.08, "top", text="example.test some words here",
+                        fill=(20, 20, 20), ink=(250, 250, 250))
+    band = captioned.height - line_drawing.height
+    want = tuple(round(v * 0.75) for v in shifted(_list_trim(line_drawing), 0, band))
+    regions = _served_regions(captioned, 0.75)
+    w, h = round(captioned.width * 0.75), round(captioned.height * 0.75)
+    assert any(name == "trim+uncaption-top" and _near_share(box, want, w, h)  # type: ignore[arg-type]
+               for name, box in regions), (want, regions)
+
+
+def test_a_white_caption_on_a_line_drawing_is_cut_at_its_gap(line_drawing: Image.Image) -> None:
+    """A caption in the drawing's own white: found by its text block and gap although the
+    drawing is less flat than FLAT_AT (it has a background)."""
+    captioned = caption(line_drawing, 0.12, "bottom", text="example.test some words here")
+    trim = _list_trim(line_drawing)
+    regions = _served_regions(captioned)
+    assert any(name == "trim+uncaption-bottom" and _near_share(box, trim, *captioned.size)
+               for name, box in regions), (trim, regions)
+
+
+def test_a_pillarboxed_screenshot_keeps_no_margin_the_original_lost() -> None:
+    """Grey bars left and right make the bottom edge line bar, margin, bar (not plain): the
+    picture between the bars is trimmed once more, down to the original's trim."""
+    shot = sample("screenshot", 212, 12).convert("RGB")  # bench_variants' seed-0 screenshot-12
+    boxed = letterbox(shot, 16 / 9, (128, 128, 128))
+    dx = (boxed.width - shot.width) // 2
+    want = shifted(_list_trim(shot), dx, 0)
+    regions = _served_regions(boxed)
+    assert any(name == "trim" and _near_share(box, want, *boxed.size, share=0.005)
+               for name, box in regions), (want, regions)
+
+
+@pytest.mark.parametrize(("kind", "seed", "k", "share"), [("chart", 200, 0, 0.15),
+                                                          ("diagram", 201, 1, 0.05)])
+def test_a_grainy_white_frame_on_a_white_graphic_ends_at_the_drawing(
+    kind: str, seed: int, k: int, share: float
+) -> None:
+    """bench_variants' seed-0 chart-0 and diagram-1 in a noisy white frame: frame and margin
+    merge, and the trim ends at the first pixel beyond the grain, the original's list trim
+    (it ended 3-7 px inside the drawing when 3% of a line could be off)."""
+    drawing = sample(kind, seed, k).convert("RGB")
+    framed = frame(drawing, share, (255, 255, 255), noise=8.0, seed=7)
+    dx, dy = (framed.width - drawing.width) // 2, (framed.height - drawing.height) // 2
+    want = shifted(_list_trim(drawing), dx, dy)
+    regions = _served_regions(framed)
+    assert any(name == "trim" and near(box, want, slack=2) for name, box in regions), (
+        want, regions)
