@@ -45,7 +45,7 @@ def main():
         "written": len(worker.jobs),
         "waiting": len(worker.waiting),
         "buffered": buffered(worker),
-        "backlog": pool.backlog_bytes,
+        "backlog": pool.backlog.bytes,
     }
     # The lagging worker dies: the jobs written to it are retried, the waiting ones sent.
     os.kill(worker.transport.pid, signal.SIGKILL)
@@ -55,8 +55,8 @@ def main():
         "same": [r.digests == hash_image(d) for r, d in zip(results, IMAGES)],
         "status": sorted({r.digests.status for r in results}),
         "restarts": pool.restarts,
-        "backlog_after": pool.backlog_bytes,
-        "peak": pool.backlog_peak,
+        "backlog_after": pool.backlog.bytes,
+        "peak": pool.backlog.peak,
     }))
     pool.close()
     reactor.callLater(0.2, reactor.stop)

@@ -28,7 +28,7 @@ import struct
 import sys
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -236,6 +236,25 @@ def _worker_matcher(config: WorkerConfig) -> Matcher | None:
     return matcher
 
 
+class HashBacklog:
+    """Bytes of images given to a hash pool and not yet answered, their peak, and who to
+    tell when an answer lowers them (the downloader, holding image downloads)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.peak = 0
+        self.listeners: list[Callable[[], None]] = []
+
+    def add(self, size: int) -> None:
+        self.bytes += size
+        self.peak = max(self.peak, self.bytes)
+
+    def remove(self, size: int) -> None:
+        self.bytes -= size
+        for listener in self.listeners:
+            listener()
+
+
 class _Job:
     __slots__ = ("data", "deferred", "retried")
 
@@ -357,8 +376,7 @@ class HashPool:
     inline pools, and otherwise left to the caller: Analysis.matches is None). Identical
     bytes are analysed once while in the LRU of results, `cache_bytes` at most (per
     worker: an image goes to the worker chosen by its length, so identical bytes meet the
-    same cache). `backlog_bytes` are the bytes of images given and not yet answered (their
-    peak: `backlog_peak`).
+    same cache). `backlog` counts the bytes of images given and not yet answered.
 
     Why processes on pipes by default: pdqhash's compute() holds the GIL, so threads still
     stall the reactor during PDQ; and a concurrent.futures process pool costs the reactor
@@ -370,7 +388,7 @@ class HashPool:
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
                  timeout: float | None = None, *, matcher: Matcher | SavedMatcher | None = None,
-                 cache_bytes: int = 0):
+                 cache_bytes: int = 0, backlog: HashBacklog | None = None):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
@@ -388,8 +406,7 @@ class HashPool:
         self._local = _Analyser(max_pixels, local, cache_bytes)
         self.restarts = 0
         self.timeouts = 0
-        self.backlog_bytes = 0
-        self.backlog_peak = 0
+        self.backlog = backlog if backlog is not None else HashBacklog()
         self._procs: list[_Worker] = []
         self._threads: ThreadPoolExecutor | None = None
         self._next_id = 0
@@ -426,8 +443,7 @@ class HashPool:
             return succeed(self._local.analyse(data))
         self.start()
         deferred: Deferred[Analysis] = Deferred()
-        self.backlog_bytes += len(data)
-        self.backlog_peak = max(self.backlog_peak, self.backlog_bytes)
+        self.backlog.add(len(data))
         deferred.addBoth(self._answered, len(data))
         if self.kind == "thread":
             assert self._threads is not None
@@ -439,7 +455,7 @@ class HashPool:
         return deferred
 
     def _answered(self, result: Any, size: int) -> Any:
-        self.backlog_bytes -= size
+        self.backlog.remove(size)
         return result
 
     def _dispatch(self, job: _Job) -> None:

@@ -34,6 +34,10 @@ TRAWL_MATCH_IN_HASH_POOL = True
 # sha256, per worker, ~1.4 KB an entry) held in at most this many bytes: a bigger LRU makes
 # the crawl's memory grow with the images (1 MB: ~750 results).
 TRAWL_DIGEST_CACHE_BYTES = 1_000_000
+# Image downloads wait while more than this many bytes of images wait to be hashed (the
+# hash workers lag), so bodies wait on the server, not in memory (0: never wait;
+# crawler/engine/downloader.py).
+TRAWL_HASH_BACKLOG_BYTES = 0
 TRAWL_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since for hashed image URLs
 TRAWL_FLUSH_INTERVAL = 2.0  # seconds between commits of media, observations and hits
 TRAWL_WRITE_BATCH = 500

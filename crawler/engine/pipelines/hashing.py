@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.adapter import digests_of
-from crawler.engine.context import matcher_for, saved_matcher_for, store_for
+from crawler.engine.context import hash_backlog_for, matcher_for, saved_matcher_for, store_for
 from crawler.engine.hashpool import HashPool
 from crawler.engine.items import ImageItem
 from storage.media import get_media_by_url
@@ -54,14 +54,15 @@ class HashPipeline:
                 matcher = saved_matcher_for(self.crawler)
             if matcher is None:
                 matcher = matcher_for(self.crawler)
-        self.pool = HashPool(*self.pool_args, matcher=matcher, cache_bytes=self.cache_bytes)
+        self.pool = HashPool(*self.pool_args, matcher=matcher, cache_bytes=self.cache_bytes,
+                             backlog=hash_backlog_for(self.crawler))
         self.pool.start()
 
     def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.stats.set_value("trawl/hash_pool_restarts", self.pool.restarts)
-            self.stats.set_value("trawl/hash_backlog_peak_bytes", self.pool.backlog_peak)
+            self.stats.set_value("trawl/hash_backlog_peak_bytes", self.pool.backlog.peak)
             if self.pool.timeouts:
                 self.stats.set_value("trawl/hash_timeouts", self.pool.timeouts)
 
