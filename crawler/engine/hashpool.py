@@ -470,7 +470,7 @@ class HashPool:
 
     def _worker_ended(self, worker: _Worker) -> None:
         self._procs.remove(worker)
-        if self._closing and not worker.jobs:
+        if self._closing and not worker.jobs and not worker.waiting:
             return
         overrun = worker.jobs.pop(worker.timed_out, None) if worker.timed_out else None
         if overrun is not None:
