@@ -192,11 +192,10 @@ def _create_hits(
                      "created_at": now, "updated_at": now, "vote_floor": 0})
     created = 0
     table = Hit.__table__
+    stmt = dialect_insert(store, table).on_conflict_do_nothing(index_elements=["media_id"])
+    stmt = stmt.returning(table.c.id, table.c.media_id, table.c.tier, table.c.confidence)
     for chunk in row_batches(rows):
-        stmt = dialect_insert(store, table).on_conflict_do_nothing(index_elements=["media_id"])
-        for hit_id, media_id, tier, confidence in session.execute(
-                stmt.returning(table.c.id, table.c.media_id, table.c.tier, table.c.confidence),
-                chunk):
+        for hit_id, media_id, tier, confidence in session.execute(stmt, chunk):
             hits[media_id] = _HitState(hit_id, "pending", tier, confidence, created=True)
             created += 1
     missing = [media_id for media_id in valid if media_id not in hits]
@@ -237,11 +236,10 @@ def _insert_matches(
             })
     added: dict[int, list[MatchIn]] = defaultdict(list)
     table = HitMatch.__table__
+    stmt = dialect_insert(store, table).on_conflict_do_nothing(
+        index_elements=["hit_id", "known_hash_id"]).returning(table.c.hit_id, table.c.known_hash_id)
     for chunk in row_batches(rows):
-        stmt = dialect_insert(store, table).on_conflict_do_nothing(
-            index_elements=["hit_id", "known_hash_id"])
-        for hit_id, known_hash_id in session.execute(
-                stmt.returning(table.c.hit_id, table.c.known_hash_id), chunk):
+        for hit_id, known_hash_id in session.execute(stmt, chunk):
             added[hit_id].append(by_key[(hit_id, known_hash_id)])
     return added
 

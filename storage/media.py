@@ -212,12 +212,13 @@ class CrawlWriter:
                 "page_url": page_url, "page_key": page_key, "seen_at": seen_at,
             })
         table = Observation.__table__
+        stmt = dialect_insert(self.store, table).on_conflict_do_nothing(
+            index_elements=["crawl_id", "media_id", "page_key"])
+        # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not for
+        # ON CONFLICT without it): one round trip per chunk, not per row.
+        stmt = stmt.returning(table.c.id)
         for chunk in row_batches(observations):
-            stmt = dialect_insert(self.store, table)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["crawl_id", "media_id", "page_key"])
-            # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not
-            # for ON CONFLICT without it): one round trip per chunk, not per row.
-            session.execute(stmt.returning(table.c.id), chunk).all()
+            session.execute(stmt, chunk).all()
         images = [(*found[key], matches) for key, matches in self._matches.items()
                   if key in found]
         recorded = record_matches(session, self.store, images, crawl_id=self.crawl_id, now=now,
@@ -311,16 +312,16 @@ def _upsert_media(
     """Insert or update media rows by url_key; returns url_key -> (id, sha256)."""
     table = Media.__table__
     found: dict[str, tuple[int, str | None]] = {}
+    stmt = dialect_insert(store, table)  # built once: a flush issues it several times
+    new = stmt.excluded
+    set_: dict[str, Any] = {
+        name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
+        for name in DIGEST_COLUMNS
+    }
+    set_.update({name: new[name] for name in FETCH_COLUMNS})
+    stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
+        table.c.url_key, table.c.id, table.c.sha256)
     for chunk in row_batches(rows):
-        stmt = dialect_insert(store, table)
-        new = stmt.excluded
-        set_: dict[str, Any] = {
-            name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
-            for name in DIGEST_COLUMNS
-        }
-        set_.update({name: new[name] for name in FETCH_COLUMNS})
-        stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
-            table.c.url_key, table.c.id, table.c.sha256)
         for key, media_id, sha in session.execute(stmt, chunk):
             found[key] = (media_id, sha)
     return found
