@@ -10,10 +10,10 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -60,6 +60,36 @@ PG_DEFAULT_DRIVER = "postgresql+psycopg2"
 def url_key(url: str) -> str:
     """sha256 hex of a URL: the fixed-width unique key of seeds, media and pages."""
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Rows a batched INSERT carries and keys an IN (...) list holds, in a fixed set of lengths:
+# 1, 2, 4, ... 512. The sqlite3 module keeps a prepared statement per distinct SQL text
+# (tens of KB for the crawl's upserts) and PostgreSQL drivers likewise prepare per text,
+# and a statement of N rows or N keys is a text per N: batches of every length from 1 to
+# 500 made a long crawl's memory grow with each new length met (bench/RESULTS.md).
+BATCH_SIZES = tuple(2 ** k for k in range(10))
+T = TypeVar("T")
+
+
+def row_batches(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`rows` in consecutive slices whose lengths are in BATCH_SIZES, longest first (500
+    rows: 256 + 128 + 64 + 32 + 16 + 4), for INSERTs, where a row cannot be repeated."""
+    start, largest = 0, BATCH_SIZES[-1]
+    while start < len(rows):
+        left = len(rows) - start
+        size = largest if left >= largest else 1 << (left.bit_length() - 1)
+        yield rows[start:start + size]
+        start += size
+
+
+def key_batches(keys: Sequence[T]) -> Iterator[list[T]]:
+    """`keys` in slices of at most BATCH_SIZES[-1], each padded to a length in BATCH_SIZES
+    by repeating its last key, for IN (...) lists, where a repeated key changes nothing."""
+    largest = BATCH_SIZES[-1]
+    for start in range(0, len(keys), largest):
+        chunk = list(keys[start:start + largest])
+        chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        yield chunk
 
 
 def dialect_insert(store: Store, table: Any) -> Any:

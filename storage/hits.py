@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
 
-from storage.db import dialect_insert
+from storage.db import dialect_insert, key_batches, row_batches
 from storage.models import (
     Hit,
     HitMatch,
@@ -49,7 +49,6 @@ logger = logging.getLogger(__name__)
 # A popular image can sit on thousands of pages; a hit row carries the first ones (and
 # the total in page_count).
 PAGE_URLS_PER_HIT = 50
-STATEMENT_ROWS = 1000  # keys per IN (...) list and rows per statement
 # The actor the audit trail names for what a crawl or a rematch changes on its own.
 CRAWLER_ACTOR = "trawl-crawler"
 
@@ -146,15 +145,10 @@ class _HitState:
     created: bool = False
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), STATEMENT_ROWS):
-        yield items[start:start + STATEMENT_ROWS]
-
-
 def _list_of_known(session: Session, known_ids: Iterable[int]) -> dict[int, int]:
     """known hash id -> list id, for the ids that still exist."""
     found: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(known_ids))):
+    for chunk in key_batches(sorted(set(known_ids))):
         found.update((known_id, list_id) for known_id, list_id in session.execute(
             select(KnownHash.id, KnownHash.list_id).where(KnownHash.id.in_(chunk))))
     return found
@@ -162,7 +156,7 @@ def _list_of_known(session: Session, known_ids: Iterable[int]) -> dict[int, int]
 
 def _suppressed(session: Session, digests: Iterable[str]) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
-    for chunk in _chunks(sorted(set(digests))):
+    for chunk in key_batches(sorted(set(digests))):
         found.update((sha, known_id) for sha, known_id in session.execute(
             select(Suppression.sha256, Suppression.known_hash_id)
             .where(Suppression.sha256.in_(chunk))))
@@ -171,7 +165,7 @@ def _suppressed(session: Session, digests: Iterable[str]) -> set[tuple[str, int]
 
 def _hits_of(session: Session, media_ids: Iterable[int]) -> dict[int, _HitState]:
     found: dict[int, _HitState] = {}
-    for chunk in _chunks(sorted(set(media_ids))):
+    for chunk in key_batches(sorted(set(media_ids))):
         for hit_id, media_id, status, tier, confidence in session.execute(
                 select(Hit.id, Hit.media_id, Hit.status, Hit.tier, Hit.confidence)
                 .where(Hit.media_id.in_(chunk))):
@@ -198,11 +192,10 @@ def _create_hits(
                      "created_at": now, "updated_at": now, "vote_floor": 0})
     created = 0
     table = Hit.__table__
-    for chunk in _chunks(rows):
-        stmt = dialect_insert(store, table).on_conflict_do_nothing(index_elements=["media_id"])
-        for hit_id, media_id, tier, confidence in session.execute(
-                stmt.returning(table.c.id, table.c.media_id, table.c.tier, table.c.confidence),
-                chunk):
+    stmt = dialect_insert(store, table).on_conflict_do_nothing(index_elements=["media_id"])
+    stmt = stmt.returning(table.c.id, table.c.media_id, table.c.tier, table.c.confidence)
+    for chunk in row_batches(rows):
+        for hit_id, media_id, tier, confidence in session.execute(stmt, chunk):
             hits[media_id] = _HitState(hit_id, "pending", tier, confidence, created=True)
             created += 1
     missing = [media_id for media_id in valid if media_id not in hits]
@@ -214,7 +207,7 @@ def _create_hits(
 def _matched_lists(session: Session, hit_ids: Sequence[int]) -> dict[int, set[int]]:
     """hit id -> the lists its matches so far come from."""
     found: dict[int, set[int]] = defaultdict(set)
-    for chunk in _chunks(sorted(set(hit_ids))):
+    for chunk in key_batches(sorted(set(hit_ids))):
         for hit_id, list_id in session.execute(
                 select(HitMatch.hit_id, KnownHash.list_id)
                 .join(KnownHash, KnownHash.id == HitMatch.known_hash_id)
@@ -243,11 +236,10 @@ def _insert_matches(
             })
     added: dict[int, list[MatchIn]] = defaultdict(list)
     table = HitMatch.__table__
-    for chunk in _chunks(rows):
-        stmt = dialect_insert(store, table).on_conflict_do_nothing(
-            index_elements=["hit_id", "known_hash_id"])
-        for hit_id, known_hash_id in session.execute(
-                stmt.returning(table.c.hit_id, table.c.known_hash_id), chunk):
+    stmt = dialect_insert(store, table).on_conflict_do_nothing(
+        index_elements=["hit_id", "known_hash_id"]).returning(table.c.hit_id, table.c.known_hash_id)
+    for chunk in row_batches(rows):
+        for hit_id, known_hash_id in session.execute(stmt, chunk):
             added[hit_id].append(by_key[(hit_id, known_hash_id)])
     return added
 
@@ -391,7 +383,7 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
     """The rows of these hits (in the caller's session), by id: three statements a page
     (hits with their media and confirmations, matches, pages)."""
     out: dict[int, HitRow] = {}
-    for chunk in _chunks(list(dict.fromkeys(hit_ids))):
+    for chunk in key_batches(list(dict.fromkeys(hit_ids))):
         hits = session.execute(_HIT_ROWS, {"ids": list(chunk)}).all()
         matches = matches_of(session, chunk)
         pages = page_urls_of(session, [hit.media_id for hit in hits])
@@ -418,7 +410,7 @@ def hit_rows(session: Session, hit_ids: Sequence[int]) -> dict[int, HitRow]:
 def matches_of(session: Session, hit_ids: Sequence[int]) -> dict[int, tuple[MatchRow, ...]]:
     """hit id -> its matches, best first, with the list, label and value they matched."""
     found: dict[int, list[MatchRow]] = defaultdict(list)
-    for chunk in _chunks(list(hit_ids)):
+    for chunk in key_batches(list(hit_ids)):
         for m in session.execute(_MATCHES, {"ids": list(chunk)}):
             found[m.hit_id].append(MatchRow(
                 id=m.id, known_hash_id=m.known_hash_id, hash_type=m.hash_type,
@@ -449,7 +441,7 @@ def page_urls_of(
     `per_media`; the number of distinct pages in all), over every crawl."""
     ids = sorted(set(media_ids))
     found: dict[int, tuple[list[str], int]] = {}
-    for chunk in _chunks(ids):
+    for chunk in key_batches(ids):
         for media_id, page_url, total in session.execute(
                 _PAGE_URLS, {"ids": list(chunk), "per_media": per_media}):
             urls, _ = found.setdefault(media_id, ([], int(total)))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select
 
 from storage.crawls import add_crawl_counts
-from storage.db import dialect_insert, url_key, utcnow
+from storage.db import dialect_insert, key_batches, row_batches, url_key, utcnow
 from storage.hits import Recorded, record_matches
 from storage.models import Media, Observation
 from storage.records import DIGEST_FIELDS, MatchIn, MediaDigestRow, MediaInfo, MediaRecord
@@ -38,8 +38,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Keys per IN (...) list and rows per statement: under SQLite's and PostgreSQL's limits.
-STATEMENT_ROWS = 1000
 STREAM_ROWS = 10_000
 MAX_ERROR_LENGTH = 2000
 
@@ -214,12 +212,13 @@ class CrawlWriter:
                 "page_url": page_url, "page_key": page_key, "seen_at": seen_at,
             })
         table = Observation.__table__
-        for chunk in _chunks(observations):
-            stmt = dialect_insert(self.store, table)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["crawl_id", "media_id", "page_key"])
-            # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not
-            # for ON CONFLICT without it): one round trip per chunk, not per row.
-            session.execute(stmt.returning(table.c.id), chunk).all()
+        stmt = dialect_insert(self.store, table).on_conflict_do_nothing(
+            index_elements=["crawl_id", "media_id", "page_key"])
+        # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not for
+        # ON CONFLICT without it): one round trip per chunk, not per row.
+        stmt = stmt.returning(table.c.id)
+        for chunk in row_batches(observations):
+            session.execute(stmt, chunk).all()
         images = [(*found[key], matches) for key, matches in self._matches.items()
                   if key in found]
         recorded = record_matches(session, self.store, images, crawl_id=self.crawl_id, now=now,
@@ -270,7 +269,7 @@ def record_rematch(store: Store, images: Sequence[tuple[int, Sequence[MatchIn]]]
         return Recorded()
     with store.session() as session:
         sha: dict[int, str | None] = {}
-        for chunk in _chunks(sorted({media_id for media_id, _ in images})):
+        for chunk in key_batches(sorted({media_id for media_id, _ in images})):
             for media_id, sha256 in session.execute(
                     select(Media.id, Media.sha256).where(Media.id.in_(chunk))):
                 sha[media_id] = sha256
@@ -313,16 +312,16 @@ def _upsert_media(
     """Insert or update media rows by url_key; returns url_key -> (id, sha256)."""
     table = Media.__table__
     found: dict[str, tuple[int, str | None]] = {}
-    for chunk in _chunks(rows):
-        stmt = dialect_insert(store, table)
-        new = stmt.excluded
-        set_: dict[str, Any] = {
-            name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
-            for name in DIGEST_COLUMNS
-        }
-        set_.update({name: new[name] for name in FETCH_COLUMNS})
-        stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
-            table.c.url_key, table.c.id, table.c.sha256)
+    stmt = dialect_insert(store, table)  # built once: a flush issues it several times
+    new = stmt.excluded
+    set_: dict[str, Any] = {
+        name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
+        for name in DIGEST_COLUMNS
+    }
+    set_.update({name: new[name] for name in FETCH_COLUMNS})
+    stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
+        table.c.url_key, table.c.id, table.c.sha256)
+    for chunk in row_batches(rows):
         for key, media_id, sha in session.execute(stmt, chunk):
             found[key] = (media_id, sha)
     return found
@@ -331,15 +330,10 @@ def _upsert_media(
 def _media_ids(session: Session, keys: Iterable[str]) -> dict[str, tuple[int, str | None]]:
     """url_key -> (media id, sha256) for the keys that have a media row."""
     found: dict[str, tuple[int, str | None]] = {}
-    for chunk in _chunks(sorted(keys)):
+    for chunk in key_batches(sorted(keys)):
         rows = session.execute(
             select(Media.url_key, Media.id, Media.sha256).where(Media.url_key.in_(chunk))
         )
         for key, media_id, sha in rows:
             found[key] = (media_id, sha)
     return found
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), STATEMENT_ROWS):
-        yield items[start:start + STATEMENT_ROWS]

@@ -36,7 +36,7 @@ if sys.argv[3] == "memory":
 
 @defer.inlineCallbacks
 def main():
-    pool = HashPool(sys.argv[1], 2, matcher=matcher, cache_size=10)
+    pool = HashPool(sys.argv[1], 2, matcher=matcher, cache_bytes=14_000)
     pool.start()
     data = IMAGES + [IMAGES[0]]  # the last one: same bytes again
     results = yield defer.gatherResults([pool.analyse(d) for d in data])

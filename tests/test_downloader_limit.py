@@ -90,3 +90,21 @@ def test_a_host_gets_at_most_the_per_host_limit_of_requests_at_once(sqlite_url: 
     assert summary["images"] == IMAGES, done.stderr[-3000:]
     assert site.most <= LIMIT, f"{site.most} requests in flight at once, limit {LIMIT}"
     assert site.most >= 2, "the crawl no longer fetches a host's images concurrently"
+
+
+def test_image_downloads_wait_for_the_hash_backlog_and_all_are_hashed(sqlite_url: str) -> None:
+    """TRAWL_HASH_BACKLOG_BYTES=1: an image download starts only when no image waits to be
+    hashed; the crawl still fetches and hashes every image (a held queue is resumed)."""
+    site = Site()
+    try:
+        done = run_crawl_process(sqlite_url, site.url, "--depth", "1", "--no-progress",
+                                 "-s", "TRAWL_HASH_BACKLOG_BYTES=1",
+                                 "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={LIMIT}")
+        summary = summary_of(done)
+    finally:
+        site.close()
+    assert summary["images"] == IMAGES, done.stderr[-3000:]
+    assert summary["hashed"] == IMAGES
+    stats = summary["stats"]
+    assert stats["trawl/hash_backlog_holds"] > 0  # queues were held, and all resumed
+    assert stats["trawl/hash_backlog_peak_bytes"] > 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 
 from storage.audit import list_audit
 from storage.crawls import start_crawl
-from storage.db import Store, open_store, utcnow
+from storage.db import BATCH_SIZES, Store, open_store, utcnow
 from storage.hits import CRAWLER_ACTOR
 from storage.known import KnownHashIn, import_known_list, iter_known_hashes
 from storage.media import (
@@ -361,3 +363,44 @@ def test_writer_refuses_a_second_thread(store: Store) -> None:
     assert "second thread" in str(errors[0])
     writer.close()
     assert count(store, Media) == 1
+
+
+def test_batches_of_every_length_use_a_bounded_set_of_statements(store: Store) -> None:
+    """The sqlite3 module (and PostgreSQL's drivers) keep one prepared statement per SQL
+    text, and an INSERT of N rows or an IN of N keys is a text per N: a crawl's flushes of
+    1..500 records must not make a text per length, or its memory grows with the crawl."""
+    texts: set[str] = set()
+
+    @sa.event.listens_for(store.engine, "before_cursor_execute")
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        texts.add(statement)
+
+    kid = known_id(store)
+    crawl = start_crawl(store, start_urls=[], seed_ids=[])
+    writer = CrawlWriter(store, crawl, flush_interval=3600, batch_size=10**9)
+    texts.clear()
+    n = 0
+    for length in range(1, 121):
+        for _ in range(length):
+            n += 1
+            matches = [MatchIn(kid, "sha256", 0)] if n % 7 == 0 else []
+            writer.add(record(f"http://img.test/{n}.jpg", f"{n:064x}"),
+                       [f"http://site.test/{n}"], matches)
+        for earlier in range(1, length, 3):  # images of earlier flushes: looked up by key
+            writer.add_observation(f"http://img.test/{earlier}.jpg", f"http://site.test/x{n}")
+        writer.flush()
+    writer.close()
+    assert count(store, Media) == n == 120 * 121 // 2
+    with store.read_session() as session:
+        hits = session.scalar(sa.select(sa.func.count()).select_from(Hit))
+    assert hits == n // 7
+    lengths: dict[str, int] = Counter(map(statement_shape, texts))
+    assert max(lengths.values()) > 4  # batches of several lengths were written
+    assert max(lengths.values()) <= len(BATCH_SIZES), lengths
+
+
+def statement_shape(sql: str) -> str:
+    """The SQL text with its parameter lists collapsed: `IN (?, ?)` and `IN (?)` alike."""
+    while "(" in sql:
+        sql = re.sub(r"\([^()]*\)", "<>", sql)
+    return re.sub(r"<>(?:, <>)+", "<>", sql)

@@ -16,6 +16,7 @@ from scrapy.exceptions import NotConfigured
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from crawler.engine.hashpool import HashBacklog
     from crawler.index_cache import SavedMatcher
     from matchers.decision import Matcher
     from storage.db import Store
@@ -24,6 +25,7 @@ _ATTR = "_trawl_store"
 _OWNED_ATTR = "_trawl_store_owned"
 _MATCHER_ATTR = "_trawl_matcher"
 _SAVED_ATTR = "_trawl_saved_matcher"
+_GAUGE_ATTR = "_trawl_hash_backlog"
 
 
 def attach_store(crawler: Crawler, store: Store) -> None:
@@ -92,6 +94,18 @@ def matcher_for(crawler: Crawler) -> Matcher:
 def _thresholds(crawler: Crawler) -> dict[str, int] | None:
     thresholds = crawler.settings.getdict("TRAWL_MATCH_THRESHOLDS") or None
     return {k: int(v) for k, v in thresholds.items()} if thresholds else None
+
+
+def hash_backlog_for(crawler: Crawler) -> HashBacklog:
+    """The crawl's gauge of image bytes waiting to be hashed: the hash pool counts into it,
+    the downloader holds image downloads while it is over TRAWL_HASH_BACKLOG_BYTES."""
+    gauge: HashBacklog | None = getattr(crawler, _GAUGE_ATTR, None)
+    if gauge is None:
+        from crawler.engine.hashpool import HashBacklog
+
+        gauge = HashBacklog()
+        setattr(crawler, _GAUGE_ATTR, gauge)
+    return gauge
 
 
 def crawl_id_for(crawler: Crawler) -> int:

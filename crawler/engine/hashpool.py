@@ -8,7 +8,12 @@ with job id 0 that says the worker is ready. Nothing but these frames crosses th
 nothing is written anywhere. What a worker does besides hashing comes from the environment
 variable TRAWL_HASH_WORKER (JSON, see WorkerConfig): the path of the saved matcher file to
 match with (memory-mapped read-only, so N workers share one copy through the page cache)
-and the size of its LRU of results by sha256.
+and the bytes its LRU of results by sha256 may hold.
+
+The crawl process writes a job to a worker's pipe only while the jobs written and not yet
+answered fit in the pipe (the rest wait in the pool, one reference to each body): a worker
+that lags then never leaves megabytes of bodies in Twisted's write buffer, which
+concatenates them into a second copy.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import struct
 import sys
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +51,14 @@ FRAME = struct.Struct(">QI")
 READY_ID = 0  # a worker's first reply, empty: imports done, ready to hash (jobs count from 1)
 MAX_RESTARTS = 20  # worker crashes tolerated per crawl before hashing gives up
 PIPE_SIZE = 4 * 1024 * 1024  # bytes; capped by /proc/sys/fs/pipe-max-size
+DEFAULT_PIPE_SIZE = 64 * 1024  # Linux's, where the pipe cannot be grown or measured
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+# What one cached result costs besides its encoded reply: the 32-byte key and the LRU's
+# entry (a worker's cache); a result kept as Python objects (thread and inline pools) is
+# estimated at ANALYSIS_BYTES in all (Digests' strings, the match list).
+ENTRY_OVERHEAD = 200
+ANALYSIS_BYTES = 2000
 # Numeric libraries single-threaded: on 2 cores a multi-threaded BLAS in hash_image spins
 # against the crawl itself (measured: 2.5 ms per photo single-threaded, 60 ms with 2 threads).
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -66,23 +78,24 @@ class Analysis(NamedTuple):
 @dataclass(frozen=True)
 class WorkerConfig:
     """What hashing workers do besides hash_image: match against the saved matcher file at
-    `matcher_path` (when its stamp is `stamp`) with these thresholds, and keep the last
-    `cache_size` results by sha256 (identical bytes under many URLs are analysed once)."""
+    `matcher_path` (when its stamp is `stamp`) with these thresholds, and keep the latest
+    results by sha256 in at most `cache_bytes` (identical bytes under many URLs are
+    analysed once)."""
 
     matcher_path: str | None = None
     stamp: str | None = None
     thresholds: dict[str, int] = field(default_factory=dict)
     dihedral: bool = True
-    cache_size: int = 0
+    cache_bytes: int = 0
 
     @classmethod
     def for_matcher(cls, matcher: Matcher | SavedMatcher | None,
-                    cache_size: int = 0) -> WorkerConfig:
+                    cache_bytes: int = 0) -> WorkerConfig:
         path = getattr(matcher, "path", None) if matcher is not None else None
         if matcher is None or path is None:
-            return cls(cache_size=cache_size)
+            return cls(cache_bytes=cache_bytes)
         return cls(str(path), matcher.stamp, dict(matcher.thresholds), matcher.dihedral,
-                   cache_size)
+                   cache_bytes)
 
 
 
@@ -121,14 +134,18 @@ def match_from_dict(values: Mapping[str, Any]) -> Match:
 
 
 class _Analyser:
-    """hash_image, then the match, with an LRU of results keyed by sha256: a worker's (or
-    the thread/inline pools') work per image. Thread-safe (the thread pool shares one)."""
+    """hash_image, then the match, with an LRU of results keyed by sha256 holding at most
+    `cache_bytes`: a worker's (or the thread/inline pools') work per image. Bounded in
+    bytes, not entries, so its memory is known whatever a result weighs. Thread-safe (the
+    thread pool shares one)."""
 
-    def __init__(self, max_pixels: int | None, matcher: Matcher | None, cache_size: int) -> None:
+    def __init__(self, max_pixels: int | None, matcher: Matcher | None,
+                 cache_bytes: int) -> None:
         self.max_pixels = max_pixels
         self.matcher = matcher
-        self.cache_size = max(0, cache_size)
-        self._cache: OrderedDict[bytes, Any] = OrderedDict()
+        self.cache_bytes = max(0, cache_bytes)
+        self.cached_bytes = 0
+        self._cache: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _lookup(self, key: bytes | None) -> Any:
@@ -136,17 +153,22 @@ class _Analyser:
             return None
         with self._lock:
             found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-            return found
+            if found is None:
+                return None
+            self._cache.move_to_end(key)
+            return found[0]
 
-    def _keep(self, key: bytes | None, value: Any) -> None:
-        if key is None:
+    def _keep(self, key: bytes | None, value: Any, cost: int) -> None:
+        if key is None or cost > self.cache_bytes:
             return
         with self._lock:
-            self._cache[key] = value
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self.cached_bytes -= old[1]
+            self._cache[key] = (value, cost)
+            self.cached_bytes += cost
+            while self.cached_bytes > self.cache_bytes:
+                self.cached_bytes -= self._cache.popitem(last=False)[1][1]
 
     def _compute(self, data: bytes,
                  sha256: bytes | None = None) -> tuple[Digests, list[Match] | None]:
@@ -164,17 +186,17 @@ class _Analyser:
             return digests, None
 
     def analyse(self, data: bytes) -> Analysis:
-        key = hashlib.sha256(data).digest() if self.cache_size else None
+        key = hashlib.sha256(data).digest() if self.cache_bytes else None
         found = self._lookup(key)
         if found is not None:
             return Analysis(found[0], found[1], True)
         digests, matches = self._compute(data, key)
-        self._keep(key, (digests, matches))
+        self._keep(key, (digests, matches), ANALYSIS_BYTES)
         return Analysis(digests, matches)
 
     def reply(self, data: bytes) -> bytes:
-        """The encoded reply for a worker's frame (cached encoded: ~1 KB an entry)."""
-        key = hashlib.sha256(data).digest() if self.cache_size else None
+        """The encoded reply for a worker's frame (cached encoded: ~1.2 KB an entry)."""
+        key = hashlib.sha256(data).digest() if self.cache_bytes else None
         found: bytes | None = self._lookup(key)
         if found is not None:
             return b'{"c":1,"r":' + found + b"}"
@@ -183,7 +205,7 @@ class _Analyser:
             "d": digests.as_dict(dihedral=True),
             "m": None if matches is None else [match_to_dict(m) for m in matches],
         }, separators=(",", ":")).encode()
-        self._keep(key, body)
+        self._keep(key, body, len(body) + ENTRY_OVERHEAD)
         return b'{"c":0,"r":' + body + b"}"
 
 
@@ -215,6 +237,25 @@ def _worker_matcher(config: WorkerConfig) -> Matcher | None:
     return matcher
 
 
+class HashBacklog:
+    """Bytes of images given to a hash pool and not yet answered, their peak, and who to
+    tell when an answer lowers them (the downloader, holding image downloads)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.peak = 0
+        self.listeners: list[Callable[[], None]] = []
+
+    def add(self, size: int) -> None:
+        self.bytes += size
+        self.peak = max(self.peak, self.bytes)
+
+    def remove(self, size: int) -> None:
+        self.bytes -= size
+        for listener in self.listeners:
+            listener()
+
+
 class _Job:
     __slots__ = ("data", "deferred", "retried")
 
@@ -226,11 +267,15 @@ class _Job:
 
 class _Worker(ProcessProtocol):
     """One hashing process; replies are matched to jobs by id (they arrive in order, so the
-    oldest job sent is the one being hashed, and its time limit runs from then)."""
+    oldest job sent is the one being hashed, and its time limit runs from then). Jobs are
+    written while those written and not answered fit in the pipe; the rest wait here."""
 
     def __init__(self, pool: HashPool) -> None:
         self.pool = pool
-        self.jobs: dict[int, _Job] = {}
+        self.jobs: dict[int, _Job] = {}  # written to the pipe, not answered yet
+        self.waiting: deque[tuple[int, _Job]] = deque()  # not written yet
+        self.pipe_bytes = DEFAULT_PIPE_SIZE  # what the pipe holds (set once it is grown)
+        self.pending_bytes = 0  # frames written and not answered
         self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
         self._limit: Any = None  # the IDelayedCall that checks the head job's time limit
         self._head_since = 0.0  # reactor time at which the head job started being hashed
@@ -244,16 +289,31 @@ class _Worker(ProcessProtocol):
         # them while the reactor is busy; a pipe that holds several images never stalls it.
         stdin = cast(Any, self.transport).pipes.get(0)
         if stdin is not None:
-            _grow_pipe(stdin.fileno())
+            self.pipe_bytes = _grow_pipe(stdin.fileno())
+        self._pump()
 
     def send(self, job_id: int, job: _Job) -> None:
-        self.jobs[job_id] = job
-        self._order.append(job_id)
+        self.waiting.append((job_id, job))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write waiting jobs while they fit in the pipe (one at a time when one does not)."""
         transport: Any = self.transport  # zope interfaces confuse mypy's method binding
-        transport.write(FRAME.pack(job_id, len(job.data)))
-        transport.write(job.data)
-        if len(self._order) == 1:
-            self._arm()
+        if transport is None or self.ended:
+            return
+        while self.waiting:
+            job_id, job = self.waiting[0]
+            size = FRAME.size + len(job.data)
+            if self.pending_bytes and self.pending_bytes + size > self.pipe_bytes:
+                return
+            self.waiting.popleft()
+            self.pending_bytes += size
+            self.jobs[job_id] = job
+            self._order.append(job_id)
+            transport.write(FRAME.pack(job_id, len(job.data)))
+            transport.write(job.data)
+            if len(self._order) == 1:
+                self._arm()
 
     def _arm(self) -> None:
         """Start the time limit of the job now at the head (the one being hashed).
@@ -311,7 +371,9 @@ class _Worker(ProcessProtocol):
                 self._order.popleft()
                 self._arm()  # the next job's time starts now (the timer stays armed)
             if job is not None:
+                self.pending_bytes -= FRAME.size + len(job.data)
                 job.deferred.callback(decode_reply(payload))
+                self._pump()
 
     def processEnded(self, reason: Any) -> None:
         self.ended = True
@@ -326,8 +388,9 @@ class HashPool:
     its matches, computed where the image was hashed (a worker matches with the saved
     matcher file, memory-mapped; a matcher built in memory only is used by the thread and
     inline pools, and otherwise left to the caller: Analysis.matches is None). Identical
-    bytes are analysed once while in the LRU of `cache_size` results (per worker: an image
-    goes to the worker chosen by its length, so identical bytes meet the same cache).
+    bytes are analysed once while in the LRU of results, `cache_bytes` at most (per
+    worker: an image goes to the worker chosen by its length, so identical bytes meet the
+    same cache). `backlog` counts the bytes of images given and not yet answered.
 
     Why processes on pipes by default: pdqhash's compute() holds the GIL, so threads still
     stall the reactor during PDQ; and a concurrent.futures process pool costs the reactor
@@ -339,7 +402,7 @@ class HashPool:
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
                  timeout: float | None = None, *, matcher: Matcher | SavedMatcher | None = None,
-                 cache_size: int = 0):
+                 cache_bytes: int = 0, backlog: HashBacklog | None = None):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
@@ -348,15 +411,16 @@ class HashPool:
         # Seconds one image may take in a worker process (None: no limit). Threads and
         # inline hashing cannot be stopped, so only the process pool enforces it.
         self.timeout = timeout if timeout and timeout > 0 else None
-        self.config = WorkerConfig.for_matcher(matcher, cache_size)
+        self.config = WorkerConfig.for_matcher(matcher, cache_bytes)
         local: Matcher | None = None  # thread/inline: analysed here, with the matcher itself
         if kind != "process" and matcher is not None:
             from crawler.index_cache import SavedMatcher
 
             local = matcher.load() if isinstance(matcher, SavedMatcher) else matcher
-        self._local = _Analyser(max_pixels, local, cache_size)
+        self._local = _Analyser(max_pixels, local, cache_bytes)
         self.restarts = 0
         self.timeouts = 0
+        self.backlog = backlog if backlog is not None else HashBacklog()
         self._procs: list[_Worker] = []
         self._threads: ThreadPoolExecutor | None = None
         self._next_id = 0
@@ -393,6 +457,8 @@ class HashPool:
             return succeed(self._local.analyse(data))
         self.start()
         deferred: Deferred[Analysis] = Deferred()
+        self.backlog.add(len(data))
+        deferred.addBoth(self._answered, len(data))
         if self.kind == "thread":
             assert self._threads is not None
             self._threads.submit(self._local.analyse, data).add_done_callback(
@@ -401,6 +467,10 @@ class HashPool:
         else:
             self._dispatch(_Job(data, deferred))
         return deferred
+
+    def _answered(self, result: Any, size: int) -> Any:
+        self.backlog.remove(size)
+        return result
 
     def _dispatch(self, job: _Job) -> None:
         live = [w for w in self._procs if not w.ended]
@@ -414,7 +484,7 @@ class HashPool:
 
     def _worker_ended(self, worker: _Worker) -> None:
         self._procs.remove(worker)
-        if self._closing and not worker.jobs:
+        if self._closing and not worker.jobs and not worker.waiting:
             return
         overrun = worker.jobs.pop(worker.timed_out, None) if worker.timed_out else None
         if overrun is not None:
@@ -441,6 +511,8 @@ class HashPool:
                 job.retried = job.retried or overrun is None
                 self._dispatch(job)
         worker.jobs.clear()
+        while worker.waiting:  # never written to it: not a try of theirs
+            self._dispatch(worker.waiting.popleft()[1])
 
     def close(self) -> None:
         """Let workers finish and exit (their stdin closes); stop the thread pool."""
@@ -465,12 +537,17 @@ def _deliver_from_thread(
     reactor.callFromThread(deferred.callback, result)  # type: ignore[attr-defined]
 
 
-def _grow_pipe(fd: int) -> None:
+def _grow_pipe(fd: int) -> int:
+    """Grow the pipe to PIPE_SIZE (or the system's limit); returns the bytes it holds."""
     try:
         limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
         fcntl.fcntl(fd, F_SETPIPE_SZ, min(PIPE_SIZE, limit))
     except (OSError, ValueError):  # not Linux, or a lower limit: the default pipe works
         pass
+    try:
+        return int(fcntl.fcntl(fd, F_GETPIPE_SZ)) or DEFAULT_PIPE_SIZE
+    except OSError:
+        return DEFAULT_PIPE_SIZE
 
 
 def _package_root() -> str:
@@ -503,7 +580,7 @@ def worker_main(argv: list[str]) -> int:
     import matchers.hashing  # noqa: F401  (the slow imports, before saying ready)
 
     config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
-    analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_size)
+    analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_bytes)
     try:
         replies.write(FRAME.pack(READY_ID, 0))
         replies.flush()

@@ -30,9 +30,14 @@ TRAWL_MATCH_THRESHOLDS: dict[str, int] = {}  # per hash type, e.g. {"pdq": 31}; 
 # Match where the bytes are hashed (the workers map the saved matcher file): the reactor only
 # routes bytes out and small results back. A re-check decides by itself and turns it off.
 TRAWL_MATCH_IN_HASH_POOL = True
-# Identical bytes under many URLs: analysed once while among the last N (LRU by sha256, per
-# worker, ~1 KB an entry: a bigger LRU makes the crawl's memory grow with the images).
-TRAWL_DIGEST_CACHE_SIZE = 5000
+# Identical bytes under many URLs: analysed once while among the latest results (LRU by
+# sha256, per worker, ~1.4 KB an entry) held in at most this many bytes: a bigger LRU makes
+# the crawl's memory grow with the images (1 MB: ~750 results).
+TRAWL_DIGEST_CACHE_BYTES = 1_000_000
+# Image downloads wait while more than this many bytes of images wait to be hashed (the
+# hash workers lag), so bodies wait on the server, not in memory (0: never wait;
+# crawler/engine/downloader.py).
+TRAWL_HASH_BACKLOG_BYTES = 0
 TRAWL_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since for hashed image URLs
 TRAWL_FLUSH_INTERVAL = 2.0  # seconds between commits of media, observations and hits
 TRAWL_WRITE_BATCH = 500

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.adapter import digests_of
-from crawler.engine.context import matcher_for, saved_matcher_for, store_for
+from crawler.engine.context import hash_backlog_for, matcher_for, saved_matcher_for, store_for
 from crawler.engine.hashpool import HashPool
 from crawler.engine.items import ImageItem
 from storage.media import get_media_by_url
@@ -24,14 +24,14 @@ class HashPipeline:
     """Bytes -> Digests and, with TRAWL_MATCH_IN_HASH_POOL, the matches, computed where the
     bytes are hashed (a worker process matches with the saved matcher file it maps), so the
     reactor only routes bytes out and small results back. Identical bytes under different
-    URLs are analysed once while in the pool's LRU (TRAWL_DIGEST_CACHE_SIZE, keyed by
+    URLs are analysed once while in the pool's LRU (TRAWL_DIGEST_CACHE_BYTES, keyed by
     sha256, computed where the bytes are hashed)."""
 
     def __init__(self, crawler: Crawler, pool_args: tuple[str, int, int | None, float | None],
-                 cache_size: int, stats: StatsCollector, match: bool = True) -> None:
+                 cache_bytes: int, stats: StatsCollector, match: bool = True) -> None:
         self.crawler = crawler
         self.pool_args = pool_args
-        self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self.stats = stats
         self.match = match
         self.pool: HashPool | None = None
@@ -43,7 +43,7 @@ class HashPipeline:
         pool_args = (s.get("TRAWL_HASH_POOL"), s.getint("TRAWL_HASH_WORKERS"), max_pixels,
                      s.getfloat("TRAWL_HASH_TIMEOUT") or None)
         assert crawler.stats is not None
-        return cls(crawler, pool_args, s.getint("TRAWL_DIGEST_CACHE_SIZE"), crawler.stats,
+        return cls(crawler, pool_args, s.getint("TRAWL_DIGEST_CACHE_BYTES"), crawler.stats,
                    s.getbool("TRAWL_MATCH_IN_HASH_POOL", True))
 
     def open_spider(self) -> None:
@@ -54,13 +54,15 @@ class HashPipeline:
                 matcher = saved_matcher_for(self.crawler)
             if matcher is None:
                 matcher = matcher_for(self.crawler)
-        self.pool = HashPool(*self.pool_args, matcher=matcher, cache_size=self.cache_size)
+        self.pool = HashPool(*self.pool_args, matcher=matcher, cache_bytes=self.cache_bytes,
+                             backlog=hash_backlog_for(self.crawler))
         self.pool.start()
 
     def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.stats.set_value("trawl/hash_pool_restarts", self.pool.restarts)
+            self.stats.set_value("trawl/hash_backlog_peak_bytes", self.pool.backlog.peak)
             if self.pool.timeouts:
                 self.stats.set_value("trawl/hash_timeouts", self.pool.timeouts)
 
