@@ -236,6 +236,20 @@ def _border_cuts(
     return cuts
 
 
+def _lines_near(
+    luma: Image.Image, side: str, coarse: int, per_line: float, first: int
+) -> tuple[FloatArray, int, int]:
+    """The luma's lines from `side` inwards up to one thumbnail line past the estimate
+    `coarse`, and the window [lo, hi) of those within one thumbnail line of it (lo >= first)."""
+    w, h = luma.size
+    n = h if side in ("top", "bottom") else w
+    lo = max(first, int((coarse - 1) * per_line))
+    hi = min(n, int((coarse + 1) * per_line) + 1)
+    strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
+             "right": (w - hi, 0, w, h)}[side]
+    return _lines(np.asarray(luma.crop(strip), dtype=np.float32), side), lo, hi
+
+
 def _refine(
     luma: Image.Image, side: str, coarse: int, per_line: float, outliers: float = BORDER_OUTLIERS
 ) -> int:
@@ -245,13 +259,7 @@ def _refine(
     pixels lie within 2 x BORDER_TOLERANCE of the edge line's tone: at full size a noisy
     frame's grain is not averaged away as in the thumbnail.
     """
-    w, h = luma.size
-    n = h if side in ("top", "bottom") else w
-    lo = max(0, int((coarse - 1) * per_line))
-    hi = min(n, int((coarse + 1) * per_line) + 1)
-    strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
-             "right": (w - hi, 0, w, h)}[side]
-    lines = _lines(np.asarray(luma.crop(strip), dtype=np.float32), side)
+    lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=0)
     edge = lines[min(1, len(lines) - 1)]
     tone = float(np.median(edge))
     window = lines[lo:hi]
@@ -541,13 +549,7 @@ def _trim(
 def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) -> int:
     """The caption band's depth in the luma's lines: the first line near the thumbnail's
     estimate that differs from the band's background across most of its length."""
-    w, h = part.size
-    n = h if side in ("top", "bottom") else w
-    lo = max(1, int((coarse - 1) * per_line))
-    hi = min(n, int((coarse + 1) * per_line) + 1)
-    strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
-             "right": (w - hi, 0, w, h)}[side]
-    lines = _lines(np.asarray(part.crop(strip), dtype=np.float32), side)
+    lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
     tone = float(np.median(lines[min(1, len(lines) - 1)]))
     differing = np.mean(np.abs(lines[lo:hi] - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing >= CAPTION_EDGE)

@@ -428,29 +428,33 @@ def test_a_caption_under_a_screenshot_with_a_title_bar_is_removed(screenshot: Im
                for name, box in regions), (trim, regions)
 
 
+def _dark_band_at_75(
+    picture: Image.Image, share: float
+) -> tuple[tuple[int, ...], list[tuple[str, Box]], int, int]:
+    """A dark caption band of `share` over the top of `picture`, served at 75%: the
+    original's list trim moved under the band and scaled (what a region must meet), the
+    regions found on the served copy, and the copy's size."""
+    captioned = caption(picture, share, "top", text="example.test some words here",
+                        fill=(20, 20, 20), ink=(250, 250, 250))
+    band = captioned.height - picture.height
+    want = tuple(round(v * 0.75) for v in shifted(_list_trim(picture), 0, band))
+    regions = _served_regions(captioned, 0.75)
+    return want, regions, round(captioned.width * 0.75), round(captioned.height * 0.75)
+
+
 def test_a_dark_band_over_a_screenshot_leaves_a_flat_graphic_to_trim(
     screenshot: Image.Image,
 ) -> None:
     """A dark band keeps the whole copy from looking flat; the picture left is judged on its
     own, so its title bar's plain top is trimmed as on the original."""
-    captioned = caption(screenshot, 0.15, "top", text="example.test some words here",
-                        fill=(20, 20, 20), ink=(250, 250, 250))
-    band = captioned.height - screenshot.height
-    want = tuple(round(v * 0.75) for v in shifted(_list_trim(screenshot), 0, band))
-    regions = _served_regions(captioned, 0.75)
-    w, h = round(captioned.width * 0.75), round(captioned.height * 0.75)
+    want, regions, w, h = _dark_band_at_75(screenshot, 0.15)
     assert any(_near_share(box, want, w, h) for _name, box in regions), (want, regions)  # type: ignore[arg-type]
 
 
 def test_a_band_over_a_line_drawing_uncovers_its_own_margin(line_drawing: Image.Image) -> None:
     """Not flat, but a drawing on white: the band edge's JPEG ringing no longer hides the
     drawing's own white margin along the band's side."""
-    captioned = caption(line_drawing, 0.08, "top", text="example.test some words here",
-                        fill=(20, 20, 20), ink=(250, 250, 250))
-    band = captioned.height - line_drawing.height
-    want = tuple(round(v * 0.75) for v in shifted(_list_trim(line_drawing), 0, band))
-    regions = _served_regions(captioned, 0.75)
-    w, h = round(captioned.width * 0.75), round(captioned.height * 0.75)
+    want, regions, w, h = _dark_band_at_75(line_drawing, 0.08)
     assert any(name == "trim+uncaption-top" and _near_share(box, want, w, h)  # type: ignore[arg-type]
                for name, box in regions), (want, regions)
 
