@@ -102,3 +102,12 @@ def worker_context(crawler: Crawler) -> WorkerContext:
         context = WorkerContext(worker_id, frontier, LeaseTracker(frontier, worker_id), url)
         setattr(crawler, _ATTR, context)
     return context
+
+
+def wake_engine(crawler: Crawler | None) -> None:
+    """Have the engine ask the scheduler for a request now: while idle it asks only every
+    5 s (new leases, this worker's own pushes, the end of a housekeeping tick)."""
+    engine = getattr(crawler, "engine", None)
+    nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
+    if nextcall is not None:
+        nextcall.schedule()

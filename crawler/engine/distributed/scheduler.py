@@ -19,7 +19,7 @@ from scrapy.http.request import _find_method
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
-from crawler.engine.distributed.context import WorkerContext, worker_context
+from crawler.engine.distributed.context import WorkerContext, wake_engine, worker_context
 from crawler.engine.distributed.leases import LEASE_META, request_key
 from crawler.engine.scope import ScopeError, canonicalize_url
 
@@ -281,12 +281,8 @@ class LeasedScheduler(Scheduler):
 
     def _wake(self) -> None:
         """Have the engine ask for a request now (idle, it asks only every 5 s)."""
-        if self._closed:
-            return
-        engine = getattr(self.crawler, "engine", None) if self.crawler else None
-        nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-        if nextcall is not None:
-            nextcall.schedule()
+        if not self._closed:
+            wake_engine(self.crawler)
 
     def _pop_failed(self, failure: Any) -> None:
         self._popping = False

@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 from crawler.engine.context import store_for
-from crawler.engine.distributed.context import worker_context
+from crawler.engine.distributed.context import wake_engine, worker_context
 from crawler.engine.distributed.frontier import redis_display_url
 from storage.crawls import COUNTER_KEYS, finish_crawl, get_crawl, heartbeat
 from storage.workers import (
@@ -126,7 +126,7 @@ class WorkerExtension:
             self.stats.inc_value("trawl/requeued", moved)
         for crawl_id, outcome in ended:
             self._record_end(crawl_id, outcome)
-        self._nudge()
+        wake_engine(self.crawler)
         now = time.monotonic()
         if now - self._last_rows >= ROW_BEAT_SECONDS:
             self._last_rows = now
@@ -147,13 +147,6 @@ class WorkerExtension:
         except Exception:
             logger.exception("Could not record the end of crawl %d", crawl_id)
             self.stats.inc_value("trawl/errors/housekeeping")
-
-    def _nudge(self) -> None:
-        """Ask the engine for requests now: while idle it would ask only every 5 s."""
-        slot = getattr(self.crawler.engine, "_slot", None)
-        nextcall = getattr(slot, "nextcall", None)
-        if nextcall is not None:
-            nextcall.schedule()
 
     def _beat_rows(self, now: float) -> None:
         store = store_for(self.crawler)
