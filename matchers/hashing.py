@@ -45,12 +45,34 @@ HashPath = Literal["reduced", "graphic", "near_ties", "full"]
 # the 64x64 thumbnail, which blurs text into grey.
 GRAPHIC_TONE_SHARE = 0.8
 GRAPHIC_TONES = 4
+# A draft is a graphic too when its single most common of 32 grey levels holds at least this
+# share: a page's flat background. On a 4x draft a text page's glyphs blur into greys that
+# spread over many levels (the 4 most common hold only 0.75-0.78 of a 1024x768 page), but
+# its white still holds 0.66-0.68; photographs on the real bench set measure at most 0.53
+# (a grey brick wall) outside the flat-background ones (moon, deep sky, cells: 0.50-0.74),
+# which are graphics already. Hashed on the 4x draft, such a page drifted 14 PDQ bits from
+# the reference.
+GRAPHIC_BACKGROUND_SHARE = 0.6
 
 
 def tone_share(luma: Image.Image) -> float:
     """Share (0..1) of a greyscale image's pixels in its GRAPHIC_TONES most common grey levels."""
-    levels = np.asarray(luma.histogram(), dtype=np.int64).reshape(32, 8).sum(axis=1)
-    return float(np.sort(levels)[-GRAPHIC_TONES:].sum() / max(1, levels.sum()))
+    return tone_shares(luma)[0]
+
+
+def tone_shares(luma: Image.Image) -> tuple[float, float]:
+    """Shares (0..1) of a greyscale image's pixels in its GRAPHIC_TONES most common grey
+    levels (of 32) and in its most common one."""
+    levels = np.sort(np.asarray(luma.histogram(), dtype=np.int64).reshape(32, 8).sum(axis=1))
+    total = max(1, int(levels.sum()))
+    return float(levels[-GRAPHIC_TONES:].sum() / total), float(levels[-1] / total)
+
+
+def is_graphic(luma: Image.Image) -> bool:
+    """Whether a draft shows a graphic (line art, chart, text page, flat background), which
+    the fast path decodes again in full: see GRAPHIC_TONE_SHARE, GRAPHIC_BACKGROUND_SHARE."""
+    tones, background = tone_shares(luma)
+    return tones >= GRAPHIC_TONE_SHARE or background >= GRAPHIC_BACKGROUND_SHARE
 
 
 # Variants (a framed or captioned picture's inner part) are hashed on at most a 2x draft:
@@ -226,7 +248,7 @@ def _decode_and_hash(
     path: HashPath = "full"
     if decoded.scale > 1:
         path = "graphic"
-        if tone_share(decoded.luma) < GRAPHIC_TONE_SHARE:
+        if not is_graphic(decoded.luma):
             coarse = None if decoded.coarse is None else np.asarray(decoded.coarse)
             size = (decoded.width, decoded.height)
             pixels = np.asarray(decoded.luma) if decoded.pixels is None else decoded.pixels
