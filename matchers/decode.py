@@ -23,7 +23,12 @@ from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 # decoders have no reduced mode, so a reduction saves only the hashing after a full decode,
 # and on real line art (PNG, GIF) it moved pHash by up to 12 bits and PDQ by up to 14. They,
 # and JPEGs too small to reduce, get the reference hashes exactly.
-FAST_MIN_SIDE = 256
+# 2x went down from 256 to 192 px (JPEGs with short side 384-511 drafted too): photographs
+# stay within the bounds there (PDQ <= 4, pHash and dHash <= 2 bits on the real bench set),
+# and graphics and near-ties of that size are decoded again in colour, exactly
+# (hashing.GREY_MIN_SIDE). 128 px was measured and rejected: a 256 x 256 gravel thumbnail's
+# PDQ drifted 18 bits on its 2x draft.
+FAST_MIN_SIDE = 192
 FAST_MIN_SIDE_DEEP = 384
 # 4x is allowed down to FAST_MIN_SIDE_4X: the limits above were measured on line art, which
 # the fast path now decodes in full whatever the draft (a graphic: hashing.tone_share), and

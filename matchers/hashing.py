@@ -75,6 +75,12 @@ def is_graphic(luma: Image.Image) -> bool:
     return tones >= GRAPHIC_TONE_SHARE or background >= GRAPHIC_BACKGROUND_SHARE
 
 
+# A graphic or a draft on near-ties is decoded again in full as its luma channel alone when
+# its short side is at least GREY_MIN_SIDE, and in colour (the exact path, bit-identical to
+# the reference) below: on 256-511 px line-art JPEGs the luma channel moved pHash by up to
+# 4 bits and dHash by 3 from imagehash's luma of the decoded colours.
+GREY_MIN_SIDE = 512
+
 # Variants (a framed or captioned picture's inner part) are hashed on at most a 2x draft:
 # a 4x draft's crop is small enough that its PDQ drifts past 10 bits from the picture's own
 # (a 1229 x 922 framed photo: 14 bits). Few images have variants; only those are decoded
@@ -140,7 +146,7 @@ def hash_image(
     animation is hashed on its first frame (`frames` counts them).
 
     fast=True (the default) hashes large JPEGs decoded at reduced scale (draft mode), never
-    below FAST_MIN_SIDE (256) pixels on the short side at 2x (FAST_MIN_SIDE_4X, 192, at 4x;
+    below FAST_MIN_SIDE (192) pixels on the short side at 2x (FAST_MIN_SIDE_4X, 192, at 4x;
     FAST_MIN_SIDE_DEEP, 384, at 8x), unless the reduced image cannot decide the bits:
     graphics (see tone_share) and images whose hash values sit on near-ties are decoded in
     full. Every other image
@@ -258,8 +264,10 @@ def _decode_and_hash(
             path = "near_ties"
         # The full image's luma channel, decoded alone: on these images within 2 bits of the
         # reference for pHash/dHash and 4 for PDQ (bench/RESULTS.md), at a third of the cost
-        # of the colour decode and exact path.
-        decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True, full=True, grey=True)
+        # of the colour decode and exact path. Below GREY_MIN_SIDE, the colour decode and
+        # the exact path.
+        grey = min(decoded.width, decoded.height) >= GREY_MIN_SIDE
+        decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True, full=True, grey=grey)
     if fast:
         return decoded, exact_hashes(decoded.luma, rgb=decoded.rgb, lum=decoded.pdq_luma), path
     if decoded.rgb is None:

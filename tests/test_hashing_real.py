@@ -61,7 +61,8 @@ CASES: dict[str, tuple[Make, str]] = {
     "astronaut-1600-jpeg": (lambda: photo_jpeg("astronaut.png", 1600), "reduced"),
     "coffee-2400-jpeg-q60": (lambda: photo_jpeg("coffee.png", 2400, 60), "reduced"),
     "motorcycle-1024-jpeg-q95": (lambda: photo_jpeg("motorcycle_left.png", 1024, 95), "reduced"),
-    "rocket-640-jpeg": (lambda: photo_jpeg("rocket.jpg", 640), "full"),
+    "rocket-640-jpeg": (lambda: photo_jpeg("rocket.jpg", 640), "reduced"),  # 640 x 427: 2x
+    "rocket-480-jpeg": (lambda: photo_jpeg("rocket.jpg", 480), "full"),  # 480 x 320
     "chelsea-1280-webp": (
         lambda: realimages.encode(realimages.resize_to(photo("chelsea.png"), 1280), "WEBP"),
         "full",
