@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from storage.db import StorageError, revision_applied, schema_revision
+from storage.db import UNREAD, StorageError, Unread, revision_applied, schema_revision
 
 if TYPE_CHECKING:
     from storage.db import Store
@@ -131,17 +131,19 @@ _PG_ENABLED = {"O": "enabled", "A": "enabled always"}
 _PG_STATES = {"D": "disabled", "R": "enabled only for replication sessions"}
 
 
-def check_audit_guards(store: Store) -> None:
+def check_audit_guards(store: Store, *, revision: str | Unread | None = UNREAD) -> None:
     """Raise AuditGuardError unless every guard the database's revision installed is in
-    place and enabled. A database without tables yet has nothing to guard."""
-    problems = audit_guard_problems(store)
+    place and enabled. A database without tables yet has nothing to guard. `revision`:
+    the schema revision if the caller has just read it."""
+    problems = audit_guard_problems(store, revision=revision)
     if problems:
         raise AuditGuardError(store.display_url, problems, dialect=store.dialect)
 
 
-def audit_guard_problems(store: Store) -> list[str]:
+def audit_guard_problems(store: Store, *, revision: str | Unread | None = UNREAD) -> list[str]:
     """What is wrong with the guards, one short phrase each; [] when all is well."""
-    revision = schema_revision(store)
+    if isinstance(revision, Unread):
+        revision = schema_revision(store)
     if revision is None:
         return []
     with store.connect_for_reading() as conn:

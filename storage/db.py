@@ -224,14 +224,17 @@ def open_store(
             "is right."
         ) from None
     try:
-        if not create and schema_revision(store) is None:
+        # Read once for the three checks below (on PostgreSQL each read is a catalog query
+        # and a SELECT, each in its own transaction).
+        revision = schema_revision(store)
+        if not create and revision is None:
             raise NoDatabaseError(_no_database(shown))
-        if migrate:
-            migrate_store(store)
+        if migrate and migrate_store(store, current=revision):
+            revision = schema_revision(store)
         if check_guards:
             from storage.auditguards import check_audit_guards
 
-            check_audit_guards(store)
+            check_audit_guards(store, revision=revision)
     except BaseException:
         engine.dispose()
         raise
@@ -280,12 +283,21 @@ def revision_applied(current: str, revision: str) -> bool:
     return revision in applied
 
 
-def migrate_store(store: Store) -> bool:
+class Unread:
+    """The type of UNREAD: a schema revision not read yet (None means an empty database)."""
+
+
+UNREAD = Unread()
+
+
+def migrate_store(store: Store, *, current: str | Unread | None = UNREAD) -> bool:
     """Upgrade the schema to the newest revision; True if anything ran.
 
-    The first check is a single query so that every CLI call can afford it.
+    The first check is a single query so that every CLI call can afford it (none when the
+    caller read the revision just before: `current`).
     """
-    current = schema_revision(store)
+    if isinstance(current, Unread):
+        current = schema_revision(store)
     if current == HEAD_REVISION:
         return False
     head = _script_directory_head()
@@ -411,6 +423,9 @@ def _create_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     engine = create_engine(
         url, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
+        # Trawl has no HSTORE column: without this the first connection looks up the
+        # hstore type's oids (BEGIN, a catalog query, ROLLBACK) to register it.
+        use_native_hstore=False,
     )
     _ping_after_idle(engine, PG_PING_AFTER_IDLE_SECONDS)
     _read_in_autocommit(engine)

@@ -209,3 +209,32 @@ def test_a_worker_whose_crawl_is_gone_before_it_is_ready_exits_quietly() -> None
         os.close(write_end)
     assert done.returncode == 0
     assert "Traceback" not in done.stderr
+
+
+CHARSET_SCRIPT = r"""
+import json, sys
+from crawler.engine.scrapystart import charset_detection_on_first_use
+with charset_detection_on_first_use():
+    from crawler.engine.process import run_spider
+loaded_at_import = "charset_normalizer" in sys.modules
+from scrapy.http import TextResponse
+body = "Déjà vu: ça coûte très cher, à peine trois œufs".encode("cp1252")
+guessed = TextResponse("http://127.0.0.1/", body=body)
+import charset_normalizer
+real = charset_normalizer.from_bytes(body).best().encoding
+print(json.dumps({"loaded_at_import": loaded_at_import, "encoding": guessed.encoding,
+                  "real": real, "same_text": guessed.text == body.decode(real),
+                  "module_is_real": type(charset_normalizer).__name__ == "module"}))
+"""
+
+
+def test_scrapy_imports_charset_detection_only_when_a_body_needs_it() -> None:
+    done = subprocess.run([sys.executable, "-c", CHARSET_SCRIPT], capture_output=True,
+                          text=True, env=crawl_env(), timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not result["loaded_at_import"]
+    # A body with no declared encoding that is not UTF-8: Scrapy asks the real detector.
+    assert result["encoding"] == result["real"]
+    assert result["same_text"]
+    assert result["module_is_real"]

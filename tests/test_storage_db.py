@@ -204,3 +204,19 @@ def test_postgresql_reads_send_only_their_statements(pg_url: str) -> None:
         assert [s for s in sent if s.split(None, 1)[0].upper() in ("BEGIN", "ROLLBACK")] == []
     finally:
         store.close()
+
+
+def test_opening_reads_the_schema_revision_once(db_url: str) -> None:
+    """Opening an existing database checks that it is there, migrated and guarded with one
+    read of its revision (on PostgreSQL each read is a catalog query and a SELECT)."""
+    sent: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        open_store(db_url, create=False).close()
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert len([s for s in sent if "FROM alembic_version" in s]) == 1

@@ -176,8 +176,11 @@ def run_crawl(
     raise storage.crawls.SeedsBusyError. Raises CrawlError for URLs Trawl cannot crawl,
     before any row is written.
     """
-    from crawler.engine.process import run_spider, trawl_settings
+    from crawler.engine.scrapystart import charset_detection_on_first_use
     from storage.crawls import finish_crawl, start_crawl
+
+    with charset_detection_on_first_use():  # Scrapy is imported here
+        from crawler.engine.process import run_spider, trawl_settings
 
     overrides = dict(settings or {})
     plans = build_plans(
