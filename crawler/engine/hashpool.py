@@ -54,6 +54,20 @@ F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def auto_threads(workers: int) -> int:
+    """Hashing threads per worker process when not set (TRAWL_HASH_THREADS 0): two while
+    this process may run on more cores than there are workers, else one.
+
+    Why two: on 2 cores the one worker is the crawl's limit while the crawl process leaves
+    a quarter of a core idle; a second thread in the worker uses it (much of hash_image
+    runs without the GIL). With no core to spare it would only add GIL hand-offs."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return 2 if cores > workers else 1
+
+
 class HashBacklog:
     """Bytes of images given to a hash pool and not yet answered, their peak, and who to
     tell when an answer lowers them (the downloader, holding image downloads)."""
@@ -83,8 +97,10 @@ class _Job:
 
 
 class _Worker(ProcessProtocol):
-    """One hashing process; replies are matched to jobs by id (they arrive in order, so the
-    oldest job sent is the one being hashed, and its time limit runs from then). Jobs are
+    """One hashing process; replies are matched to jobs by id. A worker hashes jobs in the
+    order sent, one at a time per thread, so the oldest job not answered is being hashed
+    and its time limit runs from the moment it became the oldest (with threads it may have
+    started earlier: the limit then only errs on the late side). Jobs are
     written while those written and not answered fit in the pipe; the rest wait here."""
 
     def __init__(self, pool: HashPool) -> None:
@@ -93,7 +109,8 @@ class _Worker(ProcessProtocol):
         self.waiting: deque[tuple[int, _Job]] = deque()  # not written yet
         self.pipe_bytes = DEFAULT_PIPE_SIZE  # what the pipe holds (set once it is grown)
         self.pending_bytes = 0  # frames written and not answered
-        self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
+        self._order: deque[int] = deque()  # job ids in the order sent (answered ones
+        # are dropped once at the head)
         self._limit: Any = None  # the IDelayedCall that checks the head job's time limit
         self._head_since = 0.0  # reactor time at which the head job started being hashed
         self.timed_out: int | None = None  # the job it was killed for
@@ -186,6 +203,8 @@ class _Worker(ProcessProtocol):
             job = self.jobs.pop(job_id, None)
             if self._order and self._order[0] == job_id:
                 self._order.popleft()
+                while self._order and self._order[0] not in self.jobs:  # answered already
+                    self._order.popleft()
                 self._arm()  # the next job's time starts now (the timer stays armed)
             if job is not None:
                 self.pending_bytes -= FRAME.size + len(job.data)
@@ -219,7 +238,7 @@ class HashPool:
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
                  timeout: float | None = None, *, matcher: Matcher | SavedMatcher | None = None,
-                 cache_bytes: int = 0, backlog: HashBacklog | None = None):
+                 cache_bytes: int = 0, backlog: HashBacklog | None = None, threads: int = 1):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
@@ -228,7 +247,8 @@ class HashPool:
         # Seconds one image may take in a worker process (None: no limit). Threads and
         # inline hashing cannot be stopped, so only the process pool enforces it.
         self.timeout = timeout if timeout and timeout > 0 else None
-        self.config = WorkerConfig.for_matcher(matcher, cache_bytes)
+        self.config = WorkerConfig.for_matcher(
+            matcher, cache_bytes, threads if threads > 0 else auto_threads(self.workers))
         local: Matcher | None = None  # thread/inline: analysed here, with the matcher itself
         if kind != "process" and matcher is not None:
             from crawler.index_cache import SavedMatcher

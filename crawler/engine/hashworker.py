@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import signal
 import struct
 import sys
@@ -60,24 +61,25 @@ class Analysis(NamedTuple):
 @dataclass(frozen=True)
 class WorkerConfig:
     """What hashing workers do besides hash_image: match against the saved matcher file at
-    `matcher_path` (when its stamp is `stamp`) with these thresholds, and keep the latest
+    `matcher_path` (when its stamp is `stamp`) with these thresholds, keep the latest
     results by sha256 in at most `cache_bytes` (identical bytes under many URLs are
-    analysed once)."""
+    analysed once), and hash `threads` images at a time (see worker_main)."""
 
     matcher_path: str | None = None
     stamp: str | None = None
     thresholds: dict[str, int] = field(default_factory=dict)
     dihedral: bool = True
     cache_bytes: int = 0
+    threads: int = 1
 
     @classmethod
     def for_matcher(cls, matcher: Matcher | SavedMatcher | None,
-                    cache_bytes: int = 0) -> WorkerConfig:
+                    cache_bytes: int = 0, threads: int = 1) -> WorkerConfig:
         path = getattr(matcher, "path", None) if matcher is not None else None
         if matcher is None or path is None:
-            return cls(cache_bytes=cache_bytes)
+            return cls(cache_bytes=cache_bytes, threads=threads)
         return cls(str(path), matcher.stamp, dict(matcher.thresholds), matcher.dihedral,
-                   cache_bytes)
+                   cache_bytes, threads)
 
 
 def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -> Digests:
@@ -245,21 +247,88 @@ def worker_main(argv: list[str]) -> int:
     try:
         replies.write(FRAME.pack(READY_ID, 0))
         replies.flush()
-        while (header := _read_exact(requests, FRAME.size)) is not None:
-            job_id, size = FRAME.unpack(header)
-            data = _read_exact(requests, size)
-            if data is None:
-                break
-            payload = analyser.reply(data)
-            del data
-            replies.write(FRAME.pack(job_id, len(payload)) + payload)
-            replies.flush()
+        if config.threads > 1:
+            _serve_threaded(analyser, requests, replies, config.threads)
+            return 0
+        while (job := _read_job(requests)) is not None:
+            _answer(analyser, replies, *job)
     except BrokenPipeError:
-        # The crawl closed our pipes first (a crawl that ended before this worker was
-        # ready): nothing is waiting for a reply. Not a traceback on the user's terminal.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), replies.fileno())
+        _quiet(replies)
     return 0
 
+
+def _read_job(requests: BinaryIO) -> tuple[int, bytes] | None:
+    """The next frame's job id and image bytes; None once stdin closes."""
+    header = _read_exact(requests, FRAME.size)
+    if header is None:
+        return None
+    job_id, size = FRAME.unpack(header)
+    data = _read_exact(requests, size)
+    return None if data is None else (job_id, data)
+
+
+def _answer(analyser: Analyser, replies: BinaryIO, job_id: int, data: bytes) -> None:
+    payload = analyser.reply(data)
+    del data
+    replies.write(FRAME.pack(job_id, len(payload)) + payload)
+    replies.flush()
+
+
+def _quiet(replies: BinaryIO) -> None:
+    """The crawl closed our pipes first (a crawl that ended before this worker was ready):
+    nothing is waiting for a reply. Not a traceback on the user's terminal."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), replies.fileno())
+
+
+def _serve_threaded(analyser: Analyser, requests: BinaryIO, replies: BinaryIO,
+                    threads: int) -> None:
+    """Hash `threads` images at a time; replies go out as each is done (not in order).
+
+    Why threads in one worker, not more workers: much of hash_image runs without the GIL
+    (Pillow's JPEG decode, hashlib, numpy's larger operations), so a second thread uses a
+    core the crawl leaves idle without a second process's imports and ~90 MB. Bodies held
+    here stay bounded: one per thread, one handed over, one being read.
+    """
+    jobs: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=1)
+    writing = threading.Lock()
+    broken = threading.Event()
+    args = (analyser, jobs, replies, writing, broken)
+    pool = [threading.Thread(target=_hash_jobs, args=args, name=f"trawl-hash-{n}", daemon=True)
+            for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    while not broken.is_set() and (job := _read_job(requests)) is not None:
+        jobs.put(job)
+        del job
+    for _ in pool:
+        jobs.put(None)
+    for thread in pool:
+        thread.join()
+    if broken.is_set():
+        _quiet(replies)
+
+
+def _hash_jobs(analyser: Analyser, jobs: queue.Queue[tuple[int, bytes] | None],
+               replies: BinaryIO, writing: threading.Lock, broken: threading.Event) -> None:
+    """One hashing thread of _serve_threaded, until it takes None (once the pipe to the
+    crawl is broken, it only drains the queue, so the reader is never left waiting)."""
+    try:
+        while (job := jobs.get()) is not None:
+            job_id, data = job
+            del job
+            if broken.is_set():
+                continue
+            payload = analyser.reply(data)
+            del data
+            try:
+                with writing:
+                    replies.write(FRAME.pack(job_id, len(payload)) + payload)
+                    replies.flush()
+            except BrokenPipeError:
+                broken.set()
+    except BaseException:  # as a single-threaded worker would: die, and be replaced
+        logger.exception("A hashing thread failed")
+        os._exit(70)
 
 if __name__ == "__main__":
     sys.exit(worker_main(sys.argv[1:]))

@@ -19,6 +19,9 @@ TRAWL_MAX_PIXELS = None  # None: matchers.hashing.DEFAULT_MAX_PIXELS (decompress
 # OPENBLAS_NUM_THREADS=1 then: a multi-threaded BLAS makes hash_image ~25x slower on 2 cores).
 TRAWL_HASH_POOL = "process"
 TRAWL_HASH_WORKERS = 1  # on 2 cores the reactor needs the other one (measured)
+# Images each hash worker process hashes at a time, in threads (0: two while the crawl may
+# use more cores than there are workers, else one; crawler.engine.hashpool.auto_threads).
+TRAWL_HASH_THREADS = 0
 # CPU seconds one image may take in a hash worker; over it the worker is killed and
 # replaced and the image recorded with status "timeout" (0: no limit; process pool only).
 # Env TRAWL_HASH_TIMEOUT (crawler.engine.process.trawl_settings reads it).
