@@ -19,7 +19,8 @@ from pathlib import Path
 from twisted.internet import asyncioreactor
 asyncioreactor.install()
 from twisted.internet import defer, reactor
-from crawler.engine.hashpool import HashPool, match_to_dict
+from crawler.engine.hashpool import HashPool
+from crawler.engine.hashworker import match_to_dict
 from crawler.sitegen.images import encode, textured
 from matchers.decision import Matcher, KnownRef
 from matchers.hashing import hash_image
@@ -201,7 +202,7 @@ def test_a_worker_whose_crawl_is_gone_before_it_is_ready_exits_quietly() -> None
     read_end, write_end = os.pipe()
     os.close(read_end)  # the crawl ended (and closed its pipes) before the worker was ready
     try:
-        done = subprocess.run([sys.executable, "-m", "crawler.engine.hashpool"],
+        done = subprocess.run([sys.executable, "-m", "crawler.engine.hashworker"],
                               stdin=subprocess.DEVNULL, stdout=write_end,
                               stderr=subprocess.PIPE, text=True, env=crawl_env(),
                               timeout=120, check=False)

@@ -16,7 +16,8 @@ import json, os, signal, sys
 from twisted.internet import asyncioreactor
 asyncioreactor.install()
 from twisted.internet import defer, reactor, task
-from crawler.engine.hashpool import FRAME, HashPool
+from crawler.engine.hashpool import HashPool
+from crawler.engine.hashworker import FRAME
 from crawler.sitegen.images import encode, textured
 from matchers.hashing import hash_image
 

@@ -1,240 +1,71 @@
 """Run hash_image, and the match, away from Scrapy's reactor: worker processes on pipes
 (default), threads, inline.
 
-Worker protocol (stdin/stdout of `python3 -m crawler.engine.hashpool`): request frames
-`>QI` (job id, length) + image bytes; reply frames `>QI` (job id, length) + JSON
-{"c": cache hit, "r": {"d": the Digests, "m": the matches or null}}, after one empty reply
-with job id 0 that says the worker is ready. Nothing but these frames crosses the pipes and
-nothing is written anywhere. What a worker does besides hashing comes from the environment
-variable TRAWL_HASH_WORKER (JSON, see WorkerConfig): the path of the saved matcher file to
-match with (memory-mapped read-only, so N workers share one copy through the page cache)
-and the bytes its LRU of results by sha256 may hold.
-
-The crawl process writes a job to a worker's pipe only while the jobs written and not yet
-answered fit in the pipe (the rest wait in the pool, one reference to each body): a worker
-that lags then never leaves megabytes of bodies in Twisted's write buffer, which
+A worker process is `python3 -m crawler.engine.hashworker` (its protocol is described
+there). The crawl process writes a job to a worker's pipe only while the jobs written and
+not yet answered fit in the pipe (the rest wait in the pool, one reference to each body): a
+worker that lags then never leaves megabytes of bodies in Twisted's write buffer, which
 concatenates them into a second copy.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import signal
-import struct
 import sys
-import threading
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ProcessProtocol
 
-from matchers.digests import Digests, DigestStatus
+from crawler.engine.hashworker import (
+    CONFIG_ENV,
+    FRAME,
+    READY_ID,
+    Analyser,
+    Analysis,
+    WorkerConfig,
+    crypto_only,
+    decode_reply,
+)
 
 if TYPE_CHECKING:
     from crawler.index_cache import SavedMatcher
     from matchers.decision import Matcher
-    from matchers.match import Match
+    from matchers.digests import Digests
 
 logger = logging.getLogger(__name__)
 
 POOL_KINDS = ("process", "thread", "inline")
-FRAME = struct.Struct(">QI")
-READY_ID = 0  # a worker's first reply, empty: imports done, ready to hash (jobs count from 1)
 MAX_RESTARTS = 20  # worker crashes tolerated per crawl before hashing gives up
 PIPE_SIZE = 4 * 1024 * 1024  # bytes; capped by /proc/sys/fs/pipe-max-size
 DEFAULT_PIPE_SIZE = 64 * 1024  # Linux's, where the pipe cannot be grown or measured
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
-# What one cached result costs besides its encoded reply: the 32-byte key and the LRU's
-# entry (a worker's cache); a result kept as Python objects (thread and inline pools) is
-# estimated at ANALYSIS_BYTES in all (Digests' strings, the match list).
-ENTRY_OVERHEAD = 200
-ANALYSIS_BYTES = 2000
 # Numeric libraries single-threaded: on 2 cores a multi-threaded BLAS in hash_image spins
 # against the crawl itself (measured: 2.5 ms per photo single-threaded, 60 ms with 2 threads).
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-CONFIG_ENV = "TRAWL_HASH_WORKER"  # the WorkerConfig of a worker process, as JSON
 
 
-class Analysis(NamedTuple):
-    """What the pool found for one image: its digests, its matches (None when it was not
-    matched: no matcher file, or a worker that could not use it; the caller matches then),
-    and whether identical bytes had been analysed before (an LRU hit, nothing recomputed)."""
+def auto_threads(workers: int) -> int:
+    """Hashing threads per worker process when not set (TRAWL_HASH_THREADS 0): two while
+    this process may run on more cores than there are workers, else one.
 
-    digests: Digests
-    matches: list[Match] | None
-    cached: bool = False
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """What hashing workers do besides hash_image: match against the saved matcher file at
-    `matcher_path` (when its stamp is `stamp`) with these thresholds, and keep the latest
-    results by sha256 in at most `cache_bytes` (identical bytes under many URLs are
-    analysed once)."""
-
-    matcher_path: str | None = None
-    stamp: str | None = None
-    thresholds: dict[str, int] = field(default_factory=dict)
-    dihedral: bool = True
-    cache_bytes: int = 0
-
-    @classmethod
-    def for_matcher(cls, matcher: Matcher | SavedMatcher | None,
-                    cache_bytes: int = 0) -> WorkerConfig:
-        path = getattr(matcher, "path", None) if matcher is not None else None
-        if matcher is None or path is None:
-            return cls(cache_bytes=cache_bytes)
-        return cls(str(path), matcher.stamp, dict(matcher.thresholds), matcher.dihedral,
-                   cache_bytes)
-
-
-
-
-def crypto_only(data: bytes, error: str, status: DigestStatus = "undecodable") -> Digests:
-    """Digests of bytes that could not be hashed perceptually (a worker crashed on them, or
-    ran out of time: status 'timeout')."""
-    return Digests(
-        md5=hashlib.md5(data).hexdigest(),
-        sha1=hashlib.sha1(data).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        status=status,
-        error=error,
-    )
-
-
-def _hash(data: bytes, max_pixels: int | None, sha256: bytes | None = None) -> Digests:
-    from matchers.hashing import hash_image
-
-    if max_pixels is None:
-        return hash_image(data, sha256=sha256)
-    return hash_image(data, max_pixels=max_pixels, sha256=sha256)
-
-
-def match_to_dict(match: Match) -> dict[str, Any]:
-    return asdict(match)
-
-
-def match_from_dict(values: Mapping[str, Any]) -> Match:
-    from matchers.match import Match
-
-    given = dict(values)
-    given["corroborated_by"] = tuple(given.get("corroborated_by", ()))
-    return Match(**given)
-
-
-class _Analyser:
-    """hash_image, then the match, with an LRU of results keyed by sha256 holding at most
-    `cache_bytes`: a worker's (or the thread/inline pools') work per image. Bounded in
-    bytes, not entries, so its memory is known whatever a result weighs. Thread-safe (the
-    thread pool shares one)."""
-
-    def __init__(self, max_pixels: int | None, matcher: Matcher | None,
-                 cache_bytes: int) -> None:
-        self.max_pixels = max_pixels
-        self.matcher = matcher
-        self.cache_bytes = max(0, cache_bytes)
-        self.cached_bytes = 0
-        self._cache: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _lookup(self, key: bytes | None) -> Any:
-        if key is None:
-            return None
-        with self._lock:
-            found = self._cache.get(key)
-            if found is None:
-                return None
-            self._cache.move_to_end(key)
-            return found[0]
-
-    def _keep(self, key: bytes | None, value: Any, cost: int) -> None:
-        if key is None or cost > self.cache_bytes:
-            return
-        with self._lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self.cached_bytes -= old[1]
-            self._cache[key] = (value, cost)
-            self.cached_bytes += cost
-            while self.cached_bytes > self.cache_bytes:
-                self.cached_bytes -= self._cache.popitem(last=False)[1][1]
-
-    def _compute(self, data: bytes,
-                 sha256: bytes | None = None) -> tuple[Digests, list[Match] | None]:
-        try:
-            digests = _hash(data, self.max_pixels, sha256)
-        except Exception as exc:  # hash_image must not raise; record rather than die
-            digests = crypto_only(data, f"hashing failed: {type(exc).__name__}")
-        if self.matcher is None:
-            return digests, None
-        try:
-            return digests, self.matcher.match(digests)
-        except Exception as exc:  # left to the caller, whose match will say what is wrong
-            logger.warning("Matching failed in the hash pool (%s); the caller matches",
-                           type(exc).__name__)
-            return digests, None
-
-    def analyse(self, data: bytes) -> Analysis:
-        key = hashlib.sha256(data).digest() if self.cache_bytes else None
-        found = self._lookup(key)
-        if found is not None:
-            return Analysis(found[0], found[1], True)
-        digests, matches = self._compute(data, key)
-        self._keep(key, (digests, matches), ANALYSIS_BYTES)
-        return Analysis(digests, matches)
-
-    def reply(self, data: bytes) -> bytes:
-        """The encoded reply for a worker's frame (cached encoded: ~1.2 KB an entry)."""
-        key = hashlib.sha256(data).digest() if self.cache_bytes else None
-        found: bytes | None = self._lookup(key)
-        if found is not None:
-            return b'{"c":1,"r":' + found + b"}"
-        digests, matches = self._compute(data, key)
-        body = json.dumps({
-            "d": digests.as_dict(dihedral=True),
-            "m": None if matches is None else [match_to_dict(m) for m in matches],
-        }, separators=(",", ":")).encode()
-        self._keep(key, body, len(body) + ENTRY_OVERHEAD)
-        return b'{"c":0,"r":' + body + b"}"
-
-
-def decode_reply(payload: bytes) -> Analysis:
-    reply = json.loads(payload)
-    body = reply["r"]
-    found = body["m"]
-    return Analysis(
-        Digests.from_dict(body["d"]),
-        None if found is None else [match_from_dict(m) for m in found],
-        bool(reply["c"]),
-    )
-
-
-def _worker_matcher(config: WorkerConfig) -> Matcher | None:
-    """The matcher a worker matches with, or None (then the crawl process matches)."""
-    if config.matcher_path is None:
-        return None
-    from matchers.decision import Matcher
-
+    Why two: on 2 cores the one worker is the crawl's limit while the crawl process leaves
+    a quarter of a core idle; a second thread in the worker uses it (much of hash_image
+    runs without the GIL). With no core to spare it would only add GIL hand-offs."""
     try:
-        matcher = Matcher.load(Path(config.matcher_path), thresholds=config.thresholds,
-                               dihedral=config.dihedral)
-    except (OSError, ValueError) as exc:
-        logger.warning("A hashing worker cannot match (%s); the crawl process will", exc)
-        return None
-    if matcher.stamp != config.stamp:  # the lists changed since the crawl started
-        return None
-    return matcher
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return 2 if cores > workers else 1
 
 
 class HashBacklog:
@@ -266,8 +97,10 @@ class _Job:
 
 
 class _Worker(ProcessProtocol):
-    """One hashing process; replies are matched to jobs by id (they arrive in order, so the
-    oldest job sent is the one being hashed, and its time limit runs from then). Jobs are
+    """One hashing process; replies are matched to jobs by id. A worker hashes jobs in the
+    order sent, one at a time per thread, so the oldest job not answered is being hashed
+    and its time limit runs from the moment it became the oldest (with threads it may have
+    started earlier: the limit then only errs on the late side). Jobs are
     written while those written and not answered fit in the pipe; the rest wait here."""
 
     def __init__(self, pool: HashPool) -> None:
@@ -276,7 +109,8 @@ class _Worker(ProcessProtocol):
         self.waiting: deque[tuple[int, _Job]] = deque()  # not written yet
         self.pipe_bytes = DEFAULT_PIPE_SIZE  # what the pipe holds (set once it is grown)
         self.pending_bytes = 0  # frames written and not answered
-        self._order: deque[int] = deque()  # job ids in the order sent (= hashed)
+        self._order: deque[int] = deque()  # job ids in the order sent (answered ones
+        # are dropped once at the head)
         self._limit: Any = None  # the IDelayedCall that checks the head job's time limit
         self._head_since = 0.0  # reactor time at which the head job started being hashed
         self.timed_out: int | None = None  # the job it was killed for
@@ -369,6 +203,8 @@ class _Worker(ProcessProtocol):
             job = self.jobs.pop(job_id, None)
             if self._order and self._order[0] == job_id:
                 self._order.popleft()
+                while self._order and self._order[0] not in self.jobs:  # answered already
+                    self._order.popleft()
                 self._arm()  # the next job's time starts now (the timer stays armed)
             if job is not None:
                 self.pending_bytes -= FRAME.size + len(job.data)
@@ -402,7 +238,7 @@ class HashPool:
 
     def __init__(self, kind: str = "process", workers: int = 1, max_pixels: int | None = None,
                  timeout: float | None = None, *, matcher: Matcher | SavedMatcher | None = None,
-                 cache_bytes: int = 0, backlog: HashBacklog | None = None):
+                 cache_bytes: int = 0, backlog: HashBacklog | None = None, threads: int = 1):
         if kind not in POOL_KINDS:
             raise ValueError(f"Unknown hash pool {kind!r}: use one of {', '.join(POOL_KINDS)}.")
         self.kind = kind
@@ -411,13 +247,14 @@ class HashPool:
         # Seconds one image may take in a worker process (None: no limit). Threads and
         # inline hashing cannot be stopped, so only the process pool enforces it.
         self.timeout = timeout if timeout and timeout > 0 else None
-        self.config = WorkerConfig.for_matcher(matcher, cache_bytes)
+        self.config = WorkerConfig.for_matcher(
+            matcher, cache_bytes, threads if threads > 0 else auto_threads(self.workers))
         local: Matcher | None = None  # thread/inline: analysed here, with the matcher itself
         if kind != "process" and matcher is not None:
             from crawler.index_cache import SavedMatcher
 
             local = matcher.load() if isinstance(matcher, SavedMatcher) else matcher
-        self._local = _Analyser(max_pixels, local, cache_bytes)
+        self._local = Analyser(max_pixels, local, cache_bytes)
         self.restarts = 0
         self.timeouts = 0
         self.backlog = backlog if backlog is not None else HashBacklog()
@@ -437,7 +274,7 @@ class HashPool:
         from twisted.internet import reactor  # the installed one (asyncio), not a default
 
         worker = _Worker(self)
-        args = [sys.executable, "-m", "crawler.engine.hashpool"]
+        args = [sys.executable, "-m", "crawler.engine.hashworker"]
         if self.max_pixels is not None:
             args.append(str(self.max_pixels))
         env = {**os.environ, **WORKER_ENV, "PYTHONPATH": _package_root(),
@@ -554,51 +391,3 @@ def _package_root() -> str:
     root = str(Path(__file__).resolve().parents[1])
     extra = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + extra if extra else "")
-
-
-def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = stream.read(remaining)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def worker_main(argv: list[str]) -> int:
-    """The worker process: frames in on stdin, frames out on stdout, until stdin closes."""
-    max_pixels = int(argv[0]) if argv else None
-    # A stop signal to the crawl's process group is for the crawl: it closes gracefully and
-    # closes our stdin once the images in flight are hashed. Dying here would only make the
-    # crawl re-hash them on a new worker while it is trying to stop. (SIGKILL still works.)
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, signal.SIG_IGN)
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
-    import matchers.hashing  # noqa: F401  (the slow imports, before saying ready)
-
-    config = WorkerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}"))
-    analyser = _Analyser(max_pixels, _worker_matcher(config), config.cache_bytes)
-    try:
-        replies.write(FRAME.pack(READY_ID, 0))
-        replies.flush()
-        while (header := _read_exact(requests, FRAME.size)) is not None:
-            job_id, size = FRAME.unpack(header)
-            data = _read_exact(requests, size)
-            if data is None:
-                break
-            payload = analyser.reply(data)
-            del data
-            replies.write(FRAME.pack(job_id, len(payload)) + payload)
-            replies.flush()
-    except BrokenPipeError:
-        # The crawl closed our pipes first (a crawl that ended before this worker was
-        # ready): nothing is waiting for a reply. Not a traceback on the user's terminal.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), replies.fileno())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1:]))

@@ -14,11 +14,14 @@ TRAWL_DEFAULT_DEPTH = 3  # link depth for ad-hoc URLs (seed rows carry their own
 TRAWL_MAX_PAGES = None  # page limit for ad-hoc URLs
 TRAWL_MAX_IMAGE_SIZE = 20 * 1024 * 1024  # bytes; larger image downloads are cancelled
 TRAWL_MAX_PIXELS = None  # None: matchers.hashing.DEFAULT_MAX_PIXELS (decompression bombs)
-# process: `python3 -m crawler.engine.hashpool` workers fed through pipes by the reactor (measured
+# process: `python3 -m crawler.engine.hashworker` workers fed through pipes by the reactor (measured
 # fastest, bench/RESULTS.md); thread/inline hash in the crawl process (run it with
 # OPENBLAS_NUM_THREADS=1 then: a multi-threaded BLAS makes hash_image ~25x slower on 2 cores).
 TRAWL_HASH_POOL = "process"
 TRAWL_HASH_WORKERS = 1  # on 2 cores the reactor needs the other one (measured)
+# Images each hash worker process hashes at a time, in threads (0: two while the crawl may
+# use more cores than there are workers, else one; crawler.engine.hashpool.auto_threads).
+TRAWL_HASH_THREADS = 0
 # CPU seconds one image may take in a hash worker; over it the worker is killed and
 # replaced and the image recorded with status "timeout" (0: no limit; process pool only).
 # Env TRAWL_HASH_TIMEOUT (crawler.engine.process.trawl_settings reads it).

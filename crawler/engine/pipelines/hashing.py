@@ -28,12 +28,14 @@ class HashPipeline:
     sha256, computed where the bytes are hashed)."""
 
     def __init__(self, crawler: Crawler, pool_args: tuple[str, int, int | None, float | None],
-                 cache_bytes: int, stats: StatsCollector, match: bool = True) -> None:
+                 cache_bytes: int, stats: StatsCollector, match: bool = True,
+                 threads: int = 1) -> None:
         self.crawler = crawler
         self.pool_args = pool_args
         self.cache_bytes = cache_bytes
         self.stats = stats
         self.match = match
+        self.threads = threads
         self.pool: HashPool | None = None
 
     @classmethod
@@ -44,7 +46,7 @@ class HashPipeline:
                      s.getfloat("TRAWL_HASH_TIMEOUT") or None)
         assert crawler.stats is not None
         return cls(crawler, pool_args, s.getint("TRAWL_DIGEST_CACHE_BYTES"), crawler.stats,
-                   s.getbool("TRAWL_MATCH_IN_HASH_POOL", True))
+                   s.getbool("TRAWL_MATCH_IN_HASH_POOL", True), s.getint("TRAWL_HASH_THREADS"))
 
     def open_spider(self) -> None:
         matcher: Matcher | SavedMatcher | None = None
@@ -55,7 +57,7 @@ class HashPipeline:
             if matcher is None:
                 matcher = matcher_for(self.crawler)
         self.pool = HashPool(*self.pool_args, matcher=matcher, cache_bytes=self.cache_bytes,
-                             backlog=hash_backlog_for(self.crawler))
+                             backlog=hash_backlog_for(self.crawler), threads=self.threads)
         self.pool.start()
 
     def close_spider(self) -> None:
