@@ -174,6 +174,15 @@ def main() -> None:
             for (ok, dd), v, r in zip(right, own, regions, strict=False):
                 print(f"     {v.name:22s} {r.box} {'RIGHT' if ok else 'wrong'} pdq-dist {dd} "
                       f"q {v.pdq_quality} flat {v.flatness:.2f}")
+            # The nearest (query canonical form, stored canonical form) pair, when the
+            # copy has canonical forms (a graphic): how far past CANON_THRESHOLD it lies.
+            pairs = [(dist(q.pdq, s.pdq), q.name, s.name, q.pdq_quality, s.pdq_quality)
+                     for q in d.variants if is_canonical(q.name)
+                     for s in ref.variants if is_canonical(s.name)]
+            if pairs:
+                dd, qname, sname, qq, sq = min(pairs)
+                print(f"     nearest canonical: {qname} -> {sname} pdq-dist {dd} "
+                      f"(q {qq} / {sq})")
     print()
     for family in dict.fromkeys(f for f, _ in found_counts):
         n = found_counts[(family, "n")]

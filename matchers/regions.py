@@ -70,8 +70,9 @@ CLEAN_NOISE = 2.0
 # Borders thinner than this share of the side are left (PDQ and pHash absorb them).
 MIN_CUT = 0.015
 # What remains after cutting is at least this share of each side, and PDQ's grid in pixels:
-# a wide chart (2:1) pillarboxed into a phone's tall 0.6 frame keeps 30% of the height.
-MIN_KEEP = 0.25
+# a wide chart (2:1) pillarboxed into a phone's tall 0.6 frame keeps 30% of the height, a
+# text card of 2:1 or wider 20% or less.
+MIN_KEEP = 0.15
 # One border or band covers at most this share of its side (the letterbox bar above that
 # chart: 36%).
 MAX_SIDE_CUT = 0.6

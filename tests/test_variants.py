@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from crawler.sitegen.images import caption, crop_sides, encode, frame, letterbox, photo, sample
+from crawler.sitegen.images import (
+    caption,
+    crop_sides,
+    encode,
+    frame,
+    letterbox,
+    photo,
+    sample,
+    text_card,
+)
 from matchers.decision import Matcher
 from matchers.digests import Digests, VariantHashes
 from matchers.hashing import hash_image
@@ -496,3 +505,16 @@ def test_a_grainy_white_frame_on_a_white_graphic_ends_at_the_drawing(
     regions = _served_regions(framed)
     assert any(name == "trim" and near(box, want, slack=2) for name, box in regions), (
         want, regions)
+
+
+def test_a_wide_text_card_letterboxed_into_a_tall_frame_is_trimmed() -> None:
+    """A 2.5:1 text card in a phone's tall 0.6 frame keeps 24% of the height between its
+    bars (bench_variants' seed-1 text cards: 20-25%): still cut out, to the original's trim."""
+    card = text_card(3, (900, 360)).convert("RGB")
+    boxed = letterbox(card, 0.6, (0, 0, 0))
+    dy = (boxed.height - card.height) // 2
+    assert card.height / boxed.height < 0.25
+    want = shifted(_list_trim(card), 0, dy)
+    regions = _served_regions(boxed)
+    assert any(name == "trim" and _near_share(box, want, *boxed.size)
+               for name, box in regions), (want, regions)
