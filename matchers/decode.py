@@ -265,6 +265,37 @@ def open_and_decode(
                    frames_capped=frames_capped, pdq_luma=lum, pixels=pixels)
 
 
+def has_colour(data: bytes) -> bool:
+    """Whether a JPEG (already sniffed and decodable) shows any colour, judged on a cheap 1/8
+    decode of its YCbCr planes as stored, without colour conversion: True unless every block
+    of both chroma planes sits exactly on neutral (128).
+
+    Why: the fast path decodes a large graphic again at full size as its luma channel alone
+    (hashing.GREY_MIN_SIDE), which is exactly the luma of the decoded colours when the
+    chroma is neutral everywhere (R = G = B = Y, and Pillow's L of a grey is that grey), but
+    not on coloured lines and fills, where libjpeg's colour conversion and Pillow's luma
+    round differently: there pHash moved up to 4 bits and dHash 4-5 from imagehash's
+    (bench/RESULTS.md, hashfid9). Files that do not decode to YCbCr (grey, CMYK, Adobe RGB)
+    or fail count as coloured: the caller then takes the exact colour decode.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=[RASTER_FORMATS["jpeg"]]) as img:
+            if img.mode == "L":
+                return False
+            width, height = img.size
+            img.draft("YCbCr", (max(1, width // 8), max(1, height // 8)))
+            if img.mode != "YCbCr":
+                return True
+            img.load()
+            for channel in ("Cb", "Cr"):
+                low, high = img.getchannel(channel).getextrema()
+                if low != 128 or high != 128:
+                    return True
+            return False
+    except Exception:
+        return True
+
+
 def _reduced_arrays(
     luma: Image.Image, scale: int
 ) -> tuple[npt.NDArray[np.uint8] | None, Image.Image | None]:

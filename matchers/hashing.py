@@ -17,6 +17,7 @@ from matchers.decode import (
     Decoded,
     DecodeRefused,
     TruncatedImagesEnabledError,
+    has_colour,
     open_and_decode,
 )
 from matchers.digests import Digests, VariantHashes
@@ -76,9 +77,11 @@ def is_graphic(luma: Image.Image) -> bool:
 
 
 # A graphic or a draft on near-ties is decoded again in full as its luma channel alone when
-# its short side is at least GREY_MIN_SIDE, and in colour (the exact path, bit-identical to
-# the reference) below: on 256-511 px line-art JPEGs the luma channel moved pHash by up to
-# 4 bits and dHash by 3 from imagehash's luma of the decoded colours.
+# its short side is at least GREY_MIN_SIDE and it has no colour at all (decode.has_colour:
+# then the luma channel is exactly the luma of the decoded colours), and in colour (the
+# exact path, bit-identical to the reference) otherwise: on 256-511 px line-art JPEGs the
+# luma channel moved pHash by up to 4 bits and dHash by 3 from imagehash's luma of the
+# decoded colours, and on coloured line art of 512 px and more pHash 4 and dHash 4-5.
 GREY_MIN_SIDE = 512
 
 # Variants (a framed or captioned picture's inner part) are hashed on at most a 2x draft:
@@ -262,11 +265,11 @@ def _decode_and_hash(
             if hashes is not None:
                 return decoded, hashes, "reduced"
             path = "near_ties"
-        # The full image's luma channel, decoded alone: on these images within 2 bits of the
-        # reference for pHash/dHash and 4 for PDQ (bench/RESULTS.md), at a third of the cost
-        # of the colour decode and exact path. Below GREY_MIN_SIDE, the colour decode and
-        # the exact path.
-        grey = min(decoded.width, decoded.height) >= GREY_MIN_SIDE
+        # The full image's luma channel, decoded alone, when the picture has no colour
+        # (it is then the luma of the colour decode) and is at least GREY_MIN_SIDE: at a
+        # third of the cost of the colour decode and exact path, which every other image
+        # takes (bench/RESULTS.md).
+        grey = min(decoded.width, decoded.height) >= GREY_MIN_SIDE and not has_colour(data)
         decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True, full=True, grey=grey)
     if fast:
         return decoded, exact_hashes(decoded.luma, rgb=decoded.rgb, lum=decoded.pdq_luma), path

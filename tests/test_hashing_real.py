@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from crawler.sitegen import images as gen
+from matchers.decode import has_colour
 from matchers.hashing import BLAS_THREAD_VARIABLES, hash_image, hash_path
 from matchers.perceptual import pdq_luma, pdq_luma_of
 
@@ -116,6 +117,39 @@ def test_thin_lines_in_a_jpeg_are_not_hashed_on_the_draft() -> None:
     assert distance(fast.phash, reference.phash) <= PHASH_BOUND
 
 
+# Coloured line charts, decoded again as graphics: their luma channel alone (what main
+# decoded for graphics of 512 px and more) moved pHash 4 bits (1024 x 768, q75) and dHash 4
+# (1920 x 1080, q90) from the luma of the decoded colours. A graphic with any colour is now
+# decoded in colour (decode.has_colour) and hashed exactly.
+COLOURED_CHARTS: dict[str, Make] = {
+    "line-chart-1024-jpeg-q75": lambda: line_art("line chart", (1024, 768), "JPEG", quality=75),
+    "line-chart-1920-jpeg-q90": lambda: line_art("line chart", (1920, 1080), "JPEG", quality=90),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLOURED_CHARTS))
+def test_coloured_jpeg_graphics_get_the_reference_hashes(name: str) -> None:
+    data = COLOURED_CHARTS[name]()
+    assert hash_path(data) == "graphic"
+    assert has_colour(data)
+    fast, reference = hash_image(data), hash_image(data, fast=False)
+    assert (fast.phash, fast.dhash, fast.pdq, fast.pdq_dihedral) == (
+        reference.phash,
+        reference.dhash,
+        reference.pdq,
+        reference.pdq_dihedral,
+    )
+
+
+def test_grey_jpeg_graphics_have_no_colour() -> None:
+    """A grey page saved as a colour JPEG keeps neutral chroma: its luma channel is the
+    luma of its colours, so it is still decoded luma-only (and hashed exactly too)."""
+    data = CASES["text-page-2400-jpeg"][0]()
+    assert not has_colour(data)
+    fast, reference = hash_image(data), hash_image(data, fast=False)
+    assert (fast.phash, fast.dhash) == (reference.phash, reference.dhash)
+
+
 def skimage_file(name: str) -> bytes:
     folder = realimages.skimage_data_dir()
     assert folder is not None
@@ -124,8 +158,8 @@ def skimage_file(name: str) -> bytes:
 
 # Pinned (pHash, dHash, PDQ) of hash_image, fast and reference, on skimage photos: one
 # re-encoded and hashed on its draft, and two files exactly as the wheel ships them (a deep-sky
-# JPEG that the fast path decodes again as a graphic, a PNG it never reduces). A change means
-# scikit-image's files, Pillow/libjpeg or the hashing drifted.
+# JPEG that the fast path decodes again as a graphic, in colour, and a PNG it never reduces).
+# A change means scikit-image's files, Pillow/libjpeg or the hashing drifted.
 GOLDEN: dict[str, tuple[Make, tuple[str, str, str], tuple[str, str, str]]] = {
     "astronaut-1600-jpeg": (
         CASES["astronaut-1600-jpeg"][0],
@@ -144,7 +178,7 @@ GOLDEN: dict[str, tuple[Make, tuple[str, str, str], tuple[str, str, str]]] = {
         lambda: skimage_file("hubble_deep_field.jpg"),
         (
             "84cc4b96ba4d333e",
-            "60d6caa435546458",  # 1 bit from the reference: the luma channel decoded alone
+            "60d6caa435546058",  # coloured: decoded in colour, exactly the reference
             "1c6715e46266634f72d42df2324ad397e70e86be9c665c59a42ec19c3369b919",
         ),
         (
