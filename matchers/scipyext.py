@@ -59,6 +59,11 @@ def _try_load(name: str, attribute: str) -> Any:
 
 
 _pocketfft_dct = _try_load("scipy.fft._pocketfft.pypocketfft", "dct")
+if _pocketfft_dct is not None:
+    try:  # the call below passes _r2r's arguments; a scipy that changed them falls back
+        _pocketfft_dct(np.ones(4), 2, (0,), 0, None, 1, None)
+    except (TypeError, ValueError):
+        _pocketfft_dct = None
 _csr_matvecs = _try_load("scipy.sparse._sparsetools", "csr_matvecs")
 
 
