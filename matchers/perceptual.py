@@ -28,9 +28,9 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import PIL
-import scipy.fftpack
-import scipy.sparse
 from PIL import Image
+
+from matchers.scipyext import CsrRows, dct2
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -237,14 +237,14 @@ def band_down(band: Band, x: npt.NDArray[Any]) -> FloatArray:
 
 
 @lru_cache(maxsize=128)
-def _pdq_sparse(n_full: int, scale: int) -> Any:
+def _pdq_sparse(n_full: int, scale: int) -> CsrRows:
     """PDQ's folded operator along one axis as a CSR matrix (64 x ceil(n_full / scale)).
 
     For the fast path's reduced luma, where the band loop's 64 Python iterations cost more
     than their few multiply-adds: one sparse product (scipy's C loop over the non-zeros)
     gives the same rows up to float32 summation order.
     """
-    return scipy.sparse.csr_matrix(operator("pdq", n_full, scale))
+    return CsrRows(operator("pdq", n_full, scale))
 
 
 def band_across(band: Band, y: FloatArray) -> FloatArray:
@@ -296,7 +296,7 @@ def phash_from_thumbnail(pixels: npt.NDArray[Any]) -> str:
 
 
 def _phash_low(pixels: npt.NDArray[Any]) -> FloatArray:
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+    dct = dct2(dct2(pixels, axis=0), axis=1)  # scipy.fftpack.dct's, see matchers/scipyext.py
     low: FloatArray = dct[:PHASH_SIZE, :PHASH_SIZE]
     return low
 
