@@ -63,7 +63,8 @@ class PoliteDownloader(Downloader):
         if slot.latercall:
             return
         now = monotonic()
-        delay = slot.download_delay()
+        # changed: no random.uniform(0, 0) per call when there is no delay (Trawl's default)
+        delay = slot.download_delay() if slot.delay else 0.0
         if delay:
             penalty = delay - now + slot.lastseen
             if penalty > 0:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATS_PREFIX = "trawl/address_refused"
+LITERAL_CACHE_SIZE = 4096  # hosts remembered as IP literal or name
 
 
 class AddressPolicyMiddleware:
@@ -56,6 +57,7 @@ class AddressPolicyMiddleware:
         self._seed_policies: dict[object, AddressPolicy] = {}
         self._worker_hosts: set[str] = set()
         self._worker_networks: dict[str, None] = {}  # the crawls' allowances, in order
+        self._literal: dict[str, bool] = {}  # host -> is an IP literal (bounded)
         use_policy(self.policy)
 
     @classmethod
@@ -144,7 +146,13 @@ class AddressPolicyMiddleware:
     async def process_request(self, request: Request) -> None:
         host = urlsplit(request.url).hostname or ""
         policy = self._policy_for(request)
-        if parse_address(host) is not None:
+        literal = self._literal.get(host)
+        if literal is None:  # ipaddress parses a host once, not on every request
+            literal = parse_address(host) is not None
+            if len(self._literal) >= LITERAL_CACHE_SIZE:
+                self._literal.clear()
+            self._literal[host] = literal
+        if literal:
             address = host
         else:
             from twisted.internet import reactor
