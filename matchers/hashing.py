@@ -293,8 +293,9 @@ def _variant_hashes(
     luma, scale, lum = decoded.luma, decoded.scale, decoded.pdq_luma
     factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
     if flat is not None and flat >= CANON_FLAT and factor > 1:
-        luma, scale, lum = luma.reduce(factor), scale * factor, None
-        return variant_hashes(luma, scale, lum, find_regions(luma), flat)
+        small = luma.reduce(factor)
+        return variant_hashes(luma, scale, lum, find_regions(small), flat,
+                              reduced=(small, factor))
     regions = find_regions(luma)
     if not regions and (flat is None or flat < CANON_FLAT):
         return ()  # most photos: no region, and no canonical form (graphics only)
