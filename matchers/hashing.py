@@ -89,11 +89,11 @@ GREY_MIN_SIDE = 512
 # (a 1229 x 922 framed photo: 14 bits). Few images have variants; only those are decoded
 # again at 2x when the first draft was deeper.
 VARIANT_MAX_SCALE = 2
-# A graphic's (flatness at least CANON_FLAT) regions and canonical hashes are found and
-# computed on its decode reduced (Image.reduce, integer box) to at most this long side: at
-# full size they cost more than the exact hashes themselves (line-art PNGs at 1280 x 1024
-# and up). Its variant hashes then drift a few bits from the reference hashes of the same
-# crop; bench/bench_variants.py measures recall and false hits (bench/RESULTS.md).
+# A graphic's (flatness at least CANON_FLAT) regions get their pHash and dHash from its
+# decode reduced (Image.reduce, integer box) to at most this long side: the LANCZOS
+# thumbnails of full-size crops were most of what its variants cost. PDQ, the regions and
+# the canonical hashes stay at full size (matchers.variants.variant_hashes says why).
+# Recall and false hits in bench/bench_variants.py unchanged (bench/RESULTS.md).
 GRAPHIC_VARIANT_SIDE = 512
 
 # Images whose header claims more pixels are refused before decoding (status too_large).
@@ -294,7 +294,7 @@ def _variant_hashes(
     factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
     if flat is not None and flat >= CANON_FLAT and factor > 1:
         small = luma.reduce(factor)
-        return variant_hashes(luma, scale, lum, find_regions(small), flat,
+        return variant_hashes(luma, scale, lum, find_regions(luma), flat,
                               reduced=(small, factor))
     regions = find_regions(luma)
     if not regions and (flat is None or flat < CANON_FLAT):

@@ -46,20 +46,20 @@ def variant_hashes(
     image and of every region are added (`canonical_variant`), and of a region at least
     that flat itself on any image.
 
-    `reduced`: (`luma`.reduce(factor), factor), for a graphic: the regions are found on
-    it (`regions`, when given, are in its coordinates), and the canonical hashes, flatness
-    and pHash and dHash of each region computed from it; PDQ from `luma`'s (`lum`'s) own
-    pixels in the region, since a line drawing's PDQ moves tens of bits under a 2x
-    reduction (its filter window follows the image's size) where pHash's moves a bit or two."""
+    `reduced`: (`luma`.reduce(factor), factor), for a graphic: each region's pHash and
+    dHash thumbnails are taken from it (the LANCZOS resizes of full-size crops were most
+    of the variants' cost); the regions, PDQ, flatness and canonical hashes stay on `luma`:
+    a line drawing's PDQ moves tens of bits under a 2x reduction, and regions found or
+    canonical forms made on the reduced image lost letterbox and caption copies in
+    bench/bench_variants.py (bench/RESULTS.md, branch variantcost10)."""
     out = []
     small, factor = (luma, 1) if reduced is None else reduced
     if flat is not None and flat >= CANON_FLAT:
-        out.append(canonical_variant(small, CANON, flat, scale * factor))
-    for region in find_regions(small) if regions is None else regions:
-        crop = small.crop(region.box)
-        left, top, right, bottom = (
-            min(v * factor, limit)
-            for v, limit in zip(region.box, (luma.width, luma.height) * 2, strict=True)
+        out.append(canonical_variant(luma, CANON, flat, scale))
+    for region in find_regions(luma) if regions is None else regions:
+        left, top, right, bottom = region.box
+        crop = small.crop(
+            (left // factor, top // factor, -(-right // factor), -(-bottom // factor))
         )
         fine = crop if factor == 1 else luma.crop((left, top, right, bottom))
         part = (
@@ -68,7 +68,7 @@ def variant_hashes(
             else np.asarray(fine, dtype=np.float32)
         )
         hashes = exact_hashes(fine, lum=np.ascontiguousarray(part), thumbs_of=crop)
-        crop_flat = flatness(crop)
+        crop_flat = flatness(fine)
         out.append(
             VariantHashes(
                 name=region.name,
@@ -86,7 +86,7 @@ def variant_hashes(
         # frame, scores above.
         if crop_flat >= CANON_FLAT or (flat is not None and flat >= CANON_FLAT):
             out.append(
-                canonical_variant(crop, f"{region.name}+{CANON}", crop_flat, scale * factor)
+                canonical_variant(fine, f"{region.name}+{CANON}", crop_flat, scale)
             )
     return tuple(out)
 
