@@ -89,6 +89,12 @@ GREY_MIN_SIDE = 512
 # (a 1229 x 922 framed photo: 14 bits). Few images have variants; only those are decoded
 # again at 2x when the first draft was deeper.
 VARIANT_MAX_SCALE = 2
+# A graphic's (flatness at least CANON_FLAT) regions get their pHash and dHash from its
+# decode reduced (Image.reduce, integer box) to at most this long side: the LANCZOS
+# thumbnails of full-size crops were most of what its variants cost. PDQ, the regions and
+# the canonical hashes stay at full size (matchers.variants.variant_hashes says why).
+# Recall and false hits in bench/bench_variants.py unchanged (bench/RESULTS.md).
+GRAPHIC_VARIANT_SIDE = 512
 
 # Images whose header claims more pixels are refused before decoding (status too_large).
 # 50 MP covers phone and camera photos (8000 x 6000 is 48 MP) while bounding one decode to
@@ -283,8 +289,14 @@ def _variant_hashes(
 ) -> tuple[VariantHashes, ...]:
     """variant_hashes of the decode, or of a 2x draft when `decoded` is deeper and has any
     (VARIANT_MAX_SCALE)."""
-    regions = find_regions(decoded.luma)
     flat = decoded.flatness
+    luma, scale, lum = decoded.luma, decoded.scale, decoded.pdq_luma
+    factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
+    if flat is not None and flat >= CANON_FLAT and factor > 1:
+        small = luma.reduce(factor)
+        return variant_hashes(luma, scale, lum, find_regions(luma), flat,
+                              reduced=(small, factor))
+    regions = find_regions(luma)
     if not regions and (flat is None or flat < CANON_FLAT):
         return ()  # most photos: no region, and no canonical form (graphics only)
     if regions and decoded.scale > VARIANT_MAX_SCALE:

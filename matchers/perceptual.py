@@ -514,8 +514,12 @@ def exact_hashes(
     *,
     rgb: npt.NDArray[np.uint8] | None = None,
     lum: npt.NDArray[np.float32] | None = None,
+    thumbs_of: Image.Image | None = None,
 ) -> PerceptualHashes:
     """The reference hashes of a full-resolution image, computed without the libraries' costs.
+
+    `thumbs_of`: another image (a reduced copy of `luma`) to take pHash's and dHash's
+    thumbnails from instead (no longer the reference's bits: matchers.variants).
 
     pHash/dHash: the very Pillow calls imagehash makes, on `luma` (mode L). PDQ: from `lum`,
     pdqhash's float luma (pdq_luma_of), or else `rgb` (H x W x 3): Meta's filter, decimation
@@ -524,8 +528,9 @@ def exact_hashes(
     pdqhash itself (they need `rgb`): there the grid repeats pixels, DCT coefficients tie
     exactly, and which way a tie falls depends on the summation order.
     """
-    thumb = np.asarray(luma.resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.LANCZOS))
-    dthumb = np.asarray(luma.resize((DHASH_SIZE + 1, DHASH_SIZE), Image.Resampling.LANCZOS))
+    source = luma if thumbs_of is None else thumbs_of
+    thumb = np.asarray(source.resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.LANCZOS))
+    dthumb = np.asarray(source.resize((DHASH_SIZE + 1, DHASH_SIZE), Image.Resampling.LANCZOS))
     w, h = luma.size
     if w < PDQ_MIN_HASHABLE_DIM or h < PDQ_MIN_HASHABLE_DIM:
         pdq, quality = PDQ_EMPTY, 0

@@ -35,6 +35,8 @@ def variant_hashes(
     lum: npt.NDArray[np.float32] | None = None,
     regions: list[Region] | None = None,
     flat: float | None = None,
+    *,
+    reduced: tuple[Image.Image, int] | None = None,
 ) -> tuple[VariantHashes, ...]:
     """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
     1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
@@ -42,20 +44,31 @@ def variant_hashes(
     `regions`: find_regions(luma), when the caller has it already. `flat`: the whole
     image's flatness; at CANON_FLAT or above (a graphic) the canonical hashes of the whole
     image and of every region are added (`canonical_variant`), and of a region at least
-    that flat itself on any image."""
+    that flat itself on any image.
+
+    `reduced`: (`luma`.reduce(factor), factor), for a graphic: each region's pHash and
+    dHash thumbnails are taken from it (the LANCZOS resizes of full-size crops were most
+    of the variants' cost); the regions, PDQ, flatness and canonical hashes stay on `luma`:
+    a line drawing's PDQ moves tens of bits under a 2x reduction, and regions found or
+    canonical forms made on the reduced image lost letterbox and caption copies in
+    bench/bench_variants.py (bench/RESULTS.md, branch variantcost10)."""
     out = []
+    small, factor = (luma, 1) if reduced is None else reduced
     if flat is not None and flat >= CANON_FLAT:
         out.append(canonical_variant(luma, CANON, flat, scale))
     for region in find_regions(luma) if regions is None else regions:
-        crop = luma.crop(region.box)
         left, top, right, bottom = region.box
+        crop = small.crop(
+            (left // factor, top // factor, -(-right // factor), -(-bottom // factor))
+        )
+        fine = crop if factor == 1 else luma.crop((left, top, right, bottom))
         part = (
             lum[top:bottom, left:right]
             if lum is not None and lum.shape == (luma.height, luma.width)
-            else np.asarray(crop, dtype=np.float32)
+            else np.asarray(fine, dtype=np.float32)
         )
-        hashes = exact_hashes(crop, lum=np.ascontiguousarray(part))
-        crop_flat = flatness(crop)
+        hashes = exact_hashes(fine, lum=np.ascontiguousarray(part), thumbs_of=crop)
+        crop_flat = flatness(fine)
         out.append(
             VariantHashes(
                 name=region.name,
@@ -64,15 +77,17 @@ def variant_hashes(
                 phash=hashes.phash,
                 dhash=hashes.dhash,
                 flatness=crop_flat,
-                width=crop.width * scale,
-                height=crop.height * scale,
+                width=fine.width * scale,
+                height=fine.height * scale,
             )
         )
         # A region of a graphic is a graphic: a dense line drawing's cut-out can score a
         # little below CANON_FLAT (0.56-0.62) where the whole copy, with its plain band or
         # frame, scores above.
         if crop_flat >= CANON_FLAT or (flat is not None and flat >= CANON_FLAT):
-            out.append(canonical_variant(crop, f"{region.name}+{CANON}", crop_flat, scale))
+            out.append(
+                canonical_variant(fine, f"{region.name}+{CANON}", crop_flat, scale)
+            )
     return tuple(out)
 
 
