@@ -21,7 +21,10 @@ TRAWL_HASH_POOL = "process"
 TRAWL_HASH_WORKERS = 1  # on 2 cores the reactor needs the other one (measured)
 # Images each hash worker process hashes at a time, in threads (0: two while the crawl may
 # use more cores than there are workers, else one; crawler.engine.hashpool.auto_threads).
-TRAWL_HASH_THREADS = 0
+# One by default: on a quiet 2-core machine two threads cost the worker ~1 ms of CPU a photo
+# more (GIL hand-offs) and the crawl ran 184 img/s against 208 with one (bench/RESULTS.md,
+# "End-to-end crawl", 2026-12-02 08:18); they only won on a machine loaded by other work.
+TRAWL_HASH_THREADS = 1
 # CPU seconds one image may take in a hash worker; over it the worker is killed and
 # replaced and the image recorded with status "timeout" (0: no limit; process pool only).
 # Env TRAWL_HASH_TIMEOUT (crawler.engine.process.trawl_settings reads it).
