@@ -31,7 +31,7 @@ from matchers.sniff import RASTER_FORMATS, describe_kind, header_size
 FAST_MIN_SIDE = 192
 FAST_MIN_SIDE_DEEP = 384
 # 4x is allowed down to FAST_MIN_SIDE_4X: the limits above were measured on line art, which
-# the fast path now decodes in full whatever the draft (a graphic: hashing.tone_share), and
+# the fast path now decodes in full whatever the draft (a graphic: hashing.is_graphic), and
 # on the real bench set's photographs 4x down to 192 px stays within the fidelity bounds
 # (pHash/dHash p99 2, PDQ p99 6 in every size class) at a quarter of 2x's pixels to hash.
 # 8x down to 192 px does not (PDQ 12, dHash 7 on a 3000 px JPEG graphic at 8x), so 8x

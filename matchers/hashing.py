@@ -23,7 +23,13 @@ from matchers.decode import (
 from matchers.digests import Digests, VariantHashes
 from matchers.perceptual import PerceptualHashes, exact_hashes, fast_hashes, reference_hashes
 from matchers.sniff import SUPPORTED_LIST, describe_kind, sniff_format, sniff_kind
-from matchers.variants import CANON_FLAT, find_regions, list_variant_hashes, variant_hashes
+from matchers.variants import (
+    CANON_FLAT,
+    Region,
+    find_regions,
+    list_variant_hashes,
+    variant_hashes,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -54,11 +60,6 @@ GRAPHIC_TONES = 4
 # which are graphics already. Hashed on the 4x draft, such a page drifted 14 PDQ bits from
 # the reference.
 GRAPHIC_BACKGROUND_SHARE = 0.6
-
-
-def tone_share(luma: Image.Image) -> float:
-    """Share (0..1) of a greyscale image's pixels in its GRAPHIC_TONES most common grey levels."""
-    return tone_shares(luma)[0]
 
 
 def tone_shares(luma: Image.Image) -> tuple[float, float]:
@@ -157,7 +158,7 @@ def hash_image(
     fast=True (the default) hashes large JPEGs decoded at reduced scale (draft mode), never
     below FAST_MIN_SIDE (192) pixels on the short side at 2x (FAST_MIN_SIDE_4X, 192, at 4x;
     FAST_MIN_SIDE_DEEP, 384, at 8x), unless the reduced image cannot decide the bits:
-    graphics (see tone_share) and images whose hash values sit on near-ties are decoded in
+    graphics (see is_graphic) and images whose hash values sit on near-ties are decoded in
     full. Every other image
     (other formats, small JPEGs) gets the reference hashes exactly, computed more cheaply.
     The reduced hashes stay within a few bits of the reference (bench/RESULTS.md has the
@@ -288,22 +289,20 @@ def _variant_hashes(
     data: bytes, fmt: str, decoded: Decoded, max_pixels: int
 ) -> tuple[VariantHashes, ...]:
     """variant_hashes of the decode, or of a 2x draft when `decoded` is deeper and has any
-    (VARIANT_MAX_SCALE)."""
+    (VARIANT_MAX_SCALE); a graphic's region thumbnails from a reduction (GRAPHIC_VARIANT_SIDE)."""
     flat = decoded.flatness
-    luma, scale, lum = decoded.luma, decoded.scale, decoded.pdq_luma
-    factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
-    if flat is not None and flat >= CANON_FLAT and factor > 1:
-        small = luma.reduce(factor)
-        return variant_hashes(luma, scale, lum, find_regions(luma), flat,
-                              reduced=(small, factor))
-    regions = find_regions(luma)
+    regions: list[Region] | None = find_regions(decoded.luma)
     if not regions and (flat is None or flat < CANON_FLAT):
         return ()  # most photos: no region, and no canonical form (graphics only)
     if regions and decoded.scale > VARIANT_MAX_SCALE:
-        finer = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True,
-                                max_scale=VARIANT_MAX_SCALE)
-        return variant_hashes(finer.luma, finer.scale, finer.pdq_luma, flat=flat)
-    return variant_hashes(decoded.luma, decoded.scale, decoded.pdq_luma, regions, flat)
+        decoded = open_and_decode(data, fmt, max_pixels=max_pixels, fast=True,
+                                  max_scale=VARIANT_MAX_SCALE)
+        regions = None  # found again on the finer decode
+    luma = decoded.luma
+    factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
+    graphic = flat is not None and flat >= CANON_FLAT
+    reduced = (luma.reduce(factor), factor) if graphic and factor > 1 else None
+    return variant_hashes(luma, decoded.scale, decoded.pdq_luma, regions, flat, reduced=reduced)
 
 
 def _unsupported(kind: str | None, size: int) -> str:
