@@ -187,3 +187,45 @@ def test_a_stored_crop_met_by_phash_alone_counts_on_a_photo_not_on_a_graphic(
     # The item's own full-image hash, met the same way, stays a match on the graphic too.
     own = KnownRef(8, "l", "phash", _phash_at(query, 5), "item2")
     assert [m.known_id for m in Matcher.build([own]).match(d, flatness=flatness)] == [8]
+
+
+def _pdq_at(value: str, distance: int) -> str:
+    bits = int(value, 16) ^ ((1 << distance) - 1)
+    return f"{bits:064x}"
+
+
+@pytest.mark.parametrize("rows_per_crop", [1, 22])
+@pytest.mark.parametrize(("flatness", "pdq_distance", "found"), [
+    (0.95, 120, False),  # a graphic: pHash and dHash agreeing on one crop are not enough
+    (0.95, 20, True),  # the same crop's PDQ within its threshold keeps it
+    (0.4, 120, True),  # a photo: pHash is trusted
+])
+def test_a_stored_crop_met_by_phash_and_dhash_together_is_no_match_on_a_graphic(
+    rows_per_crop: int, flatness: float, pdq_distance: int, found: bool
+) -> None:
+    """Two 64-bit hashes agreeing on the same stored crop do not make a graphic's match:
+    bench/calib_crops.py (bench/RESULTS.md, branch gcrop11) found 416 unrelated (graphic,
+    item) pairs among 1.1M with pHash <= 6 and dHash <= 8 on one crop (80 with dHash <= 4),
+    most of them pie charts, banners and screenshots that share a layout. rows_per_crop=22:
+    the item holds a real crop list's rows (more than MAX_ITEM_HASHES, so its rows are
+    not one item for grading); 1: only the one crop's rows (graded together)."""
+    query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query, dhash="13579bdf02468ace", pdq=pdq, pdq_quality=100)
+    names = list(LIST_CROPS)[:rows_per_crop]
+    refs = []
+    for name in names:
+        near = name == names[0]
+        refs += [
+            KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 5 if near else 40), "item",
+                     variant=name),
+            KnownRef(len(refs) + 2, "l", "dhash",
+                     _phash_at(d.dhash or "", 3 if near else 40), "item", variant=name),
+            KnownRef(len(refs) + 3, "l", "pdq", _pdq_at(pdq, pdq_distance if near else 128),
+                     "item", variant=name),
+        ]
+    matches = Matcher.build(refs).match(d, flatness=flatness, pdq_dihedral=())
+    assert bool(matches) is found
+    if found:
+        assert {m.known_variant for m in matches} == {names[0]}
+        assert any(m.tier == "high" for m in matches)
