@@ -4,6 +4,7 @@ what any rule over those distances would find, and what it would let through.
 
     python3 bench/calib_crops.py [--per-kind 60] [--seed 12000] [--out pairs.npz]
     python3 bench/calib_crops.py --bound     # PDQ against a stored crop whose edges are off by 0-2%
+    python3 bench/calib_crops.py --align     # a query-side alignment search, own vs unrelated
 
 List: the bench's 30 graphics (bench_variants, seeds 0 and 1) and `--per-kind` generated
 graphics of each flat kind but icons (line art, diagram, chart, pie chart, text card, banner,
@@ -21,6 +22,15 @@ crop by pHash (photos are matched as today); an unrelated (query, item) pair cou
 original's crop at the same box and at boxes whose four edges are each moved by 0.5-2% of
 the side (away or inwards at random): the share within each hash's threshold. What a
 denser grid of stored crops could reach at best.
+
+--align: what aligning the copy on the query side would find (a feasibility study, not what
+the matcher does). For each of 60 graphics (plus 20 each of pie charts, screenshots and
+banners, the kinds that collided above), 2 crops of 0-10% per side served as above; for
+each, its own item's stored crops within pHash 8 and other items' within pHash 10 (up to
+`--candidates` each, nearest first) are candidates, and the copy's own sub-crops (each side
+cut by 0 to `--budget` of the copy) are searched by coordinate descent on the PDQ distance
+to the candidate's stored PDQ (steps 2, 1, 0.5, 0.25%). Prints the best distance reached:
+own (best candidate per copy) against unrelated (every candidate).
 """
 
 from __future__ import annotations
@@ -270,6 +280,91 @@ def bound(seed: int) -> None:
               f"{100 * np.mean(a[m, 2] <= 6):.0f} | {100 * np.mean(a[m, 3] <= 4):.0f} |")
 
 
+def _pdq_bits(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    import pdqhash
+
+    vector, _ = pdqhash.compute(np.ascontiguousarray(arr))
+    return np.packbits(np.asarray(vector, dtype=np.uint8))
+
+
+def _descend(rgb: npt.NDArray[np.uint8], target: npt.NDArray[np.uint8], budget: float) -> int:
+    """The least PDQ distance to `target` over sub-crops of `rgb` (each side cut by 0 to
+    `budget`), by coordinate descent."""
+    h, w = rgb.shape[:2]
+
+    def distance(cut: list[float]) -> int:
+        box = (round(cut[0] * w), round(cut[1] * h), w - round(cut[2] * w), h - round(cut[3] * h))
+        return int(np.unpackbits(_pdq_bits(rgb[box[1]:box[3], box[0]:box[2]]) ^ target).sum())
+
+    cut = [0.0, 0.0, 0.0, 0.0]
+    best = distance(cut)
+    for step in (0.02, 0.01, 0.005, 0.0025):
+        improved = True
+        while improved:
+            improved = False
+            for side in range(4):
+                for sign in (1, -1):
+                    moved = list(cut)
+                    moved[side] = min(budget, max(0.0, cut[side] + sign * step))
+                    if moved != cut and (d := distance(moved)) < best:
+                        best, cut, improved = d, moved, True
+    return best
+
+
+def align(seed: int, candidates: int, budget: float) -> None:
+    import io
+
+    from bench.bench_variants import _crop_each_side
+
+    started = time.process_time()
+    rng = np.random.default_rng(seed)
+    images = [o.image for s in (0, 1) for o in originals(False, s) if o.content == "graphic"]
+    kinds = ["bench"] * len(images)
+    for kind, n, shift in [*((k, 6, 2000) for k in GRAPHIC_KINDS),
+                           *((k, 20, 3000) for k in ("pie_chart", "screenshot", "banner"))]:
+        images += [gen.sample(kind, seed + shift, i).convert("RGB") for i in range(n)]
+        kinds += [kind] * n
+    stored: list[tuple[int, npt.NDArray[np.uint8], int]] = []  # (item, PDQ bits, pHash)
+    for number, image in enumerate(images):
+        d = hash_image(gen.encode(image, "png"), fast=False, variants=False, crops=True)
+        stored += [(number, np.packbits([int(c) for c in f"{int(v.pdq, 16):0256b}"]),
+                    int(v.phash, 16)) for v in d.variants
+                   if v.name in LIST_CROPS and v.pdq_quality >= PDQ_QUALITY_THRESHOLD]
+    own: list[int] = []
+    unrelated: list[int] = []
+    close: Counter[str] = Counter()  # unrelated candidates brought within 31, by item kind
+    for number, image in enumerate(images):
+        for _ in range(2):
+            data = served(_crop_each_side(0.10)(image, rng), rng)
+            q = hash_image(data)
+            if classify(q.width, q.height, q.flatness) != "graphic" or q.phash is None:
+                continue
+            with Image.open(io.BytesIO(data)) as opened:
+                rgb = np.asarray(opened.convert("RGB"))
+            near = sorted((((int(q.phash, 16) ^ ph).bit_count(), item, bits)
+                           for item, bits, ph in stored), key=lambda t: t[0])
+            mine = [bits for d, item, bits in near if item == number and d <= 8][:candidates]
+            others = [(item, bits) for d, item, bits in near
+                      if item != number and d <= 10][:candidates]
+            own.append(min((_descend(rgb, bits, budget) for bits in mine), default=NO_PDQ))
+            for item, bits in others:
+                unrelated.append(_descend(rgb, bits, budget))
+                if unrelated[-1] <= 31:
+                    close[f"{kinds[number]} -> {kinds[item]}"] += 1
+    o, u = np.array(own), np.array(unrelated)
+    print(f"{len(images)} list graphics, {len(stored)} stored crops; {len(o)} graphic copies "
+          f"cropped 0-10% per side; candidates {candidates}, budget {100 * budget:.0f}%\n")
+    print(f"own (best candidate per copy): PDQ <= 31 after the search {100 * np.mean(o <= 31):.0f}%, "
+          f"percentiles 5 / 25 / 50 / 75 / 95: "
+          + " / ".join(f"{x:.0f}" for x in np.percentile(o, [5, 25, 50, 75, 95])))
+    if u.size:
+        print(f"unrelated candidates: {u.size}, least distance reached {u.min()}, percentiles "
+              "0 / 5 / 50: " + " / ".join(f"{x:.0f}" for x in np.percentile(u, [0, 5, 50]))
+              + f"; within 31: {int((u <= 31).sum())} ("
+              + ", ".join(f"{k} {n}" for k, n in close.most_common()) + ")")
+    print(f"\nCPU {time.process_time() - started:.0f} s")
+
+
 def _hex_dist(a: str | None, b: str | None) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count() if a is not None and b is not None else NO_PDQ
 
@@ -281,8 +376,15 @@ def main() -> None:
     parser.add_argument("--out", default="", help="save the distance matrices (.npz)")
     parser.add_argument("--bound", action="store_true",
                         help="only the misplaced-edge table (what a denser grid could reach)")
+    parser.add_argument("--align", action="store_true",
+                        help="only the query-side alignment study")
+    parser.add_argument("--candidates", type=int, default=6, help="--align: per copy and side")
+    parser.add_argument("--budget", type=float, default=0.08,
+                        help="--align: the most cut off each side of the copy")
     args = parser.parse_args()
-    if args.bound:
+    if args.align:
+        align(args.seed, args.candidates, args.budget)
+    elif args.bound:
         bound(args.seed)
     else:
         calibrate(args.per_kind, args.seed, args.out)
