@@ -636,18 +636,26 @@ def _uncaption(
     if min(inner.shape) < 16:
         return []
     left, top, right, bottom = box
-    part = luma.crop(box)
+    crops: list[Image.Image] = []  # luma.crop(box), made once when first needed
+
+    def part() -> Image.Image:
+        if not crops:
+            crops.append(luma.crop(box))
+        return crops[0]
 
     def per_line(side: str) -> float:
-        return ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
-            inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
+        return float(((bottom - top) if side in ("top", "bottom") else (right - left)) / (
+            inner.shape[0] if side in ("top", "bottom") else inner.shape[1]))
 
-    bands = {side: _caption_depth(_lines(inner, side), lambda depth, side=side: _plain_before(
-        part, side, depth, per_line(side))) for side in SIDES if side in sides}
+    def plain_before(side: str) -> Callable[[int], bool]:
+        return lambda depth: _plain_before(part(), side, depth, per_line(side))
+
+    bands = {side: _caption_depth(_lines(inner, side), plain_before(side))
+             for side in SIDES if side in sides}
     ranked = sorted((kv for kv in bands.items() if kv[1][0]), key=lambda kv: -kv[1][1])
     out = []
     for side, (depth, _strength) in ranked[:MAX_BANDS]:
-        cut = _caption_edge(part, side, depth, per_line(side))
+        cut = _caption_edge(part(), side, depth, per_line(side))
         without = {
             "top": (left, top + cut, right, bottom),
             "bottom": (left, top, right, bottom - cut),
