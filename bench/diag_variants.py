@@ -2,6 +2,7 @@
 find_regions cut and where the picture really is.
 
     python3 bench/diag_variants.py [--seed S] [--content graphic] [--kinds frame] [--all]
+    python3 bench/diag_variants.py --bench --kinds caption [--seed S]   # the bench's own copies
 
 For each original of bench_variants (same seeds) and each edit drawn systematically (frames
 of every share and colour, letterbox and pillarbox in every colour, captions of every share
@@ -16,7 +17,9 @@ box and PDQ distance to the original's PDQ and to its stored trim, and a verdict
   pdq-drift     a region is cut right but its PDQ is over the variant threshold (28)
   other         a region is cut right and within 28, yet no high match (grading)
 
-Ends with a count of verdicts per edit family.
+Ends with a count of verdicts per edit family. `--bench`: bench_variants' recall copies
+instead (its seeded draws; --kinds matched against its edit kinds, e.g. "caption 15%"), so
+the misses are exactly the bench's; a caption's picture box is known, other kinds' not.
 """
 
 from __future__ import annotations
