@@ -27,7 +27,7 @@ What is cut away:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -312,8 +312,14 @@ def _plain_sides(luma: Image.Image) -> set[str]:
     return {side for side, is_plain in zip(strips, plain.tolist(), strict=True) if is_plain}
 
 
-def _caption_depth(a: FloatArray) -> tuple[int, float]:
-    """(depth, edge strength) of a caption band along row 0 of `a`; (0, 0.0) if none."""
+def _caption_depth(
+    a: FloatArray, plain_before: Callable[[int], bool] | None = None
+) -> tuple[int, float]:
+    """(depth, edge strength) of a caption band along row 0 of `a`; (0, 0.0) if none.
+    `plain_before(depth)`: whether the full-size lines just before the edge at thumbnail
+    line `depth` are background, asked when the thumbnail's are not (a thin band whose
+    text reaches near its edge: a thumbnail line mixes the text and the band's last
+    plain lines)."""
     n = len(a)
     first = a[0]
     tone = float(np.median(first))
@@ -330,7 +336,9 @@ def _caption_depth(a: FloatArray) -> tuple[int, float]:
         # The band's last line is background; the thumbnail's line at the edge may mix
         # band and picture, so the line before it counts too.
         plain = 1 - 3 * BORDER_OUTLIERS
-        if background[depth - 1] < plain and background[depth - 2] < plain:
+        if background[depth - 1] < plain and background[depth - 2] < plain and (
+                plain_before is None or background[depth - 1] < CAPTION_BACKGROUND
+                or not plain_before(depth)):
             continue
         if float(background[:depth].mean()) < CAPTION_BACKGROUND:
             continue
@@ -381,8 +389,11 @@ def find_regions(luma: Image.Image) -> list[Region]:
             # The band may be what kept the whole image from looking flat (a dark bar over a
             # white chart): the picture left is judged on its own.
             band_flat = flat or _is_flat(_sub(thumb, fx, fy, band_box))
-            for flat_trim in dict.fromkeys((band_flat, False)):
-                again = _trim_after_band(luma, band_box, side, flat_trim)
+            trims = [_trim_after_band(luma, band_box, side, flat_trim)
+                     for flat_trim in dict.fromkeys((band_flat, False))]
+            beside = (_trim_beside_band(luma, band_box, side)
+                      if not band_flat and _has_background(thumb) else None)
+            for again in trims if beside is None else [*trims, beside]:
                 trimmed = start != full or again != band_box
                 name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
                 if all(again != region.box for region in regions):
@@ -390,9 +401,10 @@ def find_regions(luma: Image.Image) -> list[Region]:
     # A caption in the picture's own background colour: on any drawing on a background (a
     # dense line drawing is not flat but has one).
     for side in ("top", "bottom") if flat or _has_background(thumb) else ():
-        cut = _text_caption(luma, thumb, fx, fy, box, side) if side in sides else None
-        if cut is not None and all(cut != region.box for region in regions):
-            regions.append(Region(f"trim+uncaption-{side}", cut))
+        cuts = _text_caption(luma, thumb, fx, fy, box, side, flat) if side in sides else ()
+        for cut in cuts:
+            if all(cut != region.box for region in regions):
+                regions.append(Region(f"trim+uncaption-{side}", cut))
     return regions
 
 
@@ -432,10 +444,16 @@ def _even_cuts(box: Box, w: int, h: int) -> Box | None:
     return even if _fits(even, w, h) else None
 
 
-def _text_caption_depth(a: FloatArray) -> int:
+def _text_caption_depth(
+    a: FloatArray, drawn_at_full: Callable[[int, int], float] | None = None
+) -> int:
     """On a flat graphic, the thumbnail lines from row 0 of `a` down to the middle of the
     gap after a first block of text-like lines (drawn, but mostly background), when the
-    gap ends within CAPTION_MAX of the side; 0 if there is none."""
+    gap ends within CAPTION_MAX of the side; 0 if there is none. `drawn_at_full(start,
+    end)`: the most drawn share of the full-size lines under thumbnail lines [start, end),
+    asked when the thumbnail's exceed TEXT_DRAWN (a thumbnail pixel averages letters and
+    the space between them: large text on a picture trimmed to the text's own width is
+    drawn on 90% of its thumbnail line, 40-65% of its full-size lines)."""
     n = len(a)
     tone = float(np.median(a))  # a flat graphic's background
     off = np.mean(np.abs(a - tone) > BORDER_TOLERANCE, axis=1)
@@ -451,34 +469,59 @@ def _text_caption_depth(a: FloatArray) -> int:
     if not len(after):
         return 0
     picture = end + int(after[0])
-    if picture > CAPTION_MAX * n or float(off[start:end].max()) > TEXT_DRAWN:
+    if picture > CAPTION_MAX * n:
+        return 0
+    if float(off[start:end].max()) > TEXT_DRAWN and (
+            drawn_at_full is None or drawn_at_full(start, end) > TEXT_DRAWN):
         return 0
     return (end + picture) // 2
 
 
 def _text_caption(
-    luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box, side: str
-) -> Box | None:
+    luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box, side: str,
+    flat: bool = True,
+) -> tuple[Box, ...]:
     """`box` without a caption written on the graphic's own background along `side` (a
-    band with no edge to find: white text space over a white chart), trimmed; None if
+    band with no edge to find: white text space over a white chart), trimmed; () if
     there is none. The cut runs through the gap between the text and the picture, and the
-    trim that follows takes the rest of the gap."""
+    trim that follows takes the rest of the gap: to the drawing, and on a drawing that is
+    not `flat` (a dense line drawing) also as find_regions trims such a drawing itself
+    (the photo rules: the original's list `trim`), as the two trims differ by up to 3% of
+    a side there."""
     inner = _sub(thumb, fx, fy, box)
     if min(inner.shape) < 16:
-        return None
-    depth = _text_caption_depth(_lines(inner, side))
-    if not depth:
-        return None
+        return ()
     left, top, right, bottom = box
+    scale = (bottom - top) / inner.shape[0]
+
+    def drawn_at_full(start: int, end: int) -> float:
+        lo, hi = int(start * scale), int(np.ceil(end * scale))
+        strip = (left, top + lo, right, top + hi) if side == "top" else (
+            left, bottom - hi, right, bottom - lo)
+        lines = np.asarray(luma.crop(strip), dtype=np.float32)
+        tone = float(np.median(lines))
+        return float(np.mean(np.abs(lines - tone) > BORDER_TOLERANCE, axis=1).max())
+
+    depth = _text_caption_depth(_lines(inner, side), drawn_at_full)
+    if not depth:
+        return ()
     cut = round(depth * (bottom - top) / inner.shape[0])
     without = (left, top + cut, right, bottom) if side == "top" else (left, top, right,
                                                                       bottom - cut)
     if not _fits(without, *luma.size):
-        return None
+        return ()
     # The cut leaves part of the gap, which the first trim takes; a margin of another tone
     # (a screenshot's page colour under a white caption) is taken by the second.
     once = _trim(luma, without, flat=True)
-    return _trim(luma, once, flat=True) if once != without else once
+    out = [_trim(luma, once, flat=True) if once != without else once]
+    if not flat:
+        # The photo rules' cuts along the other sides hang on MIN_CUT and a sparse
+        # drawing's share of drawn pixels (2 or 3 thumbnail lines): the whole image with
+        # the caption cut away is trimmed, as the original was, not the trimmed `box`.
+        w, h = luma.size
+        whole = (0, without[1], w, h) if side == "top" else (0, 0, w, without[3])
+        out.append(_trim(luma, whole))
+    return tuple(dict.fromkeys(out))
 
 
 # A JPEG's ringing along a band's hard edge reaches this many pixels into the picture.
@@ -493,12 +536,12 @@ def _trim_after_band(luma: Image.Image, box: Box, side: str, flat: bool = True) 
     graphic's margin there is read at full size even when it is thinner than a thumbnail
     line (the original's trim cut it: a flat graphic is cut to its drawing on every side)."""
     left, top, right, bottom = box
+    index = SIDES_BOX_INDEX[side]
     inset = {"top": (left, top + BAND_RINGING, right, bottom),
              "bottom": (left, top, right, bottom - BAND_RINGING),
              "left": (left + BAND_RINGING, top, right, bottom),
              "right": (left, top, right - BAND_RINGING, bottom)}[side]
     trimmed = list(_trim(luma, inset, flat=flat, force=(side,)))
-    index = SIDES_BOX_INDEX[side]
     if trimmed[index] == inset[index]:
         trimmed[index] = box[index]
     out = (trimmed[0], trimmed[1], trimmed[2], trimmed[3])
@@ -506,6 +549,18 @@ def _trim_after_band(luma: Image.Image, box: Box, side: str, flat: bool = True) 
 
 
 SIDES_BOX_INDEX = {"left": 0, "top": 1, "right": 2, "bottom": 3}
+
+
+def _trim_beside_band(luma: Image.Image, box: Box, side: str) -> Box | None:
+    """`box` (a picture whose caption band along `side` was cut away) trimmed by the photo
+    rules without `_trim_after_band`'s inset, when that cuts at least BAND_RINGING into the
+    band's side (its margin there is clean up to the band's edge: no ringing seen); else
+    None. A drawing that is not flat (a dense line drawing) was trimmed so as a list's
+    original: a 6 px margin along the band is cut as the original's was, where the inset
+    leaves 2 px of it, under MIN_CUT."""
+    index = SIDES_BOX_INDEX[side]
+    plain = _trim(luma, box)
+    return plain if abs(plain[index] - box[index]) >= BAND_RINGING else None
 
 
 def _sub(thumb: FloatArray, fx: float, fy: float, box: Box) -> FloatArray:
@@ -557,6 +612,20 @@ def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) ->
     return lo + int(edge[0]) if len(edge) else round(coarse * per_line)
 
 
+def _plain_before(part: Image.Image, side: str, coarse: int, per_line: float) -> bool:
+    """Whether a caption band's edge near thumbnail line `coarse` (`_caption_edge`) has a
+    line of the band's background among the BAND_RINGING full-size lines before it."""
+    lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
+    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    differing = np.mean(np.abs(lines - tone) > BORDER_TOLERANCE, axis=1)
+    edge = np.flatnonzero(differing[lo:hi] >= CAPTION_EDGE)
+    if not len(edge):
+        return False
+    at = lo + int(edge[0])
+    before = differing[max(1, at - BAND_RINGING) : at]
+    return bool(len(before)) and float(before.min()) <= 3 * BORDER_OUTLIERS
+
+
 def _uncaption(
     luma: Image.Image, thumb: FloatArray, fx: float, fy: float, box: Box,
     sides: Collection[str] = SIDES,
@@ -566,14 +635,27 @@ def _uncaption(
     inner = _sub(thumb, fx, fy, box)
     if min(inner.shape) < 16:
         return []
-    bands = {side: _caption_depth(_lines(inner, side)) for side in SIDES if side in sides}
+    left, top, right, bottom = box
+    crops: list[Image.Image] = []  # luma.crop(box), made once when first needed
+
+    def part() -> Image.Image:
+        if not crops:
+            crops.append(luma.crop(box))
+        return crops[0]
+
+    def per_line(side: str) -> float:
+        return float(((bottom - top) if side in ("top", "bottom") else (right - left)) / (
+            inner.shape[0] if side in ("top", "bottom") else inner.shape[1]))
+
+    def plain_before(side: str) -> Callable[[int], bool]:
+        return lambda depth: _plain_before(part(), side, depth, per_line(side))
+
+    bands = {side: _caption_depth(_lines(inner, side), plain_before(side))
+             for side in SIDES if side in sides}
     ranked = sorted((kv for kv in bands.items() if kv[1][0]), key=lambda kv: -kv[1][1])
     out = []
-    left, top, right, bottom = box
     for side, (depth, _strength) in ranked[:MAX_BANDS]:
-        per_line = ((bottom - top) if side in ("top", "bottom") else (right - left)) / (
-            inner.shape[0] if side in ("top", "bottom") else inner.shape[1])
-        cut = _caption_edge(luma.crop(box), side, depth, per_line)
+        cut = _caption_edge(part(), side, depth, per_line(side))
         without = {
             "top": (left, top + cut, right, bottom),
             "bottom": (left, top, right, bottom - cut),

@@ -83,8 +83,8 @@ def variant_hashes(
         )
         # A region of a graphic is a graphic: a dense line drawing's cut-out can score a
         # little below CANON_FLAT (0.56-0.62) where the whole copy, with its plain band or
-        # frame, scores above.
-        if crop_flat >= CANON_FLAT or (flat is not None and flat >= CANON_FLAT):
+        # frame, scores above; or both below (CANON_REGION_FLAT).
+        if crop_flat >= CANON_REGION_FLAT or (flat is not None and flat >= CANON_FLAT):
             out.append(
                 canonical_variant(fine, f"{region.name}+{CANON}", crop_flat, scale)
             )
@@ -114,6 +114,12 @@ CANON_SIDE = PDQ_GRID
 # 12 of 211 (76 at 0.60, most of them flat already). A region of an image this flat gets
 # them too, however flat it is itself (variant_hashes).
 CANON_FLAT = 0.60
+# A region (the picture inside a frame or without a caption band) this flat gets them too:
+# a dense line drawing (0.63 as listed) scores 0.57-0.59 once a dark band is cut away from a
+# copy resized to 75% and re-encoded (its one-pixel strokes blurred over more grey levels),
+# and the whole copy, band included, 0.54. The canonical threshold was calibrated with the
+# real photos of flatness 0.55 and up (bench/RESULTS.md, "Branch variants9").
+CANON_REGION_FLAT = 0.55
 
 
 def canonical_variant(grey: Image.Image, name: str, flat: float, scale: int = 1) -> VariantHashes:
