@@ -618,7 +618,8 @@ def _exact_thumbnails(source: Image.Image) -> tuple[npt.NDArray[Any], npt.NDArra
     sizes = ((PHASH_THUMB, PHASH_THUMB), (DHASH_SIZE + 1, DHASH_SIZE))
     w, h = source.size
     if (
-        w * h < EXACT_RESIZE_MIN_PIXELS
+        source.mode != "L"
+        or w * h < EXACT_RESIZE_MIN_PIXELS
         or min(w, h) <= PHASH_THUMB
         or any(_vertical_first(source.size, size) for size in sizes)
     ):
