@@ -454,6 +454,60 @@ def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -
     np.testing.assert_allclose(band_across(band, y), y @ dense.T, rtol=1e-5, atol=1e-3)
 
 
+def _exact_resize_images(w: int, h: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(w * 7919 + h)
+    noise = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    dots = np.where(rng.random((h, w)) < 0.02, 0, 255).astype(np.uint8)
+    lines = np.full((h, w), 255, dtype=np.uint8)
+    lines[:, ::7] = 0
+    lines[h // 3 : h // 2] = 128
+    ramp = np.broadcast_to(np.linspace(0, 255, w).astype(np.uint8), (h, w)).copy()
+    return [noise, dots, lines, ramp]
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(33, 40), (300, 200), (1024, 768), (1031, 767), (1280, 1024), (2000, 1999), (3000, 2000),
+     (4500, 300), (600, 1100)],
+)
+@pytest.mark.parametrize("out", [(32, 32), (9, 8)])
+def test_exact_lanczos_products_equal_pillows_resize(
+    size: tuple[int, int], out: tuple[int, int]
+) -> None:
+    """The exact path's thumbnails as fixed-point products (perceptual.lanczos_thumbnails)
+    are Pillow's LANCZOS resize, which imagehash hashes, pixel for pixel: noise (values near
+    every rounding boundary), sparse dots and thin lines (negative lobes, clipping at 0 and
+    255), a ramp; odd sizes, an axis past the coefficient cache (4500), a pass-through size
+    close to the output (33). Horizontal pass first only: _exact_thumbnails hands Pillow the
+    images whose resize starts vertically."""
+    from matchers.perceptual import _vertical_first, lanczos_thumbnails
+
+    w, h = size
+    if _vertical_first(size, out):
+        pytest.skip("Pillow starts this resize vertically; _exact_thumbnails leaves it to Pillow")
+    for x in _exact_resize_images(w, h):
+        expected = np.asarray(Image.fromarray(x).resize(out, Image.Resampling.LANCZOS))
+        got = lanczos_thumbnails(x, (out,))[0]
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected)
+
+
+def test_exact_hashes_of_a_large_image_equal_imagehash() -> None:
+    """exact_hashes on an image above EXACT_RESIZE_MIN_PIXELS (the product path) gives
+    imagehash's pHash and dHash bit for bit, in both pass orders (a tall image goes to
+    Pillow's resize)."""
+    from matchers.perceptual import EXACT_RESIZE_MIN_PIXELS, exact_hashes, pdq_luma
+
+    for w, h in ((1600, 1200), (700, 1600)):
+        assert w * h >= EXACT_RESIZE_MIN_PIXELS
+        for x in _exact_resize_images(w, h):
+            luma = Image.fromarray(x)
+            rgb = np.repeat(x[:, :, None], 3, axis=2)
+            got = exact_hashes(luma, lum=pdq_luma(rgb))
+            assert got.phash == str(imagehash.phash(luma))
+            assert got.dhash == str(imagehash.dhash(luma))
+
+
 @pytest.mark.parametrize(
     "size",
     [(1024, 768), (768, 1024), (400, 750), (400, 800), (300, 1000), (1000, 100), (200, 380)],

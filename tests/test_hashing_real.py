@@ -222,7 +222,7 @@ def test_pdq_luma_is_pdqhashs_float64_luma_for_every_colour() -> None:
         assert np.array_equal(pdq_luma(rgb[None, :, :])[0], expected), r
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "PA", "CMYK", "1", "I;16"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "1", "I;16"])
 def test_pdq_luma_of_every_mode_is_the_luma_of_its_rgb(mode: str) -> None:
     base = gen.photo(2, (96, 80))
     if mode == "P":
