@@ -69,17 +69,23 @@ def _bucket_copier() -> Any:
     codes it replaces expanding ~2,400 bucket ranges into ~10,000 positions and gathering by
     them (numpy: `repeat`, an add and a `take`, ~40% of the query). scipy is a dependency
     (matchers.perceptual uses it too); it is imported here on the first
-    search that needs it, not when this module is (scipy.sparse costs ~0.2-1 s to import).
-    The function is private to scipy (it backs `csr_matrix[rows]`), hence the fallback.
+    search that needs it, not when this module is, and loaded from its compiled module
+    alone (matchers.scipyext): importing the scipy.sparse package for it cost a hash worker
+    0.1-0.2 s of CPU on its first match, every crawl. The function is private to scipy (it
+    backs `csr_matrix[rows]`), hence the fallbacks: the package's import, then numpy.
     """
     global _copier, _copier_looked_up
     if not _copier_looked_up:
-        try:
-            from scipy.sparse import _sparsetools
+        from matchers.scipyext import csr_row_index
 
-            _copier = _sparsetools.csr_row_index
-        except (ImportError, AttributeError):  # pragma: no cover - current scipy has it
-            _copier = None
+        _copier = csr_row_index
+        if _copier is None:  # pragma: no cover - scipy's layout moved
+            try:
+                from scipy.sparse import _sparsetools
+
+                _copier = _sparsetools.csr_row_index
+            except (ImportError, AttributeError):
+                _copier = None
         _copier_looked_up = True
     return _copier
 
