@@ -340,8 +340,12 @@ class Matcher:
             if name == "pdq":
                 turned = _dihedral_values(dihedral)
                 orientations += zip(turned, PDQ_DIHEDRAL_TRANSFORMS[: len(turned)], strict=True)
-            for query, transform in orientations:
-                for row, distance in index.search(bytes.fromhex(query), radius):
+            codes = [bytes.fromhex(query) for query, _ in orientations]
+            each = getattr(index, "search_each", None)  # the eight orientations in one pass
+            found = (each(codes, radius) if each is not None and len(codes) > 1
+                     else [index.search(code, radius) for code in codes])
+            for (_, transform), neighbours in zip(orientations, found, strict=True):
+                for row, distance in neighbours:
                     if self._is_canon_row(row):
                         continue  # a canonical form: met by canonical variants only
                     if row not in nearest or distance < nearest[row][0]:

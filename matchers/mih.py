@@ -69,17 +69,23 @@ def _bucket_copier() -> Any:
     codes it replaces expanding ~2,400 bucket ranges into ~10,000 positions and gathering by
     them (numpy: `repeat`, an add and a `take`, ~40% of the query). scipy is a dependency
     (matchers.perceptual uses it too); it is imported here on the first
-    search that needs it, not when this module is (scipy.sparse costs ~0.2-1 s to import).
-    The function is private to scipy (it backs `csr_matrix[rows]`), hence the fallback.
+    search that needs it, not when this module is, and loaded from its compiled module
+    alone (matchers.scipyext): importing the scipy.sparse package for it cost a hash worker
+    0.1-0.2 s of CPU on its first match, every crawl. The function is private to scipy (it
+    backs `csr_matrix[rows]`), hence the fallbacks: the package's import, then numpy.
     """
     global _copier, _copier_looked_up
     if not _copier_looked_up:
-        try:
-            from scipy.sparse import _sparsetools
+        from matchers.scipyext import csr_row_index
 
-            _copier = _sparsetools.csr_row_index
-        except (ImportError, AttributeError):  # pragma: no cover - current scipy has it
-            _copier = None
+        _copier = csr_row_index
+        if _copier is None:  # pragma: no cover - scipy's layout moved
+            try:
+                from scipy.sparse import _sparsetools
+
+                _copier = _sparsetools.csr_row_index
+            except (ImportError, AttributeError):
+                _copier = None
         _copier_looked_up = True
     return _copier
 
@@ -416,6 +422,64 @@ class HammingIndex:
             rows, first = np.unique(rows, return_index=True)
             dist = dist[first]
         return sorted_neighbours(tables.ids[rows].astype(np.int64), dist)
+
+    def search_each(self, codes: list[bytes], radius: int) -> list[Neighbours]:
+        """`[self.search(code, radius) for code in codes]`, the same lists, for a few codes
+        at once (a match's eight PDQ orientations): in the two-hit compiled case, one
+        pass of numpy calls for all of them instead of one per code (a search of a small
+        index is mostly those calls' fixed cost); otherwise one search per code."""
+        tables = self._built()
+        plan = self._single_plan(tables, radius) if radius >= 0 else None
+        copier = _bucket_copier() if plan is not None and plan.min_hits == 2 else None
+        n = len(tables.ids)
+        width = self.bits // 8
+        if (copier is None or plan is None or not tables.copyable or len(codes) < 2
+                or self.bits % 64 or any(len(code) != width for code in codes)):
+            return [self.search(code, radius) for code in codes]
+        count = len(codes)
+        values = [int.from_bytes(code, "big") for code in codes]
+        keys = np.array([[(value >> shift) & mask for shift, mask in tables.key_shifts]
+                         for value in values])
+        at = plan.bases + (keys[:, plan.chunks] ^ plan.masks)  # (codes, probes)
+        lo = tables.offsets.take(at, mode="clip")
+        lengths = tables.offsets[1:].take(at, mode="clip") - lo
+        totals = lengths.sum(axis=1).tolist()
+        if max(totals) > BRUTE_FORCE_FRACTION * n or count * n >= 2**31:
+            return [self.search(code, radius) for code in codes]
+        kind = tables.postings.dtype
+        direct = plan.direct
+        first = lengths[:, :direct].ravel()
+        ends = first.cumsum()
+        split = int(ends[-1])
+        total = sum(totals)
+        rows: IntArray = np.empty(total, kind)
+        if split:
+            rows[:split] = (lo[:, :direct].ravel() - (ends - first)).repeat(first) + np.arange(
+                split, dtype=kind)
+        if split < total:
+            via = rows[split:]
+            copier(count * (len(plan.masks) - direct), at[:, direct:].ravel().astype(kind),
+                   tables.offsets, tables.postings, tables.postings, via, via)
+        # Each code's rows in a range of its own (code k's rows + k * n), so that one sort
+        # puts every code's repeats side by side without mixing codes.
+        owner = np.arange(count, dtype=kind) * kind.type(n)
+        rows[:split] += owner.repeat(lengths[:, :direct].sum(axis=1))
+        rows[split:] += owner.repeat(lengths[:, direct:].sum(axis=1))
+        rows.sort()
+        rows = rows[1:][rows[1:] == rows[:-1]]
+        results: list[Neighbours] = [[] for _ in codes]
+        if len(rows) == 0:
+            return results
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        which, rows = np.divmod(rows, kind.type(n))
+        raw = tables.words.take(rows, axis=0).tobytes()
+        found: list[dict[int, int]] = [{} for _ in codes]
+        for i, (k, row) in enumerate(zip(which.tolist(), rows.tolist(), strict=True)):
+            code = int.from_bytes(raw[i * width : (i + 1) * width], "big")
+            distance = (code ^ values[k]).bit_count()
+            if distance <= radius:
+                found[k][row] = distance
+        return [_by_distance_and_id(tables, hits) if hits else [] for hits in found]
 
     def search_many(self, codes: npt.ArrayLike, radius: int) -> list[Neighbours]:
         """`search` for each row of `codes`, vectorised across queries for throughput."""

@@ -1,7 +1,8 @@
 """scipy's DCT and CSR product without importing scipy.fft or scipy.sparse.
 
 The hashes need two compiled loops from scipy: pocketfft's DCT-II (scipy.fftpack.dct, whose
-rounding imagehash's pHash bits come from) and sparsetools' CSR-times-dense product. Importing
+rounding imagehash's pHash bits come from) and sparsetools' CSR-times-dense product; the index
+(matchers.mih) a third, sparsetools' CSR row gather. Importing
 them the public way runs scipy.fft's and scipy.sparse's package imports, which pull in
 scipy.special, scipy's array-API layer, numpy.testing and numpy.f2py: ~0.6 s of CPU for each
 hash worker process. The two extension modules themselves load in ~1 ms and need nothing
@@ -65,6 +66,8 @@ if _pocketfft_dct is not None:
     except (TypeError, ValueError):
         _pocketfft_dct = None
 _csr_matvecs = _try_load("scipy.sparse._sparsetools", "csr_matvecs")
+# The CSR row gather matchers.mih copies bucket entries with (None: import scipy.sparse).
+csr_row_index: Any = _try_load("scipy.sparse._sparsetools", "csr_row_index")
 
 
 def dct2(x: npt.NDArray[Any], axis: int) -> npt.NDArray[np.float64]:

@@ -517,3 +517,44 @@ def test_exact_index_export_and_restore() -> None:
     for row in (0, 500, 999):
         assert restored.lookup(codes[row].tobytes()) == [row + 7]
     assert restored.lookup(bytes(16)) == []
+
+
+@pytest.mark.parametrize(("bits", "radius", "clustered"),
+                         [(256, 31, False), (256, 31, True), (128, 12, False), (256, 5, True),
+                          (64, 6, False)])
+def test_search_each_equals_one_search_per_code(
+    bits: int, radius: int, clustered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A match's eight orientations searched in one pass: the same lists, in the same order,
+    as one search per code (and as brute force), near codes and far ones mixed in a batch;
+    where the batched path does not apply (one-word codes, no two-hit plan) it falls back."""
+    from matchers import mih
+
+    rng, codes, ids, index, tables = _two_hit_index(bits, radius, clustered, seed=radius + 7)
+    plan = index._plan(tables, radius, 2)
+    if plan is not None and tables.inline is None:
+        tables.plans[radius, 0] = plan  # the two-hit plan, as a large index would choose
+    passes = []
+    copier = mih._bucket_copier()
+    monkeypatch.setattr(mih, "_copier", lambda *args: passes.append(1) or copier(*args))
+    queries = np.concatenate([queries_near(rng, codes, 40, radius + 2),
+                              random_codes(rng, 16, bits)])
+    rng.shuffle(queries)
+    found_any = batched = 0
+    for start in range(0, len(queries), 8):
+        batch = [q.tobytes() for q in queries[start : start + 8]]
+        expected = [brute_force_search(codes, np.frombuffer(q, np.uint8), radius, ids=ids)
+                    for q in batch]
+        one_by_one = [index.search(q, radius) for q in batch]
+        assert one_by_one == expected
+        passes.clear()
+        assert index.search_each(batch, radius) == expected
+        batched += len(passes) == 1  # one copier call for the whole batch (a batch where
+        # some code's buckets hold a quarter of the index is searched code by code)
+        found_any += sum(map(len, expected))
+    assert found_any  # the near codes found their neighbours
+    if not clustered:  # (clustered codes' buckets are often a quarter of these 8,000)
+        assert bool(batched) == (plan is not None and tables.inline is None)
+    assert index.search_each([], radius) == []
+    assert index.search_each([queries[0].tobytes()], radius) == [
+        index.search(queries[0].tobytes(), radius)]
