@@ -227,9 +227,10 @@ class Matcher:
         `variants` (default: the digests' own when the matcher was built with variants=True)
         are the picture inside a frame or without a caption band: each is looked up too, at
         `variant_thresholds`, graded on its own size and flatness with VARIANT_RELIABILITY,
-        and its matches carry its name as `transform`. A known item the image itself
-        matched is not matched again through a variant (an item whose direct hits were all
-        dropped, `_crop_by_weak_types_alone`, still can be).
+        and its matches carry its name as `transform`. Each known item is matched once: by
+        the image itself or through one variant, whichever grades higher (the image itself
+        on a tie); an item whose direct hits were all dropped (`_crop_by_weak_types_alone`)
+        can still be matched through a variant.
         """
         if not self._indexes:
             return []
@@ -251,24 +252,29 @@ class Matcher:
         for hit in hits:
             grouped[self._table.group_of(hit.row, groups)].append(hit)
         image_class = classify(d.width, d.height, flat)
-        matches: list[Match] = []
-        matched: set[int] = set()  # items the image itself matched (not dropped)
+        best: dict[int, list[Match]] = {}  # by item: its graded matches
         for group, item_hits in grouped.items():
             graded = self._grade(item_hits, queries, image_class)
             if graded:
-                matched.add(group)
-                matches += graded
+                best[group] = graded
         if d.status == "ok" and variants:
-            matches += self._variant_matches(variants, matched, groups)
+            self._variant_matches(variants, best, groups)
+        matches = [match for graded in best.values() for match in graded]
         matches.sort(key=lambda m: (-m.confidence, m.distance / (m.threshold + 1), m.known_id))
         return matches
 
     def _variant_matches(
-        self, variants: Sequence[VariantHashes], matched: set[int], groups: dict[int, int]
-    ) -> list[Match]:
-        """The matches of the known items not in `matched` through the image's variants:
-        per item, the variant whose grade is best."""
-        best: dict[int, list[Match]] = {}
+        self,
+        variants: Sequence[VariantHashes],
+        best: dict[int, list[Match]],
+        groups: dict[int, int],
+    ) -> None:
+        """Grade the known items met through the image's variants into `best` (by item: the
+        image's own matches so far): an item's grade through a variant replaces what it
+        holds only if higher. A crop list's item is one item with its ~50-90 stored crops
+        (reftable.MAX_VARIANT_HASHES), so a weak direct hit on one crop (pHash at its
+        threshold, contradicted by PDQ) must not keep the variant that meets the item's own
+        PDQ from naming it."""
         for variant in variants:
             canonical = is_canonical(variant.name)
             if canonical and not self._canon_variants:
@@ -278,8 +284,7 @@ class Matcher:
                 del usable["pdq"]
             queries = {name: value for name, value in usable.items() if name in self._indexes}
             thresholds = self._canon_thresholds if canonical else self.variant_thresholds
-            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, matched,
-                                         groups)
+            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, groups)
             image_class = classify(variant.width, variant.height, variant.flatness)
             for group, item_hits in grouped.items():
                 graded = self._grade(item_hits, queries, image_class, variant=True,
@@ -289,7 +294,6 @@ class Matcher:
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
-        return [match for graded in best.values() for match in graded]
 
     def _variant_hits(
         self,
@@ -297,20 +301,18 @@ class Matcher:
         queries: Mapping[str, str],
         thresholds: Mapping[str, int],
         canonical: bool,
-        matched: set[int],
         groups: dict[int, int],
     ) -> dict[int, list[_Hit]]:
-        """One variant's hits by item (items in `matched` left out): a canonical variant's
-        on canonical rows only, any other's on the other rows."""
+        """One variant's hits by item: a canonical variant's on canonical rows only, any
+        other's on the other rows."""
         grouped: dict[int, list[_Hit]] = defaultdict(list)
         for hash_type, value in queries.items():
             radius = thresholds[hash_type]
             for row, distance in self._indexes[hash_type].search(bytes.fromhex(value), radius):
                 if self._is_canon_row(row) != canonical:
                     continue
-                group = self._table.group_of(row, groups)
-                if group not in matched:
-                    grouped[group].append(_Hit(row, hash_type, distance, name))
+                grouped[self._table.group_of(row, groups)].append(
+                    _Hit(row, hash_type, distance, name))
         return grouped
 
     @property

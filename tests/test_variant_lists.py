@@ -238,7 +238,7 @@ def test_max_variant_hashes_is_what_one_image_of_a_crop_list_stores() -> None:
     """The bound is derived from the crops a list stores: PDQ, pHash and dHash (the most
     `trawl hash --variants crops` writes) of each crop and of the trim, and the canonical
     PDQ of the image, its trim and each canonical crop."""
-    assert MAX_VARIANT_HASHES == (len(LIST_CROPS) + 1) * 3 + len(LIST_CANON_CROPS) + 2
+    assert (len(LIST_CROPS) + 1) * 3 + len(LIST_CANON_CROPS) + 2 == MAX_VARIANT_HASHES
 
 
 def test_a_crop_list_items_matches_carry_one_grade(held: Path) -> None:
@@ -318,3 +318,29 @@ def test_an_item_whose_direct_hit_is_dropped_is_found_through_a_variant() -> Non
     assert matcher.match(d, flatness=0.95, pdq_dihedral=(), variants=()) == []
     matches = matcher.match(d, flatness=0.95, pdq_dihedral=(), variants=[trim])
     assert [(m.known_id, m.transform, m.tier) for m in matches] == [(2, "trim", "high")]
+
+
+def test_an_item_met_weakly_is_named_once_by_its_better_variant() -> None:
+    """A photo whose own pHash meets one of an item's stored crops at the threshold, with
+    its PDQ far from all the item's PDQs (a contradiction), and whose trimmed picture meets
+    the item's own PDQ: the item is named once, through the trim, whose grade is higher
+    (tests/test_crawl_variants.py's letterboxed copy). Without variants the weak crop match
+    stands."""
+    query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
+    refs = [KnownRef(1, "l", "pdq", pdq, "item")]
+    for name in LIST_CROPS:
+        near = name == "crop-centre-90"
+        refs += [KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 6 if near else 40),
+                          "item", variant=name),
+                 KnownRef(len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    matcher = Matcher.build(refs)
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query, pdq=_pdq_at(pdq, 120), pdq_quality=100)
+    trim = VariantHashes(name="trim", pdq=pdq, pdq_quality=100, phash=_phash_at(query, 30),
+                         dhash="13579bdf02468ace", flatness=0.4, width=700, height=500)
+    (direct,) = matcher.match(d, flatness=0.4, pdq_dihedral=(), variants=())
+    assert (direct.known_variant, direct.transform, direct.tier) == ("crop-centre-90", None,
+                                                                     "high")
+    (best,) = matcher.match(d, flatness=0.4, pdq_dihedral=(), variants=[trim])
+    assert (best.known_id, best.transform, best.tier) == (1, "trim", "high")
+    assert best.confidence > direct.confidence
