@@ -33,7 +33,13 @@ from matchers.hashtypes import (
 )
 from matchers.index import ExactIndex, HammingIndex
 from matchers.match import Match
-from matchers.reftable import MAX_ITEM_HASHES, KnownRef, RefTable, RefTableBuilder
+from matchers.reftable import (
+    MAX_ITEM_HASHES,
+    MAX_VARIANT_HASHES,
+    KnownRef,
+    RefTable,
+    RefTableBuilder,
+)
 
 # pdqhash.compute_dihedral order after the original: the PIL transpose that, applied to the
 # query image, gives the orientation whose hash matched (Image.Transpose member names).
@@ -221,8 +227,10 @@ class Matcher:
         `variants` (default: the digests' own when the matcher was built with variants=True)
         are the picture inside a frame or without a caption band: each is looked up too, at
         `variant_thresholds`, graded on its own size and flatness with VARIANT_RELIABILITY,
-        and its matches carry its name as `transform`. A known item the image itself
-        matched is not matched again through a variant.
+        and its matches carry its name as `transform`. Each known item is matched once: by
+        the image itself or through one variant, whichever grades higher (the image itself
+        on a tie); an item whose direct hits were all dropped (`_crop_by_weak_types_alone`)
+        can still be matched through a variant.
         """
         if not self._indexes:
             return []
@@ -239,26 +247,34 @@ class Matcher:
         if d.status == "ok":
             queries = self._perceptual_queries(d)
             hits += self._perceptual_hits(queries, dihedral if "pdq" in queries else ())
+        groups: dict[int, int] = {}  # row -> its item's group, for this lookup
         grouped: dict[int, list[_Hit]] = defaultdict(list)  # by item, or -1 - row
         for hit in hits:
-            grouped[self._table.group_of(hit.row)].append(hit)
+            grouped[self._table.group_of(hit.row, groups)].append(hit)
         image_class = classify(d.width, d.height, flat)
-        matches = [
-            match
-            for item_hits in grouped.values()
-            for match in self._grade(item_hits, queries, image_class)
-        ]
+        best: dict[int, list[Match]] = {}  # by item: its graded matches
+        for group, item_hits in grouped.items():
+            graded = self._grade(item_hits, queries, image_class)
+            if graded:
+                best[group] = graded
         if d.status == "ok" and variants:
-            matches += self._variant_matches(variants, set(grouped))
+            self._variant_matches(variants, best, groups)
+        matches = [match for graded in best.values() for match in graded]
         matches.sort(key=lambda m: (-m.confidence, m.distance / (m.threshold + 1), m.known_id))
         return matches
 
     def _variant_matches(
-        self, variants: Sequence[VariantHashes], matched: set[int]
-    ) -> list[Match]:
-        """The matches of the known items not in `matched` through the image's variants:
-        per item, the variant whose grade is best."""
-        best: dict[int, list[Match]] = {}
+        self,
+        variants: Sequence[VariantHashes],
+        best: dict[int, list[Match]],
+        groups: dict[int, int],
+    ) -> None:
+        """Grade the known items met through the image's variants into `best` (by item: the
+        image's own matches so far): an item's grade through a variant replaces what it
+        holds only if higher. A crop list's item is one item with its ~50-90 stored crops
+        (reftable.MAX_VARIANT_HASHES), so a weak direct hit on one crop (pHash at its
+        threshold, contradicted by PDQ) must not keep the variant that meets the item's own
+        PDQ from naming it."""
         for variant in variants:
             canonical = is_canonical(variant.name)
             if canonical and not self._canon_variants:
@@ -268,7 +284,7 @@ class Matcher:
                 del usable["pdq"]
             queries = {name: value for name, value in usable.items() if name in self._indexes}
             thresholds = self._canon_thresholds if canonical else self.variant_thresholds
-            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, matched)
+            grouped = self._variant_hits(variant.name, queries, thresholds, canonical, groups)
             image_class = classify(variant.width, variant.height, variant.flatness)
             for group, item_hits in grouped.items():
                 graded = self._grade(item_hits, queries, image_class, variant=True,
@@ -278,7 +294,6 @@ class Matcher:
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
-        return [match for graded in best.values() for match in graded]
 
     def _variant_hits(
         self,
@@ -286,19 +301,18 @@ class Matcher:
         queries: Mapping[str, str],
         thresholds: Mapping[str, int],
         canonical: bool,
-        matched: set[int],
+        groups: dict[int, int],
     ) -> dict[int, list[_Hit]]:
-        """One variant's hits by item (items in `matched` left out): a canonical variant's
-        on canonical rows only, any other's on the other rows."""
+        """One variant's hits by item: a canonical variant's on canonical rows only, any
+        other's on the other rows."""
         grouped: dict[int, list[_Hit]] = defaultdict(list)
         for hash_type, value in queries.items():
             radius = thresholds[hash_type]
             for row, distance in self._indexes[hash_type].search(bytes.fromhex(value), radius):
                 if self._is_canon_row(row) != canonical:
                     continue
-                group = self._table.group_of(row)
-                if group not in matched:
-                    grouped[group].append(_Hit(row, hash_type, distance, name))
+                grouped[self._table.group_of(row, groups)].append(
+                    _Hit(row, hash_type, distance, name))
         return grouped
 
     @property
@@ -439,17 +453,22 @@ class Matcher:
         queries: Mapping[str, str],
         thresholds: Mapping[str, int],
     ) -> int:
-        """Types the item and the image both have whose hashes put the two far apart."""
+        """Types the item and the image both have whose hashes put the two far apart: the
+        nearest of the item's hashes of that type (its own and its stored crops' alike),
+        canonical forms compared with canonical forms only."""
         members = self._table.item(row)
         if members is None:
             return 0
+        canonical = self._is_canon_row(row)
         nearest: dict[str, int] = {}
-        for member in members:
-            name = self._table.type_of(int(member))
+        for member in members.tolist():
+            if self._is_canon_row(member) != canonical:
+                continue
+            name = self._table.type_of(member)
             if name in best or name not in queries:
                 continue
             query = int(queries[name], 16)
-            distance = (query ^ int(self._table.value(int(member)), 16)).bit_count()
+            distance = (query ^ int(self._table.value(member), 16)).bit_count()
             nearest[name] = min(distance, nearest.get(name, distance))
         return sum(d > CONTRADICTION_FACTOR * thresholds[n] for n, d in nearest.items())
 
@@ -509,6 +528,7 @@ def _dihedral_values(values: Sequence[str]) -> list[str]:
 
 __all__ = [
     "MAX_ITEM_HASHES",
+    "MAX_VARIANT_HASHES",
     "PDQ_DIHEDRAL_TRANSFORMS",
     "KnownRef",
     "Match",

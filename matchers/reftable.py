@@ -13,11 +13,25 @@ import numpy.typing as npt
 from matchers.hashtypes import HASH_TYPES, VALUE_BYTES, HashType, get_hash_type
 from matchers.index import hex_to_codes
 
-# A label shared by more known hashes than this names a category or a whole list, not one
-# known image, so it does not join hashes into one item for corroboration. An item of a
-# crop-augmented list (`trawl hash --variants crops`) has up to 3 exact and 3 x 8
-# perceptual hashes (the image, seven crops and its trimmed picture).
+# A label shared by more known hashes than these names a category or a whole list, not one
+# known image, so it does not join hashes into one item (for corroboration, contradiction
+# and one grade per item: matchers.decision). Two bounds, because a crop-augmented list
+# (`trawl hash --variants crops`) stores far more rows per image than a plain one:
+# - the item's own (full-image) hashes, at most one per type for one image (6 types), so a
+#   label over more than 32 of them is shared by many images;
 MAX_ITEM_HASHES = 32
+# - its stored variants' hashes (`KnownRef.variant` set): what one image of a crop list has
+#   at most, PDQ, pHash and (when asked) dHash of each of the 22 crops of
+#   matchers.variants.LIST_CROPS and of its trimmed picture, and for a graphic the canonical
+#   PDQ of the image, its trim and each crop (LIST_CANON_CROPS): (22 + 1) x 3 + (22 + 2) =
+#   93 (`trawl hash --variants crops` writes 44-46 for a photo, 57-70 for a graphic; a test
+#   derives the bound from matchers.variants, which this module does not import). A label
+#   over more variant rows than one image's (a category or a list under one label, or a
+#   few images sharing a label) is not an item: each of its hits is graded on its own.
+MAX_VARIANT_HASHES = 93
+# Candidate rows of one item key examined at most before the labels are compared (a key
+# shared by more is a shared label; key collisions between labels are rare).
+_MAX_KEY_ROWS = 4 * (MAX_ITEM_HASHES + MAX_VARIANT_HASHES)
 # An item key is (list number << 40) | 40 bits of the label's hash. Rows that share a key
 # but not the label (a hash collision: ~50 pairs among 10M distinct labels) are told apart
 # by comparing the labels themselves, so grouping stays exact.
@@ -114,7 +128,9 @@ class RefTable:
         )
 
     def item(self, row: int) -> npt.NDArray[np.intp] | None:
-        """Rows of the item `row` belongs to, or None if its label does not name one image."""
+        """Rows of the item `row` belongs to (same list and label), or None if its label
+        does not name one image: more than MAX_ITEM_HASHES full-image rows or more than
+        MAX_VARIANT_HASHES variant rows."""
         key = int(self.item_keys[row])
         if key < 0:
             return None
@@ -123,16 +139,41 @@ class RefTable:
             lo, hi = self.item_keys[start:stop].searchsorted([key, key + 1]).tolist()
             found.append(np.arange(start + lo, start + hi))
         members = np.concatenate(found)
-        if len(members) > 4 * MAX_ITEM_HASHES:  # a shared label (collisions are rare)
+        if len(members) > _MAX_KEY_ROWS:
             return None
-        label = self.label(row)
-        members = members[[self.label(int(m)) == label for m in members]]
-        return members if len(members) <= MAX_ITEM_HASHES else None
+        members = members[self._same_label(members, row)]
+        full = int(np.count_nonzero(self.variants[members] < 0))
+        if full > MAX_ITEM_HASHES or len(members) - full > MAX_VARIANT_HASHES:
+            return None
+        return members
 
-    def group_of(self, row: int) -> int:
-        """One number per item (its first row), or -1 - row for a hash that is its own."""
+    def _same_label(self, rows: npt.NDArray[np.intp], row: int) -> npt.NDArray[np.bool_]:
+        """Which of `rows` carry the very label of `row` (its bytes, compared in numpy)."""
+        length = int(self.label_lengths[row])
+        same: npt.NDArray[np.bool_] = self.label_lengths[rows] == length
+        if length and same.any():
+            start = int(self.label_starts[row])
+            chars = self.label_text[self.label_starts[rows[same]][:, None] + np.arange(length)]
+            same[same] = (chars == self.label_text[start : start + length]).all(axis=1)
+        return same
+
+    def group_of(self, row: int, cache: dict[int, int] | None = None) -> int:
+        """One number per item (its first row), or -1 - row for a hash that is its own.
+
+        `cache` (row -> group, kept by the caller for one lookup): every row of an item
+        found is entered, so an item's other hits cost a dict lookup."""
+        if cache is not None and (group := cache.get(row)) is not None:
+            return group
         members = self.item(row)
-        return int(members[0]) if members is not None else -1 - row
+        if members is None:
+            group = -1 - row
+            if cache is not None:
+                cache[row] = group
+            return group
+        group = int(members[0])
+        if cache is not None:
+            cache.update(dict.fromkeys(members.tolist(), group))
+        return group
 
 
 class RefTableBuilder:

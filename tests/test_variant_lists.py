@@ -18,11 +18,11 @@ from crawler.adapter import build_matcher
 from crawler.cli.main import cli
 from crawler.sitegen.images import crop_sides, encode, photo
 from matchers.decision import Matcher
-from matchers.digests import Digests
+from matchers.digests import Digests, VariantHashes
 from matchers.hashing import hash_image
 from matchers.lists import ListFormatError, parse_known_list
-from matchers.reftable import KnownRef
-from matchers.variants import LIST_CROPS
+from matchers.reftable import MAX_ITEM_HASHES, MAX_VARIANT_HASHES, KnownRef
+from matchers.variants import LIST_CANON_CROPS, LIST_CROPS
 from storage.db import alembic_config, open_store, schema_revision
 from storage.known import KnownHashIn, import_known_list, iter_known_hashes
 from storage.media import iter_media_digests
@@ -207,8 +207,8 @@ def test_a_stored_crop_met_by_phash_and_dhash_together_is_no_match_on_a_graphic(
     bench/calib_crops.py (bench/RESULTS.md, branch gcrop11) found 416 unrelated (graphic,
     item) pairs among 1.1M with pHash <= 6 and dHash <= 8 on one crop (80 with dHash <= 4),
     most of them pie charts, banners and screenshots that share a layout. rows_per_crop=22:
-    the item holds a real crop list's rows (more than MAX_ITEM_HASHES, so its rows are
-    not one item for grading); 1: only the one crop's rows (graded together)."""
+    the item holds a real crop list's rows (66, more than MAX_ITEM_HASHES: one item all the
+    same, its variant rows bounded by MAX_VARIANT_HASHES); 1: only the one crop's rows."""
     query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
     d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
                 height=600, phash=query, dhash="13579bdf02468ace", pdq=pdq, pdq_quality=100)
@@ -229,3 +229,118 @@ def test_a_stored_crop_met_by_phash_and_dhash_together_is_no_match_on_a_graphic(
     if found:
         assert {m.known_variant for m in matches} == {names[0]}
         assert any(m.tier == "high" for m in matches)
+
+
+# --- one item of a crop list is one item: one grade for all its matches ----------------------
+
+
+def test_max_variant_hashes_is_what_one_image_of_a_crop_list_stores() -> None:
+    """The bound is derived from the crops a list stores: PDQ, pHash and dHash (the most
+    `trawl hash --variants crops` writes) of each crop and of the trim, and the canonical
+    PDQ of the image, its trim and each canonical crop."""
+    assert (len(LIST_CROPS) + 1) * 3 + len(LIST_CANON_CROPS) + 2 == MAX_VARIANT_HASHES
+
+
+def test_a_crop_list_items_matches_carry_one_grade(held: Path) -> None:
+    """A real crop list's item (70 rows: md5, PDQ, pHash and dHash of the image and of its 22
+    crops) met by an off-centre crop through several crops and types: every match names the
+    item, all carry one grade (its types corroborate each other), not one per row (before:
+    pHash high, dHash low, each with its own confidence)."""
+    made = run("hash", "--format", "csv", "--variants", "crops", "--type", "md5", "--type",
+               "pdq", "--type", "phash", "--type", "dhash", str(held))
+    rows = list(csv.DictReader(io.StringIO(made.output)))
+    refs = [KnownRef(n, "l", r["hash_type"], r["hash"], r["label"], variant=r["variant"] or None)
+            for n, r in enumerate(rows, 1)]
+    mine = [ref.id for ref in refs if ref.label == "item-1.png"]
+    assert len(mine) > MAX_ITEM_HASHES
+    matcher = Matcher.build(refs)
+    members = matcher._table.item(0)
+    assert members is not None
+    assert sorted(matcher._table.ref(int(r)).id for r in members) in (
+        mine, [ref.id for ref in refs if ref.label == "item-2.png"])
+    copy = hash_image(encode(crop_sides(photo(1), 0.05, left=0.2, top=0.7), "jpeg"))
+    matches = matcher.match(copy)
+    assert {m.label for m in matches} == {"item-1.png"}
+    assert {m.hash_type for m in matches} >= {"phash", "dhash"}
+    assert len({m.known_variant for m in matches}) > 1  # several stored crops met
+    assert {(m.confidence, m.tier) for m in matches} == {(matches[0].confidence, "high")}
+    for m in matches:
+        assert m.corroborated_by == tuple(sorted({x.hash_type for x in matches} - {m.hash_type}))
+
+
+@pytest.mark.parametrize("variant", [None, "crop-centre-90"])
+@pytest.mark.parametrize(("images", "joined"), [(50, False), (2, True)])
+def test_a_label_shared_by_100_rows_is_not_one_item(
+    variant: str | None, images: int, joined: bool
+) -> None:
+    """50 images' PDQ and pHash under one label (a category, or a whole list under one name):
+    100 rows, full-image or stored crops alike, are not one image's, so image 0's PDQ and
+    image 1's pHash met by one query do not corroborate each other. Two images' four rows
+    are joined (as a label over a few images always was)."""
+    query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
+    refs = []
+    for i in range(images):
+        refs += [
+            KnownRef(2 * i + 1, "l", "pdq", _pdq_at(pdq, 3 if i == 0 else 128), "category-a",
+                     variant=variant),
+            KnownRef(2 * i + 2, "l", "phash", _phash_at(query, 2 if i == 1 else 40),
+                     "category-a", variant=variant),
+        ]
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query, pdq=pdq, pdq_quality=100)
+    matcher = Matcher.build(refs)
+    assert (matcher._table.item(0) is not None) is joined
+    matches = matcher.match(d, flatness=0.4, pdq_dihedral=())
+    assert sorted((m.known_id, m.corroborated_by) for m in matches) == (
+        [(1, ("phash",)), (4, ("pdq",))] if joined else [(1, ()), (4, ())])
+    assert (len({m.confidence for m in matches}) == 1) is joined
+
+
+def test_an_item_whose_direct_hit_is_dropped_is_found_through_a_variant() -> None:
+    """A graphic whose own pHash meets one of an item's stored crops by chance (a hit dropped:
+    `_crop_by_weak_types_alone`) and whose trimmed picture meets the item's PDQ: the item is
+    found through the trim. The dropped hit does not count as the image's own match, which
+    would keep the whole item, now grouped with its crops, from variant matching."""
+    query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
+    refs = [KnownRef(1, "l", "md5", "1" * 32, "item"),
+            KnownRef(2, "l", "pdq", _pdq_at(pdq, 20), "item")]
+    for name in LIST_CROPS:
+        near = name == "crop-centre-90"
+        refs += [KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 5 if near else 40),
+                          "item", variant=name),
+                 KnownRef(len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    matcher = Matcher.build(refs)
+    assert matcher._table.item(0) is not None
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query, pdq=_pdq_at(pdq, 120), pdq_quality=100)
+    trim = VariantHashes(name="trim", pdq=pdq, pdq_quality=100, phash=_phash_at(query, 30),
+                         dhash="13579bdf02468ace", flatness=0.95, width=700, height=500)
+    assert matcher.match(d, flatness=0.95, pdq_dihedral=(), variants=()) == []
+    matches = matcher.match(d, flatness=0.95, pdq_dihedral=(), variants=[trim])
+    assert [(m.known_id, m.transform, m.tier) for m in matches] == [(2, "trim", "high")]
+
+
+def test_an_item_met_weakly_is_named_once_by_its_better_variant() -> None:
+    """A photo whose own pHash meets one of an item's stored crops at the threshold, with
+    its PDQ far from all the item's PDQs (a contradiction), and whose trimmed picture meets
+    the item's own PDQ: the item is named once, through the trim, whose grade is higher
+    (tests/test_crawl_variants.py's letterboxed copy). Without variants the weak crop match
+    stands."""
+    query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
+    refs = [KnownRef(1, "l", "pdq", pdq, "item")]
+    for name in LIST_CROPS:
+        near = name == "crop-centre-90"
+        refs += [KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 6 if near else 40),
+                          "item", variant=name),
+                 KnownRef(len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    matcher = Matcher.build(refs)
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
+                height=600, phash=query, pdq=_pdq_at(pdq, 120), pdq_quality=100)
+    trim = VariantHashes(name="trim", pdq=pdq, pdq_quality=100, phash=_phash_at(query, 30),
+                         dhash="13579bdf02468ace", flatness=0.4, width=700, height=500)
+    (direct,) = matcher.match(d, flatness=0.4, pdq_dihedral=(), variants=())
+    assert (direct.known_variant, direct.transform, direct.tier) == ("crop-centre-90", None,
+                                                                     "high")
+    (best,) = matcher.match(d, flatness=0.4, pdq_dihedral=(), variants=[trim])
+    assert (best.known_id, best.transform, best.tier) == (1, "trim", "high")
+    assert best.confidence > direct.confidence
