@@ -37,6 +37,8 @@ from PIL import Image
 from matchers.confidence import FLAT_AT, FLATNESS_SIDE, flatness
 from matchers.perceptual import (
     PDQ_GRID,
+    median,
+    row_medians,
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -154,7 +156,7 @@ def _is_border(line: FloatArray, tone: float) -> bool:
 
 def _noise(line: FloatArray, tone: float) -> float:
     """A robust standard deviation of the line's pixels about `tone`."""
-    return 1.4826 * float(np.median(np.abs(line - tone)))
+    return 1.4826 * float(median(np.abs(line - tone)))
 
 
 def _tone_step(
@@ -169,7 +171,7 @@ def _tone_step(
     if averaged:
         noise *= 1.25 / np.sqrt(max(1, lines.shape[1]))
     limit = TIGHT_NOISE * noise + TIGHT_FLOOR
-    medians = np.median(lines, axis=1)
+    medians = row_medians(lines)
     before = np.concatenate((medians[:1], medians[:1], medians[:-2]))[: len(medians)]
     steps: npt.NDArray[np.bool_] = (np.abs(medians - tone) > limit) & (
         np.abs(medians - before) > limit)
@@ -180,7 +182,7 @@ def _border_depth(a: FloatArray, outliers: float = BORDER_OUTLIERS) -> tuple[int
     """(depth, tone, stepped): lines of one tone from row 0 of `a` (all but `outliers` of
     their pixels), and whether a sharp step to the picture ends them (depth 0 if there are
     none, or too many)."""
-    tone = float(np.median(a[0]))
+    tone = float(median(a[0]))
     if _noise(a[0], tone) > CLEAN_NOISE:
         outliers = max(outliers, BORDER_OUTLIERS)  # a grainy frame, not a clean margin
     limit = int(len(a) * MAX_SIDE_CUT)
@@ -262,7 +264,7 @@ def _refine(
     """
     lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=0)
     edge = lines[min(1, len(lines) - 1)]
-    tone = float(np.median(edge))
+    tone = float(median(edge))
     window = lines[lo:hi]
     off_by = 2 * BORDER_TOLERANCE
     if _noise(edge, tone) > CLEAN_NOISE and outliers < BORDER_OUTLIERS:
@@ -322,7 +324,7 @@ def _caption_depth(
     plain lines)."""
     n = len(a)
     first = a[0]
-    tone = float(np.median(first))
+    tone = float(median(first))
     if not _is_border(first, tone):
         return 0, 0.0
     near = np.abs(a - tone) <= BORDER_TOLERANCE  # background pixels
@@ -455,7 +457,7 @@ def _text_caption_depth(
     the space between them: large text on a picture trimmed to the text's own width is
     drawn on 90% of its thumbnail line, 40-65% of its full-size lines)."""
     n = len(a)
-    tone = float(np.median(a))  # a flat graphic's background
+    tone = float(median(a))  # a flat graphic's background
     off = np.mean(np.abs(a - tone) > BORDER_TOLERANCE, axis=1)
     drawn = np.flatnonzero(off > 0)
     if not len(drawn) or drawn[0] > CAPTION_MAX * n:
@@ -499,7 +501,7 @@ def _text_caption(
         strip = (left, top + lo, right, top + hi) if side == "top" else (
             left, bottom - hi, right, bottom - lo)
         lines = np.asarray(luma.crop(strip), dtype=np.float32)
-        tone = float(np.median(lines))
+        tone = float(median(lines))
         return float(np.mean(np.abs(lines - tone) > BORDER_TOLERANCE, axis=1).max())
 
     depth = _text_caption_depth(_lines(inner, side), drawn_at_full)
@@ -606,7 +608,7 @@ def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) ->
     """The caption band's depth in the luma's lines: the first line near the thumbnail's
     estimate that differs from the band's background across most of its length."""
     lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
-    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    tone = float(median(lines[min(1, len(lines) - 1)]))
     differing = np.mean(np.abs(lines[lo:hi] - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing >= CAPTION_EDGE)
     return lo + int(edge[0]) if len(edge) else round(coarse * per_line)
@@ -616,7 +618,7 @@ def _plain_before(part: Image.Image, side: str, coarse: int, per_line: float) ->
     """Whether a caption band's edge near thumbnail line `coarse` (`_caption_edge`) has a
     line of the band's background among the BAND_RINGING full-size lines before it."""
     lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
-    tone = float(np.median(lines[min(1, len(lines) - 1)]))
+    tone = float(median(lines[min(1, len(lines) - 1)]))
     differing = np.mean(np.abs(lines - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing[lo:hi] >= CAPTION_EDGE)
     if not len(edge):
