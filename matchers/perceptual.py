@@ -559,8 +559,16 @@ def fast_hashes(
 # (its horizontal pass reads every pixel once per thumbnail; here one product serves pHash's
 # 32 and dHash's 9 columns at once).
 _PILLOW_PRECISION = 22
-# Below this many pixels Pillow's own resize is as cheap (its fixed costs are smaller).
+# Below this many pixels Pillow's own resize is as cheap (its fixed costs are smaller)...
 EXACT_RESIZE_MIN_PIXELS = 1 << 20
+# ... except on small images (icons, thumbnails: both sides at most this), where Pillow's
+# per-call costs (its coefficients built on every call, two passes per thumbnail) dominate:
+# there the products with cached coefficients cost about half (a 200 x 200 image's two
+# thumbnails 310 -> 135 us, 256 x 256 470 -> 200-370 us; bench/RESULTS.md, small12). Their
+# coefficients are cached apart (_pillow_fixed_small: every side up to this, 3 thumbnail
+# sizes each, at most ~6 MB), as a crawl meets many small sizes and a miss costs more
+# than the product saves (~0.3 ms for a 200 px side's matrices).
+SMALL_PRODUCT_MAX_SIDE = 256
 _RESIZE_ROWS = 64  # rows converted to float64 at a time (a band stays in cache)
 
 
@@ -570,6 +578,8 @@ def pillow_lanczos_fixed(n_in: int, n_out: int) -> FloatArray:
     (exact: each is below 2**24) and read-only; cached for axes up to _FIXED_CACHE_MAX_SIDE
     (at most 64 x 32 x 4096 x 4 bytes = 32 MB), built each time for longer ones.
     """
+    if n_in <= SMALL_PRODUCT_MAX_SIDE:
+        return _pillow_fixed_small(n_in, n_out)
     if n_in <= _FIXED_CACHE_MAX_SIDE:
         return _pillow_fixed_cached(n_in, n_out)
     return _build_pillow_fixed(n_in, n_out)
@@ -621,6 +631,7 @@ def _build_pillow_fixed(n_in: int, n_out: int) -> FloatArray:
 
 
 _pillow_fixed_cached = lru_cache(maxsize=64)(_build_pillow_fixed)
+_pillow_fixed_small = lru_cache(maxsize=3 * SMALL_PRODUCT_MAX_SIDE)(_build_pillow_fixed)
 
 
 def _fixed_round(s: FloatArray) -> FloatArray:
@@ -654,12 +665,13 @@ def lanczos_thumbnails(
 
 def _exact_thumbnails(source: Image.Image) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """imagehash's pHash (32x32) and dHash (9x8) thumbnails of `source` (mode L): Pillow's
-    resize, or on a large image the same values as matrix products (lanczos_thumbnails)."""
+    resize, or on a large or small image the same values as matrix products
+    (lanczos_thumbnails; EXACT_RESIZE_MIN_PIXELS, SMALL_PRODUCT_MAX_SIDE)."""
     sizes = ((PHASH_THUMB, PHASH_THUMB), (DHASH_SIZE + 1, DHASH_SIZE))
     w, h = source.size
     if (
         source.mode != "L"
-        or w * h < EXACT_RESIZE_MIN_PIXELS
+        or (w * h < EXACT_RESIZE_MIN_PIXELS and max(w, h) > SMALL_PRODUCT_MAX_SIDE)
         or min(w, h) <= PHASH_THUMB
         or any(_vertical_first(source.size, size) for size in sizes)
     ):

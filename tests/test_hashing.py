@@ -468,7 +468,8 @@ def _exact_resize_images(w: int, h: int) -> list[np.ndarray]:
 @pytest.mark.parametrize(
     "size",
     [(33, 40), (300, 200), (1024, 768), (1031, 767), (1280, 1024), (2000, 1999), (3000, 2000),
-     (4500, 300), (600, 1100)],
+     (4500, 300), (600, 1100), (34, 33), (48, 48), (64, 41), (100, 100), (199, 150),
+     (255, 97), (256, 256)],
 )
 @pytest.mark.parametrize("out", [(32, 32), (9, 8)])
 def test_exact_lanczos_products_equal_pillows_resize(
@@ -510,6 +511,27 @@ def test_exact_hashes_of_a_large_image_equal_imagehash() -> None:
             got = exact_hashes(luma, lum=pdq_luma(rgb))
             assert got.phash == str(imagehash.phash(luma))
             assert got.dhash == str(imagehash.dhash(luma))
+
+
+def test_exact_hashes_of_small_images_equal_imagehash() -> None:
+    """Small images (both sides at most SMALL_PRODUCT_MAX_SIDE, the short one above 32) take
+    the product path too; thinner ones, tall ones (Pillow starts vertically) and larger
+    ones below EXACT_RESIZE_MIN_PIXELS go to Pillow's resize: imagehash's pHash and dHash
+    bit for bit either way, and the coefficient caches' boundary (256 / 257) agrees."""
+    import imagehash
+
+    from matchers.perceptual import SMALL_PRODUCT_MAX_SIDE, exact_hashes, pdq_luma
+
+    sizes = ((16, 16), (32, 40), (33, 33), (64, 64), (120, 80), (80, 200), (200, 199),
+             (SMALL_PRODUCT_MAX_SIDE, SMALL_PRODUCT_MAX_SIDE - 1),
+             (SMALL_PRODUCT_MAX_SIDE + 1, 180))  # fmt: skip
+    for w, h in sizes:
+        for x in _exact_resize_images(w, h):
+            luma = Image.fromarray(x)
+            rgb = np.repeat(x[:, :, None], 3, axis=2)
+            got = exact_hashes(luma, rgb=rgb, lum=pdq_luma(rgb))
+            assert got.phash == str(imagehash.phash(luma)), (w, h)
+            assert got.dhash == str(imagehash.dhash(luma)), (w, h)
 
 
 @pytest.mark.parametrize(
