@@ -768,6 +768,12 @@ def pdq_luma_planes(
     return out
 
 
+# Up to this many pixels an RGB(A) image's pdq_luma_of reads its packed pixels in one copy:
+# three plane copies' fixed costs outweigh the packed copy's (64 x 64: 36 -> 22 us, 128 x 128
+# 67 -> 47, even near 200 x 200, worse at 256 x 256; bench/RESULTS.md, small12).
+PACKED_LUMA_MAX_PIXELS = 1 << 15
+
+
 def pdq_luma_of(img: Image.Image, luma: Image.Image) -> npt.NDArray[np.float32]:
     """pdq_luma of img.convert("RGB"), without that copy where the mode allows.
 
@@ -788,6 +794,8 @@ def pdq_luma_of(img: Image.Image, luma: Image.Image) -> npt.NDArray[np.float32]:
             indices if indices.ndim == 2 else indices[..., 0]
         ]
         return looked_up
+    if mode in ("RGB", "RGBA", "RGBX") and img.width * img.height <= PACKED_LUMA_MAX_PIXELS:
+        return pdq_luma(np.asarray(img))  # small: one packed copy beats three plane copies
     if mode in ("RGB", "RGBA", "RGBX"):
         # One plane at a time: numpy's copy of an RGB(A) image goes through Pillow's packed
         # tobytes, which costs more than three single-band copies (the real set's decoded

@@ -222,9 +222,13 @@ def test_pdq_luma_is_pdqhashs_float64_luma_for_every_colour() -> None:
         assert np.array_equal(pdq_luma(rgb[None, :, :])[0], expected), r
 
 
+@pytest.mark.parametrize("size", [(96, 80), (300, 200)])  # packed / per-plane copies of RGB(A)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "1", "I;16"])
-def test_pdq_luma_of_every_mode_is_the_luma_of_its_rgb(mode: str) -> None:
-    base = gen.photo(2, (96, 80))
+def test_pdq_luma_of_every_mode_is_the_luma_of_its_rgb(mode: str, size: tuple[int, int]) -> None:
+    from matchers.perceptual import PACKED_LUMA_MAX_PIXELS
+
+    assert (size[0] * size[1] <= PACKED_LUMA_MAX_PIXELS) == (size == (96, 80))
+    base = gen.photo(2, size)
     if mode == "P":
         img = base.quantize(37)  # a palette shorter than 256 entries
     elif mode == "PA":
