@@ -25,9 +25,25 @@ def fast_start() -> None:
         gc.set_threshold(*START_THRESHOLDS)
 
 
-def steady() -> None:
-    """Put back the thresholds `fast_start` found (nothing if it was not called)."""
+def steady(freeze: bool = False) -> None:
+    """Put back the thresholds `fast_start` found (nothing if it was not called).
+
+    With `freeze`, the objects the start built are collected once (`gc.collect()`: garbage
+    cycles made so far are freed, not kept) and the survivors moved to the permanent
+    generation (`gc.freeze()`): they stay freed by reference counting as ever, but the
+    cyclic collector no longer traverses them on every full collection. A crawl's start
+    leaves ~1M long-lived objects (Scrapy, Twisted, SQLAlchemy, the ORM models), so each
+    full collection during the crawl cost ~80 ms of CPU over them."""
     global _found
     if _found is not None:
         gc.set_threshold(*_found)
         _found = None
+    if freeze:
+        gc.collect()
+        gc.freeze()
+
+
+def thaw() -> None:
+    """Undo `steady(freeze=True)`: the frozen objects are collected as usual again (a
+    process that runs more than a crawl, e.g. a test session, leaks no cycle of them)."""
+    gc.unfreeze()
