@@ -38,7 +38,8 @@ def test_importing_the_cli_starts_fast_and_steady_gives_cpythons_defaults_back()
     assert out == [str(gctune.START_THRESHOLDS), "(700, 10, 10)"]  # CPython's defaults
 
 
-def test_steady_with_freeze_collects_the_start_then_leaves_its_survivors_out() -> None:
+
+def test_for_crawl_collects_the_start_then_leaves_its_survivors_out_until_thaw() -> None:
     # In a process of its own: freezing would reach the test session's objects.
     code = (
         "import gc, weakref\n"
@@ -50,15 +51,16 @@ def test_steady_with_freeze_collects_the_start_then_leaves_its_survivors_out() -
         "gctune.fast_start()\n"
         "kept = [Node() for _ in range(1000)]\n"
         "before = cycle()  # garbage made during the start\n"
-        "gctune.steady(freeze=True)\n"
-        "print(before() is None, gc.get_threshold() == (700, 10, 10))\n"
+        "gctune.for_crawl()\n"
+        "print(before() is None, gc.get_threshold())\n"
         "print(gc.get_freeze_count() >= 1000)\n"
-        "after = cycle()  # garbage made during the run: collected as ever\n"
+        "after = cycle()  # garbage made during the crawl: collected as ever\n"
         "gc.collect()\n"
         "print(after() is None)\n"
         "gctune.thaw()\n"
-        "print(gc.get_freeze_count())\n"
+        "print(gc.get_freeze_count(), gc.get_threshold())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert out == ["True True", "True", "True", "0"]
+    assert out == [f"True ({gctune.CRAWL_YOUNG_THRESHOLD}, 10, 10)", "True", "True",
+                   "0 (700, 10, 10)"]

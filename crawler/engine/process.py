@@ -21,7 +21,7 @@ from crawler.engine.context import attach_matcher, attach_store
 from crawler.engine.extensions.crawlstats import json_safe_stats
 from crawler.engine.extensions.logformatter import one_line_errors
 from crawler.engine.scrapystart import cheap_deprecation_lookups
-from crawler.gctune import steady, thaw
+from crawler.gctune import for_crawl, thaw
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -92,8 +92,8 @@ def run_spider(
 
     with cheap_deprecation_lookups():  # the engine is built here (see scrapystart)
         process.crawl(crawler, **spider_args).addErrback(crawl_failed)
-    steady(freeze=True)  # the start is over: the crawl collects its own garbage as usual,
-    # not the start's long-lived objects again and again (crawler.gctune)
+    for_crawl()  # the start is over: the crawl collects its own garbage, not the start's
+    # long-lived objects again and again (crawler.gctune)
     try:
         process.start()
     finally:
