@@ -14,9 +14,7 @@ from __future__ import annotations
 import gc
 
 START_THRESHOLDS = (100_000, 50, 100)
-CRAWL_YOUNG_THRESHOLD = 5_000
 _found: tuple[int, int, int] | None = None
-_crawl_young: int | None = None  # the young threshold `for_crawl` found
 
 
 def fast_start() -> None:
@@ -43,29 +41,16 @@ def for_crawl() -> None:
     (`gc.freeze()`): they stay freed by reference counting as ever, but the cyclic
     collector no longer traverses them on each full collection (a crawl's start leaves
     ~1M long-lived objects: Scrapy, Twisted, SQLAlchemy, the ORM models; each full
-    collection cost ~80 ms of CPU over them). And the young generation is collected after
-    CRAWL_YOUNG_THRESHOLD net allocations instead of 700 (~50 images' worth instead of ~7):
-    the same objects are examined about as often, but each middle and full collection
-    over the crawl's own objects happens 7x less often. Measured on a pinned 3,000-image
-    crawl: the collector's CPU 0.78 s -> 0.25-0.29 s (bench/RESULTS.md, crawlproc12)."""
-    global _crawl_young
+    collection cost ~80 ms of CPU over them, ~10 ms without them). The thresholds stay
+    CPython's: a larger young generation (5,000) cut the collector's CPU further but grew
+    the crawl's RSS from 2k to 20k images by 13.6% against 8.9% (bench/RESULTS.md,
+    crawlproc12)."""
     steady()
     gc.collect()
     gc.freeze()
-    young, middle, old = gc.get_threshold()
-    _crawl_young = young
-    if young:  # 0: collection disabled by the user; leave it so
-        gc.set_threshold(max(young, CRAWL_YOUNG_THRESHOLD), middle, old)
 
 
 def thaw() -> None:
     """Undo `for_crawl`: the frozen objects are collected as usual again (a process that
-    runs more than a crawl, e.g. a test session, leaks no cycle of them), with the young
-    threshold found before it."""
-    global _crawl_young
+    runs more than a crawl, e.g. a test session, leaks no cycle of them)."""
     gc.unfreeze()
-    if _crawl_young is not None:
-        young, middle, old = gc.get_threshold()
-        if young == max(_crawl_young, CRAWL_YOUNG_THRESHOLD):
-            gc.set_threshold(_crawl_young, middle, old)
-        _crawl_young = None
