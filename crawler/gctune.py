@@ -7,6 +7,8 @@ crawl's start CPU (bench/RESULTS.md, "Matcher start-up"). `fast_start()` raises 
 generation's threshold for the start; `steady()` puts back the thresholds found, once the
 long-running part (the crawl's reactor, the web server) begins, so a crawl's memory is
 collected as before. Objects are only collected later, never kept: no cycle is leaked.
+A crawl runs between `for_crawl()` and `thaw()`: the start's survivors frozen out of the
+collector's generations.
 """
 
 from __future__ import annotations
