@@ -8,7 +8,8 @@ generation's threshold for the start; `steady()` puts back the thresholds found,
 long-running part (the crawl's reactor, the web server) begins, so a crawl's memory is
 collected as before. Objects are only collected later, never kept: no cycle is leaked.
 A crawl runs between `for_crawl()` and `thaw()`: the start's survivors frozen out of the
-collector's generations.
+collector's generations (a cycle among them that becomes garbage during the crawl is
+collected after `thaw`, not during the crawl).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def for_crawl() -> None:
     far are freed, not kept) and the survivors moved to the permanent generation
     (`gc.freeze()`): they stay freed by reference counting as ever, but the cyclic
     collector no longer traverses them on each full collection (a crawl's start leaves
-    ~1M long-lived objects: Scrapy, Twisted, SQLAlchemy, the ORM models; each full
+    many long-lived objects: Scrapy, Twisted, SQLAlchemy, the ORM models; each full
     collection cost ~80 ms of CPU over them, ~10 ms without them). The thresholds stay
     CPython's: a larger young generation (5,000) cut the collector's CPU further but grew
     the crawl's RSS from 2k to 20k images by 13.6% against 8.9% (bench/RESULTS.md,
