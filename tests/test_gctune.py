@@ -36,3 +36,30 @@ def test_importing_the_cli_starts_fast_and_steady_gives_cpythons_defaults_back()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out == [str(gctune.START_THRESHOLDS), "(700, 10, 10)"]  # CPython's defaults
+
+
+
+def test_for_crawl_collects_the_start_then_leaves_its_survivors_out_until_thaw() -> None:
+    # In a process of its own: freezing would reach the test session's objects.
+    code = (
+        "import gc, weakref\n"
+        "from crawler import gctune\n"
+        "class Node: pass\n"
+        "def cycle():\n"
+        "    a, b = Node(), Node(); a.b, b.a = b, a\n"
+        "    return weakref.ref(a)\n"
+        "gctune.fast_start()\n"
+        "kept = [Node() for _ in range(1000)]\n"
+        "before = cycle()  # garbage made during the start\n"
+        "gctune.for_crawl()\n"
+        "print(before() is None, gc.get_threshold())\n"
+        "print(gc.get_freeze_count() >= 1000)\n"
+        "after = cycle()  # garbage made during the crawl: collected as ever\n"
+        "gc.collect()\n"
+        "print(after() is None)\n"
+        "gctune.thaw()\n"
+        "print(gc.get_freeze_count(), gc.get_threshold())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["True (700, 10, 10)", "True", "True", "0 (700, 10, 10)"]

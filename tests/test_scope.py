@@ -55,6 +55,24 @@ def test_canonicalize_url(url: str, canonical: str) -> None:
     assert canonicalize_url(url) == canonical
 
 
+
+def test_canonicalize_remembers_recent_urls_bounded_and_gives_the_same_spelling() -> None:
+    from crawler.engine import scope
+
+    scope._CANONICAL.clear()
+    url = "HTTP://Example.COM:80/a/./b/../c?b=2&a=1#frag"
+    first = canonicalize_url(url)
+    assert dict(scope._CANONICAL) == {url: first}
+    assert canonicalize_url(url) == first == scope._canonicalize(url)
+    for n in range(scope.CANONICAL_MEMO_SIZE + 10):  # emptied when full, never larger
+        assert canonicalize_url(f"http://example.com/{n}") == f"http://example.com/{n}"
+        assert len(scope._CANONICAL) <= scope.CANONICAL_MEMO_SIZE
+    for _ in range(2):  # a rejected URL is not remembered: it raises every time
+        with pytest.raises(ScopeError):
+            canonicalize_url("ftp://example.com/file")
+    assert "ftp://example.com/file" not in scope._CANONICAL
+
+
 @pytest.mark.hostile
 @pytest.mark.parametrize(
     ("url", "message"),

@@ -21,7 +21,7 @@ from crawler.engine.context import attach_matcher, attach_store
 from crawler.engine.extensions.crawlstats import json_safe_stats
 from crawler.engine.extensions.logformatter import one_line_errors
 from crawler.engine.scrapystart import cheap_deprecation_lookups
-from crawler.gctune import steady
+from crawler.gctune import for_crawl, thaw
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -92,8 +92,12 @@ def run_spider(
 
     with cheap_deprecation_lookups():  # the engine is built here (see scrapystart)
         process.crawl(crawler, **spider_args).addErrback(crawl_failed)
-    steady()  # the start is over: the crawl collects garbage as usual (crawler.gctune)
-    process.start()
+    for_crawl()  # the start is over: the crawl collects its own garbage, not the start's
+    # long-lived objects again and again (crawler.gctune)
+    try:
+        process.start()
+    finally:
+        thaw()  # the start's objects are the collector's again once the crawl is over
     stats = crawler.stats.get_stats() if getattr(crawler, "_stats", None) is not None else {}
     return SpiderRun(
         stats=json_safe_stats(stats),
