@@ -296,6 +296,18 @@ def test_a_label_shared_by_100_rows_is_not_one_item(
     assert (len({m.confidence for m in matches}) == 1) is joined
 
 
+def _stored_crops(first: int, query: str, near: int) -> list[KnownRef]:
+    """Item "item"'s stored crops after `first` rows: a pHash `near` bits from `query` for the
+    centre 90% crop (40 for the others) and a PDQ far from everything, per LIST_CROPS name."""
+    refs: list[KnownRef] = []
+    for name in LIST_CROPS:
+        distance = near if name == "crop-centre-90" else 40
+        refs += [KnownRef(first + len(refs) + 1, "l", "phash", _phash_at(query, distance),
+                          "item", variant=name),
+                 KnownRef(first + len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    return refs
+
+
 def test_an_item_whose_direct_hit_is_dropped_is_found_through_a_variant() -> None:
     """A graphic whose own pHash meets one of an item's stored crops by chance (a hit dropped:
     `_crop_by_weak_types_alone`) and whose trimmed picture meets the item's PDQ: the item is
@@ -304,11 +316,7 @@ def test_an_item_whose_direct_hit_is_dropped_is_found_through_a_variant() -> Non
     query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
     refs = [KnownRef(1, "l", "md5", "1" * 32, "item"),
             KnownRef(2, "l", "pdq", _pdq_at(pdq, 20), "item")]
-    for name in LIST_CROPS:
-        near = name == "crop-centre-90"
-        refs += [KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 5 if near else 40),
-                          "item", variant=name),
-                 KnownRef(len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    refs += _stored_crops(len(refs), query, near=5)
     matcher = Matcher.build(refs)
     assert matcher._table.item(0) is not None
     d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
@@ -328,11 +336,7 @@ def test_an_item_met_weakly_is_named_once_by_its_better_variant() -> None:
     stands."""
     query, pdq = "8f3a5c7e1b2d4f60", "5a" * 32
     refs = [KnownRef(1, "l", "pdq", pdq, "item")]
-    for name in LIST_CROPS:
-        near = name == "crop-centre-90"
-        refs += [KnownRef(len(refs) + 1, "l", "phash", _phash_at(query, 6 if near else 40),
-                          "item", variant=name),
-                 KnownRef(len(refs) + 2, "l", "pdq", "a5" * 32, "item", variant=name)]
+    refs += _stored_crops(len(refs), query, near=6)
     matcher = Matcher.build(refs)
     d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=800,
                 height=600, phash=query, pdq=_pdq_at(pdq, 120), pdq_quality=100)
