@@ -38,7 +38,6 @@ def test_importing_the_cli_starts_fast_and_steady_gives_cpythons_defaults_back()
     assert out == [str(gctune.START_THRESHOLDS), "(700, 10, 10)"]  # CPython's defaults
 
 
-
 def test_for_crawl_collects_the_start_then_leaves_its_survivors_out_until_thaw() -> None:
     # In a process of its own: freezing would reach the test session's objects.
     code = (

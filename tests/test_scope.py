@@ -55,7 +55,6 @@ def test_canonicalize_url(url: str, canonical: str) -> None:
     assert canonicalize_url(url) == canonical
 
 
-
 def test_canonicalize_remembers_recent_urls_bounded_and_gives_the_same_spelling() -> None:
     from crawler.engine import scope
 
