@@ -825,9 +825,10 @@ def pdq_luma_of(img: Image.Image, luma: Image.Image) -> npt.NDArray[np.float32]:
     if mode in ("RGB", "RGBA", "RGBX") and img.width * img.height <= PACKED_LUMA_MAX_PIXELS:
         return pdq_luma(np.asarray(img))  # small: one packed copy beats three plane copies
     if mode in ("RGB", "RGBA", "RGBX"):
-        # One plane at a time: numpy's copy of an RGB(A) image goes through Pillow's packed
-        # tobytes, which costs more than three single-band copies (the real set's decoded
-        # RGB(A) images: 8-25% less per size band, 4-20 MP 356 -> 269 ms; bench/RESULTS.md).
-        red, green, blue = (np.asarray(img.getchannel(band)) for band in range(3))
-        return pdq_luma_planes(red, green, blue)
+        # Pillow's own RGB -> F conversion is this very arithmetic: (float)(299 r + 587 g +
+        # 114 b) / 1000.0F (libImaging/Convert.c, rgb2f; alpha ignored), equal to pdq_luma
+        # for all 2**24 colours (tests/test_hashing.py). One pass in C and one copy out,
+        # about half the cost of three plane copies and pdq_luma_planes' float passes.
+        converted: npt.NDArray[np.float32] = np.asarray(img.convert("F"))
+        return converted
     return pdq_luma(np.asarray(img.convert("RGB")))
