@@ -127,6 +127,18 @@ def jarosz_matrix(n: int, scale: int = 1) -> FloatArray:
     int((i + 0.5) * n / 64). For n == 64 Meta's code skips filtering: the window is 1 here,
     so this is the identity too. With scale > 1, folded like lanczos_matrix.
     """
+    ps, band, p_valid = _jarosz_rows(n)
+    n_small = -(-n // scale)
+    cells = np.arange(PDQ_GRID)[:, None] * n_small + ps // scale
+    m = np.bincount(cells[p_valid], band[p_valid], PDQ_GRID * n_small).astype(np.float64)
+    return m.reshape(PDQ_GRID, n_small)
+
+
+def _jarosz_rows(
+    n: int,
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+    """jarosz_matrix's rows as runs: for row i, the pixels ps[i] (from the first of its
+    band on), their weights band[i], and which of them are in the band (p_valid[i])."""
     full = (n + 2 * PDQ_GRID - 1) // (2 * PDQ_GRID)
     half = (full + 2) // 2
     idx = np.arange(n)
@@ -144,11 +156,8 @@ def jarosz_matrix(n: int, scale: int = 1) -> FloatArray:
     ps = first[:, None] + np.arange(2 * full + 1)[None, :]  # 64 x band
     p_valid = ps <= last[:, None]
     inside = (lo[ks][:, :, None] <= ps[:, None, :]) & (ps[:, None, :] <= hi[ks][:, :, None])
-    band = (inside * v[:, :, None]).sum(axis=1)
-    n_small = -(-n // scale)
-    cells = np.arange(PDQ_GRID)[:, None] * n_small + ps // scale
-    m = np.bincount(cells[p_valid], band[p_valid], PDQ_GRID * n_small).astype(np.float64)
-    return m.reshape(PDQ_GRID, n_small)
+    band: FloatArray = (inside * v[:, :, None]).sum(axis=1)
+    return ps, band, p_valid
 
 
 # The fast path's operators, one per hash and axis: PDQ's filter-and-decimate to 64, pHash's
@@ -202,6 +211,8 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     n/128 full-size pixels, applied twice), so `weights[i] . x[indices[i]]` gives the same
     filtered row as the full product at a fraction of the multiply-adds.
     """
+    if scale == 1:
+        return _pdq_band_full(n_full)
     n_small = -(-n_full // scale)
     dense = operator("pdq", n_full, scale)  # built, not cached, for long axes
     nonzero = dense != 0.0
@@ -216,6 +227,33 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     inside = offsets < n_small
     indices = np.where(inside, offsets, n_small - 1).astype(np.intp)
     weights = np.where(inside, np.take_along_axis(dense, indices, axis=1), 0.0).astype(np.float32)
+    indices.flags.writeable = False
+    weights.flags.writeable = False
+    return indices, weights
+
+
+def _pdq_band_full(n: int) -> Band | None:
+    """_pdq_band(n, 1) from jarosz_matrix's runs, without its dense 64 x n matrix (whose
+    passes cost more than the band itself on the exact path, where every new size builds
+    one): the same indices and float32 weights. At scale 1 each pixel of a row is one cell
+    of the matrix, so its value is the run's weight rounded to float32."""
+    ps, band, p_valid = _jarosz_rows(n)
+    values = np.where(p_valid, band, 0.0).astype(np.float32)
+    nonzero = values != 0.0
+    if not nonzero.any(axis=1).all():
+        return None
+    first = ps[:, 0] + nonzero.argmax(axis=1)
+    last = ps[:, 0] + nonzero.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1)
+    width = int((last - first).max()) + 1
+    if width > _BAND_MAX_SHARE * n:
+        return None
+    offsets = first[:, None] + np.arange(width)[None, :]
+    inside = offsets < n
+    indices = np.where(inside, offsets, n - 1).astype(np.intp)
+    rel = offsets - ps[:, :1]  # column of `values` holding each offset's weight
+    held = inside & (rel < values.shape[1])
+    weights = np.zeros(offsets.shape, dtype=np.float32)
+    weights[held] = np.take_along_axis(values, np.where(held, rel, 0), axis=1)[held]
     indices.flags.writeable = False
     weights.flags.writeable = False
     return indices, weights

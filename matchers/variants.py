@@ -76,7 +76,9 @@ def variant_hashes(
             if lum is not None and lum.shape == (luma.height, luma.width)
             else np.asarray(fine, dtype=np.float32)
         )
-        hashes = exact_hashes(fine, lum=np.ascontiguousarray(part), thumbs_of=crop)
+        # `part` as a view: PDQ's banded products read it in place (a copy of the crop's
+        # float luma cost as much as its filter; the same grid, bench/RESULTS.md).
+        hashes = exact_hashes(fine, lum=part, thumbs_of=crop)
         crop_thumb = flatness_thumbnail(fine)
         crop_flat = flatness_of_thumbnail(crop_thumb)
         out.append(

@@ -454,6 +454,20 @@ def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -
     np.testing.assert_allclose(band_across(band, y), y @ dense.T, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("n", [*range(64, 700, 7), *range(700, 9000, 331), 1000, 3000, 4096])
+def test_exact_paths_pdq_band_holds_the_dense_operators_values(n: int) -> None:
+    """At scale 1 the band is built from jarosz_matrix's runs, not from the dense matrix:
+    scattered back, its weights are that matrix, value for value."""
+    from matchers.perceptual import _pdq_band, operator
+
+    band = _pdq_band(n, 1)
+    assert band is not None
+    indices, weights = band
+    rebuilt = np.zeros((64, n), dtype=np.float32)
+    np.add.at(rebuilt, (np.arange(64)[:, None].repeat(indices.shape[1], axis=1), indices), weights)
+    assert np.array_equal(rebuilt, operator("pdq", n, 1))
+
+
 def _exact_resize_images(w: int, h: int) -> list[np.ndarray]:
     rng = np.random.default_rng(w * 7919 + h)
     noise = rng.integers(0, 256, (h, w), dtype=np.uint8)
