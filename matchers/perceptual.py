@@ -597,15 +597,13 @@ def fast_hashes(
 # (its horizontal pass reads every pixel once per thumbnail; here one product serves pHash's
 # 32 and dHash's 9 columns at once).
 _PILLOW_PRECISION = 22
-# Below this many pixels Pillow's own resize is as cheap (its fixed costs are smaller)...
-EXACT_RESIZE_MIN_PIXELS = 1 << 20
-# ... except on small images (icons, thumbnails: both sides at most this), where Pillow's
-# per-call costs (its coefficients built on every call, two passes per thumbnail) dominate:
-# there the products with cached coefficients cost about half (a 200 x 200 image's two
-# thumbnails 310 -> 135 us, 256 x 256 470 -> 200-370 us; bench/RESULTS.md, small12). Their
-# coefficients are cached apart (_pillow_fixed_small: every side up to this, 3 thumbnail
-# sizes each, at most ~6 MB), as a crawl meets many small sizes and a miss costs more
-# than the product saves (~0.3 ms for a 200 px side's matrices).
+# The exact path's thumbnails are these products at every size whose short side exceeds
+# 32 (below, Pillow skips or upsamples a pass): since the horizontal pass multiplies only
+# the columns each group of outputs reaches (_ACROSS_GROUP), they cost a quarter to a third
+# of Pillow's two resizes from 300 x 300 up, a half with every coefficient built anew
+# (bench/RESULTS.md, exactpath13). Coefficients of small sides (icons, thumbnails: at most
+# this) are cached apart (_pillow_fixed_small: every side up to this, 3 thumbnail sizes
+# each, at most ~6 MB), as a crawl meets many small sizes (bench/RESULTS.md, small12).
 SMALL_PRODUCT_MAX_SIDE = 256
 _RESIZE_ROWS = 64  # rows converted to float64 at a time (a band stays in cache)
 
@@ -686,12 +684,20 @@ def _fixed_round(s: FloatArray) -> FloatArray:
 _ACROSS_GROUP = 4
 
 
-@lru_cache(maxsize=64)
-def _across_blocks(
-    w: int, widths: tuple[int, ...]
-) -> tuple[tuple[int, int, int, int, FloatArray], ...]:
+AcrossBlocks = tuple[tuple[int, int, int, int, FloatArray], ...]
+
+
+def _across_blocks(w: int, widths: tuple[int, ...]) -> AcrossBlocks:
     """(first input column, end, first output column, end, float64 weights) per group of
-    _ACROSS_GROUP output columns of the thumbnails' horizontal passes (`widths` each)."""
+    _ACROSS_GROUP output columns of the thumbnails' horizontal passes (`widths` each);
+    cached for widths up to _FIXED_CACHE_MAX_SIDE (~19 w doubles each, 32 x 4096 x 152
+    bytes = 20 MB at most)."""
+    if w <= _FIXED_CACHE_MAX_SIDE:
+        return _across_blocks_cached(w, widths)
+    return _build_across_blocks(w, widths)
+
+
+def _build_across_blocks(w: int, widths: tuple[int, ...]) -> AcrossBlocks:
     across = np.concatenate([pillow_lanczos_fixed(w, out_w) for out_w in widths]).T
     blocks, first = [], 0
     for out_w in widths:
@@ -706,11 +712,15 @@ def _across_blocks(
     return tuple(blocks)
 
 
+_across_blocks_cached = lru_cache(maxsize=32)(_build_across_blocks)
+
+
 def lanczos_thumbnails(
     pixels: npt.NDArray[np.uint8], sizes: tuple[tuple[int, int], ...]
 ) -> list[FloatArray]:
-    """Pillow's LANCZOS resizes of an L image (H x W uint8) to each (width, height) of
-    `sizes`, horizontal pass first (the caller checks _vertical_first), bit for bit."""
+    """Pillow's LANCZOS resizes of an L image (H x W uint8, may be a strided view) to each
+    (width, height) of `sizes`, horizontal pass first (the caller checks _vertical_first),
+    bit for bit."""
     h, w = pixels.shape
     blocks = _across_blocks(w, tuple(out_w for out_w, _ in sizes))
     sums = np.empty((h, sum(out_w for out_w, _ in sizes)))
@@ -730,23 +740,32 @@ def lanczos_thumbnails(
 
 
 def _exact_thumbnails(source: Image.Image) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """imagehash's pHash (32x32) and dHash (9x8) thumbnails of `source` (mode L): Pillow's
-    resize, or on a large or small image the same values as matrix products
-    (lanczos_thumbnails; EXACT_RESIZE_MIN_PIXELS, SMALL_PRODUCT_MAX_SIDE)."""
+    """imagehash's pHash (32x32) and dHash (9x8) thumbnails of `source` (mode L): the same
+    values as Pillow's resize, as matrix products (lanczos_thumbnails); a resize that Pillow
+    starts vertically (_vertical_first) is the products' horizontal-first resize of the
+    transposed image, transposed back (the same passes in the same order). Pillow's resize
+    itself for other modes and for a short side of 32 or less."""
     sizes = ((PHASH_THUMB, PHASH_THUMB), (DHASH_SIZE + 1, DHASH_SIZE))
     w, h = source.size
-    if (
-        source.mode != "L"
-        or (w * h < EXACT_RESIZE_MIN_PIXELS and max(w, h) > SMALL_PRODUCT_MAX_SIDE)
-        or min(w, h) <= PHASH_THUMB
-        or any(_vertical_first(source.size, size) for size in sizes)
-    ):
+    if source.mode != "L" or min(w, h) <= PHASH_THUMB:
         return (
             np.asarray(source.resize(sizes[0], Image.Resampling.LANCZOS)),
             np.asarray(source.resize(sizes[1], Image.Resampling.LANCZOS)),
         )
-    thumb, dthumb = lanczos_thumbnails(np.asarray(source), sizes)
-    return thumb.astype(np.uint8), dthumb.astype(np.uint8)
+    pixels = np.asarray(source)
+    down = [_vertical_first(source.size, size) for size in sizes]
+    thumbs: list[npt.NDArray[Any]] = [np.empty(0)] * len(sizes)
+    across = [i for i, vertical in enumerate(down) if not vertical]
+    if across:
+        for i, thumb in zip(across, lanczos_thumbnails(pixels, tuple(sizes[i] for i in across)),
+                            strict=True):
+            thumbs[i] = thumb
+    along = [i for i, vertical in enumerate(down) if vertical]
+    if along:
+        flipped = tuple((sizes[i][1], sizes[i][0]) for i in along)
+        for i, thumb in zip(along, lanczos_thumbnails(pixels.T, flipped), strict=True):
+            thumbs[i] = thumb.T
+    return thumbs[0].astype(np.uint8), thumbs[1].astype(np.uint8)
 
 
 def exact_hashes(
