@@ -234,18 +234,7 @@ def open_and_decode(
             elif scale == 1:
                 rgb = np.asarray(_convert(img, "RGB"))
             pixels, coarse = _reduced_arrays(luma, scale)
-            # Transparent pixels count as the white a page shows them on; otherwise the
-            # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
-            # The thumbnail of `luma` itself is kept: a graphic's canonical form is the same
-            # box thumbnail (matchers.variants.canonical_variant), one full-size pass less.
-            thumb = None
-            if _transparent(img):
-                flat = flatness(img)
-            elif coarse is None:
-                thumb = flatness_thumbnail(luma)
-                flat = flatness_of_thumbnail(thumb)
-            else:
-                flat = flatness(coarse)
+            flat, thumb = _flatness(img, luma, coarse)
         except MemoryError:
             raise DecodeRefused(
                 "too_large",
@@ -276,6 +265,23 @@ def open_and_decode(
     return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
                    frames_capped=frames_capped, pdq_luma=lum, pixels=pixels,
                    flat_thumbnail=thumb)
+
+
+def _flatness(
+    img: Image.Image, luma: Image.Image, coarse: Image.Image | None
+) -> tuple[float, Image.Image | None]:
+    """The first frame's flatness, and its thumbnail when it is that of `luma` itself.
+
+    Transparent pixels count as the white a page shows them on; otherwise the smallest luma
+    decoded is enough (the measure is a 64x64 box-filtered thumbnail). The thumbnail of
+    `luma` is kept (Decoded.flat_thumbnail): a graphic's canonical form is the same box
+    thumbnail (matchers.variants.canonical_variant), one full-size pass less."""
+    if _transparent(img):
+        return flatness(img), None
+    if coarse is not None:
+        return flatness(coarse), None
+    thumb = flatness_thumbnail(luma)
+    return flatness_of_thumbnail(thumb), thumb
 
 
 def has_colour(data: bytes) -> bool:
