@@ -4,8 +4,9 @@ Three ways in:
 
 * `reference_hashes` runs imagehash and pdqhash themselves on a full decode: the definition
   of the hashes that known lists are made with (hash_image's fast=False).
-* `exact_hashes` gives the same values for a full decode more cheaply: the very Pillow calls
-  imagehash makes, and PDQ's arithmetic as banded products on pdqhash's float luma.
+* `exact_hashes` gives the same values for a full decode more cheaply: Pillow's LANCZOS
+  thumbnails that imagehash takes, as fixed-point products, and PDQ's arithmetic as banded
+  products on pdqhash's float luma.
 * `fast_hashes` computes all three hashes as separable linear operators on a reduced luma
   array. Each hash is "filter then decimate" - Pillow's LANCZOS resize to 32x32 (pHash) and
   9x8 (dHash), PDQ's two-pass Jarosz box filter sampled at 64x64 - so each is an
@@ -780,7 +781,8 @@ def exact_hashes(
     `thumbs_of`: another image (a reduced copy of `luma`) to take pHash's and dHash's
     thumbnails from instead (no longer the reference's bits: matchers.variants).
 
-    pHash/dHash: the very Pillow calls imagehash makes, on `luma` (mode L). PDQ: from `lum`,
+    pHash/dHash: the thumbnails of Pillow's resizes that imagehash makes, on `luma` (mode L;
+    _exact_thumbnails, pixel for pixel). PDQ: from `lum`,
     pdqhash's float luma (pdq_luma_of), or else `rgb` (H x W x 3): Meta's filter, decimation
     and DCT as banded products (agrees bit-for-bit with pdqhash in every case measured; only
     float summation order differs). Images narrower than PDQ's 64x64 grid are handed to
@@ -854,8 +856,8 @@ def pdq_luma_planes(
 
 
 # Up to this many pixels an RGB(A) image's pdq_luma_of reads its packed pixels in one copy:
-# three plane copies' fixed costs outweigh the packed copy's (64 x 64: 36 -> 22 us, 128 x 128
-# 67 -> 47, even near 200 x 200, worse at 256 x 256; bench/RESULTS.md, small12).
+# measured against the three plane copies larger images then took (64 x 64: 36 -> 22 us,
+# 128 x 128 67 -> 47, even near 200 x 200, worse at 256 x 256; bench/RESULTS.md, small12).
 PACKED_LUMA_MAX_PIXELS = 1 << 15
 
 
