@@ -93,11 +93,23 @@ def flatness(image: Image.Image) -> float:
     It is cheap (one BOX downscale) and must be computed from the decoded image, so it
     belongs in `Digests`. Transparent pixels are composited onto white, as pages show them.
     """
+    return flatness_of_thumbnail(flatness_thumbnail(image))
+
+
+def flatness_thumbnail(image: Image.Image) -> Image.Image:
+    """The 64x64 grey BOX thumbnail flatness measures (transparency composited onto white).
+
+    Apart from flatness_of_thumbnail so that a caller needing the same thumbnail (a
+    graphic's canonical form, matchers.variants) reads one full-size pass, not two."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     grey = image if image.mode == "L" else image.convert("L")
-    thumb = grey.resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+    return grey.resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
+
+
+def flatness_of_thumbnail(thumb: Image.Image) -> float:
+    """flatness from its thumbnail (flatness_thumbnail)."""
     levels = np.asarray(thumb, dtype=np.uint8).ravel() // (256 // FLATNESS_LEVELS)
     counts = np.sort(np.bincount(levels, minlength=FLATNESS_LEVELS))[::-1]
     return float(counts[:FLATNESS_TONES].sum() / levels.size)

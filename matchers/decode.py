@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import GifImagePlugin, Image, ImageFile, TiffImagePlugin
 
-from matchers.confidence import flatness
+from matchers.confidence import flatness, flatness_of_thumbnail, flatness_thumbnail
 from matchers.digests import DigestStatus
 from matchers.jpegtail import ends_early
 from matchers.perceptual import PDQ_GRID, pdq_luma_of
@@ -95,6 +95,9 @@ class Decoded:
     pdq_luma: npt.NDArray[np.float32] | None = None
     # `luma` as an array, when scale > 1 (the fast path hashes it; one copy out of Pillow).
     pixels: npt.NDArray[np.uint8] | None = None
+    # confidence.flatness_thumbnail(luma), when flatness was measured on `luma` itself (not
+    # transparent, no coarse image): the canonical form's box thumbnail too.
+    flat_thumbnail: Image.Image | None = None
 
 
 def _min_side(scale: int) -> int:
@@ -231,9 +234,7 @@ def open_and_decode(
             elif scale == 1:
                 rgb = np.asarray(_convert(img, "RGB"))
             pixels, coarse = _reduced_arrays(luma, scale)
-            # Transparent pixels count as the white a page shows them on; otherwise the
-            # smallest luma decoded is enough (the measure is a 64x64 box-filtered thumbnail).
-            flat = flatness(img if _transparent(img) else luma if coarse is None else coarse)
+            flat, thumb = _flatness(img, luma, coarse)
         except MemoryError:
             raise DecodeRefused(
                 "too_large",
@@ -262,7 +263,25 @@ def open_and_decode(
                 height=height,
             )
     return Decoded(width, height, frames, luma, scale, rgb, flat, coarse,
-                   frames_capped=frames_capped, pdq_luma=lum, pixels=pixels)
+                   frames_capped=frames_capped, pdq_luma=lum, pixels=pixels,
+                   flat_thumbnail=thumb)
+
+
+def _flatness(
+    img: Image.Image, luma: Image.Image, coarse: Image.Image | None
+) -> tuple[float, Image.Image | None]:
+    """The first frame's flatness, and its thumbnail when it is that of `luma` itself.
+
+    Transparent pixels count as the white a page shows them on; otherwise the smallest luma
+    decoded is enough (the measure is a 64x64 box-filtered thumbnail). The thumbnail of
+    `luma` is kept (Decoded.flat_thumbnail): a graphic's canonical form is the same box
+    thumbnail (matchers.variants.canonical_variant), one full-size pass less."""
+    if _transparent(img):
+        return flatness(img), None
+    if coarse is not None:
+        return flatness(coarse), None
+    thumb = flatness_thumbnail(luma)
+    return flatness_of_thumbnail(thumb), thumb
 
 
 def has_colour(data: bytes) -> bool:

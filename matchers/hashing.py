@@ -302,7 +302,8 @@ def _variant_hashes(
     factor = -(-max(luma.size) // GRAPHIC_VARIANT_SIDE)
     graphic = flat is not None and flat >= CANON_FLAT
     reduced = (luma.reduce(factor), factor) if graphic and factor > 1 else None
-    return variant_hashes(luma, decoded.scale, decoded.pdq_luma, regions, flat, reduced=reduced)
+    return variant_hashes(luma, decoded.scale, decoded.pdq_luma, regions, flat, reduced=reduced,
+                          thumbnail=decoded.flat_thumbnail)
 
 
 def _unsupported(kind: str | None, size: int) -> str:

@@ -4,8 +4,9 @@ Three ways in:
 
 * `reference_hashes` runs imagehash and pdqhash themselves on a full decode: the definition
   of the hashes that known lists are made with (hash_image's fast=False).
-* `exact_hashes` gives the same values for a full decode more cheaply: the very Pillow calls
-  imagehash makes, and PDQ's arithmetic as banded products on pdqhash's float luma.
+* `exact_hashes` gives the same values for a full decode more cheaply: Pillow's LANCZOS
+  thumbnails that imagehash takes, as fixed-point products, and PDQ's arithmetic as banded
+  products on pdqhash's float luma.
 * `fast_hashes` computes all three hashes as separable linear operators on a reduced luma
   array. Each hash is "filter then decimate" - Pillow's LANCZOS resize to 32x32 (pHash) and
   9x8 (dHash), PDQ's two-pass Jarosz box filter sampled at 64x64 - so each is an
@@ -127,6 +128,18 @@ def jarosz_matrix(n: int, scale: int = 1) -> FloatArray:
     int((i + 0.5) * n / 64). For n == 64 Meta's code skips filtering: the window is 1 here,
     so this is the identity too. With scale > 1, folded like lanczos_matrix.
     """
+    ps, band, p_valid = _jarosz_rows(n)
+    n_small = -(-n // scale)
+    cells = np.arange(PDQ_GRID)[:, None] * n_small + ps // scale
+    m = np.bincount(cells[p_valid], band[p_valid], PDQ_GRID * n_small).astype(np.float64)
+    return m.reshape(PDQ_GRID, n_small)
+
+
+def _jarosz_rows(
+    n: int,
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+    """jarosz_matrix's rows as runs: for row i, the pixels ps[i] (from the first of its
+    band on), their weights band[i], and which of them are in the band (p_valid[i])."""
     full = (n + 2 * PDQ_GRID - 1) // (2 * PDQ_GRID)
     half = (full + 2) // 2
     idx = np.arange(n)
@@ -144,11 +157,8 @@ def jarosz_matrix(n: int, scale: int = 1) -> FloatArray:
     ps = first[:, None] + np.arange(2 * full + 1)[None, :]  # 64 x band
     p_valid = ps <= last[:, None]
     inside = (lo[ks][:, :, None] <= ps[:, None, :]) & (ps[:, None, :] <= hi[ks][:, :, None])
-    band = (inside * v[:, :, None]).sum(axis=1)
-    n_small = -(-n // scale)
-    cells = np.arange(PDQ_GRID)[:, None] * n_small + ps // scale
-    m = np.bincount(cells[p_valid], band[p_valid], PDQ_GRID * n_small).astype(np.float64)
-    return m.reshape(PDQ_GRID, n_small)
+    band: FloatArray = (inside * v[:, :, None]).sum(axis=1)
+    return ps, band, p_valid
 
 
 # The fast path's operators, one per hash and axis: PDQ's filter-and-decimate to 64, pHash's
@@ -202,6 +212,8 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     n/128 full-size pixels, applied twice), so `weights[i] . x[indices[i]]` gives the same
     filtered row as the full product at a fraction of the multiply-adds.
     """
+    if scale == 1:
+        return _pdq_band_full(n_full)
     n_small = -(-n_full // scale)
     dense = operator("pdq", n_full, scale)  # built, not cached, for long axes
     nonzero = dense != 0.0
@@ -216,6 +228,33 @@ def _pdq_band(n_full: int, scale: int) -> Band | None:
     inside = offsets < n_small
     indices = np.where(inside, offsets, n_small - 1).astype(np.intp)
     weights = np.where(inside, np.take_along_axis(dense, indices, axis=1), 0.0).astype(np.float32)
+    indices.flags.writeable = False
+    weights.flags.writeable = False
+    return indices, weights
+
+
+def _pdq_band_full(n: int) -> Band | None:
+    """_pdq_band(n, 1) from jarosz_matrix's runs, without its dense 64 x n matrix (whose
+    passes cost more than the band itself on the exact path, where every new size builds
+    one): the same indices and float32 weights. At scale 1 each pixel of a row is one cell
+    of the matrix, so its value is the run's weight rounded to float32."""
+    ps, band, p_valid = _jarosz_rows(n)
+    values = np.where(p_valid, band, 0.0).astype(np.float32)
+    nonzero = values != 0.0
+    if not nonzero.any(axis=1).all():
+        return None
+    first = ps[:, 0] + nonzero.argmax(axis=1)
+    last = ps[:, 0] + nonzero.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1)
+    width = int((last - first).max()) + 1
+    if width > _BAND_MAX_SHARE * n:
+        return None
+    offsets = first[:, None] + np.arange(width)[None, :]
+    inside = offsets < n
+    indices = np.where(inside, offsets, n - 1).astype(np.intp)
+    rel = offsets - ps[:, :1]  # column of `values` holding each offset's weight
+    held = inside & (rel < values.shape[1])
+    weights = np.zeros(offsets.shape, dtype=np.float32)
+    weights[held] = np.take_along_axis(values, np.where(held, rel, 0), axis=1)[held]
     indices.flags.writeable = False
     weights.flags.writeable = False
     return indices, weights
@@ -559,15 +598,13 @@ def fast_hashes(
 # (its horizontal pass reads every pixel once per thumbnail; here one product serves pHash's
 # 32 and dHash's 9 columns at once).
 _PILLOW_PRECISION = 22
-# Below this many pixels Pillow's own resize is as cheap (its fixed costs are smaller)...
-EXACT_RESIZE_MIN_PIXELS = 1 << 20
-# ... except on small images (icons, thumbnails: both sides at most this), where Pillow's
-# per-call costs (its coefficients built on every call, two passes per thumbnail) dominate:
-# there the products with cached coefficients cost about half (a 200 x 200 image's two
-# thumbnails 310 -> 135 us, 256 x 256 470 -> 200-370 us; bench/RESULTS.md, small12). Their
-# coefficients are cached apart (_pillow_fixed_small: every side up to this, 3 thumbnail
-# sizes each, at most ~6 MB), as a crawl meets many small sizes and a miss costs more
-# than the product saves (~0.3 ms for a 200 px side's matrices).
+# The exact path's thumbnails are these products at every size whose short side exceeds
+# 32 (below, Pillow skips or upsamples a pass): since the horizontal pass multiplies only
+# the columns each group of outputs reaches (_ACROSS_GROUP), they cost a quarter to a third
+# of Pillow's two resizes from 300 x 300 up, a half with every coefficient built anew
+# (bench/RESULTS.md, exactpath13). Coefficients of small sides (icons, thumbnails: at most
+# this) are cached apart (_pillow_fixed_small: every side up to this, 3 thumbnail sizes
+# each, at most ~6 MB), as a crawl meets many small sizes (bench/RESULTS.md, small12).
 SMALL_PRODUCT_MAX_SIDE = 256
 _RESIZE_ROWS = 64  # rows converted to float64 at a time (a band stays in cache)
 
@@ -641,19 +678,59 @@ def _fixed_round(s: FloatArray) -> FloatArray:
     return out
 
 
+# The horizontal pass's output columns are taken this many at a time, each group as one
+# product over only the input columns its taps reach: a 32-column LANCZOS row touches about
+# 6/32 of the width, so the dense product multiplied mostly zeros. The sums are exact
+# integers in any grouping, so the values are the same bit for bit.
+_ACROSS_GROUP = 4
+
+
+AcrossBlocks = tuple[tuple[int, int, int, int, FloatArray], ...]
+
+
+def _across_blocks(w: int, widths: tuple[int, ...]) -> AcrossBlocks:
+    """(first input column, end, first output column, end, float64 weights) per group of
+    _ACROSS_GROUP output columns of the thumbnails' horizontal passes (`widths` each);
+    cached for widths up to _FIXED_CACHE_MAX_SIDE (~19 w doubles each, 32 x 4096 x 152
+    bytes = 20 MB at most)."""
+    if w <= _FIXED_CACHE_MAX_SIDE:
+        return _across_blocks_cached(w, widths)
+    return _build_across_blocks(w, widths)
+
+
+def _build_across_blocks(w: int, widths: tuple[int, ...]) -> AcrossBlocks:
+    across = np.concatenate([pillow_lanczos_fixed(w, out_w) for out_w in widths]).T
+    blocks, first = [], 0
+    for out_w in widths:
+        for c0 in range(first, first + out_w, _ACROSS_GROUP):
+            c1 = min(c0 + _ACROSS_GROUP, first + out_w)
+            taps = np.flatnonzero(across[:, c0:c1].any(axis=1))
+            lo, hi = (int(taps[0]), int(taps[-1]) + 1) if taps.size else (0, 1)
+            weights = np.ascontiguousarray(across[lo:hi, c0:c1], dtype=np.float64)
+            weights.flags.writeable = False
+            blocks.append((lo, hi, c0, c1, weights))
+        first += out_w
+    return tuple(blocks)
+
+
+_across_blocks_cached = lru_cache(maxsize=32)(_build_across_blocks)
+
+
 def lanczos_thumbnails(
     pixels: npt.NDArray[np.uint8], sizes: tuple[tuple[int, int], ...]
 ) -> list[FloatArray]:
-    """Pillow's LANCZOS resizes of an L image (H x W uint8) to each (width, height) of
-    `sizes`, horizontal pass first (the caller checks _vertical_first), bit for bit."""
+    """Pillow's LANCZOS resizes of an L image (H x W uint8, may be a strided view) to each
+    (width, height) of `sizes`, horizontal pass first (the caller checks _vertical_first),
+    bit for bit."""
     h, w = pixels.shape
-    across = np.concatenate([pillow_lanczos_fixed(w, out_w) for out_w, _ in sizes]).T.astype(
-        np.float64
-    )
-    sums = np.empty((h, across.shape[1]))
+    blocks = _across_blocks(w, tuple(out_w for out_w, _ in sizes))
+    sums = np.empty((h, sum(out_w for out_w, _ in sizes)))
+    buffer = np.empty((min(h, _RESIZE_ROWS), w))  # reused: no fresh pages per band
     for top in range(0, h, _RESIZE_ROWS):
-        band = pixels[top : top + _RESIZE_ROWS].astype(np.float64)
-        np.matmul(band, across, out=sums[top : top + _RESIZE_ROWS])
+        band = buffer[: min(_RESIZE_ROWS, h - top)]
+        np.copyto(band, pixels[top : top + _RESIZE_ROWS])
+        for lo, hi, c0, c1, weights in blocks:
+            np.matmul(band[:, lo:hi], weights, out=sums[top : top + _RESIZE_ROWS, c0:c1])
     inter = _fixed_round(sums)
     out, first = [], 0
     for out_w, out_h in sizes:
@@ -664,23 +741,32 @@ def lanczos_thumbnails(
 
 
 def _exact_thumbnails(source: Image.Image) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """imagehash's pHash (32x32) and dHash (9x8) thumbnails of `source` (mode L): Pillow's
-    resize, or on a large or small image the same values as matrix products
-    (lanczos_thumbnails; EXACT_RESIZE_MIN_PIXELS, SMALL_PRODUCT_MAX_SIDE)."""
+    """imagehash's pHash (32x32) and dHash (9x8) thumbnails of `source` (mode L): the same
+    values as Pillow's resize, as matrix products (lanczos_thumbnails); a resize that Pillow
+    starts vertically (_vertical_first) is the products' horizontal-first resize of the
+    transposed image, transposed back (the same passes in the same order). Pillow's resize
+    itself for other modes and for a short side of 32 or less."""
     sizes = ((PHASH_THUMB, PHASH_THUMB), (DHASH_SIZE + 1, DHASH_SIZE))
     w, h = source.size
-    if (
-        source.mode != "L"
-        or (w * h < EXACT_RESIZE_MIN_PIXELS and max(w, h) > SMALL_PRODUCT_MAX_SIDE)
-        or min(w, h) <= PHASH_THUMB
-        or any(_vertical_first(source.size, size) for size in sizes)
-    ):
+    if source.mode != "L" or min(w, h) <= PHASH_THUMB:
         return (
             np.asarray(source.resize(sizes[0], Image.Resampling.LANCZOS)),
             np.asarray(source.resize(sizes[1], Image.Resampling.LANCZOS)),
         )
-    thumb, dthumb = lanczos_thumbnails(np.asarray(source), sizes)
-    return thumb.astype(np.uint8), dthumb.astype(np.uint8)
+    pixels = np.asarray(source)
+    down = [_vertical_first(source.size, size) for size in sizes]
+    thumbs: list[npt.NDArray[Any]] = [np.empty(0)] * len(sizes)
+    across = [i for i, vertical in enumerate(down) if not vertical]
+    if across:
+        for i, thumb in zip(across, lanczos_thumbnails(pixels, tuple(sizes[i] for i in across)),
+                            strict=True):
+            thumbs[i] = thumb
+    along = [i for i, vertical in enumerate(down) if vertical]
+    if along:
+        flipped = tuple((sizes[i][1], sizes[i][0]) for i in along)
+        for i, thumb in zip(along, lanczos_thumbnails(pixels.T, flipped), strict=True):
+            thumbs[i] = thumb.T
+    return thumbs[0].astype(np.uint8), thumbs[1].astype(np.uint8)
 
 
 def exact_hashes(
@@ -695,7 +781,8 @@ def exact_hashes(
     `thumbs_of`: another image (a reduced copy of `luma`) to take pHash's and dHash's
     thumbnails from instead (no longer the reference's bits: matchers.variants).
 
-    pHash/dHash: the very Pillow calls imagehash makes, on `luma` (mode L). PDQ: from `lum`,
+    pHash/dHash: the thumbnails of Pillow's resizes that imagehash makes, on `luma` (mode L;
+    _exact_thumbnails, pixel for pixel). PDQ: from `lum`,
     pdqhash's float luma (pdq_luma_of), or else `rgb` (H x W x 3): Meta's filter, decimation
     and DCT as banded products (agrees bit-for-bit with pdqhash in every case measured; only
     float summation order differs). Images narrower than PDQ's 64x64 grid are handed to
@@ -769,8 +856,8 @@ def pdq_luma_planes(
 
 
 # Up to this many pixels an RGB(A) image's pdq_luma_of reads its packed pixels in one copy:
-# three plane copies' fixed costs outweigh the packed copy's (64 x 64: 36 -> 22 us, 128 x 128
-# 67 -> 47, even near 200 x 200, worse at 256 x 256; bench/RESULTS.md, small12).
+# measured against the three plane copies larger images then took (64 x 64: 36 -> 22 us,
+# 128 x 128 67 -> 47, even near 200 x 200, worse at 256 x 256; bench/RESULTS.md, small12).
 PACKED_LUMA_MAX_PIXELS = 1 << 15
 
 
@@ -797,9 +884,10 @@ def pdq_luma_of(img: Image.Image, luma: Image.Image) -> npt.NDArray[np.float32]:
     if mode in ("RGB", "RGBA", "RGBX") and img.width * img.height <= PACKED_LUMA_MAX_PIXELS:
         return pdq_luma(np.asarray(img))  # small: one packed copy beats three plane copies
     if mode in ("RGB", "RGBA", "RGBX"):
-        # One plane at a time: numpy's copy of an RGB(A) image goes through Pillow's packed
-        # tobytes, which costs more than three single-band copies (the real set's decoded
-        # RGB(A) images: 8-25% less per size band, 4-20 MP 356 -> 269 ms; bench/RESULTS.md).
-        red, green, blue = (np.asarray(img.getchannel(band)) for band in range(3))
-        return pdq_luma_planes(red, green, blue)
+        # Pillow's own RGB -> F conversion is this very arithmetic: (float)(299 r + 587 g +
+        # 114 b) / 1000.0F (libImaging/Convert.c, rgb2f; alpha ignored), equal to pdq_luma
+        # for all 2**24 colours (tests/test_hashing.py). One pass in C and one copy out,
+        # about half the cost of three plane copies and pdq_luma_planes' float passes.
+        converted: npt.NDArray[np.float32] = np.asarray(img.convert("F"))
+        return converted
     return pdq_luma(np.asarray(img.convert("RGB")))

@@ -107,15 +107,19 @@ class Region:
     box: Box  # in the coordinates of the luma it was found on
 
 
-def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
-    """A box-reduced thumbnail (float), at most THUMB_SIDE on its long side or about, and
-    its scale factors (luma pixels per thumbnail pixel). An integer reduction: a quarter of
-    the cost of a BOX resize to an exact size."""
-    w, h = luma.size
+def _thumbnail(luma: Image.Image, box: Box | None = None) -> tuple[FloatArray, float, float]:
+    """A box-reduced thumbnail (float) of `luma` (or of its `box`), at most THUMB_SIDE on its
+    long side or about, and its scale factors (luma pixels per thumbnail pixel). An integer
+    reduction: a quarter of the cost of a BOX resize to an exact size. Image.reduce reads
+    the box in place, the same pixels as reducing a crop of it, without the crop's copy."""
+    if box is None:
+        box = (0, 0, *luma.size)
+    w, h = box[2] - box[0], box[3] - box[1]
     factor = -(-max(w, h) // THUMB_SIDE)
     if factor <= 1:
-        return np.asarray(luma, dtype=np.float32), 1.0, 1.0
-    thumb = luma.reduce(factor)
+        whole = box == (0, 0, *luma.size)
+        return np.asarray(luma if whole else luma.crop(box), dtype=np.float32), 1.0, 1.0
+    thumb = luma.reduce(factor, box=box)
     return np.asarray(thumb, dtype=np.float32), w / thumb.width, h / thumb.height
 
 
@@ -240,29 +244,35 @@ def _border_cuts(
 
 
 def _lines_near(
-    luma: Image.Image, side: str, coarse: int, per_line: float, first: int
+    luma: Image.Image, side: str, coarse: int, per_line: float, first: int,
+    box: Box | None = None,
 ) -> tuple[FloatArray, int, int]:
-    """The luma's lines from `side` inwards up to one thumbnail line past the estimate
-    `coarse`, and the window [lo, hi) of those within one thumbnail line of it (lo >= first)."""
-    w, h = luma.size
+    """The luma's (or its `box`'s) lines from `side` inwards up to one thumbnail line past
+    the estimate `coarse`, and the window [lo, hi) of those within one thumbnail line of it
+    (lo >= first). The strip is cropped from `luma` itself: no copy of the box."""
+    left, top, right, bottom = (0, 0, *luma.size) if box is None else box
+    w, h = right - left, bottom - top
     n = h if side in ("top", "bottom") else w
     lo = max(first, int((coarse - 1) * per_line))
     hi = min(n, int((coarse + 1) * per_line) + 1)
     strip = {"top": (0, 0, w, hi), "bottom": (0, h - hi, w, h), "left": (0, 0, hi, h),
              "right": (w - hi, 0, w, h)}[side]
-    return _lines(np.asarray(luma.crop(strip), dtype=np.float32), side), lo, hi
+    at = (strip[0] + left, strip[1] + top, strip[2] + left, strip[3] + top)
+    return _lines(np.asarray(luma.crop(at), dtype=np.float32), side), lo, hi
 
 
 def _refine(
-    luma: Image.Image, side: str, coarse: int, per_line: float, outliers: float = BORDER_OUTLIERS
+    luma: Image.Image, side: str, coarse: int, per_line: float, outliers: float = BORDER_OUTLIERS,
+    box: Box | None = None,
 ) -> int:
     """The border's depth in the luma's lines, near the thumbnail's estimate `coarse`.
 
     Only the lines around the estimate are read. A line is border while nearly all its
     pixels lie within 2 x BORDER_TOLERANCE of the edge line's tone: at full size a noisy
-    frame's grain is not averaged away as in the thumbnail.
+    frame's grain is not averaged away as in the thumbnail. `box`: the part of `luma` to
+    read (default all of it), the depth counted from its side.
     """
-    lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=0)
+    lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=0, box=box)
     edge = lines[min(1, len(lines) - 1)]
     tone = float(median(edge))
     window = lines[lo:hi]
@@ -582,11 +592,10 @@ def _trim(
     """`box` with the borders inside it cut away (unchanged when it has none); `thumb` is
     the whole luma's thumbnail when the caller has it (box is then the whole image), and
     only `sides` can have a border. `force`: see _border_cuts."""
-    part = luma if box == (0, 0, *luma.size) else luma.crop(box)
     if thumb is None:
-        thumb, fx, fy = _thumbnail(part)
+        thumb, fx, fy = _thumbnail(luma, box)
     else:
-        fx, fy = part.width / thumb.shape[1], part.height / thumb.shape[0]
+        fx, fy = luma.width / thumb.shape[1], luma.height / thumb.shape[0]
     if min(thumb.shape) < 16:
         return box
     cuts = _border_cuts(thumb, sides, flat, force)
@@ -596,28 +605,34 @@ def _trim(
     # On a flat graphic a line with a drawn pixel (FLAT_OUTLIERS) is the drawing's; a side
     # marked -1 (no margin the thumbnail could see) is read from its edge line inwards.
     outliers = FLAT_OUTLIERS if flat else BORDER_OUTLIERS
-    depth = {side: _refine(part, side, max(cut, 1), per_line[side], outliers) if cut else 0
-             for side, cut in cuts.items()}
+    depth = {side: _refine(luma, side, max(cut, 1), per_line[side], outliers, box)
+             if cut else 0 for side, cut in cuts.items()}
     left, top, right, bottom = box
     trimmed = (left + depth["left"], top + depth["top"], right - depth["right"],
                bottom - depth["bottom"])
     return trimmed if _fits(trimmed, *luma.size) else box
 
 
-def _caption_edge(part: Image.Image, side: str, coarse: int, per_line: float) -> int:
-    """The caption band's depth in the luma's lines: the first line near the thumbnail's
-    estimate that differs from the band's background across most of its length."""
-    lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
+def _caption_edge(
+    luma: Image.Image, side: str, coarse: int, per_line: float, box: Box | None = None
+) -> int:
+    """The caption band's depth in the luma's (or its `box`'s) lines: the first line near
+    the thumbnail's estimate that differs from the band's background across most of its
+    length."""
+    lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=1, box=box)
     tone = float(median(lines[min(1, len(lines) - 1)]))
     differing = np.mean(np.abs(lines[lo:hi] - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing >= CAPTION_EDGE)
     return lo + int(edge[0]) if len(edge) else round(coarse * per_line)
 
 
-def _plain_before(part: Image.Image, side: str, coarse: int, per_line: float) -> bool:
+def _plain_before(
+    luma: Image.Image, side: str, coarse: int, per_line: float, box: Box | None = None
+) -> bool:
     """Whether a caption band's edge near thumbnail line `coarse` (`_caption_edge`) has a
-    line of the band's background among the BAND_RINGING full-size lines before it."""
-    lines, lo, hi = _lines_near(part, side, coarse, per_line, first=1)
+    line of the band's background among the BAND_RINGING full-size lines before it (in
+    `luma`'s `box`, default all of it)."""
+    lines, lo, hi = _lines_near(luma, side, coarse, per_line, first=1, box=box)
     tone = float(median(lines[min(1, len(lines) - 1)]))
     differing = np.mean(np.abs(lines - tone) > BORDER_TOLERANCE, axis=1)
     edge = np.flatnonzero(differing[lo:hi] >= CAPTION_EDGE)
@@ -638,26 +653,19 @@ def _uncaption(
     if min(inner.shape) < 16:
         return []
     left, top, right, bottom = box
-    crops: list[Image.Image] = []  # luma.crop(box), made once when first needed
-
-    def part() -> Image.Image:
-        if not crops:
-            crops.append(luma.crop(box))
-        return crops[0]
-
     def per_line(side: str) -> float:
         return float(((bottom - top) if side in ("top", "bottom") else (right - left)) / (
             inner.shape[0] if side in ("top", "bottom") else inner.shape[1]))
 
     def plain_before(side: str) -> Callable[[int], bool]:
-        return lambda depth: _plain_before(part(), side, depth, per_line(side))
+        return lambda depth: _plain_before(luma, side, depth, per_line(side), box)
 
     bands = {side: _caption_depth(_lines(inner, side), plain_before(side))
              for side in SIDES if side in sides}
     ranked = sorted((kv for kv in bands.items() if kv[1][0]), key=lambda kv: -kv[1][1])
     out = []
     for side, (depth, _strength) in ranked[:MAX_BANDS]:
-        cut = _caption_edge(part(), side, depth, per_line(side))
+        cut = _caption_edge(luma, side, depth, per_line(side), box)
         without = {
             "top": (left, top + cut, right, bottom),
             "bottom": (left, top, right, bottom - cut),

@@ -14,7 +14,12 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from matchers.confidence import flatness
+from matchers.confidence import (
+    FLATNESS_SIDE,
+    flatness,
+    flatness_of_thumbnail,
+    flatness_thumbnail,
+)
 from matchers.digests import CANON, VariantHashes
 from matchers.perceptual import (
     PDQ_GRID,
@@ -37,6 +42,7 @@ def variant_hashes(
     flat: float | None = None,
     *,
     reduced: tuple[Image.Image, int] | None = None,
+    thumbnail: Image.Image | None = None,
 ) -> tuple[VariantHashes, ...]:
     """The hashes of every region `find_regions` finds in `luma` (the decode's grey image,
     1/`scale` of the full size); `lum` is PDQ's float luma of the same pixels, when the
@@ -51,11 +57,14 @@ def variant_hashes(
     of the variants' cost); the regions, PDQ, flatness and canonical hashes stay on `luma`:
     a line drawing's PDQ moves tens of bits under a 2x reduction, and regions found or
     canonical forms made on the reduced image lost letterbox and caption copies in
-    bench/bench_variants.py (bench/RESULTS.md, branch variantcost10)."""
+    bench/bench_variants.py (bench/RESULTS.md, branch variantcost10).
+
+    `thumbnail`: confidence.flatness_thumbnail(luma), when the decode made it (the
+    canonical form's box thumbnail is the same image)."""
     out = []
     small, factor = (luma, 1) if reduced is None else reduced
     if flat is not None and flat >= CANON_FLAT:
-        out.append(canonical_variant(luma, CANON, flat, scale))
+        out.append(canonical_variant(luma, CANON, flat, scale, thumbnail=thumbnail))
     for region in find_regions(luma) if regions is None else regions:
         left, top, right, bottom = region.box
         crop = small.crop(
@@ -67,8 +76,11 @@ def variant_hashes(
             if lum is not None and lum.shape == (luma.height, luma.width)
             else np.asarray(fine, dtype=np.float32)
         )
-        hashes = exact_hashes(fine, lum=np.ascontiguousarray(part), thumbs_of=crop)
-        crop_flat = flatness(fine)
+        # `part` as a view: PDQ's banded products read it in place (a copy of the crop's
+        # float luma cost as much as its filter; the same grid, bench/RESULTS.md).
+        hashes = exact_hashes(fine, lum=part, thumbs_of=crop)
+        crop_thumb = flatness_thumbnail(fine)
+        crop_flat = flatness_of_thumbnail(crop_thumb)
         out.append(
             VariantHashes(
                 name=region.name,
@@ -86,7 +98,8 @@ def variant_hashes(
         # frame, scores above; or both below (CANON_REGION_FLAT).
         if crop_flat >= CANON_REGION_FLAT or (flat is not None and flat >= CANON_FLAT):
             out.append(
-                canonical_variant(fine, f"{region.name}+{CANON}", crop_flat, scale)
+                canonical_variant(fine, f"{region.name}+{CANON}", crop_flat, scale,
+                                  thumbnail=crop_thumb)
             )
     return tuple(out)
 
@@ -122,13 +135,21 @@ CANON_FLAT = 0.60
 CANON_REGION_FLAT = 0.55
 
 
-def canonical_variant(grey: Image.Image, name: str, flat: float, scale: int = 1) -> VariantHashes:
+def canonical_variant(
+    grey: Image.Image, name: str, flat: float, scale: int = 1,
+    *, thumbnail: Image.Image | None = None,
+) -> VariantHashes:
     """The canonical hashes of `grey` (mode L): PDQ of its CANON_SIDE box thumbnail, and
     pHash and dHash of the same thumbnail (kept for the stored form's sake; the matcher
-    looks canonical variants up by PDQ only)."""
+    looks canonical variants up by PDQ only). `thumbnail`: flatness_thumbnail(grey) of a
+    mode L `grey`, already made (the same BOX resize), or None."""
     if grey.mode != "L":
         grey = grey.convert("L")
-    small = grey.resize((CANON_SIDE, CANON_SIDE), Image.Resampling.BOX)
+        thumbnail = None
+    if thumbnail is not None and CANON_SIDE == FLATNESS_SIDE:
+        small = thumbnail
+    else:
+        small = grey.resize((CANON_SIDE, CANON_SIDE), Image.Resampling.BOX)
     grid = np.asarray(small, dtype=np.float32)
     pdq, quality = pdq_from_grid(grid)
     thumb = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float32)

@@ -454,6 +454,20 @@ def test_pdq_band_is_the_dense_operator(n_full: int, scale: int, n_small: int) -
     np.testing.assert_allclose(band_across(band, y), y @ dense.T, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("n", [*range(64, 700, 7), *range(700, 9000, 331), 1000, 3000, 4096])
+def test_exact_paths_pdq_band_holds_the_dense_operators_values(n: int) -> None:
+    """At scale 1 the band is built from jarosz_matrix's runs, not from the dense matrix:
+    scattered back, its weights are that matrix, value for value."""
+    from matchers.perceptual import _pdq_band, operator
+
+    band = _pdq_band(n, 1)
+    assert band is not None
+    indices, weights = band
+    rebuilt = np.zeros((64, n), dtype=np.float32)
+    np.add.at(rebuilt, (np.arange(64)[:, None].repeat(indices.shape[1], axis=1), indices), weights)
+    assert np.array_equal(rebuilt, operator("pdq", n, 1))
+
+
 def _exact_resize_images(w: int, h: int) -> list[np.ndarray]:
     rng = np.random.default_rng(w * 7919 + h)
     noise = rng.integers(0, 256, (h, w), dtype=np.uint8)
@@ -498,13 +512,11 @@ def test_exact_lanczos_products_equal_pillows_resize(
 
 
 def test_exact_hashes_of_a_large_image_equal_imagehash() -> None:
-    """exact_hashes on an image above EXACT_RESIZE_MIN_PIXELS (the product path) gives
-    imagehash's pHash and dHash bit for bit, in both pass orders (a tall image goes to
-    Pillow's resize)."""
-    from matchers.perceptual import EXACT_RESIZE_MIN_PIXELS, exact_hashes, pdq_luma
+    """exact_hashes on large images (the product path) gives imagehash's pHash and dHash
+    bit for bit, in both pass orders (a tall image's products run on its transpose)."""
+    from matchers.perceptual import exact_hashes, pdq_luma
 
     for w, h in ((1600, 1200), (700, 1600)):
-        assert w * h >= EXACT_RESIZE_MIN_PIXELS
         for x in _exact_resize_images(w, h):
             luma = Image.fromarray(x)
             rgb = np.repeat(x[:, :, None], 3, axis=2)
@@ -513,11 +525,33 @@ def test_exact_hashes_of_a_large_image_equal_imagehash() -> None:
             assert got.dhash == str(imagehash.dhash(luma))
 
 
+@pytest.mark.parametrize(
+    "size",
+    [(33, 40), (33, 100), (40, 97), (200, 380), (400, 800), (300, 1000), (600, 1400),
+     (900, 2400), (1000, 100), (640, 480), (512, 512), (1200, 675), (97, 5000)],
+)
+def test_exact_thumbnails_equal_pillows_resize_in_both_pass_orders(size: tuple[int, int]) -> None:
+    """_exact_thumbnails (products at every size, a vertical-first resize as the products on
+    the transposed image) are Pillow's LANCZOS thumbnails pixel for pixel."""
+    from matchers.perceptual import _exact_thumbnails, _vertical_first
+
+    w, h = size
+    assert _vertical_first(size, (32, 32)) == (size in ((33, 40), (33, 100), (40, 97),
+                                                        (200, 380), (400, 800), (300, 1000),
+                                                        (600, 1400), (900, 2400), (97, 5000)))
+    for x in _exact_resize_images(w, h):
+        luma = Image.fromarray(x)
+        thumb, dthumb = _exact_thumbnails(luma)
+        assert thumb.dtype == dthumb.dtype == np.uint8
+        assert np.array_equal(thumb, np.asarray(luma.resize((32, 32), Image.Resampling.LANCZOS)))
+        assert np.array_equal(dthumb, np.asarray(luma.resize((9, 8), Image.Resampling.LANCZOS)))
+
+
 def test_exact_hashes_of_small_images_equal_imagehash() -> None:
-    """Small images (both sides at most SMALL_PRODUCT_MAX_SIDE, the short one above 32) take
-    the product path too; thinner ones, tall ones (Pillow starts vertically) and larger
-    ones below EXACT_RESIZE_MIN_PIXELS go to Pillow's resize: imagehash's pHash and dHash
-    bit for bit either way, and the coefficient caches' boundary (256 / 257) agrees."""
+    """Small images (the short side above 32) take the product path too, tall ones (Pillow
+    starts vertically) on their transpose; thinner ones go to Pillow's resize: imagehash's
+    pHash and dHash bit for bit either way, and the coefficient caches' boundary (256 /
+    257) agrees."""
     import imagehash
 
     from matchers.perceptual import SMALL_PRODUCT_MAX_SIDE, exact_hashes, pdq_luma

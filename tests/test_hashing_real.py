@@ -222,7 +222,17 @@ def test_pdq_luma_is_pdqhashs_float64_luma_for_every_colour() -> None:
         assert np.array_equal(pdq_luma(rgb[None, :, :])[0], expected), r
 
 
-@pytest.mark.parametrize("size", [(96, 80), (300, 200)])  # packed / per-plane copies of RGB(A)
+def test_pillows_rgb_to_f_is_pdq_luma_for_every_colour() -> None:
+    """pdq_luma_of takes a large RGB(A) image's luma from Pillow's convert("F") (rgb2f:
+    (float)(299 r + 587 g + 114 b) / 1000.0F): the same float32 for all 2**24 colours."""
+    r, g, b = np.meshgrid(np.arange(256), np.arange(256), np.arange(256), indexing="ij")
+    rgb = np.stack([r, g, b], axis=-1).astype(np.uint8).reshape(4096, 4096, 3)
+    for mode in ("RGB", "RGBA"):
+        converted = np.asarray(Image.fromarray(rgb).convert(mode).convert("F"))
+        assert np.array_equal(converted, pdq_luma(rgb)), mode
+
+
+@pytest.mark.parametrize("size", [(96, 80), (300, 200)])  # packed copy / Pillow's RGB -> F
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "1", "I;16"])
 def test_pdq_luma_of_every_mode_is_the_luma_of_its_rgb(mode: str, size: tuple[int, int]) -> None:
     from matchers.perceptual import PACKED_LUMA_MAX_PIXELS
