@@ -120,14 +120,15 @@ def _thumbnail(luma: Image.Image) -> tuple[FloatArray, float, float]:
     return np.asarray(thumb, dtype=np.float32), w / thumb.width, h / thumb.height
 
 
-def _is_flat(thumb: FloatArray) -> bool:
+def _is_flat(thumb: FloatArray, background: bool | None = None) -> bool:
     """Whether the thumbnail is of a flat graphic drawn on a background: flat as
     `matchers.confidence.flatness` and FLAT_AT judge it, and with one tone (within 2 grey
     levels) covering BACKGROUND_SHARE of it (a night scene is flat by the first measure,
-    all its pixels being dark, but has no such background)."""
-    if not _has_background(thumb):
+    all its pixels being dark, but has no such background). `background`:
+    _has_background(thumb), when the caller has it."""
+    if not (_has_background(thumb) if background is None else background):
         return False
-    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    pixels = _grey_u8(thumb)
     small = Image.fromarray(pixels).resize((FLATNESS_SIDE, FLATNESS_SIDE), Image.Resampling.BOX)
     return flatness(small) >= FLAT_AT
 
@@ -135,10 +136,15 @@ def _is_flat(thumb: FloatArray) -> bool:
 def _has_background(thumb: FloatArray) -> bool:
     """Whether one tone (within 2 grey levels) covers BACKGROUND_SHARE of the thumbnail: a
     drawing on a background, flat or not (a dense line drawing is less flat than FLAT_AT)."""
-    pixels = np.clip(thumb, 0, 255).astype(np.uint8)
+    pixels = _grey_u8(thumb)
     counts = np.zeros(257, dtype=np.int64)  # counts[i]: pixels below level i
     np.cumsum(np.bincount(pixels.ravel(), minlength=256), out=counts[1:])
     return bool((counts[5:] - counts[:-5]).max() >= BACKGROUND_SHARE * pixels.size)
+
+
+def _grey_u8(thumb: FloatArray) -> npt.NDArray[np.uint8]:
+    """np.clip(thumb, 0, 255).astype(np.uint8), without np.clip's per-call cost."""
+    return np.minimum(np.maximum(thumb, 0.0), 255.0).astype(np.uint8)
 
 
 def _lines(a: FloatArray, side: str) -> FloatArray:
@@ -397,7 +403,8 @@ def find_regions(
     if not sides:
         return []
     thumb, fx, fy = _thumbnail(luma)
-    flat = _is_flat(thumb)
+    background = _has_background(thumb)  # asked up to three times below
+    flat = _is_flat(thumb, background)
     regions: list[Region] = []
     full: Box = (0, 0, w, h)
     box = _trim(luma, full, thumb, sides, flat)
@@ -421,7 +428,7 @@ def find_regions(
             trims = [_trim_after_band(luma, band_box, side, flat_trim)
                      for flat_trim in dict.fromkeys((band_flat, False))]
             beside = (_trim_beside_band(luma, band_box, side)
-                      if not band_flat and _has_background(thumb) else None)
+                      if not band_flat and background else None)
             for again in trims if beside is None else [*trims, beside]:
                 trimmed = start != full or again != band_box
                 name = f"trim+uncaption-{side}" if trimmed else f"uncaption-{side}"
@@ -429,7 +436,7 @@ def find_regions(
                     regions.append(Region(name, again))
     # A caption in the picture's own background colour: on any drawing on a background (a
     # dense line drawing is not flat but has one).
-    for side in ("top", "bottom") if flat or _has_background(thumb) else ():
+    for side in ("top", "bottom") if flat or background else ():
         cuts = _text_caption(luma, thumb, fx, fy, box, side, flat) if side in sides else ()
         for cut in cuts:
             if all(cut != region.box for region in regions):
