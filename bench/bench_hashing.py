@@ -4,6 +4,7 @@
     python3 bench/bench_hashing.py --quick    # smaller sets, for a smoke test
     python3 bench/bench_hashing.py --sections real,blas   # only some sections
     python3 bench/bench_hashing.py --sections ab --old main   # this tree vs a revision
+    python3 bench/bench_hashing.py --sections records --old main   # every record the same?
 
 Real images (bench/realimages.py; needs the `bench` extra): fidelity of hash_image (fast) to
 imagehash/pdqhash on the full decode, per image class and size class (p50/p99/max), the path
@@ -14,6 +15,11 @@ Before/after (`ab`, with --old REV): hash_image of this tree, hash_image as of g
 REV, and the reference pipeline, each in its own worker process pinned to the same CPU, over
 the same bytes (the crawl bench's 1024x768 photos, and the real set), round by round in a
 rotating order; CPU images/s per group, min/median/max over rounds.
+
+Records (`records`, with --old REV): hash_image of this tree and of REV, three ways (fast,
+fast without variants, fast=False), on the crawl bench's photos, the real set and the
+generated fidelity sets; how many images' records differ, per set (a speed change that
+keeps every bit shows 0 everywhere).
 
 BLAS: CPU per image of hash_image in fresh processes with and without OPENBLAS_NUM_THREADS.
 
@@ -602,7 +608,66 @@ def ab_speed(old: str, rounds: int, quick: bool) -> list[str]:
     return lines
 
 
-SECTIONS = ("real", "blas", "generated", "meta", "ab")
+# A tree's record maker: imports hash_image from the tree at argv[1], hashes every image of
+# the pickle at argv[2] three ways (fast with variants, fast without, fast=False) and writes
+# their records, as plain dicts (Digests.as_dict(dihedral=True)), to argv[3].
+_RECORDS_CHILD = """
+import os, pickle, sys
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+tree, images, out = sys.argv[1:4]
+sys.path.insert(0, tree)
+from matchers.hashing import hash_image
+import matchers
+assert matchers.__file__.startswith(tree), matchers.__file__
+with open(images, "rb") as f:
+    datas = pickle.load(f)
+records = [tuple(d.as_dict(dihedral=True) for d in (
+    hash_image(data), hash_image(data, variants=False), hash_image(data, fast=False)))
+    for data in datas]
+with open(out, "wb") as f:
+    pickle.dump(records, f)
+"""
+
+
+def same_records(old: str, quick: bool) -> list[str]:
+    """Record for record: hash_image of this tree and of REV (each way: fast, fast without
+    variants, fast=False) on the crawl bench's photos, the real set and the generated
+    fidelity sets; the count of images whose records differ, per set."""
+    import pickle
+    import shutil
+    import subprocess
+    import tempfile
+
+    from crawler.sitegen.bench import pool_jpeg
+    from crawler.sitegen.images import with_jpeg_comment
+
+    sets = {"crawl bench: JPEG 1024x768": [
+        with_jpeg_comment(pool_jpeg(i), f"{i}-0".encode()) for i in range(20 if quick else 60)]}
+    sets["real set (bench/realimages.py)"] = [i.data for i in realimages.real_images(quick)]
+    sets.update({f"generated: {name}": datas for name, (_kind, datas) in
+                 fidelity_sets(quick).items()})
+    names = [name for name, datas in sets.items() for _ in datas]
+    work = Path(tempfile.mkdtemp(prefix="trawl-records-"))
+    try:
+        (work / "images.pkl").write_bytes(pickle.dumps([d for ds in sets.values() for d in ds]))
+        trees = {"new": str(ROOT), "old": str(_ab_tree(old, work / "old"))}
+        children = [subprocess.Popen([sys.executable, "-c", _RECORDS_CHILD, tree,
+                                      str(work / "images.pkl"), str(work / f"{name}.pkl")],
+                                     cwd=work) for name, tree in trees.items()]
+        if any(child.wait() for child in children):
+            raise RuntimeError("a record maker failed (its traceback is above)")
+        new, before = (pickle.loads((work / f"{name}.pkl").read_bytes()) for name in trees)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = ["| images | n | records differing (any of the three ways) |", "|---|---:|---:|"]
+    for name in sets:
+        pairs = [(a, b) for a, b, n in zip(new, before, names, strict=True) if n == name]
+        lines.append(f"| {name} | {len(pairs)} | {sum(a != b for a, b in pairs)} |")
+    lines.append(f"| all | {len(new)} | {sum(a != b for a, b in zip(new, before, strict=True))} |")
+    return lines
+
+
+SECTIONS = ("real", "blas", "generated", "meta", "ab", "records")
 
 
 def main() -> None:
@@ -617,8 +682,8 @@ def main() -> None:
                         help="git revision hash_image is compared with in the ab section")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    if "ab" in sections and args.old is None:
-        parser.error("the ab section needs --old REV")
+    if {"ab", "records"} & sections and args.old is None:
+        parser.error("the ab and records sections need --old REV")
     load = os.getloadavg()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start. "
@@ -655,6 +720,9 @@ def main() -> None:
         rounds = args.rounds or (3 if args.quick else 5)
         print(f"\n### Before / after: hash_image of this tree vs {args.old} (one core, CPU)\n")
         print("\n".join(ab_speed(args.old, rounds, args.quick)))
+    if "records" in sections:
+        print(f"\n### Record for record: hash_image of this tree vs {args.old}\n")
+        print("\n".join(same_records(args.old, args.quick)))
 
 
 if __name__ == "__main__":

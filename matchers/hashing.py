@@ -6,8 +6,7 @@ import hashlib
 import logging
 import os
 import threading
-from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -65,9 +64,10 @@ GRAPHIC_BACKGROUND_SHARE = 0.6
 def tone_shares(luma: Image.Image) -> tuple[float, float]:
     """Shares (0..1) of a greyscale image's pixels in its GRAPHIC_TONES most common grey
     levels (of 32) and in its most common one."""
-    levels = np.sort(np.asarray(luma.histogram(), dtype=np.int64).reshape(32, 8).sum(axis=1))
-    total = max(1, int(levels.sum()))
-    return float(levels[-GRAPHIC_TONES:].sum() / total), float(levels[-1] / total)
+    hist = luma.histogram()
+    levels = sorted(sum(hist[i : i + 8]) for i in range(0, 256, 8))  # plain ints: no arrays
+    total = max(1, sum(levels))
+    return sum(levels[-GRAPHIC_TONES:]) / total, levels[-1] / total
 
 
 def is_graphic(luma: Image.Image) -> bool:
@@ -179,16 +179,17 @@ def hash_image(
         raise ValueError("hash_image(crops=True) needs fast=False: list hashes are the reference")
     if not _blas_checked:
         limit_blas_threads()
-    base = Digests(
-        md5=hashlib.md5(data).hexdigest(),
-        sha1=hashlib.sha1(data).hexdigest(),
-        sha256=(sha256 or hashlib.sha256(data).digest()).hex(),
-        size=len(data),
-    )
+    md5 = hashlib.md5(data).hexdigest()
+    sha1 = hashlib.sha1(data).hexdigest()
+    sha256_hex = (sha256 or hashlib.sha256(data).digest()).hex()
+
+    def record(**fields: Any) -> Digests:  # the body's digests and `fields`
+        return Digests(md5=md5, sha1=sha1, sha256=sha256_hex, size=len(data), **fields)
+
     fmt = sniff_format(data)
     if fmt is None:
         kind = sniff_kind(data)
-        return replace(base, status="unsupported", error=_unsupported(kind, len(data)), format=kind)
+        return record(status="unsupported", error=_unsupported(kind, len(data)), format=kind)
     try:
         decoded, hashes, _path = _decode_and_hash(data, fmt, max_pixels=max_pixels, fast=fast)
         inner: tuple[VariantHashes, ...] = ()
@@ -197,8 +198,7 @@ def hash_image(
         elif variants:
             inner = _variant_hashes(data, fmt, decoded, max_pixels)
     except DecodeRefused as refused:
-        return replace(
-            base,
+        return record(
             status=refused.status,
             error=refused.message,
             format=fmt,
@@ -209,15 +209,14 @@ def hash_image(
         raise
     except Exception as exc:  # a hostile file must not kill the worker; say what failed
         logger.warning("Hashing a %s image failed with %s", fmt, type(exc).__name__)
-        return replace(
-            base,
+        return record(
             status="undecodable",
             error=f"Hashing the {fmt.upper()} image failed with {type(exc).__name__}; only the "
             "byte digests were computed.",
             format=fmt,
         )
-    return replace(
-        base,
+    return record(
+        status="ok",
         format=fmt,
         width=decoded.width,
         height=decoded.height,
@@ -291,7 +290,7 @@ def _variant_hashes(
     """variant_hashes of the decode, or of a 2x draft when `decoded` is deeper and has any
     (VARIANT_MAX_SCALE); a graphic's region thumbnails from a reduction (GRAPHIC_VARIANT_SIDE)."""
     flat = decoded.flatness
-    regions: list[Region] | None = find_regions(decoded.luma)
+    regions: list[Region] | None = find_regions(decoded.luma, decoded.pixels)
     if not regions and (flat is None or flat < CANON_FLAT):
         return ()  # most photos: no region, and no canonical form (graphics only)
     if regions and decoded.scale > VARIANT_MAX_SCALE:

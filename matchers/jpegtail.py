@@ -31,7 +31,9 @@ def grey_tail(luma: npt.NDArray[np.uint8], scale: int) -> bool:
     """Whether the last MCU (16 x 16 pixels of the full image, at 1/scale) is all GREY."""
     side = max(2, 16 // scale)
     corner = luma[-side:, -side:]
-    return bool(corner.size) and bool(np.all(corner == GREY))
+    if not corner.size or corner[-1, -1] != GREY:  # a whole picture's last pixel, mostly
+        return False
+    return bool(np.all(corner == GREY))
 
 
 def pad_scans(data: bytes) -> bytes | None:

@@ -116,6 +116,30 @@ def test_thin_borders_and_small_images_are_left_alone(picture: Image.Image) -> N
     assert find_regions(small.convert("L")) == []  # under 128 px: too little to hash twice
 
 
+def test_plain_edge_lines_read_from_an_array_agree_with_the_histograms() -> None:
+    """find_regions(luma, pixels) tells plain edge lines from the array (sorted lines) as
+    find_regions(luma) does from four histograms: on lines drawn to sit at the limits (the
+    band of grey levels and the share of outliers), every side the same."""
+    from matchers.regions import _plain_sides
+
+    rng = np.random.default_rng(15)
+    plain = 0
+    for _ in range(400):
+        height, width = (int(v) for v in rng.integers(128, 300, 2))
+        a = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        for line in (a[1], a[-2], a[:, 1], a[:, -2]):
+            tone, spread = int(rng.integers(0, 256)), int(rng.integers(50, 64))
+            values = np.clip(tone + rng.integers(0, spread, line.shape), 0, 255)
+            off = rng.random(line.shape) < rng.choice([0.0, 0.02, 0.03, 0.04])
+            values[off] = rng.integers(0, 256, int(off.sum()))
+            line[:] = values
+        img = Image.fromarray(a)
+        sides = _plain_sides(img)
+        assert _plain_sides(img, a) == sides
+        plain += len(sides)
+    assert 200 < plain < 1400  # both outcomes well represented
+
+
 # --- hash_image carries the variants, and they hash like the original ----------------------
 
 
