@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
@@ -27,17 +28,26 @@ def png(seed: int) -> bytes:
     return out.getvalue()
 
 
+def slow_png(seed: int) -> bytes:
+    """A 1000x1000 grey noise PNG: ~20 ms to hash, so the next download of a host ends
+    while an image still waits in the hash pool (a 40x30 PNG is hashed before it does)."""
+    out = io.BytesIO()
+    noise = Image.effect_noise((1000, 1000), 40 + seed)
+    noise.save(out, "PNG")
+    return out.getvalue()
+
+
 class Site:
     """A page linking IMAGES images, each served after 0.1 s; counts requests in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, image: Callable[[int], bytes] = png) -> None:
         self.lock = threading.Lock()
         self.in_flight = 0
         self.most = 0
         self.served = 0
         site = self
         page = "".join(f'<img src="/img/{i}.png">' for i in range(IMAGES)).encode()
-        images = {f"/img/{i}.png": png(i) for i in range(IMAGES)}
+        images = {f"/img/{i}.png": image(i) for i in range(IMAGES)}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -95,7 +105,7 @@ def test_a_host_gets_at_most_the_per_host_limit_of_requests_at_once(sqlite_url: 
 def test_image_downloads_wait_for_the_hash_backlog_and_all_are_hashed(sqlite_url: str) -> None:
     """TRAWL_HASH_BACKLOG_BYTES=1: an image download starts only when no image waits to be
     hashed; the crawl still fetches and hashes every image (a held queue is resumed)."""
-    site = Site()
+    site = Site(slow_png)
     try:
         done = run_crawl_process(sqlite_url, site.url, "--depth", "1", "--no-progress",
                                  "-s", "TRAWL_HASH_BACKLOG_BYTES=1",
