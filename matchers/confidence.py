@@ -30,7 +30,8 @@ FLAT_AT = 0.72  # flatness at or above this: a flat graphic, where pHash/dHash c
 TINY_AREA = 64 * 64
 # Flat images no bigger than 256x256 (icons, logos, avatars, buttons) collide under every
 # perceptual hash, PDQ included: unrelated icons sharing a shape differ only in colour.
-ICON_MAX_AREA = 256 * 256
+ICON_SIDE = 256
+ICON_MAX_AREA = ICON_SIDE * ICON_SIDE
 
 # How often a single-type match within the default threshold was right, per image class:
 # the bench's precision, rounded down (photo pHash measured 100% but is capped below PDQ:
@@ -71,6 +72,9 @@ VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
 # diagrams at 75% land 18 bits from their `canon-trim`; a third run (120 more pie charts)
 # has one pair of pie charts at 14, within 16 already (bench/RESULTS.md, "Branch variants9").
 CANON_THRESHOLD = 18
+UNCAPTION_PDQ_REACH = 40
+UNCAPTION_PHASH_AGREES = 2
+UNCAPTION_CANON_REACH = 20
 VARIANT_RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
     image_class: {name: value if name == "pdq" else min(value, 0.9)
                   for name, value in table.items()}
@@ -114,6 +118,12 @@ def classify(width: int | None, height: int | None, flat: float | None) -> Image
     if flat < FLAT_AT:
         return "photo"
     return "icon" if small else "graphic"
+
+
+def uncaption_rule_applies(width: int, height: int, flat: float) -> bool:
+    """Whether the corroborated uncaption rule (UNCAPTION_*) may grade a region."""
+    image_class = classify(width, height, flat)
+    return image_class == "graphic" or (image_class == "icon" and max(width, height) > ICON_SIDE)
 
 
 @dataclass(frozen=True, slots=True)
