@@ -285,6 +285,7 @@ class Matcher:
         (reftable.MAX_VARIANT_HASHES), so a weak direct hit on one crop (pHash at its
         threshold, contradicted by PDQ) must not keep the variant that meets the item's own
         PDQ from naming it."""
+        corroborated: dict[int, list[Match]] = {}  # by item: the uncaption rule's matches
         for number, variant in enumerate(variants):
             canonical = is_canonical(variant.name)
             if canonical and not self._canon_variants:
@@ -299,16 +300,22 @@ class Matcher:
             for group, item_hits in grouped.items():
                 graded = self._grade(item_hits, queries, image_class, variant=True,
                                      thresholds=thresholds)
-                if UNCAPTION_MARK in variant.name and not canonical and (
-                        not graded or graded[0].tier == "low"):
-                    graded = self._uncaption_corroborated(
+                if UNCAPTION_MARK in variant.name and not canonical:
+                    corroborated[group] = corroborated.get(group) or self._uncaption_corroborated(
                         variant, _canonical_form(variants, number), item_hits, queries,
-                        image_class) or graded
+                        image_class)
                 if not graded:
                     continue
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
+        # Last, and only for items no other rule put in the high tier: the corroborated
+        # uncaption rule raises a low-tier item, or names one met by pHash alone; what the
+        # other rules decide stays as it was.
+        for group, graded in corroborated.items():
+            held = best.get(group)
+            if graded and (held is None or held[0].tier == "low"):
+                best[group] = graded
 
     def _variant_hits(
         self,
