@@ -72,6 +72,18 @@ VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
 # diagrams at 75% land 18 bits from their `canon-trim`; a third run (120 more pie charts)
 # has one pair of pie charts at 14, within 16 already (bench/RESULTS.md, "Branch variants9").
 CANON_THRESHOLD = 18
+# A graphic cut right out of its caption band can still drift 30-40 PDQ bits from the
+# list's `trim` under a 75% resize (bench_variants' last two caption misses: PDQ 38 and 40,
+# pHash 2 and 0, canonical 20 and 20). Such a region names an item in the high tier when
+# three hashes agree on one stored picture of it (its own image or its trim): pHash within
+# UNCAPTION_PHASH_AGREES, PDQ within UNCAPTION_PDQ_REACH, and the region's canonical form
+# within UNCAPTION_CANON_REACH of the picture's (matchers.decision,
+# Matcher._uncaption_corroborated); only on flat regions larger than an icon
+# (uncaption_rule_applies). bench/calib_uncaption.py, two runs (38.5M unrelated region-item
+# pairs; pie charts, screenshots and banners over-sampled): no unrelated pair passes that
+# today's rules do not put in the high tier already, nor with PDQ 56, pHash 4 and canonical
+# 22 at once; the nearest refused is a pie chart's trim at PDQ 34, pHash 2, canonical 24-26.
+# Either hash alone with PDQ lets hundreds through (pie charts). bench/RESULTS.md, capcal13.
 UNCAPTION_PDQ_REACH = 40
 UNCAPTION_PHASH_AGREES = 2
 UNCAPTION_CANON_REACH = 20
@@ -121,7 +133,10 @@ def classify(width: int | None, height: int | None, flat: float | None) -> Image
 
 
 def uncaption_rule_applies(width: int, height: int, flat: float) -> bool:
-    """Whether the corroborated uncaption rule (UNCAPTION_*) may grade a region."""
+    """Whether the corroborated uncaption rule (UNCAPTION_*) may grade a region: a flat one
+    (not a photo) larger than an icon. A region of a graphic resized to 75% can fall under
+    ICON_MAX_AREA by area (299 x 218) while wider than any icon; icon-sized regions stay
+    out: generated icons meet each other at PDQ 10, pHash 0, canonical 6."""
     image_class = classify(width, height, flat)
     return image_class == "graphic" or (image_class == "icon" and max(width, height) > ICON_SIDE)
 
