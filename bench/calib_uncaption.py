@@ -138,10 +138,10 @@ def calibrate(per_kind: int, extra: int, photos: int, seed: int, out: str) -> No
             edited = image if wrap is None else wrap(image, rng)
             d = hash_image(served(edited, rng))
             queries += 1
-            for number, v in enumerate(d.variants):
+            for position, v in enumerate(d.variants):
                 if "uncaption" not in v.name or is_canonical(v.name):
                     continue
-                canon = _canonical_form(d.variants, number)  # as the matcher pairs them
+                canon = _canonical_form(d.variants, position)  # as the matcher pairs them
                 f_item.append(number)
                 f_wrap.append(wrap_name)
                 f_class.append(classify(v.width, v.height, v.flatness))
