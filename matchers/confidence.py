@@ -29,7 +29,8 @@ FLAT_AT = 0.72  # flatness at or above this: a flat graphic, where pHash/dHash c
 TINY_AREA = 64 * 64
 # Flat images no bigger than 256x256 (icons, logos, avatars, buttons) collide under every
 # perceptual hash, PDQ included: unrelated icons sharing a shape differ only in colour.
-ICON_MAX_AREA = 256 * 256
+ICON_SIDE = 256
+ICON_MAX_AREA = ICON_SIDE * ICON_SIDE
 
 # How often a single-type match within the default threshold was right, per image class:
 # the bench's precision, rounded down (photo pHash measured 100% but is capped below PDQ:
@@ -70,6 +71,23 @@ VARIANT_THRESHOLDS: Mapping[str, int] = {"pdq": 28, "phash": 6, "dhash": 4}
 # diagrams at 75% land 18 bits from their `canon-trim`; a third run (120 more pie charts)
 # has one pair of pie charts at 14, within 16 already (bench/RESULTS.md, "Branch variants9").
 CANON_THRESHOLD = 18
+# A graphic cut right out of its caption band can still drift 30-40 PDQ bits from the
+# list's `trim` under a 75% resize (bench_variants' last two caption misses: PDQ 38 and 40,
+# pHash 2 and 0, canonical 20 and 20). Such a region names an item in the high tier when
+# three hashes agree on one stored picture of it (its own image or its trim): pHash within
+# UNCAPTION_PHASH_AGREES, PDQ within UNCAPTION_PDQ_REACH, and the region's canonical form
+# within UNCAPTION_CANON_REACH of the picture's (matchers.decision,
+# Matcher._uncaption_corroborated); only on flat regions larger than an icon
+# (uncaption_rule_applies). bench/calib_uncaption.py, three runs (40M unrelated region-item
+# pairs; pie charts, screenshots and banners over-sampled): no unrelated pair passes that
+# today's rules do not put in the high tier already (a third, smaller run: the same), nor
+# with PDQ 56 and canonical 24-28 (pHash 2); pHash 4 let one pie chart pair through in one
+# run: that bound has no slack. The nearest refused: a pie chart's trim at PDQ 34, pHash 2,
+# canonical 24-30.
+# Either hash alone with PDQ lets hundreds through (pie charts). bench/RESULTS.md, capcal13.
+UNCAPTION_PDQ_REACH = 40
+UNCAPTION_PHASH_AGREES = 2
+UNCAPTION_CANON_REACH = 20
 VARIANT_RELIABILITY: Mapping[ImageClass, Mapping[str, float]] = {
     image_class: {name: value if name == "pdq" else min(value, 0.9)
                   for name, value in table.items()}
@@ -128,6 +146,15 @@ def classify(width: int | None, height: int | None, flat: float | None) -> Image
     if flat < FLAT_AT:
         return "photo"
     return "icon" if small else "graphic"
+
+
+def uncaption_rule_applies(width: int, height: int, flat: float) -> bool:
+    """Whether the corroborated uncaption rule (UNCAPTION_*) may grade a region: a flat one
+    (not a photo) larger than an icon. A region of a graphic resized to 75% can fall under
+    ICON_MAX_AREA by area (299 x 218) while wider than any icon; icon-sized regions stay
+    out: generated icons meet each other at PDQ 10, pHash 0, canonical 6."""
+    image_class = classify(width, height, flat)
+    return image_class == "graphic" or (image_class == "icon" and max(width, height) > ICON_SIDE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ from matchers.confidence import (
     CONTRADICTION_FACTOR,
     EXACT_CONFIDENCE,
     RELIABILITY,
+    UNCAPTION_CANON_REACH,
+    UNCAPTION_PDQ_REACH,
+    UNCAPTION_PHASH_AGREES,
     VARIANT_RELIABILITY,
     VARIANT_THRESHOLDS,
     Evidence,
@@ -23,8 +26,9 @@ from matchers.confidence import (
     Tier,
     classify,
     decide,
+    uncaption_rule_applies,
 )
-from matchers.digests import Digests, VariantHashes, is_canonical
+from matchers.digests import CANON, Digests, VariantHashes, is_canonical
 from matchers.hashtypes import (
     EXACT_TYPES,
     HASH_TYPES,
@@ -60,10 +64,16 @@ class _Hit:
     hash_type: str
     distance: int
     transform: str | None = None
+    threshold: int | None = None  # the reach it was found at, when not its type's threshold
 
 
 # Stored crops of a crop-augmented list are named crop-... (matchers.variants.LIST_CROPS).
 CROP_VARIANT_PREFIX = "crop-"
+# A query's region without a caption band (matchers.regions): uncaption-top, trim+uncaption-left.
+UNCAPTION_MARK = "uncaption-"
+# The stored pictures an uncaptioned region can be (the image itself, its trim), each with
+# the name of its canonical form: what the corroborated uncaption rule compares it with.
+UNCAPTION_PICTURES: Mapping[str | None, str] = {None: CANON, "trim": f"{CANON}-trim"}
 
 _REF_BATCH = 100_000  # KnownRefs turned into columns at a time by Matcher.build
 
@@ -275,7 +285,8 @@ class Matcher:
         (reftable.MAX_VARIANT_HASHES), so a weak direct hit on one crop (pHash at its
         threshold, contradicted by PDQ) must not keep the variant that meets the item's own
         PDQ from naming it."""
-        for variant in variants:
+        corroborated: dict[int, list[Match]] = {}  # by item: the uncaption rule's matches
+        for number, variant in enumerate(variants):
             canonical = is_canonical(variant.name)
             if canonical and not self._canon_variants:
                 continue  # no list stores canonical forms
@@ -289,11 +300,22 @@ class Matcher:
             for group, item_hits in grouped.items():
                 graded = self._grade(item_hits, queries, image_class, variant=True,
                                      thresholds=thresholds)
+                if UNCAPTION_MARK in variant.name and not canonical:
+                    corroborated[group] = corroborated.get(group) or self._uncaption_corroborated(
+                        variant, _canonical_form(variants, number), item_hits, queries,
+                        image_class)
                 if not graded:
                     continue
                 held = best.get(group)
                 if held is None or graded[0].confidence > held[0].confidence:
                     best[group] = graded
+        # Last, and only for items no other rule put in the high tier: the corroborated
+        # uncaption rule raises a low-tier item, or names one met by pHash alone; what the
+        # other rules decide stays as it was.
+        for group, graded in corroborated.items():
+            held = best.get(group)
+            if graded and (held is None or held[0].tier == "low"):
+                best[group] = graded
 
     def _variant_hits(
         self,
@@ -402,6 +424,18 @@ class Matcher:
             ]
             against = self._contradictions(hits[0].row, best, queries, thresholds)
             confidence, tier = decide(image_class, agreeing, against, reliability)
+        return self._matches(hits, best, confidence, tier, image_class, thresholds)
+
+    def _matches(
+        self,
+        hits: list[_Hit],
+        best: Mapping[str, _Hit],
+        confidence: float,
+        tier: Tier,
+        image_class: ImageClass,
+        thresholds: Mapping[str, int],
+    ) -> list[Match]:
+        """A Match per hit of one known item, all carrying the item's one grade."""
         confidence = round(confidence, 4)
         out = []
         for hit in hits:
@@ -414,7 +448,8 @@ class Matcher:
                     hash_type=ref.hash_type,
                     value=ref.value,
                     distance=hit.distance,
-                    threshold=0 if exact else thresholds[hit.hash_type],
+                    threshold=(0 if exact else hit.threshold if hit.threshold is not None
+                               else thresholds[hit.hash_type]),
                     label=ref.label,
                     category=ref.category,
                     confidence=confidence,
@@ -426,6 +461,73 @@ class Matcher:
                 )
             )
         return out
+
+    def _uncaption_corroborated(
+        self,
+        variant: VariantHashes,
+        canonical: VariantHashes | None,
+        hits: list[_Hit],
+        queries: Mapping[str, str],
+        image_class: ImageClass,
+    ) -> list[Match]:
+        """The item's matches in the high tier if an uncaptioned region (`variant`, its
+        canonical form `canonical`) is corroborated by three hashes of one stored picture
+        (the item's own image or its trim), else none: its pHash within
+        UNCAPTION_PHASH_AGREES, its PDQ within UNCAPTION_PDQ_REACH (past the variant
+        threshold: a graphic's PDQ drifts 30-40 bits under a resize even when the caption is
+        cut right) and its canonical form within UNCAPTION_CANON_REACH of the picture's.
+        Only for flat regions (uncaption_rule_applies: not photos, not icon-sized).
+        bench/calib_uncaption.py found no unrelated (region, item) pair that passes and is
+        not in the high tier already (bench/RESULTS.md, branch capcal13)."""
+        if (canonical is None or not uncaption_rule_applies(variant.width, variant.height,
+                                                            variant.flatness)
+                or min(variant.pdq_quality, canonical.pdq_quality) < PDQ_QUALITY_THRESHOLD):
+            return []
+        for hit in hits:
+            if hit.hash_type != "phash" or hit.distance > UNCAPTION_PHASH_AGREES:
+                continue
+            picture = self._table.ref(hit.row).variant
+            members = self._table.item(hit.row)
+            if picture not in UNCAPTION_PICTURES or members is None:
+                continue
+            pdq = self._nearest_pdq(members, picture, variant.pdq)
+            canon = self._nearest_pdq(members, UNCAPTION_PICTURES[picture], canonical.pdq)
+            if pdq is None or canon is None:
+                continue
+            if pdq[1] > UNCAPTION_PDQ_REACH or canon[1] > UNCAPTION_CANON_REACH:
+                continue
+            found = [hit, _Hit(pdq[0], "pdq", pdq[1], variant.name, UNCAPTION_PDQ_REACH),
+                     _Hit(canon[0], "pdq", canon[1], canonical.name, UNCAPTION_CANON_REACH)]
+            best = {"phash": hit, "pdq": found[1]}
+            agreeing = [Evidence("phash", hit.distance, self.variant_thresholds["phash"]),
+                        Evidence("pdq", pdq[1], UNCAPTION_PDQ_REACH)]
+            against = self._contradictions(hit.row, best, queries, self.variant_thresholds)
+            # Graded as the graphic it was cut from: an icon-class region here is a picture
+            # wider or taller than any icon, and the rule was calibrated on such regions.
+            confidence, tier = decide("graphic", agreeing, against, VARIANT_RELIABILITY)
+            return self._matches(found, best, confidence, tier, image_class,
+                                 self.variant_thresholds)
+        return []
+
+    def _nearest_pdq(
+        self, members: npt.NDArray[np.intp], variant: str | None, query: str
+    ) -> tuple[int, int] | None:
+        """(row, distance) of the item's PDQ row of stored variant `variant` (None: the
+        image's own) nearest to `query`, or None if the item has none."""
+        names = self._table.variant_names
+        if variant is not None and variant not in names:
+            return None
+        want = -1 if variant is None else names.index(variant)
+        value = int(query, 16)
+        nearest: tuple[int, int] | None = None
+        for member in members.tolist():
+            stored = int(self._table.variants[member])
+            if max(stored, -1) != want or self._table.type_of(member) != "pdq":
+                continue
+            distance = (value ^ int(self._table.value(member), 16)).bit_count()
+            if nearest is None or distance < nearest[1]:
+                nearest = (member, distance)
+        return nearest
 
     def _crop_by_weak_types_alone(
         self, hits: list[_Hit], best: Mapping[str, _Hit], image_class: ImageClass
@@ -512,6 +614,15 @@ class MatcherBuilder:
         return Matcher.from_table(
             self._table.finish(), thresholds=thresholds, dihedral=dihedral, stamp=stamp
         )
+
+
+def _canonical_form(variants: Sequence[VariantHashes], number: int) -> VariantHashes | None:
+    """The canonical form of region `variants[number]`: matchers.variants.variant_hashes puts
+    it right after the region (two regions can share a name: the one after is its own)."""
+    following = variants[number + 1] if number + 1 < len(variants) else None
+    if following is not None and following.name == f"{variants[number].name}+{CANON}":
+        return following
+    return None
 
 
 def _dihedral_values(values: Sequence[str]) -> list[str]:

@@ -14,7 +14,11 @@ import pytest
 from PIL import Image
 
 from crawler.sitegen.images import caption, encode, sample
+from matchers.confidence import UNCAPTION_CANON_REACH, UNCAPTION_PDQ_REACH
+from matchers.decision import Matcher
+from matchers.digests import Digests, VariantHashes
 from matchers.hashing import hash_image
+from matchers.reftable import KnownRef
 from matchers.variants import find_regions
 
 Box = tuple[int, int, int, int]
@@ -127,3 +131,87 @@ def test_a_dark_band_under_a_line_drawing_at_75_is_trimmed_and_canonical(
     names = [v.name for v in hash_image(data).variants]
     assert "trim+uncaption-bottom+canon" in names, names
     assert any(_near(box, want, w, h, 0.01) for box in cut), (want, cut)
+
+
+# --- the corroborated uncaption rule (branch capcal13) ---------------------------------------
+
+
+def _crop_list(original: Image.Image, label: str) -> list[KnownRef]:
+    """The item as `trawl hash --variants crops` lists it: md5, sha256 and PDQ of the image,
+    PDQ and pHash of each crop and of its trim, canonical PDQ of the graphic's forms."""
+    d = hash_image(encode(original, "png"), fast=False, variants=False, crops=True)
+    rows = [("md5", d.md5, None), ("sha256", d.sha256, None), ("pdq", d.pdq, None)]
+    for v in d.variants:
+        rows += [(t, value, v.name) for t, value in v.perceptual().items()
+                 if t in ("pdq", "phash")]
+    return [KnownRef(n, "l", t, str(value), label, variant=variant)
+            for n, (t, value, variant) in enumerate(rows, 1)]
+
+
+@pytest.mark.parametrize(("kind", "seed", "k", "share", "text", "dark"), [
+    # seed-1 diagram-1, 15% white caption on top at 75%: cut within 1 px, PDQ 38 from the
+    # list trim, pHash 2, canonical 20; the region (299 x 218) is icon-class by area
+    ("diagram", 1201, 1, 0.15, "example.test violet lantern bridge", False),
+    # seed-0 text_card-3, 20% dark band on top at 75%: PDQ 40, pHash 0, canonical 20
+    ("text_card", 203, 3, 0.20, "example.test ribbon saddle growth", True),
+])
+def test_an_uncaptioned_graphic_whose_pdq_drifted_is_found_by_three_agreeing_hashes(
+    kind: str, seed: int, k: int, share: float, text: str, dark: bool
+) -> None:
+    """The two caption misses bench_variants had left (bench/RESULTS.md, gcap11): cut right,
+    but their PDQ moved 38-40 bits under the resize, past the variant threshold (28). The
+    list trim's pHash (<= 2), PDQ (<= 40) and canonical form (<= 20) agree at once: the high
+    tier (matchers.decision, Matcher._uncaption_corroborated)."""
+    original = sample(kind, seed, k).convert("RGB")
+    captioned = caption(original, share, "top", text=text, **(DARK if dark else {}))
+    matches = Matcher.build(_crop_list(original, "item")).match(
+        hash_image(_served(captioned, 0.75)))
+    high = [m for m in matches if m.tier == "high"]
+    assert high, matches
+    assert {m.transform for m in high} >= {"trim+uncaption-top", "trim+uncaption-top+canon"}
+    pdq = next(m for m in high if m.transform == "trim+uncaption-top" and m.hash_type == "pdq")
+    assert (pdq.known_variant, pdq.threshold) == ("trim", UNCAPTION_PDQ_REACH)
+    assert 28 < pdq.distance <= UNCAPTION_PDQ_REACH
+
+
+
+def _flip(value: str, distance: int) -> str:
+    """`value` (hex) with its lowest `distance` bits flipped."""
+    return f"{int(value, 16) ^ ((1 << distance) - 1):0{len(value)}x}"
+
+
+@pytest.mark.parametrize(("pdq", "phash", "canon", "size", "tier"), [
+    (38, 2, 20, (400, 300), "high"),  # the rule's three hashes agree
+    (34, 2, 24, (400, 300), "low"),  # the nearest unrelated pie charts (calib_uncaption)
+    (42, 0, 20, (400, 300), "low"),  # PDQ past UNCAPTION_PDQ_REACH
+    (30, 4, 20, (400, 300), "low"),  # pHash past UNCAPTION_PHASH_AGREES
+    (38, 2, 20, (299, 218), "high"),  # icon-class by area, but wider than any icon
+    (30, 0, 20, (240, 200), "low"),  # icon-sized: unrelated icons meet at PDQ 10, pHash 0
+])
+def test_an_uncaption_match_past_the_variant_threshold_needs_all_three_hashes(
+    pdq: int, phash: int, canon: int, size: tuple[int, int], tier: str
+) -> None:
+    """An uncaptioned region's pHash meets the item's stored trim; the high tier past PDQ 28
+    needs the same trim's PDQ within UNCAPTION_PDQ_REACH and its canonical form within
+    UNCAPTION_CANON_REACH too, on a region larger than an icon. bench/calib_uncaption.py:
+    unrelated captioned pie charts come within PDQ 34, pHash 2 and canonical 24 of another's
+    trim, and generated icons meet each other under every hash."""
+    q_pdq, q_phash, q_canon = "5a" * 32, "8f3a5c7e1b2d4f60", "c3" * 32
+    refs = [KnownRef(1, "l", "pdq", "11" * 32, "item"),
+            KnownRef(2, "l", "pdq", _flip(q_pdq, pdq), "item", variant="trim"),
+            KnownRef(3, "l", "phash", _flip(q_phash, phash), "item", variant="trim"),
+            KnownRef(4, "l", "pdq", _flip(q_canon, canon), "item", variant="canon-trim")]
+    w, h = size
+    region = VariantHashes("trim+uncaption-top", q_pdq, 100, q_phash, "13579bdf02468ace",
+                           0.9, w, h)
+    form = VariantHashes("trim+uncaption-top+canon", q_canon, 100, "0" * 16, "0" * 16, 0.9, w, h)
+    d = Digests(md5="0" * 32, sha1="0" * 40, sha256="0" * 64, size=1, width=w,
+                height=round(h * 1.2), phash="ffff0000ffff0000", dhash="0f0f0f0f0f0f0f0f",
+                pdq="e7" * 32, pdq_quality=100, flatness=0.9, variants=(region, form))
+    matches = Matcher.build(refs).match(d, pdq_dihedral=())
+    assert matches, "the pHash hit on the trim is a (low-tier) match in any case"
+    assert {m.tier for m in matches} == {tier}, matches
+    if tier == "high":
+        assert {(m.hash_type, m.distance, m.threshold) for m in matches} == {
+            ("phash", phash, 6), ("pdq", pdq, UNCAPTION_PDQ_REACH),
+            ("pdq", canon, UNCAPTION_CANON_REACH)}
