@@ -92,9 +92,10 @@ def key_batches(keys: Sequence[T]) -> Iterator[list[T]]:
         yield chunk
 
 
-def dialect_insert(store: Store, table: Any) -> Any:
-    """INSERT for `table` with the dialect's ON CONFLICT support (SQLite or PostgreSQL)."""
-    if store.dialect == "postgresql":
+def dialect_insert(store: Store | str, table: Any) -> Any:
+    """INSERT for `table` with the dialect's ON CONFLICT support (SQLite or PostgreSQL);
+    `store` is an open store or its dialect's name."""
+    if (store if isinstance(store, str) else store.dialect) == "postgresql":
         from sqlalchemy.dialects import postgresql  # loaded only where it is used
 
         return postgresql.insert(table)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,7 @@ class CrawlWriter:
         evidence of its one hit)."""
         self._check_usable()
         key = url_key(record.url)
-        self._media[key] = _media_row(record, self.crawl_id, utcnow())
+        self._media[key] = _media_row(record, key, self.crawl_id, utcnow())
         for page_url in page_urls:
             self._observe(key, page_url)
         if matches:
@@ -211,12 +212,7 @@ class CrawlWriter:
                 "crawl_id": self.crawl_id, "media_id": found[media_key][0],
                 "page_url": page_url, "page_key": page_key, "seen_at": seen_at,
             })
-        table = Observation.__table__
-        stmt = dialect_insert(self.store, table).on_conflict_do_nothing(
-            index_elements=["crawl_id", "media_id", "page_key"])
-        # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not for
-        # ON CONFLICT without it): one round trip per chunk, not per row.
-        stmt = stmt.returning(table.c.id)
+        stmt = _observation_insert(self.store.dialect)
         for chunk in row_batches(observations):
             session.execute(stmt, chunk).all()
         images = [(*found[key], matches) for key, matches in self._matches.items()
@@ -281,19 +277,31 @@ def record_rematch(store: Store, images: Sequence[tuple[int, Sequence[MatchIn]]]
 # --- internals ----------------------------------------------------------------------
 
 
-def _media_row(record: MediaRecord, crawl_id: int, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = {"url": record.url, "url_key": url_key(record.url)}
-    for name in (*DIGEST_COLUMNS, "host", "server_ip", "fetch_status", "error"):
+# The media row's columns filled from a record, each with how its value is made ready:
+# text within its column's length and without NUL, numbers as int or float.
+_ROW_COLUMNS = tuple(
+    (name, _LIMITS.get(name),
+     int if name in ("size", "width", "height", "frames", "pdq_quality")
+     else float if name == "flatness" else None)
+    for name in (*DIGEST_COLUMNS, "host", "server_ip", "fetch_status", "error")
+)
+
+
+def _media_row(record: MediaRecord, key: str, crawl_id: int, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {"url": record.url, "url_key": key}
+    for name, limit, number in _ROW_COLUMNS:
         value = getattr(record, name)
         if isinstance(value, str):
-            value = _text(value, _LIMITS.get(name))
-        elif value is not None and name in ("size", "width", "height", "frames", "pdq_quality"):
-            value = int(value)
-        elif value is not None and name == "flatness":
-            value = float(value)
+            if "\x00" in value:
+                value = value.replace("\x00", "")
+            if limit:
+                value = value[:limit]
+        elif value is not None and number is not None:
+            value = number(value)
         row[name] = value
     row["fetch_status"] = row["fetch_status"] or "ok"
-    row.update(first_seen=now, last_seen=now, last_crawl_id=crawl_id)
+    row["first_seen"] = row["last_seen"] = now
+    row["last_crawl_id"] = crawl_id
     return row
 
 
@@ -306,21 +314,40 @@ def _text(value: str | None, limit: int | None = None) -> str | None:
     return value[:limit] if limit else value
 
 
-def _upsert_media(
-    session: Session, store: Store, rows: list[dict[str, Any]]
-) -> dict[str, tuple[int, str | None]]:
-    """Insert or update media rows by url_key; returns url_key -> (id, sha256)."""
+@cache
+def _media_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (url_key) DO UPDATE for media rows, RETURNING (url_key, id,
+    sha256); built once per dialect, as building its CASE per column costs more than the
+    flush of a few rows."""
     table = Media.__table__
-    found: dict[str, tuple[int, str | None]] = {}
-    stmt = dialect_insert(store, table)  # built once: a flush issues it several times
+    stmt = dialect_insert(dialect, table)
     new = stmt.excluded
     set_: dict[str, Any] = {
         name: case((new.sha256.is_(None), table.c[name]), else_=new[name])
         for name in DIGEST_COLUMNS
     }
     set_.update({name: new[name] for name in FETCH_COLUMNS})
-    stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
+    return stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_).returning(
         table.c.url_key, table.c.id, table.c.sha256)
+
+
+@cache
+def _observation_insert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for observations, built once per dialect."""
+    table = Observation.__table__
+    stmt = dialect_insert(dialect, table).on_conflict_do_nothing(
+        index_elements=["crawl_id", "media_id", "page_key"])
+    # RETURNING lets SQLAlchemy batch rows into multi-VALUES statements (it will not for
+    # ON CONFLICT without it): one round trip per chunk, not per row.
+    return stmt.returning(table.c.id)
+
+
+def _upsert_media(
+    session: Session, store: Store, rows: list[dict[str, Any]]
+) -> dict[str, tuple[int, str | None]]:
+    """Insert or update media rows by url_key; returns url_key -> (id, sha256)."""
+    found: dict[str, tuple[int, str | None]] = {}
+    stmt = _media_upsert(store.dialect)
     for chunk in row_batches(rows):
         for key, media_id, sha in session.execute(stmt, chunk):
             found[key] = (media_id, sha)
